@@ -1,0 +1,44 @@
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+ROOT   ?= demo-lakehouse
+
+.PHONY: demo test test-fast lint types bench clean
+
+$(VENV)/.installed-dev: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e .
+	touch $@
+
+demo: $(VENV)/.installed
+	rm -rf $(ROOT)
+	$(VENV)/bin/lakehouse run --root $(ROOT) --source sample-data --summary
+
+test: $(VENV)/.installed-dev $(VENV)/.installed
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest -n 2
+
+test-fast: $(VENV)/.installed-dev
+	$(VENV)/bin/pytest -n 2 -m "not slow and not spark and not aws and not browser"
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+types: $(VENV)/.installed-dev
+	$(VENV)/bin/mypy
+
+bench: $(VENV)/.installed-dev
+	$(PY) benchmarks/bench_lab_ingest.py
+
+clean:
+	rm -rf $(VENV) $(ROOT) .pytest_cache .mypy_cache .ruff_cache

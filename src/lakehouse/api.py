@@ -1,0 +1,83 @@
+"""The Python API: `Lakehouse(root)` — everything the CLI does, importable."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lakehouse import catalog
+from lakehouse.contracts import Contract, load_contracts
+from lakehouse.pipeline import Progress, RunSummary, copy_sources, run
+from lakehouse.storage import Root
+
+DEFAULT_ROOT = "./lakehouse"
+
+
+@dataclass(frozen=True)
+class Description:
+    info: catalog.TableInfo
+    contract: Contract | None
+    partition_by: list[str]
+    protocol: dict[str, Any]
+    configuration: dict[str, str]
+
+
+class Lakehouse:
+    """A lakehouse root (local folder or s3:// URI) and the operations on it."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, *,
+                 contracts_dir: str | None = None) -> None:  # fmt: skip
+        self.root = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
+        self.contracts_dir = contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None
+
+    @property
+    def contracts(self) -> dict[str, Contract]:
+        return load_contracts(self.contracts_dir)
+
+    def run(self, sources: Iterable[str | Path] = (), *, engine: str = "local",
+            trigger: str = "manual", progress: Progress | None = None,
+            now: dt.datetime | None = None) -> RunSummary:  # fmt: skip
+        """Copy `sources` into landing/, then process everything in landing/."""
+        copy_sources(self.root, [Path(s) for s in sources])
+        return run(self.root, engine_name=engine, trigger=trigger,
+                   contracts_dir=self.contracts_dir, progress=progress, now=now)  # fmt: skip
+
+    def sql(self, statement: str, *, as_of: int | dt.datetime | str | None = None) -> pa.Table:
+        from lakehouse.query import parse_as_of, run_sql
+
+        moment = parse_as_of(as_of) if isinstance(as_of, str) else as_of
+        return run_sql(self.root, statement, moment).to_arrow_table()
+
+    def tables(self) -> list[catalog.TableInfo]:
+        return [catalog.table_info(self.root, n) for n in catalog.list_tables(self.root)]
+
+    def describe(self, name: str) -> Description:
+        from lakehouse.delta import open_table
+
+        zone, table = catalog.split_name(name)
+        dt_ = open_table(self.root, zone, table)
+        meta = dt_.metadata()
+        proto = dt_.protocol()
+        return Description(
+            info=catalog.table_info(self.root, name),
+            contract=self.contracts.get(table) if zone in ("bronze", "silver", "quarantine")
+            else None,
+            partition_by=list(meta.partition_columns),
+            protocol={"min_reader_version": proto.min_reader_version,
+                      "min_writer_version": proto.min_writer_version,
+                      "reader_features": proto.reader_features,
+                      "writer_features": proto.writer_features},
+            configuration=dict(meta.configuration),
+        )  # fmt: skip
+
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        return catalog.history(self.root, name, limit)
+
+    def restore(self, name: str, version: int) -> int:
+        return catalog.restore(self.root, name, version)

@@ -1,0 +1,133 @@
+"""Delta table helpers shared by the local engine and the CLI: open, create, commit metadata."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from deltalake import CommitProperties, DeltaTable, Transaction
+from deltalake.exceptions import TableNotFoundError
+
+from lakehouse.errors import SchemaEvolutionError, TableNotFound
+from lakehouse.storage import Root
+
+CDF = {"delta.enableChangeDataFeed": "true"}
+
+
+@dataclass(frozen=True)
+class CommitInfo:
+    """What every commit records: the run, the step and the source files it came from."""
+
+    run_id: str
+    operation: str
+    source_files: Sequence[str] = ()
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def properties(self, app_ids: Sequence[str] = ()) -> CommitProperties:
+        meta = {
+            "lakehouse.run_id": self.run_id,
+            "lakehouse.operation": self.operation,
+            "lakehouse.source_files": json.dumps(list(self.source_files)),
+            **{f"lakehouse.{k}": v if isinstance(v, str) else json.dumps(v)
+               for k, v in self.extra.items()},
+        }  # fmt: skip
+        txns = [Transaction(app_id=a, version=1) for a in app_ids]
+        return CommitProperties(custom_metadata=meta, app_transactions=txns or None)
+
+
+def open_table(root: Root, zone: str, name: str, version: int | str | None = None) -> DeltaTable:
+    uri = root.table_uri(zone, name)
+    try:
+        dt = DeltaTable(uri, storage_options=root.storage_options())
+    except TableNotFoundError as exc:
+        raise TableNotFound(
+            f"table {zone}.{name} does not exist under {root.uri}; "
+            "run `lakehouse tables` to list the tables"
+        ) from exc
+    if version is not None:
+        dt.load_as_version(version)
+    return dt
+
+
+def try_open(root: Root, zone: str, name: str) -> DeltaTable | None:
+    try:
+        return open_table(root, zone, name)
+    except TableNotFound:
+        return None
+
+
+def ensure_table(
+    root: Root,
+    zone: str,
+    name: str,
+    schema: pa.Schema,
+    *,
+    partition_by: Sequence[str] = (),
+    description: str = "",
+    configuration: dict[str, str] | None = None,
+    evolve: bool = True,
+) -> DeltaTable:
+    """Open the table, creating it from `schema` if absent and adding new nullable columns."""
+    dt = try_open(root, zone, name)
+    if dt is None:
+        return DeltaTable.create(
+            root.table_uri(zone, name),
+            schema=schema,
+            partition_by=list(partition_by) or None,
+            name=f"{zone}.{name}",
+            description=description,
+            configuration=configuration,
+            storage_options=root.storage_options(),
+            mode="ignore",
+        )
+    evolve_schema(dt, schema, f"{zone}.{name}", allowed=evolve)
+    return dt
+
+
+def evolve_schema(dt: DeltaTable, wanted: pa.Schema, table: str, *, allowed: bool) -> list[str]:
+    """Add the wanted schema's missing nullable columns; refuse type changes. Returns added."""
+    from deltalake import Field
+    from deltalake import Schema as DeltaSchema
+
+    current = pa.schema(dt.schema())
+    added: list[pa.Field] = []
+    for f in wanted:
+        if f.name not in current.names:
+            added.append(f)
+            continue
+        have = current.field(f.name).type
+        if not _same_type(have, f.type):
+            raise SchemaEvolutionError(
+                f"{table}: column {f.name!r} is {have} in the table but {f.type} in the contract; "
+                "type changes are refused — add a new column instead, or restore the contract"
+            )
+    if not added:
+        return []
+    if not allowed:
+        raise SchemaEvolutionError(
+            f"{table}: contract adds columns {[f.name for f in added]} but its evolution policy "
+            "is 'freeze'"
+        )
+    for f in added:
+        if not f.nullable:
+            raise SchemaEvolutionError(
+                f"{table}: new column {f.name!r} must be optional (required = false) to be added "
+                "to an existing table"
+            )
+    fields = DeltaSchema.from_arrow(pa.schema(added)).fields
+    dt.alter.add_columns(
+        [Field(x.name, x.type, nullable=True, metadata=x.metadata) for x in fields]
+    )
+    return [f.name for f in added]
+
+
+def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
+    norm = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
+    return norm.get(a, a) == norm.get(b, b)
+
+
+def read_arrow(dt: DeltaTable, columns: Sequence[str] | None = None) -> pa.Table:
+    return dt.to_pyarrow_dataset().to_table(columns=list(columns) if columns else None)

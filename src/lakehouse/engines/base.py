@@ -1,0 +1,70 @@
+"""What an engine must do, and what it declares it can do (no `if engine ==` elsewhere)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import pyarrow as pa
+
+from lakehouse.contracts import Contract
+from lakehouse.delta import CommitInfo
+from lakehouse.storage import Root
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    name: str
+    sql_dialect: str  # the sqlglot dialect shared definitions are rendered to
+    distributed: bool
+    supports_s3: bool
+    change_data_feed: bool = True
+
+
+@dataclass
+class EntityResult:
+    """Counts for one entity in one run; `rows_in + rows_rechecked == valid + quarantined`."""
+
+    entity: str
+    rows_in: int = 0
+    rows_rechecked: int = 0
+    valid: int = 0
+    quarantined: int = 0
+    released: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    versions: dict[str, int] = field(default_factory=dict)  # "silver.orders" -> version written
+    reasons: dict[str, int] = field(default_factory=dict)  # reason code -> rows
+    touched_dates: set[dt.date] = field(default_factory=set)
+    touched_keys: set[int] = field(default_factory=set)
+    touched_users: set[int] = field(default_factory=set)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    run_id: str
+    now: dt.datetime
+    source_files: tuple[str, ...]
+    current_shas: frozenset[str]
+
+    def commit(self, operation: str, files: tuple[str, ...] | None = None) -> CommitInfo:
+        return CommitInfo(self.run_id, operation, files if files is not None else self.source_files)
+
+
+class Engine(Protocol):
+    capabilities: Capabilities
+    root: Root
+
+    def write_bronze(
+        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
+    ) -> int | None:
+        """Append rows of files not yet in bronze (idempotent per file hash); version or None."""
+        ...
+
+    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
+        """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
+        ...
+
+    def close(self) -> None: ...

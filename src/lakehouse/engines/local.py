@@ -1,0 +1,238 @@
+"""The embedded engine: DuckDB computes over Arrow, delta-rs commits Delta tables."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakehouse import zones
+from lakehouse.contracts import Contract
+from lakehouse.delta import CDF, ensure_table, read_arrow, try_open
+from lakehouse.engines.base import Capabilities, EntityResult, RunContext
+from lakehouse.engines.sql import (
+    changed_rows_sql,
+    merge_predicates,
+    newest_per_key_sql,
+    waiting_filter,
+)
+from lakehouse.storage import Root
+from lakehouse.validation import REASON_SEPARATOR, typed_name, validation_query
+
+CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False, supports_s3=True)
+QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
+
+
+class LocalEngine:
+    capabilities = CAPABILITIES
+
+    def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
+        import duckdb
+
+        self.root = root
+        self.contracts_dir = contracts_dir
+        self.con = duckdb.connect()
+        self.con.execute("SET TimeZone = 'UTC'")
+
+    def close(self) -> None:
+        self.con.close()
+
+    # --- bronze ----------------------------------------------------------------
+    def write_bronze(
+        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
+    ) -> int | None:
+        from deltalake import write_deltalake
+
+        schema = zones.bronze_schema(contract)
+        dt = ensure_table(
+            self.root, "bronze", contract.entity, schema,
+            description=zones.descriptions(contract)["bronze"],
+        )  # fmt: skip
+        done = {s for s in shas if dt.transaction_version(_bronze_app_id(s)) is not None}
+        todo = [s for s in shas if s not in done]
+        if not todo:
+            return None
+        if done:
+            rows = rows.filter(pc.is_in(rows["_file_sha256"], pa.array(todo)))
+        write_deltalake(
+            dt,
+            rows.select(schema.names).cast(schema),
+            mode="append",
+            schema_mode="merge",
+            commit_properties=ctx.commit("bronze").properties([_bronze_app_id(s) for s in todo]),
+        )
+        return int(dt.version())
+
+    # --- silver + quarantine -----------------------------------------------------------
+    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
+        result = EntityResult(contract.entity, rows_in=rows.num_rows)
+        waiting = self._waiting(contract, ctx)
+        result.rows_rechecked = waiting.num_rows
+        batch = pa.concat_tables([rows, waiting], promote_options="permissive")
+        self._register_parents(contract)
+        self.con.register("batch", batch)
+        lineage = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
+        query = validation_query(contract, lineage, ctx.now)
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}")
+        self.con.unregister("batch")
+        counts = self.con.execute(
+            "SELECT count(*) FILTER (WHERE _reasons = ''), count(*) FILTER (WHERE _reasons <> '')"
+            " FROM checked"
+        ).fetchone()
+        assert counts is not None
+        result.valid, result.quarantined = int(counts[0]), int(counts[1])
+        result.reasons = self._reason_counts()
+        self._merge_silver(contract, ctx, result)
+        self._write_quarantine(contract, ctx, result)
+        return result
+
+    def _waiting(self, contract: Contract, ctx: RunContext) -> pa.Table:
+        """Quarantined rows that only wait for a parent: re-checked on every run."""
+        empty = zones.bronze_schema(contract).empty_table()
+        if not contract.foreign_keys:
+            return empty
+        dt = try_open(self.root, "quarantine", contract.entity)
+        if dt is None:
+            return empty
+        self.con.register("q_all", read_arrow(dt))
+        exclude = ", ".join(f"'{s}'" for s in ctx.current_shas) or "''"
+        cols = ", ".join(f'"{c}"' for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
+        table = self.con.sql(
+            f"SELECT {cols}, -1::BIGINT AS _seq, true AS _recheck FROM q_all "
+            f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
+        ).to_arrow_table()
+        self.con.unregister("q_all")
+        return table
+
+    def _register_parents(self, contract: Contract) -> None:
+        for fk in contract.foreign_keys:
+            dt = try_open(self.root, "silver", fk.references)
+            cols = [fk.ref_column, *fk.must_agree]
+            if dt is None:
+                parent = pa.schema(
+                    [zones.silver_schema(_contract(fk.references, self.contracts_dir)).field(c)
+                     for c in cols]
+                ).empty_table()  # fmt: skip
+            else:
+                parent = dt.to_pyarrow_dataset()
+            self.con.register(f"_parent_src_{fk.references}", parent)
+            select = ", ".join(f'"{c}"' for c in cols)
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW parent_{fk.references} AS "
+                f"SELECT {select} FROM _parent_src_{fk.references}"
+            )
+
+    def _reason_counts(self) -> dict[str, int]:
+        rows = self.con.execute(
+            f"SELECT r, count(*) FROM (SELECT unnest(string_split(_reasons, "
+            f"'{REASON_SEPARATOR}')) AS r FROM checked WHERE _reasons <> '') GROUP BY r ORDER BY r"
+        ).fetchall()
+        return {str(r): int(n) for r, n in rows}
+
+    def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
+        from deltalake import write_deltalake
+
+        schema = zones.silver_schema(contract)
+        typed = ", ".join(f'"{typed_name(c)}" AS "{c}"' for c in contract.names)
+        lineage = ", ".join(f'"{c}"' for c in zones.LINEAGE_NAMES)
+        self.con.execute(
+            "CREATE OR REPLACE TEMP TABLE valid AS "
+            + newest_per_key_sql(
+                contract, f"SELECT {typed}, {lineage}, _seq FROM checked WHERE _reasons = ''"
+            )
+        )
+        dt = ensure_table(
+            self.root, "silver", contract.entity, schema,
+            partition_by=contract.partition_by, description=contract.description,
+            configuration=CDF, evolve=contract.evolution == "evolve",
+        )  # fmt: skip
+        self.con.register("silver_now", dt.to_pyarrow_dataset())
+        changed = self.con.sql(changed_rows_sql(contract, "valid", "silver_now")).to_arrow_table()
+        self.con.unregister("silver_now")
+        result.unchanged = result.valid - changed.num_rows
+        if changed.num_rows == 0:
+            return
+        self._touch(contract, changed, result)
+        source = changed.select(schema.names).cast(schema)
+        commit = ctx.commit("silver_merge").properties()
+        if dt.version() == 0 and len(dt.file_uris()) == 0:
+            write_deltalake(dt, source, mode="append", commit_properties=commit)
+            result.inserted = source.num_rows
+        else:
+            on, update_when = merge_predicates(contract)
+            metrics = (
+                dt.merge(source, predicate=on, source_alias="s", target_alias="t",
+                         commit_properties=commit)
+                .when_matched_update_all(predicate=update_when)
+                .when_not_matched_insert_all()
+                .execute()
+            )  # fmt: skip
+            result.inserted = int(metrics["num_target_rows_inserted"])
+            result.updated = int(metrics["num_target_rows_updated"])
+            result.unchanged += source.num_rows - result.inserted - result.updated
+        result.versions[f"silver.{contract.entity}"] = int(dt.version())
+
+    def _touch(self, contract: Contract, changed: pa.Table, result: EntityResult) -> None:
+        names = changed.column_names
+        if "date" in names:
+            result.touched_dates |= set(pc.unique(changed["date"]).to_pylist())
+        if "user_id" in names:
+            result.touched_users |= set(pc.unique(changed["user_id"]).to_pylist())
+        if len(contract.primary_key) == 1:
+            result.touched_keys |= set(pc.unique(changed[contract.primary_key[0]]).to_pylist())
+
+    def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
+        text = ", ".join(f'"{c}"' for c in contract.names)
+        lineage = ", ".join(f'"{c}"' for c in zones.LINEAGE_NAMES)
+        now = ctx.now.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+        rows = self.con.sql(
+            f"SELECT {text}, string_split(_reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "
+            f"_sheet_index, '{now}'::TIMESTAMPTZ AS _quarantined_at, "
+            f"CASE WHEN _reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
+            f"FROM checked WHERE _reasons <> '' OR _recheck"
+        ).to_arrow_table()
+        result.released = int(pc.sum(pc.equal(rows["_action"], "release")).as_py() or 0)
+        dt = try_open(self.root, "quarantine", contract.entity)
+        if rows.num_rows == 0:
+            return
+        schema = zones.quarantine_schema(contract)
+        if dt is not None:
+            # a re-checked row whose reasons did not change needs no rewrite
+            self.con.register("q_rows", rows)
+            self.con.register("q_now", dt.to_pyarrow_dataset())
+            rows = self.con.sql(
+                "SELECT r.* FROM q_rows r LEFT JOIN q_now q USING (_file_sha256, _sheet, _row) "
+                "WHERE r._action = 'release' OR q._row IS NULL OR q._reasons <> r._reasons"
+            ).to_arrow_table()
+            self.con.unregister("q_rows")
+            self.con.unregister("q_now")
+            if rows.num_rows == 0:
+                return
+        dt = ensure_table(
+            self.root, "quarantine", contract.entity, schema,
+            description=zones.descriptions(contract)["quarantine"],
+        )  # fmt: skip
+        on = " AND ".join(f"t.{k} = s.{k}" for k in QUARANTINE_KEY)
+        updates = {f'"{n}"': f's."{n}"' for n in schema.names}
+        source = pa.Table.from_arrays(
+            [*rows.select(schema.names).cast(schema).columns, rows["_action"]],
+            names=[*schema.names, "_action"],
+        )
+        (
+            dt.merge(source, predicate=on, source_alias="s", target_alias="t",
+                     commit_properties=ctx.commit("quarantine").properties())
+            .when_matched_delete(predicate="s._action = 'release'")
+            .when_matched_update(updates=updates, predicate="s._action = 'upsert'")
+            .when_not_matched_insert(updates=updates, predicate="s._action = 'upsert'")
+            .execute()
+        )  # fmt: skip
+        result.versions[f"quarantine.{contract.entity}"] = int(dt.version())
+
+
+def _bronze_app_id(sha: str) -> str:
+    return f"lakehouse-bronze-{sha}"
+
+
+def _contract(entity: str, directory: str | None) -> Contract:
+    from lakehouse.contracts import contract_for
+
+    return contract_for(entity, directory)

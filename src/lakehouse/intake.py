@@ -1,0 +1,118 @@
+"""Intake: hash landed files, recognise their entity, check their header, build bronze rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from lakehouse import zones
+from lakehouse.contracts import Contract
+from lakehouse.errors import FileRejected
+from lakehouse.readers import ROW, Batch, file_format, normalise_header, read_file
+from lakehouse.storage import LandedFile, Root
+
+
+@dataclass
+class Intake:
+    """One landed file after reading: accepted with its batches, or rejected with reasons."""
+
+    landed: LandedFile
+    sha256: str
+    format: str | None
+    entity: str | None = None
+    batches: list[Batch] = field(default_factory=list)
+    rejected: FileRejected | None = None
+
+    @property
+    def rows(self) -> int:
+        return sum(b.table.num_rows for b in self.batches)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def recognise(name: str, headers: list[list[str]], contracts: dict[str, Contract]) -> str | None:
+    """Entity from the file name pattern; failing that, the contract whose columns fit best."""
+    base = name.rsplit("/", 1)[-1]
+    by_name = [c.entity for c in contracts.values() if c.matches_file_name(base)]
+    if len(by_name) == 1:
+        return by_name[0]
+    cols = {normalise_header(h) for header in headers for h in header}
+    best, best_score = None, 0.0
+    for c in contracts.values():
+        if not set(c.required) <= cols:
+            continue
+        score = len(cols & set(c.names)) / len(cols | set(c.names))
+        if score > best_score:
+            best, best_score = c.entity, score
+    return best
+
+
+def header_reasons(contract: Contract, batch: Batch) -> list[str]:
+    cols = [normalise_header(h) for h in batch.columns]
+    missing = [f"missing_column:{c}" for c in contract.required if c not in cols]
+    unexpected = [f"unexpected_column:{c}" for c in cols if c not in contract.names]
+    return missing + unexpected
+
+
+def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> Intake:
+    data = root.read_bytes(landed.path)
+    item = Intake(landed, sha256_of(data), file_format(landed.relative))
+    try:
+        item.batches = read_file(landed.relative, data)
+        item.entity = recognise(landed.relative, [b.columns for b in item.batches], contracts)
+        if item.entity is None:
+            raise FileRejected(
+                landed.relative, ["unreadable_file"],
+                "cannot tell the entity: name the file products*, orders* or order_items*, "
+                "or give it the contract's columns",
+            )  # fmt: skip
+        reasons: list[str] = []
+        for b in item.batches:
+            reasons += [r for r in header_reasons(contracts[item.entity], b) if r not in reasons]
+        if reasons:
+            where = [f"sheet {b.sheet!r}" for b in item.batches if header_reasons(
+                contracts[item.entity], b)] if item.batches[0].sheet else []  # fmt: skip
+            detail = f"columns do not match contract {item.entity} v" + str(
+                contracts[item.entity].version
+            ) + (f" in {', '.join(where)}" if where else "")
+            raise FileRejected(landed.relative, reasons, detail)
+    except FileRejected as exc:
+        item.rejected = exc
+        item.batches = []
+    return item
+
+
+def bronze_rows(
+    contract: Contract, items: list[Intake], seqs: dict[str, int], run_id: str, now: dt.datetime
+) -> pa.Table:
+    """Every accepted row of the entity as text, with lineage, in the bronze layout."""
+    schema = zones.bronze_schema(contract)
+    parts = []
+    for item in items:
+        for b in item.batches:
+            n = b.table.num_rows
+            cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+            for name in contract.names:
+                cols[name] = b.table[name] if name in b.table.column_names else pa.nulls(
+                    n, pa.string())  # fmt: skip
+            cols["_source_file"] = pa.array([item.landed.relative] * n, pa.string())
+            cols["_sheet"] = pa.array([b.sheet] * n, pa.string())
+            cols["_row"] = b.table[ROW]
+            cols["_file_sha256"] = pa.array([item.sha256] * n, pa.string())
+            cols["_run_id"] = pa.array([run_id] * n, pa.string())
+            cols["_ingested_at"] = pa.array([now] * n, zones.TS)
+            cols["_sheet_index"] = pa.array([b.sheet_index] * n, pa.int64())
+            table = pa.table(cols).cast(schema)
+            seq = pa.array([seqs[item.sha256]] * n, pa.int64())
+            table = table.append_column("_seq", seq)
+            parts.append(table.append_column("_recheck", pa.array([False] * n)))
+    if not parts:
+        empty = schema.empty_table()
+        empty = empty.append_column("_seq", pa.array([], pa.int64()))
+        return empty.append_column("_recheck", pa.array([], pa.bool_()))
+    return pa.concat_tables(parts)

@@ -1,0 +1,45 @@
+"""Structured logs: one JSON object per event on stderr (`LAKEHOUSE_LOG=text` for plain)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+_LOGGER = logging.getLogger("lakehouse")
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        body: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "level": record.levelname.lower(),
+            "event": record.getMessage(),
+        }
+        body.update(getattr(record, "fields", {}))
+        return json.dumps(body, default=str)
+
+
+class _TextFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        fields = getattr(record, "fields", {})
+        tail = " ".join(f"{k}={v}" for k, v in fields.items())
+        return f"{record.levelname.lower():7} {record.getMessage()} {tail}".rstrip()
+
+
+def configure(level: str | None = None) -> None:
+    if _LOGGER.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    text = os.environ.get("LAKEHOUSE_LOG", "json") == "text"
+    handler.setFormatter(_TextFormatter() if text else _JsonFormatter())
+    _LOGGER.addHandler(handler)
+    _LOGGER.setLevel((level or os.environ.get("LAKEHOUSE_LOG_LEVEL", "WARNING")).upper())
+    _LOGGER.propagate = False
+
+
+def event(name: str, level: int = logging.INFO, **fields: Any) -> None:
+    _LOGGER.log(level, name, extra={"fields": fields})

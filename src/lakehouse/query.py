@@ -1,0 +1,82 @@
+"""SQL over the lakehouse: DuckDB with every `zone.table` a view over its Delta table."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING
+
+import sqlglot
+from sqlglot import exp
+
+from lakehouse.catalog import list_tables, split_name
+from lakehouse.delta import open_table
+from lakehouse.errors import QueryError, TableNotFound
+from lakehouse.storage import ZONES, Root
+
+if TYPE_CHECKING:
+    import duckdb
+
+
+def parse_as_of(value: str | None) -> int | dt.datetime | None:
+    if value is None:
+        return None
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise QueryError(f"--as-of {value!r}: give a version number or an ISO timestamp") from exc
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+
+
+def referenced_tables(sql: str) -> list[str]:
+    try:
+        tree = sqlglot.parse(sql, read="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise QueryError(f"SQL does not parse: {exc}") from exc
+    found = []
+    for statement in tree:
+        if statement is None:
+            continue
+        for t in statement.find_all(exp.Table):
+            if t.db in ZONES and f"{t.db}.{t.name}" not in found:
+                found.append(f"{t.db}.{t.name}")
+    return found
+
+
+def connect(
+    root: Root, tables: list[str] | None = None, as_of: int | dt.datetime | None = None
+) -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection with the given tables (default: all) as `zone.table` views."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    for name in tables if tables is not None else list_tables(root):
+        zone, table = split_name(name)
+        dt_ = open_table(root, zone, table)
+        if as_of is not None:
+            dt_.load_as_version(as_of)
+        alias = f"__{zone}__{table}"
+        con.register(alias, dt_.to_pyarrow_dataset())
+        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{zone}"')
+        con.execute(f'CREATE OR REPLACE VIEW "{zone}"."{table}" AS SELECT * FROM "{alias}"')
+    return con
+
+
+def run_sql(root: Root, sql: str, as_of: int | dt.datetime | None = None) -> duckdb.DuckDBPyRelation:
+    import duckdb
+
+    names = referenced_tables(sql)
+    known = set(list_tables(root))
+    for n in names:
+        if n not in known:
+            raise TableNotFound(f"table {n} does not exist; `lakehouse tables` lists them")
+    con = connect(root, names, as_of)
+    try:
+        rel = con.sql(sql)
+    except duckdb.Error as exc:
+        raise QueryError(str(exc).splitlines()[0]) from exc
+    if rel is None:
+        raise QueryError("the statement returned no rows (only SELECT-like statements are run)")
+    return rel

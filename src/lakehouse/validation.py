@@ -1,0 +1,161 @@
+"""Row validation, written once as SQL generated from a contract and rendered per engine.
+
+The statement reads a relation `batch` (the contract's columns as text, plus lineage columns
+`_file_sha256`, `_sheet_index`, `_row` and others) and, for each foreign key, a relation
+`parent_<entity>` holding the parent table as it is after this run's parents were merged.
+It returns the lineage, the original text of every column, each column typed (`<col>__v`) and
+`_reasons`: the row's reason codes joined with '|' ('' for a valid row).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import sqlglot
+
+from lakehouse.contracts import Column, Contract
+
+REASON_SEPARATOR = "|"
+INT_RE = r"^[+-]?[0-9]{1,18}$"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+TS_RE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+)
+
+
+def decimal_re(precision: int, scale: int) -> str:
+    whole = precision - scale
+    return rf"^[+-]?([0-9]{{1,{whole}}}(\.[0-9]{{0,{scale}}})?|\.[0-9]{{1,{scale}}})$"
+
+
+def typed_name(column: str) -> str:
+    return f"{column}__v"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+def _raw(col: Column) -> str:
+    """The trimmed text of a column, NULL when empty, the contract default when absent."""
+    expr = f"NULLIF(TRIM({_q(col.name)}), '')"
+    return f"COALESCE({expr}, {_lit(col.default)})" if col.default is not None else expr
+
+
+def typed_expr(col: Column) -> str:
+    raw = _raw(col)
+    kind = col.kind
+    if kind == "string":
+        return raw
+    if kind == "bigint":
+        return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(INT_RE)}) THEN CAST({raw} AS BIGINT) END"
+    if kind == "decimal":
+        p, s = col.decimal or (18, 2)
+        return (
+            f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(decimal_re(p, s))}) "
+            f"THEN CAST({raw} AS DECIMAL({p}, {s})) END"
+        )
+    if kind == "date":
+        return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(DATE_RE)}) THEN TRY_CAST({raw} AS DATE) END"
+    return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(TS_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
+
+
+@dataclass(frozen=True)
+class ValidationQuery:
+    entity: str
+    sql: str  # DuckDB dialect (the one dialect rules are written in)
+    parents: tuple[str, ...]  # relations `parent_<entity>` the statement reads
+
+    def render(self, dialect: str) -> str:
+        if dialect == "duckdb":
+            return self.sql
+        return sqlglot.transpile(self.sql, read="duckdb", write=dialect)[0]
+
+
+def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
+    out: list[str] = []
+
+    def when(cond: str, code: str) -> None:
+        out.append(f"CASE WHEN {cond} THEN {_lit(code)} END")
+
+    for col in c.columns:
+        raw, v = _raw(col), _q(typed_name(col.name))
+        if col.name in c.primary_key:
+            when(f"{raw} IS NULL", f"null_key:{col.name}")
+        elif col.required:
+            when(f"{raw} IS NULL", f"null_required:{col.name}")
+        if col.kind != "string":
+            code = "bad_timestamp" if col.kind in ("date", "timestamp") else "bad_type"
+            when(f"{raw} IS NOT NULL AND {v} IS NULL", f"{code}:{col.name}")
+        bounds = []
+        if col.min is not None:
+            bounds.append(f"{v} < {col.min}")
+        if col.max is not None:
+            bounds.append(f"{v} > {col.max}")
+        if bounds:
+            when(f"{v} IS NOT NULL AND ({' OR '.join(bounds)})", f"out_of_range:{col.name}")
+        if col.enum:
+            values = ", ".join(_lit(e) for e in col.enum)
+            when(f"{v} IS NOT NULL AND {v} NOT IN ({values})", f"invalid_enum:{col.name}")
+    for col in c.columns:
+        if col.date_of:
+            ts, d = _q(typed_name(col.date_of)), _q(typed_name(col.name))
+            when(f"{ts} IS NOT NULL AND {d} IS NOT NULL AND CAST({ts} AS DATE) <> {d}",
+                 "date_mismatch")  # fmt: skip
+    limit = future_limit.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
+    for col in c.columns:
+        if col.not_in_future:
+            v = _q(typed_name(col.name))
+            when(f"{v} > CAST({_lit(limit)} AS TIMESTAMPTZ)", "future_timestamp")
+    when("__dup > 1", "duplicate_key_in_batch")
+    for i, fk in enumerate(c.foreign_keys):
+        child = _q(typed_name(fk.column))
+        when(f"{child} IS NOT NULL AND NOT __p{i}_found", f"orphan:{fk.column}")
+        for col in fk.must_agree:
+            when(
+                f"__p{i}_found AND {_q(typed_name(col))} IS NOT NULL "
+                f"AND {_q(typed_name(col))} <> {_q(f'__p{i}_{col}')}",
+                f"parent_mismatch:{col}",
+            )
+    return out
+
+
+def validation_query(
+    contract: Contract, lineage: list[str], now: dt.datetime
+) -> ValidationQuery:
+    """Build the statement that types and checks every row of `batch` against `contract`."""
+    future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)
+    keep = [_q(x) for x in lineage] + [_q(col.name) for col in contract.columns]
+    typed = [f"{typed_expr(col)} AS {_q(typed_name(col.name))}" for col in contract.columns]
+    pk = ", ".join(_q(typed_name(k)) for k in contract.primary_key)
+    pk_present = " AND ".join(f"{_q(typed_name(k))} IS NOT NULL" for k in contract.primary_key)
+    joins, parent_cols = [], []
+    for i, fk in enumerate(contract.foreign_keys):
+        alias = f"p{i}"
+        parent_cols.append(f"{alias}.{_q(fk.ref_column)} IS NOT NULL AS __p{i}_found")
+        parent_cols += [f"{alias}.{_q(c)} AS {_q(f'__p{i}_{c}')}" for c in fk.must_agree]
+        joins.append(
+            f"LEFT JOIN parent_{fk.references} AS {alias} "
+            f"ON {alias}.{_q(fk.ref_column)} = t.{_q(typed_name(fk.column))}"
+        )
+    dup = (
+        f"CASE WHEN {pk_present} THEN ROW_NUMBER() OVER "
+        f"(PARTITION BY _file_sha256, {pk} ORDER BY _sheet_index, _row) ELSE 1 END AS __dup"
+    )
+    reasons = ",\n    ".join(_reason_exprs(contract, future_limit))
+    out_cols = keep + [_q(typed_name(col.name)) for col in contract.columns]
+    sql = (
+        f"WITH typed AS (\n  SELECT {', '.join(keep)},\n    {', '.join(typed)}\n  FROM batch\n),\n"
+        f"checked AS (\n  SELECT t.*, {', '.join([dup, *parent_cols])}\n  FROM typed AS t\n"
+        f"  {' '.join(joins)}\n)\n"
+        f"SELECT {', '.join(out_cols)},\n  CONCAT_WS('{REASON_SEPARATOR}',\n    {reasons}\n"
+        f"  ) AS _reasons\nFROM checked"
+    )
+    parents = tuple(fk.references for fk in contract.foreign_keys)
+    return ValidationQuery(contract.entity, sql, parents)

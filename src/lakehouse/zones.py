@@ -1,0 +1,51 @@
+"""Table layouts of each zone, derived from a contract (bronze text, silver typed, quarantine)."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from lakehouse.contracts import Contract
+
+TS = pa.timestamp("us", tz="UTC")
+# lineage carried from bronze to silver and quarantine
+LINEAGE = [
+    pa.field("_source_file", pa.string(), metadata={"comment": "File path below landing/."}),
+    pa.field("_sheet", pa.string(), metadata={"comment": "Sheet name for workbooks, else ''."}),
+    pa.field("_row", pa.int64(), metadata={"comment": "Row in the file (header = row 1)."}),
+    pa.field("_file_sha256", pa.string(), metadata={"comment": "SHA-256 of the file content."}),
+    pa.field("_run_id", pa.string(), metadata={"comment": "Run that wrote this row."}),
+    pa.field("_ingested_at", TS, metadata={"comment": "When the run read the file (UTC)."}),
+]
+LINEAGE_NAMES = [f.name for f in LINEAGE]
+BRONZE_EXTRA = [pa.field("_sheet_index", pa.int64(), metadata={"comment": "0-based sheet index."})]
+REASONS = pa.field(
+    "_reasons", pa.list_(pa.string()), metadata={"comment": "Every reason code the row failed."}
+)
+QUARANTINED_AT = pa.field("_quarantined_at", TS, metadata={"comment": "Last evaluation (UTC)."})
+
+
+def text_fields(contract: Contract) -> list[pa.Field]:
+    return [
+        pa.field(c.name, pa.string(), metadata={"comment": c.description})
+        for c in contract.columns
+    ]
+
+
+def bronze_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([*text_fields(contract), *LINEAGE, *BRONZE_EXTRA])
+
+
+def silver_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([*contract.arrow_schema(), *LINEAGE])
+
+
+def quarantine_schema(contract: Contract) -> pa.Schema:
+    return pa.schema([*text_fields(contract), REASONS, *LINEAGE, BRONZE_EXTRA[0], QUARANTINED_AT])
+
+
+def descriptions(contract: Contract) -> dict[str, str]:
+    return {
+        "bronze": f"Every received {contract.entity} row, values as text, with lineage.",
+        "silver": contract.description,
+        "quarantine": f"Rejected {contract.entity} rows: original values, all reasons, lineage.",
+    }
