@@ -31,8 +31,9 @@ class Description:
 class Lakehouse:
     """A lakehouse root (local folder or s3:// URI) and the operations on it."""
 
-    def __init__(self, root: str | os.PathLike[str] | None = None, *,
-                 contracts_dir: str | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, root: str | os.PathLike[str] | None = None, *, contracts_dir: str | None = None
+    ) -> None:
         self.root = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
         self.contracts_dir = contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None
 
@@ -40,13 +41,25 @@ class Lakehouse:
     def contracts(self) -> dict[str, Contract]:
         return load_contracts(self.contracts_dir)
 
-    def run(self, sources: Iterable[str | Path] = (), *, engine: str = "local",
-            trigger: str = "manual", progress: Progress | None = None,
-            now: dt.datetime | None = None) -> RunSummary:  # fmt: skip
+    def run(
+        self,
+        sources: Iterable[str | Path] = (),
+        *,
+        engine: str = "local",
+        trigger: str = "manual",
+        progress: Progress | None = None,
+        now: dt.datetime | None = None,
+    ) -> RunSummary:
         """Copy `sources` into landing/, then process everything in landing/."""
         copy_sources(self.root, [Path(s) for s in sources])
-        return run(self.root, engine_name=engine, trigger=trigger,
-                   contracts_dir=self.contracts_dir, progress=progress, now=now)  # fmt: skip
+        return run(
+            self.root,
+            engine_name=engine,
+            trigger=trigger,
+            contracts_dir=self.contracts_dir,
+            progress=progress,
+            now=now,
+        )
 
     def sql(self, statement: str, *, as_of: int | dt.datetime | str | None = None) -> pa.Table:
         from lakehouse.query import parse_as_of, run_sql
@@ -66,15 +79,18 @@ class Lakehouse:
         proto = dt_.protocol()
         return Description(
             info=catalog.table_info(self.root, name),
-            contract=self.contracts.get(table) if zone in ("bronze", "silver", "quarantine")
+            contract=self.contracts.get(table)
+            if zone in ("bronze", "silver", "quarantine")
             else None,
             partition_by=list(meta.partition_columns),
-            protocol={"min_reader_version": proto.min_reader_version,
-                      "min_writer_version": proto.min_writer_version,
-                      "reader_features": proto.reader_features,
-                      "writer_features": proto.writer_features},
+            protocol={
+                "min_reader_version": proto.min_reader_version,
+                "min_writer_version": proto.min_writer_version,
+                "reader_features": proto.reader_features,
+                "writer_features": proto.writer_features,
+            },
             configuration=dict(meta.configuration),
-        )  # fmt: skip
+        )
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
         return catalog.history(self.root, name, limit)

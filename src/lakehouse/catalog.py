@@ -54,14 +54,23 @@ def table_info(root: Root, name: str) -> TableInfo:
     dt_ = open_table(root, zone, table)
     actions = dt_.get_add_actions(flatten=True)
     cols = actions.column_names if hasattr(actions, "column_names") else []
-    rows = sum(v or 0 for v in actions.column("num_records").to_pylist()) if "num_records" in cols else 0
+    rows = (
+        sum(v or 0 for v in actions.column("num_records").to_pylist())
+        if "num_records" in cols
+        else 0
+    )
     size = sum(actions.column("size_bytes").to_pylist()) if "size_bytes" in cols else 0
     hist = dt_.history(1)
-    last = (
-        dt.datetime.fromtimestamp(hist[0]["timestamp"] / 1000, dt.UTC) if hist else None
+    last = dt.datetime.fromtimestamp(hist[0]["timestamp"] / 1000, dt.UTC) if hist else None
+    return TableInfo(
+        name,
+        int(rows),
+        int(dt_.version()),
+        actions.num_rows,
+        int(size),
+        last,
+        dt_.metadata().description or "",
     )
-    return TableInfo(name, int(rows), int(dt_.version()), actions.num_rows, int(size), last,
-                     dt_.metadata().description or "")  # fmt: skip
 
 
 def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, Any]]:
@@ -77,7 +86,9 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
                 "run_id": h.get("lakehouse.run_id", ""),
                 "step": h.get("lakehouse.operation", ""),
                 "source_files": json.loads(h.get("lakehouse.source_files") or "[]"),
-                "rows_added": metrics.get("num_added_rows", metrics.get("num_target_rows_inserted")),
+                "rows_added": metrics.get(
+                    "num_added_rows", metrics.get("num_target_rows_inserted")
+                ),
                 "rows_updated": metrics.get("num_target_rows_updated"),
                 "rows_deleted": metrics.get("num_target_rows_deleted"),
             }
@@ -92,5 +103,7 @@ def restore(root: Root, name: str, version: int) -> int:
     dt_ = open_table(root, zone, table)
     if version < 0 or version > dt_.version():
         raise TableNotFound(f"{name} has versions 0..{dt_.version()}; cannot restore {version}")
-    dt_.restore(version, commit_properties=CommitInfo("manual", f"restore_to_{version}").properties())
+    dt_.restore(
+        version, commit_properties=CommitInfo("manual", f"restore_to_{version}").properties()
+    )
     return int(dt_.version())

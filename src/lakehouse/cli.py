@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import os
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -17,24 +17,35 @@ if TYPE_CHECKING:
 
     from lakehouse.api import Lakehouse
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="E-commerce lakehouse: shop files in, ACID Delta tables and answers out.")  # fmt: skip
-RootOpt = Annotated[str | None, typer.Option("--root", help="Lakehouse root (folder or s3://).",
-                                             envvar="LAKEHOUSE_ROOT", show_envvar=True)]  # fmt: skip
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="E-commerce lakehouse: shop files in, ACID Delta tables and answers out.",
+)
+RootOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--root",
+        help="Lakehouse root (folder or s3://).",
+        envvar="LAKEHOUSE_ROOT",
+        show_envvar=True,
+    ),
+]
 
 
-class Fmt(str, Enum):
+class Fmt(StrEnum):
     table = "table"
     csv = "csv"
     json = "json"
 
 
-class EngineName(str, Enum):
+class EngineName(StrEnum):
     local = "local"
     spark = "spark"
 
 
-class FileFormat(str, Enum):
+class FileFormat(StrEnum):
     xlsx = "xlsx"
     csv = "csv"
     jsonl = "jsonl"
@@ -97,8 +108,10 @@ def _json_default(v: object) -> object:
 @app.command()
 def run(
     root: RootOpt = None,
-    source: Annotated[list[Path] | None, typer.Option("--source", help="File or folder to copy "
-                                                      "into landing/ first (repeatable).")] = None,
+    source: Annotated[
+        list[Path] | None,
+        typer.Option("--source", help="File or folder to copy into landing/ first (repeatable)."),
+    ] = None,
     engine: Annotated[EngineName, typer.Option(help="Where to compute.")] = EngineName.local,
     summary: Annotated[bool, typer.Option(help="Print a per-table summary.")] = True,
 ) -> None:
@@ -106,9 +119,14 @@ def run(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     lh = _lh(root)
-    with Progress(TextColumn("{task.description:10}"), BarColumn(), TextColumn("{task.completed}/"
-                  "{task.total}"), TimeElapsedColumn(), console=_console(stderr=True),
-                  transient=True) as bar:  # fmt: skip
+    with Progress(
+        TextColumn("{task.description:10}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=_console(stderr=True),
+        transient=True,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def tick(step: str, done: int, total: int) -> None:
@@ -129,11 +147,18 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
     for col in ("entity", "rows in", "valid", "quarantined", "inserted", "updated", "released"):
         t.add_column(col, justify="left" if col == "entity" else "right")
     for e in s.entities.values():
-        t.add_row(e.entity, *(f"{v:,}" for v in (e.rows_in, e.valid, e.quarantined, e.inserted,
-                                                   e.updated, e.released)))  # fmt: skip
+        t.add_row(
+            e.entity,
+            *(
+                f"{v:,}"
+                for v in (e.rows_in, e.valid, e.quarantined, e.inserted, e.updated, e.released)
+            ),
+        )
     con.print(t)
-    con.print(f"files loaded: {len(s.files_loaded)}, rejected: {len(s.files_rejected)}, "
-              f"already seen: {len(s.files_duplicate)}")  # fmt: skip
+    con.print(
+        f"files loaded: {len(s.files_loaded)}, rejected: {len(s.files_rejected)}, "
+        f"already seen: {len(s.files_duplicate)}"
+    )
     for f, reasons in s.files_rejected.items():
         con.print(f"  [red]rejected[/red] {f}: {', '.join(reasons)}")
     con.print(f"root: {lh.root.uri}")
@@ -151,14 +176,23 @@ def sql(
 
 
 @app.command()
-def tables(root: RootOpt = None,
-           format: Annotated[Fmt, typer.Option("--format")] = Fmt.table) -> None:  # fmt: skip
+def tables(
+    root: RootOpt = None, format: Annotated[Fmt, typer.Option("--format")] = Fmt.table
+) -> None:
     """Every table with rows, version, last update and description."""
     import pyarrow as pa
 
-    rows = [{"table": t.name, "rows": t.rows, "version": t.version, "files": t.files,
-             "last_update": t.last_update, "description": t.description}
-            for t in _lh(root).tables()]  # fmt: skip
+    rows = [
+        {
+            "table": t.name,
+            "rows": t.rows,
+            "version": t.version,
+            "files": t.files,
+            "last_update": t.last_update,
+            "description": t.description,
+        }
+        for t in _lh(root).tables()
+    ]
     _print_table(pa.Table.from_pylist(rows) if rows else pa.table({"table": []}), format)
 
 
@@ -171,17 +205,21 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
     con = _console()
     i = d.info
     con.print(f"[bold]{i.name}[/bold] — {i.description}")
-    con.print(f"rows {i.rows:,} · version {i.version} · files {i.files} · "
-              f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {d.partition_by or 'nothing'} · "
-              f"protocol r{d.protocol['min_reader_version']}/w{d.protocol['min_writer_version']}"
-              f" · last update {i.last_update:%Y-%m-%d %H:%M:%S} UTC")  # fmt: skip
+    con.print(
+        f"rows {i.rows:,} · version {i.version} · files {i.files} · "
+        f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {d.partition_by or 'nothing'} · "
+        f"protocol r{d.protocol['min_reader_version']}/w{d.protocol['min_writer_version']}"
+        f" · last update {i.last_update:%Y-%m-%d %H:%M:%S} UTC"
+    )
     if d.contract:
         c = d.contract
-        con.print(f"contract {c.entity} v{c.version} · key {', '.join(c.primary_key)} · "
-                  f"evolution {c.evolution}")  # fmt: skip
+        con.print(
+            f"contract {c.entity} v{c.version} · key {', '.join(c.primary_key)} · "
+            f"evolution {c.evolution}"
+        )
         t = Table()
-        for col in ("column", "type", "required", "checks", "description"):
-            t.add_column(col, overflow="fold")
+        for heading in ("column", "type", "required", "checks", "description"):
+            t.add_column(heading, overflow="fold")
         for col in c.columns:
             checks = []
             if col.min is not None or col.max is not None:
@@ -192,18 +230,28 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
                 checks.append(f"= date({col.date_of})")
             if col.not_in_future:
                 checks.append("not in future")
-            t.add_row(col.name, col.type, "yes" if col.required else "no", "; ".join(checks),
-                      col.description)  # fmt: skip
+            t.add_row(
+                col.name,
+                col.type,
+                "yes" if col.required else "no",
+                "; ".join(checks),
+                col.description,
+            )
         con.print(t)
         for fk in c.foreign_keys:
-            con.print(f"foreign key {fk.column} → {fk.references}.{fk.ref_column}"
-                      + (f" (must agree: {', '.join(fk.must_agree)})" if fk.must_agree else ""))
+            con.print(
+                f"foreign key {fk.column} → {fk.references}.{fk.ref_column}"
+                + (f" (must agree: {', '.join(fk.must_agree)})" if fk.must_agree else "")
+            )
 
 
 @app.command()
-def history(name: Annotated[str, typer.Argument(help="zone.table")], root: RootOpt = None,
-            format: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
-            limit: Annotated[int | None, typer.Option(help="Newest N versions.")] = None) -> None:  # fmt: skip
+def history(
+    name: Annotated[str, typer.Argument(help="zone.table")],
+    root: RootOpt = None,
+    format: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
+    limit: Annotated[int | None, typer.Option(help="Newest N versions.")] = None,
+) -> None:
     """Delta history with run ids and source files."""
     import pyarrow as pa
 
@@ -214,9 +262,11 @@ def history(name: Annotated[str, typer.Argument(help="zone.table")], root: RootO
 
 
 @app.command()
-def restore(name: Annotated[str, typer.Argument(help="zone.table")],
-            version: Annotated[int, typer.Option("--version", help="Version to roll back to.")],
-            root: RootOpt = None) -> None:  # fmt: skip
+def restore(
+    name: Annotated[str, typer.Argument(help="zone.table")],
+    version: Annotated[int, typer.Option("--version", help="Version to roll back to.")],
+    root: RootOpt = None,
+) -> None:
     """Roll a table back to an earlier version (a new commit; history is kept)."""
     new = _lh(root).restore(name, version)
     _console().print(f"{name} restored to version {version} (now at version {new})")
@@ -242,37 +292,42 @@ def generate(
     if stream:
         gen.stream(out, rate=rate, seed=seed, fmt=format.value)
         return
-    r = gen.generate(out, orders=orders, customers=customers, products=products, days=days,
-                     start=dt.date.fromisoformat(start), seed=seed, fmt=format.value,
-                     dirty_rate=dirty_rate)  # fmt: skip
-    _console().print(f"wrote {len(r.files)} files to {out}: {r.products:,} products, "
-                     f"{r.orders:,} orders, {r.order_items:,} order items in {r.seconds:.1f} s")  # fmt: skip
+    r = gen.generate(
+        out,
+        orders=orders,
+        customers=customers,
+        products=products,
+        days=days,
+        start=dt.date.fromisoformat(start),
+        seed=seed,
+        fmt=format.value,
+        dirty_rate=dirty_rate,
+    )
+    _console().print(
+        f"wrote {len(r.files)} files to {out}: {r.products:,} products, "
+        f"{r.orders:,} orders, {r.order_items:,} order items in {r.seconds:.1f} s"
+    )
 
 
 def main() -> None:
-    """Entry point: one red line on stderr and a non-zero exit for any error."""
+    """Entry point: usage errors as typer prints them; any other error as one red line."""
     from lakehouse.errors import LakehouseError
 
     try:
-        app(standalone_mode=False)
-    except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except (typer.Abort, KeyboardInterrupt):
+        app()
+    except KeyboardInterrupt:
         sys.stderr.write("lakehouse: aborted\n")
         sys.exit(130)
     except LakehouseError as exc:
         _fail(str(exc), exc)
     except Exception as exc:
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
         _fail(f"{type(exc).__name__}: {exc}", exc)
 
 
 def _fail(message: str, exc: BaseException) -> None:
-    line = " ".join(message.split())
+    import re
+
+    line = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", message).split())
     sys.stderr.write(f"lakehouse: error: {line}\n")
     if os.environ.get("LAKEHOUSE_DEBUG"):
         import traceback

@@ -31,9 +31,11 @@ class CommitInfo:
             "lakehouse.run_id": self.run_id,
             "lakehouse.operation": self.operation,
             "lakehouse.source_files": json.dumps(list(self.source_files)),
-            **{f"lakehouse.{k}": v if isinstance(v, str) else json.dumps(v)
-               for k, v in self.extra.items()},
-        }  # fmt: skip
+            **{
+                f"lakehouse.{k}": v if isinstance(v, str) else json.dumps(v)
+                for k, v in self.extra.items()
+            },
+        }
         txns = [Transaction(app_id=a, version=1) for a in app_ids]
         return CommitProperties(custom_metadata=meta, app_transactions=txns or None)
 
@@ -126,7 +128,7 @@ def evolve_schema(dt: DeltaTable, wanted: pa.Schema, table: str, *, allowed: boo
 
 def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
     norm = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
-    return norm.get(a, a) == norm.get(b, b)
+    return bool(norm.get(a, a) == norm.get(b, b))
 
 
 def read_arrow(dt: DeltaTable, columns: Sequence[str] | None = None) -> pa.Table:

@@ -67,19 +67,29 @@ def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> I
         item.entity = recognise(landed.relative, [b.columns for b in item.batches], contracts)
         if item.entity is None:
             raise FileRejected(
-                landed.relative, ["unreadable_file"],
+                landed.relative,
+                ["unreadable_file"],
                 "cannot tell the entity: name the file products*, orders* or order_items*, "
                 "or give it the contract's columns",
-            )  # fmt: skip
+            )
         reasons: list[str] = []
         for b in item.batches:
             reasons += [r for r in header_reasons(contracts[item.entity], b) if r not in reasons]
         if reasons:
-            where = [f"sheet {b.sheet!r}" for b in item.batches if header_reasons(
-                contracts[item.entity], b)] if item.batches[0].sheet else []  # fmt: skip
-            detail = f"columns do not match contract {item.entity} v" + str(
-                contracts[item.entity].version
-            ) + (f" in {', '.join(where)}" if where else "")
+            where = (
+                [
+                    f"sheet {b.sheet!r}"
+                    for b in item.batches
+                    if header_reasons(contracts[item.entity], b)
+                ]
+                if item.batches[0].sheet
+                else []
+            )
+            detail = (
+                f"columns do not match contract {item.entity} v"
+                + str(contracts[item.entity].version)
+                + (f" in {', '.join(where)}" if where else "")
+            )
             raise FileRejected(landed.relative, reasons, detail)
     except FileRejected as exc:
         item.rejected = exc
@@ -98,8 +108,9 @@ def bronze_rows(
             n = b.table.num_rows
             cols: dict[str, pa.Array | pa.ChunkedArray] = {}
             for name in contract.names:
-                cols[name] = b.table[name] if name in b.table.column_names else pa.nulls(
-                    n, pa.string())  # fmt: skip
+                cols[name] = (
+                    b.table[name] if name in b.table.column_names else pa.nulls(n, pa.string())
+                )
             cols["_source_file"] = pa.array([item.landed.relative] * n, pa.string())
             cols["_sheet"] = pa.array([b.sheet] * n, pa.string())
             cols["_row"] = b.table[ROW]

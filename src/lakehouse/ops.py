@@ -87,14 +87,12 @@ def record_files(root: Root, records: list[FileRecord], run_id: str, now: dt.dat
 
     if not records:
         return
-    rows = [
-        {**r.__dict__, "run_id": run_id, "processed_at": now}
-        for r in records
-    ]
+    rows = [{**r.__dict__, "run_id": run_id, "processed_at": now} for r in records]
     table = pa.Table.from_pylist(rows, schema=FILES_SCHEMA)
     dt_ = ensure_table(root, "_ops", "files", FILES_SCHEMA, description="Files manifest.")
-    write_deltalake(dt_, table, mode="append",
-                    commit_properties=CommitInfo(run_id, "manifest").properties())  # fmt: skip
+    write_deltalake(
+        dt_, table, mode="append", commit_properties=CommitInfo(run_id, "manifest").properties()
+    )
 
 
 def record_run(root: Root, row: dict[str, Any]) -> None:
@@ -103,9 +101,14 @@ def record_run(root: Root, row: dict[str, Any]) -> None:
     table = pa.Table.from_pylist([row], schema=RUNS_SCHEMA)
     dt_ = ensure_table(root, "_ops", "runs", RUNS_SCHEMA, description="Pipeline runs.")
     (
-        dt_.merge(table, predicate="t.run_id = s.run_id", source_alias="s", target_alias="t",
-                  commit_properties=CommitInfo(row["run_id"], "run_log").properties())
+        dt_.merge(
+            table,
+            predicate="t.run_id = s.run_id",
+            source_alias="s",
+            target_alias="t",
+            commit_properties=CommitInfo(row["run_id"], "run_log").properties(),
+        )
         .when_matched_update_all()
         .when_not_matched_insert_all()
         .execute()
-    )  # fmt: skip
+    )

@@ -18,8 +18,9 @@ from pathlib import Path
 
 from lakehouse import ops
 from lakehouse.contracts import Contract, load_contracts
-from lakehouse.engines.base import EntityResult, RunContext
+from lakehouse.engines.base import Engine, EntityResult, RunContext
 from lakehouse.errors import AccountingError, LakehouseError
+from lakehouse.faults import checkpoint
 from lakehouse.intake import Intake, bronze_rows, take_in
 from lakehouse.log import event
 from lakehouse.storage import Root
@@ -85,8 +86,16 @@ def run(
     run_id = new_run_id(started)
     t0 = time.perf_counter()
     summary = RunSummary(run_id, "RUNNING", started, 0.0)
-    ops.record_run(root, {"run_id": run_id, "trigger": trigger, "engine": engine_name,
-                          "status": "RUNNING", "started_at": started})  # fmt: skip
+    ops.record_run(
+        root,
+        {
+            "run_id": run_id,
+            "trigger": trigger,
+            "engine": engine_name,
+            "status": "RUNNING",
+            "started_at": started,
+        },
+    )
     engine = create_engine(engine_name, root, contracts_dir)
     try:
         _process(root, engine, load_contracts(contracts_dir), summary, progress)
@@ -105,34 +114,41 @@ def run(
 
 def _record(root: Root, s: RunSummary, engine_name: str, trigger: str) -> None:
     details = {
-        name: {k: (sorted(map(str, v)) if isinstance(v, set) else v)
-               for k, v in e.__dict__.items() if not k.startswith("touched")}
+        name: {
+            k: (sorted(map(str, v)) if isinstance(v, set) else v)
+            for k, v in e.__dict__.items()
+            if not k.startswith("touched")
+        }
         for name, e in s.entities.items()
-    }  # fmt: skip
+    }
     details["_files"] = {"rejected": s.files_rejected, "duplicate": s.files_duplicate}
     ops.record_run(
         root,
         {
-            "run_id": s.run_id, "trigger": trigger, "engine": engine_name, "status": s.status,
-            "started_at": s.started_at, "ended_at": dt.datetime.now(dt.UTC),
-            "duration_s": s.seconds, "error": s.error, "files": s.files_loaded,
-            "rows_in": s.rows_in, "rows_valid": sum(e.valid for e in s.entities.values()),
-            "rows_quarantined": s.rows_quarantined, "details": details,
+            "run_id": s.run_id,
+            "trigger": trigger,
+            "engine": engine_name,
+            "status": s.status,
+            "started_at": s.started_at,
+            "ended_at": dt.datetime.now(dt.UTC),
+            "duration_s": s.seconds,
+            "error": s.error,
+            "files": s.files_loaded,
+            "rows_in": s.rows_in,
+            "rows_valid": sum(e.valid for e in s.entities.values()),
+            "rows_quarantined": s.rows_quarantined,
+            "details": details,
         },
-    )  # fmt: skip
+    )
 
 
 def _process(
     root: Root,
-    engine: object,
+    eng: Engine,
     contracts: dict[str, Contract],
     summary: RunSummary,
     progress: Progress | None,
 ) -> None:
-    from lakehouse.engines.base import Engine
-
-    assert isinstance(engine, Engine.__class__) or hasattr(engine, "process_entity")
-    eng: Engine = engine  # type: ignore[assignment]
     tick = progress or (lambda step, done, total: None)
     landed = root.list_files("landing")
     known = ops.known_files(root)
@@ -149,14 +165,26 @@ def _process(
             status = prior.status if prior else "loaded"
             summary.files_duplicate.append(f.relative)
             if status == "rejected" and prior is not None:
-                moves.append(_reject_move(root, summary.run_id, f.relative, f.path,
-                                          prior.reasons, prior.detail))  # fmt: skip
+                moves.append(
+                    _reject_move(
+                        root, summary.run_id, f.relative, f.path, prior.reasons, prior.detail
+                    )
+                )
             else:
                 dst = root.path("archive", day, summary.run_id, "duplicates", f.relative)
                 moves.append((f.path, dst, None))
-            records.append(ops.FileRecord(item.sha256, f.relative, item.entity, item.format,
-                                          f.size, item.rows, "duplicate", moved_to=dst
-                                          if status != "rejected" else ""))  # fmt: skip
+            records.append(
+                ops.FileRecord(
+                    item.sha256,
+                    f.relative,
+                    item.entity,
+                    item.format,
+                    f.size,
+                    item.rows,
+                    "duplicate",
+                    moved_to=dst if status != "rejected" else "",
+                )
+            )
             continue
         seen_now.add(item.sha256)
         if item.rejected is not None:
@@ -164,16 +192,37 @@ def _process(
             summary.files_rejected[f.relative] = rej.reasons
             mv = _reject_move(root, summary.run_id, f.relative, f.path, rej.reasons, rej.detail)
             moves.append(mv)
-            records.append(ops.FileRecord(item.sha256, f.relative, item.entity, item.format,
-                                          f.size, 0, "rejected", rej.reasons, rej.detail,
-                                          mv[1]))  # fmt: skip
+            records.append(
+                ops.FileRecord(
+                    item.sha256,
+                    f.relative,
+                    item.entity,
+                    item.format,
+                    f.size,
+                    0,
+                    "rejected",
+                    rej.reasons,
+                    rej.detail,
+                    mv[1],
+                )
+            )
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
         fresh.append(item)
         dst = root.path("archive", day, summary.run_id, f.relative)
         moves.append((f.path, dst, None))
-        records.append(ops.FileRecord(item.sha256, f.relative, item.entity, item.format, f.size,
-                                      item.rows, "loaded", moved_to=dst))  # fmt: skip
+        records.append(
+            ops.FileRecord(
+                item.sha256,
+                f.relative,
+                item.entity,
+                item.format,
+                f.size,
+                item.rows,
+                "loaded",
+                moved_to=dst,
+            )
+        )
     tick("read", len(landed), len(landed))
     summary.files_loaded = [i.landed.relative for i in fresh]
     seqs = {item.sha256: n for n, item in enumerate(fresh)}
@@ -181,8 +230,9 @@ def _process(
     for item in fresh:
         assert item.entity is not None
         by_entity[item.entity].append(item)
-    ctx = RunContext(summary.run_id, summary.started_at,
-                     tuple(summary.files_loaded), frozenset(seqs))  # fmt: skip
+    ctx = RunContext(
+        summary.run_id, summary.started_at, tuple(summary.files_loaded), frozenset(seqs)
+    )
     for n, (entity, contract) in enumerate(contracts.items()):
         tick("validate", n, len(contracts))
         items = by_entity[entity]
@@ -191,16 +241,29 @@ def _process(
         ectx = RunContext(ctx.run_id, ctx.now, files, ctx.current_shas)
         if rows.num_rows:
             eng.write_bronze(contract, rows, [i.sha256 for i in items], ectx)
+        checkpoint(f"after_bronze:{entity}")
         result = eng.process_entity(contract, rows, ectx)
+        checkpoint(f"after_silver:{entity}")
         _check_accounting(result)
         summary.entities[entity] = result
-        event("entity_done", run_id=summary.run_id, entity=entity, rows_in=result.rows_in,
-              valid=result.valid, quarantined=result.quarantined, released=result.released,
-              inserted=result.inserted, updated=result.updated)  # fmt: skip
+        event(
+            "entity_done",
+            run_id=summary.run_id,
+            entity=entity,
+            rows_in=result.rows_in,
+            valid=result.valid,
+            quarantined=result.quarantined,
+            released=result.released,
+            inserted=result.inserted,
+            updated=result.updated,
+        )
     tick("validate", len(contracts), len(contracts))
     ops.record_files(root, records, summary.run_id, summary.started_at)
+    checkpoint("after_manifest")
     for i, (src, dst, reason) in enumerate(moves):
         tick("archive", i, len(moves))
+        if i == len(moves) // 2:
+            checkpoint("mid_archive")
         if reason is not None:
             root.write_bytes(dst + ".reason.json", reason.encode())
         root.move(src, dst)
@@ -211,8 +274,9 @@ def _reject_move(
     root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
 ) -> tuple[str, str, str]:
     dst = root.path("quarantine", "files", run_id, rel)
-    body = json.dumps({"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail},
-                      indent=2)  # fmt: skip
+    body = json.dumps(
+        {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
+    )
     return path, dst, body
 
 

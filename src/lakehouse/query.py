@@ -64,7 +64,9 @@ def connect(
     return con
 
 
-def run_sql(root: Root, sql: str, as_of: int | dt.datetime | None = None) -> duckdb.DuckDBPyRelation:
+def run_sql(
+    root: Root, sql: str, as_of: int | dt.datetime | None = None
+) -> duckdb.DuckDBPyRelation:
     import duckdb
 
     names = referenced_tables(sql)

@@ -25,8 +25,17 @@ import pyarrow.parquet as pq
 from lakehouse.errors import FileRejected
 
 ROW = "_row"
-FORMATS = {".csv": "csv", ".txt": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx", ".jsonl": "jsonl",
-           ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet", ".pq": "parquet"}  # fmt: skip
+FORMATS = {
+    ".csv": "csv",
+    ".txt": "csv",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
 
 
 @dataclass(frozen=True)
@@ -92,9 +101,13 @@ def _check_header(columns: list[str], where: str) -> None:
 def _read_csv(data: bytes) -> list[Batch]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
-    header = pacsv.read_csv(
-        io.BytesIO(data), read_options=pacsv.ReadOptions(block_size=1 << 20)
-    ).column_names if data.strip() else []
+    header = (
+        pacsv.read_csv(
+            io.BytesIO(data), read_options=pacsv.ReadOptions(block_size=1 << 20)
+        ).column_names
+        if data.strip()
+        else []
+    )
     if not header:
         raise ValueError("empty file: no header row")
     _check_header(header, "header")
@@ -220,9 +233,7 @@ def _read_jsonl(data: bytes) -> list[Batch]:
         table = pajson.read_json(io.BytesIO(data))
     except pa.ArrowInvalid:
         return _read_jsonl_slow(lines)
-    if table.num_rows != len(lines) or any(
-        pa.types.is_nested(t) for t in table.schema.types
-    ):
+    if table.num_rows != len(lines) or any(pa.types.is_nested(t) for t in table.schema.types):
         return _read_jsonl_slow(lines)
     header = table.column_names
     _check_header(header, "keys")
@@ -283,7 +294,9 @@ def _to_text(col: pa.ChunkedArray) -> pa.Array:
     arr = col.combine_chunks()
     t = arr.type
     if pa.types.is_floating(t):
-        text = pa.array([None if v is None else _cell_text(v) for v in arr.to_pylist()], pa.string())
+        text = pa.array(
+            [None if v is None else _cell_text(v) for v in arr.to_pylist()], pa.string()
+        )
     elif pa.types.is_timestamp(t):
         naive = arr.cast(pa.timestamp(t.unit, tz=t.tz)) if t.tz else arr
         text = pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S")
@@ -292,7 +305,9 @@ def _to_text(col: pa.ChunkedArray) -> pa.Array:
     elif pa.types.is_string(t) or pa.types.is_large_string(t):
         text = arr.cast(pa.string())
     elif pa.types.is_nested(t):
-        text = pa.array([None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()])
+        text = pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()]
+        )
     else:
         text = arr.cast(pa.string())
     return pc.fill_null(text, "")

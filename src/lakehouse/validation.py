@@ -106,8 +106,10 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
     for col in c.columns:
         if col.date_of:
             ts, d = _q(typed_name(col.date_of)), _q(typed_name(col.name))
-            when(f"{ts} IS NOT NULL AND {d} IS NOT NULL AND CAST({ts} AS DATE) <> {d}",
-                 "date_mismatch")  # fmt: skip
+            when(
+                f"{ts} IS NOT NULL AND {d} IS NOT NULL AND CAST({ts} AS DATE) <> {d}",
+                "date_mismatch",
+            )
     limit = future_limit.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
     for col in c.columns:
         if col.not_in_future:
@@ -117,18 +119,16 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
     for i, fk in enumerate(c.foreign_keys):
         child = _q(typed_name(fk.column))
         when(f"{child} IS NOT NULL AND NOT __p{i}_found", f"orphan:{fk.column}")
-        for col in fk.must_agree:
+        for name in fk.must_agree:
             when(
-                f"__p{i}_found AND {_q(typed_name(col))} IS NOT NULL "
-                f"AND {_q(typed_name(col))} <> {_q(f'__p{i}_{col}')}",
-                f"parent_mismatch:{col}",
+                f"__p{i}_found AND {_q(typed_name(name))} IS NOT NULL "
+                f"AND {_q(typed_name(name))} <> {_q(f'__p{i}_{name}')}",
+                f"parent_mismatch:{name}",
             )
     return out
 
 
-def validation_query(
-    contract: Contract, lineage: list[str], now: dt.datetime
-) -> ValidationQuery:
+def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -> ValidationQuery:
     """Build the statement that types and checks every row of `batch` against `contract`."""
     future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)
     keep = [_q(x) for x in lineage] + [_q(col.name) for col in contract.columns]

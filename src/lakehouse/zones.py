@@ -26,8 +26,7 @@ QUARANTINED_AT = pa.field("_quarantined_at", TS, metadata={"comment": "Last eval
 
 def text_fields(contract: Contract) -> list[pa.Field]:
     return [
-        pa.field(c.name, pa.string(), metadata={"comment": c.description})
-        for c in contract.columns
+        pa.field(c.name, pa.string(), metadata={"comment": c.description}) for c in contract.columns
     ]
 
 

@@ -151,10 +151,21 @@ def parse_contract(path: Path) -> Contract:
         raise ContractError(f"{path}: not valid TOML: {exc}") from exc
     entity = raw.get("entity") or path.stem
     known = {
-        "entity", "version", "description", "columns", "primary_key", "partition_by",
-        "foreign_keys", "file_patterns", "recency_column", "evolution", "on_schema_mismatch",
-        "max_reject_rate", "freshness_minutes", "future_tolerance_minutes",
-    }  # fmt: skip
+        "entity",
+        "version",
+        "description",
+        "columns",
+        "primary_key",
+        "partition_by",
+        "foreign_keys",
+        "file_patterns",
+        "recency_column",
+        "evolution",
+        "on_schema_mismatch",
+        "max_reject_rate",
+        "freshness_minutes",
+        "future_tolerance_minutes",
+    }
     columns = tuple(_column(c, entity) for c in raw.get("columns", []))
     contract = Contract(
         entity=entity,
@@ -198,9 +209,9 @@ def _check(c: Contract, path: Path) -> None:
         raise ContractError(f"{path}: evolution must be one of {EVOLUTION_POLICIES}")
     if c.on_schema_mismatch not in SCHEMA_MISMATCH_POLICIES:
         raise ContractError(f"{path}: on_schema_mismatch must be one of {SCHEMA_MISMATCH_POLICIES}")
-    for col in c.columns:
-        if col.date_of and c.column(col.date_of).kind != "timestamp":
-            raise ContractError(f"{path}: {col.name}.date_of must name a timestamp column")
+    for column in c.columns:
+        if column.date_of and c.column(column.date_of).kind != "timestamp":
+            raise ContractError(f"{path}: {column.name}.date_of must name a timestamp column")
     for fk in c.foreign_keys:
         for name in (fk.column, *fk.must_agree):
             if name not in names:

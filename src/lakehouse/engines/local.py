@@ -15,6 +15,7 @@ from lakehouse.engines.sql import (
     newest_per_key_sql,
     waiting_filter,
 )
+from lakehouse.faults import checkpoint
 from lakehouse.storage import Root
 from lakehouse.validation import REASON_SEPARATOR, typed_name, validation_query
 
@@ -44,9 +45,12 @@ class LocalEngine:
 
         schema = zones.bronze_schema(contract)
         dt = ensure_table(
-            self.root, "bronze", contract.entity, schema,
+            self.root,
+            "bronze",
+            contract.entity,
+            schema,
             description=zones.descriptions(contract)["bronze"],
-        )  # fmt: skip
+        )
         done = {s for s in shas if dt.transaction_version(_bronze_app_id(s)) is not None}
         todo = [s for s in shas if s not in done]
         if not todo:
@@ -82,6 +86,7 @@ class LocalEngine:
         result.valid, result.quarantined = int(counts[0]), int(counts[1])
         result.reasons = self._reason_counts()
         self._merge_silver(contract, ctx, result)
+        checkpoint(f"between_silver_and_quarantine:{contract.entity}")
         self._write_quarantine(contract, ctx, result)
         return result
 
@@ -109,9 +114,11 @@ class LocalEngine:
             cols = [fk.ref_column, *fk.must_agree]
             if dt is None:
                 parent = pa.schema(
-                    [zones.silver_schema(_contract(fk.references, self.contracts_dir)).field(c)
-                     for c in cols]
-                ).empty_table()  # fmt: skip
+                    [
+                        zones.silver_schema(_contract(fk.references, self.contracts_dir)).field(c)
+                        for c in cols
+                    ]
+                ).empty_table()
             else:
                 parent = dt.to_pyarrow_dataset()
             self.con.register(f"_parent_src_{fk.references}", parent)
@@ -141,10 +148,15 @@ class LocalEngine:
             )
         )
         dt = ensure_table(
-            self.root, "silver", contract.entity, schema,
-            partition_by=contract.partition_by, description=contract.description,
-            configuration=CDF, evolve=contract.evolution == "evolve",
-        )  # fmt: skip
+            self.root,
+            "silver",
+            contract.entity,
+            schema,
+            partition_by=contract.partition_by,
+            description=contract.description,
+            configuration=CDF,
+            evolve=contract.evolution == "evolve",
+        )
         self.con.register("silver_now", dt.to_pyarrow_dataset())
         changed = self.con.sql(changed_rows_sql(contract, "valid", "silver_now")).to_arrow_table()
         self.con.unregister("silver_now")
@@ -160,12 +172,17 @@ class LocalEngine:
         else:
             on, update_when = merge_predicates(contract)
             metrics = (
-                dt.merge(source, predicate=on, source_alias="s", target_alias="t",
-                         commit_properties=commit)
+                dt.merge(
+                    source,
+                    predicate=on,
+                    source_alias="s",
+                    target_alias="t",
+                    commit_properties=commit,
+                )
                 .when_matched_update_all(predicate=update_when)
                 .when_not_matched_insert_all()
                 .execute()
-            )  # fmt: skip
+            )
             result.inserted = int(metrics["num_target_rows_inserted"])
             result.updated = int(metrics["num_target_rows_updated"])
             result.unchanged += source.num_rows - result.inserted - result.updated
@@ -208,9 +225,12 @@ class LocalEngine:
             if rows.num_rows == 0:
                 return
         dt = ensure_table(
-            self.root, "quarantine", contract.entity, schema,
+            self.root,
+            "quarantine",
+            contract.entity,
+            schema,
             description=zones.descriptions(contract)["quarantine"],
-        )  # fmt: skip
+        )
         on = " AND ".join(f"t.{k} = s.{k}" for k in QUARANTINE_KEY)
         updates = {f'"{n}"': f's."{n}"' for n in schema.names}
         source = pa.Table.from_arrays(
@@ -218,13 +238,18 @@ class LocalEngine:
             names=[*schema.names, "_action"],
         )
         (
-            dt.merge(source, predicate=on, source_alias="s", target_alias="t",
-                     commit_properties=ctx.commit("quarantine").properties())
+            dt.merge(
+                source,
+                predicate=on,
+                source_alias="s",
+                target_alias="t",
+                commit_properties=ctx.commit("quarantine").properties(),
+            )
             .when_matched_delete(predicate="s._action = 'release'")
             .when_matched_update(updates=updates, predicate="s._action = 'upsert'")
             .when_not_matched_insert(updates=updates, predicate="s._action = 'upsert'")
             .execute()
-        )  # fmt: skip
+        )
         result.versions[f"quarantine.{contract.entity}"] = int(dt.version())
 
 

@@ -23,14 +23,15 @@ def newest_per_key_sql(contract: Contract, source_sql: str) -> str:
 
 def _differs(contract: Contract, s: str, t: str) -> str:
     cols = [c for c in contract.names if c not in contract.primary_key]
-    return " OR ".join(f"{s}.{_q(c)} IS DISTINCT FROM {t}.{_q(c)}" for c in cols)
+    # each comparison parenthesised: delta-rs parses `a IS DISTINCT FROM b OR ...` wrongly
+    return " OR ".join(f"({s}.{_q(c)} IS DISTINCT FROM {t}.{_q(c)})" for c in cols)
 
 
 def _update_condition(contract: Contract, s: str, t: str) -> str:
     differs = f"({_differs(contract, s, t)})"
     if contract.recency_column:
         r = _q(contract.recency_column)
-        return f"{s}.{r} >= {t}.{r} AND {differs}"
+        return f"({s}.{r} >= {t}.{r}) AND {differs}"
     return differs
 
 
@@ -58,6 +59,6 @@ def merge_predicates(contract: Contract) -> tuple[str, str]:
 def waiting_filter() -> str:
     """Quarantined rows whose every reason is about a parent (orphan or parent mismatch)."""
     return (
-        "len(list_filter(_reasons, r -> NOT (starts_with(r, 'orphan:') "
-        "OR starts_with(r, 'parent_mismatch:')))) = 0"
+        "REGEXP_MATCHES(ARRAY_TO_STRING(_reasons, '|'), "
+        "'^((orphan|parent_mismatch):[A-Za-z0-9_]+[|]?)+$')"
     )

@@ -1,0 +1,60 @@
+"""Shared fixtures: the lab data, fresh lakehouse roots, and table snapshots for comparisons."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+
+from lakehouse import Lakehouse
+
+DATA = Path(__file__).parent / "data"
+LAB = DATA / "lab"
+BUSINESS_TABLES = ("silver.products", "silver.orders", "silver.order_items")
+
+os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
+
+
+@pytest.fixture
+def lab() -> Path:
+    return LAB
+
+
+@pytest.fixture
+def lh(tmp_path: Path) -> Lakehouse:
+    return Lakehouse(tmp_path / "lake")
+
+
+def lab_workbooks(dest: Path) -> list[Path]:
+    """The lab delivery as workbooks: both xlsx files and products.csv, copied to `dest`."""
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ("products.csv", "orders_apr_2025.xlsx", "order_items_apr_2025.xlsx"):
+        shutil.copy(LAB / name, dest / name)
+        out.append(dest / name)
+    return out
+
+
+def lab_csvs(dest: Path) -> list[Path]:
+    dest.mkdir(parents=True, exist_ok=True)
+    out = []
+    for name in ("products.csv", "orders.csv", "order_items.csv"):
+        shutil.copy(LAB / name, dest / name)
+        out.append(dest / name)
+    return out
+
+
+def business_rows(lh: Lakehouse, name: str) -> pa.Table:
+    """A table's contents without lineage columns, sorted: what must match across runs."""
+    t = lh.sql(f"SELECT * FROM {name}")
+    keep = [c for c in t.column_names if not c.startswith("_") or c == "_reasons"]
+    t = t.select(keep)
+    if name.startswith("quarantine."):
+        t = t.append_column(
+            "_where",
+            lh.sql(f"SELECT _source_file || ':' || _sheet || ':' || _row AS w FROM {name}")["w"],
+        )
+    return t.sort_by([(c, "ascending") for c in t.column_names if c != "_reasons"])
