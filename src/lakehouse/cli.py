@@ -309,6 +309,16 @@ def generate(
     )
 
 
+def _register_areas() -> None:
+    from lakehouse import cli_aws, cli_ops, cli_report
+
+    for area in (cli_ops, cli_aws, cli_report):
+        area.register(app)
+
+
+_register_areas()
+
+
 def main() -> None:
     """Entry point: usage errors as typer prints them; any other error as one red line."""
     from lakehouse.errors import LakehouseError
