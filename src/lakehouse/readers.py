@@ -299,7 +299,9 @@ def _to_text(col: pa.ChunkedArray) -> pa.Array:
         )
     elif pa.types.is_timestamp(t):
         naive = arr.cast(pa.timestamp(t.unit, tz=t.tz)) if t.tz else arr
-        text = pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S")
+        text = pc.replace_substring(
+            pc.strftime(naive, format="%Y-%m-%dT%H:%M:%S"), ".000000", ""
+        )  # whole seconds print without a fraction
         if t.tz:
             text = pc.binary_join_element_wise(text, pa.scalar("Z"), "")
     elif pa.types.is_string(t) or pa.types.is_large_string(t):

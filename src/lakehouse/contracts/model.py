@@ -218,10 +218,19 @@ def _check(c: Contract, path: Path) -> None:
                 raise ContractError(f"{path}: foreign key column {name!r} is not a column")
 
 
-@cache
 def load_contracts(directory: str | None = None) -> dict[str, Contract]:
-    """Contracts by entity, in dependency order (parents before children)."""
+    """Contracts by entity, in dependency order (parents before children).
+
+    Re-read whenever a contract file changes (the cache key holds the files' mtimes).
+    """
     base = Path(directory) if directory else CONTRACTS_DIR
+    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(base.glob("*.toml")))
+    return _load(str(base.resolve()), stamp)
+
+
+@cache
+def _load(directory: str, stamp: tuple[tuple[str, int], ...]) -> dict[str, Contract]:
+    base = Path(directory)
     found = {c.entity: c for c in map(parse_contract, sorted(base.glob("*.toml")))}
     if not found:
         raise ContractError(f"no contract files (*.toml) in {base}")

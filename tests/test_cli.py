@@ -1,0 +1,118 @@
+"""The CLI contract (ARCHITECTURE §7): output formats, exit codes, time travel, restore."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import lab_csvs
+
+SCENARIO = Path(__file__).parent / "scenarios" / "corrections" / "input"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> str:
+    base = tmp_path_factory.mktemp("cli")
+    r = str(base / "lake")
+    assert cli("run", "--root", r, "--source", str(SCENARIO / "run1")).returncode == 0
+    assert cli("run", "--root", r, "--source", str(SCENARIO / "run2")).returncode == 0
+    return r
+
+
+def test_sql_json_prints_only_a_json_array(root: str) -> None:
+    p = cli(
+        "sql",
+        "--root",
+        root,
+        "--format",
+        "json",
+        "SELECT order_id, total_amount FROM silver.orders ORDER BY order_id LIMIT 2",
+    )
+    assert p.returncode == 0, p.stderr
+    rows = json.loads(p.stdout)
+    assert rows == [
+        {"order_id": 10000, "total_amount": 1.0},
+        {"order_id": 10001, "total_amount": 131.93},
+    ]
+
+
+def test_sql_csv(root: str) -> None:
+    p = cli("sql", "--root", root, "--format", "csv", "SELECT count(*) AS n FROM silver.orders")
+    assert p.stdout.splitlines() == ['"n"', "10"]
+
+
+def test_time_travel_sees_the_row_before_its_correction(root: str) -> None:
+    q = "SELECT total_amount FROM silver.orders WHERE order_id = 10000"
+    now = json.loads(cli("sql", "--root", root, "--format", "json", q).stdout)
+    before = json.loads(cli("sql", "--root", root, "--format", "json", "--as-of", "1", q).stdout)
+    assert now == [{"total_amount": 1.0}]
+    assert before == [{"total_amount": 229.53}]
+
+
+def test_history_names_runs_and_source_files(root: str) -> None:
+    p = cli("history", "silver.orders", "--root", root, "--format", "json")
+    hist = json.loads(p.stdout)
+    assert [h["version"] for h in hist] == [2, 1, 0]
+    assert hist[0]["operation"] == "MERGE" and hist[0]["source_files"] == "run2/orders_fix.csv"
+    assert hist[1]["source_files"] == "run1/orders_day1.csv"
+    assert all(h["run_id"] for h in hist[:2])
+
+
+def test_errors_are_one_line_and_nonzero(root: str) -> None:
+    p = cli("sql", "--root", root, "SELECT * FROM silver.nothing")
+    assert p.returncode == 1
+    assert p.stderr.strip().splitlines() == [
+        "lakehouse: error: table silver.nothing does not exist; `lakehouse tables` lists them"
+    ]
+    p = cli("describe", "gold.nope", "--root", root)
+    assert p.returncode == 1 and p.stderr.startswith("lakehouse: error: table gold.nope")
+    p = cli("run", "--root", root, "--source", "/no/such/file.csv")
+    assert p.returncode == 1 and "/no/such/file.csv" in p.stderr
+
+
+def test_tables_lists_every_table_with_description(root: str) -> None:
+    tables = {
+        t["table"]: t for t in json.loads(cli("tables", "--root", root, "--format", "json").stdout)
+    }
+    assert tables["silver.orders"]["rows"] == 10
+    assert tables["silver.orders"]["description"].startswith("Customer orders")
+    assert {"bronze.orders", "_ops.runs", "_ops.files"} <= set(tables)
+
+
+def test_restore_rolls_back(tmp_path: Path) -> None:
+    r = str(tmp_path / "lake")
+    cli("run", "--root", r, "--source", str(SCENARIO / "run1"))
+    cli("run", "--root", r, "--source", str(SCENARIO / "run2"))
+    p = cli("restore", "silver.orders", "--version", "1", "--root", r)
+    assert p.returncode == 0, p.stderr
+    q = "SELECT total_amount FROM silver.orders WHERE order_id = 10000"
+    assert json.loads(cli("sql", "--root", r, "--format", "json", q).stdout) == [
+        {"total_amount": 229.53}
+    ]
+    p = cli("restore", "silver.orders", "--version", "99", "--root", r)
+    assert p.returncode == 1 and "versions 0..3" in p.stderr
+
+
+def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:
+    from lakehouse import Lakehouse
+
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run(lab_csvs(tmp_path / "in")[:2])
+    assert lh.describe("silver.orders").configuration["delta.enableChangeDataFeed"] == "true"
+    import pyarrow as pa
+
+    from lakehouse.delta import open_table
+
+    changes = pa.table(open_table(lh.root, "silver", "orders").load_cdf(starting_version=0))
+    assert changes.num_rows == 7500
+    assert set(changes["_change_type"].to_pylist()) == {"insert"}

@@ -1,0 +1,103 @@
+"""Contract evolution: an added optional column evolves the tables; a type change is refused."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from lakehouse import Lakehouse
+from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.errors import SchemaEvolutionError
+from lakehouse.preflight import check_tables
+
+ORDERS = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
+
+
+def contracts_copy(tmp_path: Path) -> Path:
+    d = tmp_path / "contracts"
+    shutil.copytree(CONTRACTS_DIR, d, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    return d
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_added_optional_column_evolves_silver(tmp_path: Path) -> None:
+    cdir = contracts_copy(tmp_path)
+    root = tmp_path / "lake"
+    v1 = Lakehouse(root, contracts_dir=str(cdir))
+    v1.run(
+        [
+            write(
+                tmp_path / "a" / "orders_1.csv",
+                ORDERS + "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01\n",
+            )
+        ]
+    )
+    toml = (cdir / "orders.toml").read_text().replace("version = 1", "version = 2")
+    toml += '\n[[columns]]\nname = "channel"\ntype = "string"\nrequired = false\n'
+    toml += 'description = "Sales channel (web, app); added in v2."\n'
+    (cdir / "orders.toml").write_text(toml)
+    v2 = Lakehouse(root, contracts_dir=str(cdir))
+    s = v2.run(
+        [
+            write(
+                tmp_path / "b" / "orders_2.csv",
+                ORDERS.strip() + ",channel\n2,11,5,2025-04-02T10:00:00,5.00,2025-04-02,app\n",
+            )
+        ]
+    )
+    assert s.status == "SUCCEEDED"
+    rows = v2.sql("SELECT order_id, channel FROM silver.orders ORDER BY order_id").to_pylist()
+    assert rows == [{"order_id": 10, "channel": None}, {"order_id": 11, "channel": "app"}]
+    ops = [h["operation"] for h in v2.history("silver.orders")]
+    assert "ADD COLUMN" in ops
+    schema = v2.describe("silver.orders")
+    assert schema.info.rows == 2
+
+
+def test_type_change_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    cdir = contracts_copy(tmp_path)
+    root = tmp_path / "lake"
+    lh = Lakehouse(root, contracts_dir=str(cdir))
+    lh.run(
+        [
+            write(
+                tmp_path / "a" / "orders_1.csv",
+                ORDERS + "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01\n",
+            )
+        ]
+    )
+    toml = (cdir / "orders.toml").read_text()
+    toml = toml.replace(
+        'name = "total_amount"\ntype = "decimal(12,2)"', 'name = "total_amount"\ntype = "bigint"'
+    )
+    (cdir / "orders.toml").write_text(toml.replace("version = 1", "version = 2"))
+    changed = Lakehouse(root, contracts_dir=str(cdir))
+    with pytest.raises(SchemaEvolutionError, match=r"total_amount.*type changes are refused"):
+        check_tables(changed.root, changed.contracts)
+
+
+def test_new_required_column_cannot_be_added_to_existing_table(tmp_path: Path) -> None:
+    import pyarrow as pa
+
+    from lakehouse.delta import evolve_schema, open_table
+
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run(
+        [
+            write(
+                tmp_path / "a" / "orders_1.csv",
+                ORDERS + "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01\n",
+            )
+        ]
+    )
+    dt = open_table(lh.root, "silver", "orders")
+    wanted = pa.schema([*pa.schema(dt.schema()), pa.field("x", pa.string(), nullable=False)])
+    with pytest.raises(SchemaEvolutionError, match="must be optional"):
+        evolve_schema(dt, wanted, "silver.orders", allowed=True)
