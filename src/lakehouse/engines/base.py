@@ -49,8 +49,10 @@ class RunContext:
     source_files: tuple[str, ...]
     current_shas: frozenset[str]
 
-    def commit(self, operation: str, files: tuple[str, ...] | None = None) -> CommitInfo:
-        return CommitInfo(self.run_id, operation, files if files is not None else self.source_files)
+    def commit(self, operation: str, contract: Contract | None = None) -> CommitInfo:
+        """Commit metadata: run id, step, source files and the contract version applied."""
+        extra = {"contract": f"{contract.entity}@v{contract.version}"} if contract else {}
+        return CommitInfo(self.run_id, operation, self.source_files, extra)
 
 
 class Engine(Protocol):

@@ -62,7 +62,9 @@ class LocalEngine:
             rows.select(schema.names).cast(schema),
             mode="append",
             schema_mode="merge",
-            commit_properties=ctx.commit("bronze").properties([_bronze_app_id(s) for s in todo]),
+            commit_properties=ctx.commit("bronze", contract).properties(
+                [_bronze_app_id(s) for s in todo]
+            ),
         )
         return int(dt.version())
 
@@ -165,7 +167,7 @@ class LocalEngine:
             return
         self._touch(contract, changed, result)
         source = changed.select(schema.names).cast(schema)
-        commit = ctx.commit("silver_merge").properties()
+        commit = ctx.commit("silver_merge", contract).properties()
         if dt.version() == 0 and len(dt.file_uris()) == 0:
             write_deltalake(dt, source, mode="append", commit_properties=commit)
             result.inserted = source.num_rows
@@ -230,6 +232,7 @@ class LocalEngine:
             contract.entity,
             schema,
             description=zones.descriptions(contract)["quarantine"],
+            configuration=CDF,
         )
         on = " AND ".join(f"t.{k} = s.{k}" for k in QUARANTINE_KEY)
         updates = {f'"{n}"': f's."{n}"' for n in schema.names}
@@ -243,7 +246,7 @@ class LocalEngine:
                 predicate=on,
                 source_alias="s",
                 target_alias="t",
-                commit_properties=ctx.commit("quarantine").properties(),
+                commit_properties=ctx.commit("quarantine", contract).properties(),
             )
             .when_matched_delete(predicate="s._action = 'release'")
             .when_matched_update(updates=updates, predicate="s._action = 'upsert'")
