@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ROOT   ?= demo-lakehouse
 
-.PHONY: demo test test-fast lint types bench clean
+.PHONY: demo test test-fast lint types bench clean sample-data
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,7 +19,15 @@ $(VENV)/.installed: pyproject.toml
 
 demo: $(VENV)/.installed
 	rm -rf $(ROOT)
-	$(VENV)/bin/lakehouse run --root $(ROOT) --source sample-data --summary
+	$(VENV)/bin/lakehouse run --root $(ROOT) --source sample-data
+	$(VENV)/bin/lakehouse tables --root $(ROOT)
+	@echo "explore: $(VENV)/bin/lakehouse sql --root $(ROOT) \"SELECT * FROM silver.orders LIMIT 5\""
+
+# regenerate the bundled demo data (tests/test_sample_data.py keeps these arguments in step)
+sample-data: $(VENV)/.installed
+	rm -rf sample-data
+	$(VENV)/bin/lakehouse generate --out sample-data --orders 3000 --products 300 --days 30 \
+		--format xlsx --seed 42 --dirty-rate 0.01
 
 test: $(VENV)/.installed-dev $(VENV)/.installed
 	$(VENV)/bin/ruff check src tests benchmarks

@@ -79,13 +79,26 @@ def test_lab_workbooks_have_fifteen_sheets(lab: Path) -> None:
 
 
 def test_jsonl_numbers_and_nulls_become_text() -> None:
-    lines = [{"order_id": 1, "total_amount": 229.5, "status": None}, {"order_id": "2"}]
+    lines = [
+        {"order_id": 1, "total_amount": 229.5, "status": None, "date": "2025-04-01"},
+        {"order_id": "2", "date": "2025-04-02T10:00:00"},
+    ]
     data = "\n".join(json.dumps(x) for x in lines).encode()
     [b] = read_file("orders.jsonl", data)
     assert rows(b.table) == [
-        {"order_id": "1", "total_amount": "229.5", "status": "", "_row": 1},
-        {"order_id": "2", "total_amount": "", "status": "", "_row": 2},
+        {"order_id": "1", "total_amount": "229.5", "status": "", "date": "2025-04-01", "_row": 1},
+        {
+            "order_id": "2",
+            "total_amount": "",
+            "status": "",
+            "date": "2025-04-02T10:00:00",
+            "_row": 2,
+        },
     ]
+
+    typed = [{"order_id": 1, "date": "2025-04-01"}, {"order_id": 2, "date": "2025-04-02"}]
+    [b] = read_file("orders.jsonl", "\n".join(json.dumps(x) for x in typed).encode())
+    assert [r["date"] for r in rows(b.table)] == ["2025-04-01", "2025-04-02"]
 
 
 def test_jsonl_bad_line_names_the_line() -> None:

@@ -231,6 +231,13 @@ def _read_jsonl(data: bytes) -> list[Batch]:
         return _read_jsonl_slow(lines)
     try:
         table = pajson.read_json(io.BytesIO(data))
+        inferred = [f.name for f in table.schema if pa.types.is_temporal(f.type)]
+        if inferred:  # Arrow parses ISO strings into timestamps: read those columns as text
+            schema = pa.schema(
+                [pa.field(f.name, pa.string()) if f.name in inferred else f for f in table.schema]
+            )
+            opts = pajson.ParseOptions(explicit_schema=schema)
+            table = pajson.read_json(io.BytesIO(data), parse_options=opts)
     except pa.ArrowInvalid:
         return _read_jsonl_slow(lines)
     if table.num_rows != len(lines) or any(pa.types.is_nested(t) for t in table.schema.types):

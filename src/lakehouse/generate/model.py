@@ -47,12 +47,17 @@ class Segment:
     joins_during_period: bool  # True: the customer signs up on a random day of the period
 
 
+#      payment:  card  paypal apple  google bank   cod    gift
+_LOYAL_PAY = (0.40, 0.18, 0.20, 0.12, 0.05, 0.01, 0.04)
+_REGULAR_PAY = (0.45, 0.22, 0.12, 0.09, 0.05, 0.03, 0.04)
+_OCCASIONAL_PAY = (0.48, 0.25, 0.07, 0.06, 0.05, 0.06, 0.03)
+_NEW_PAY = (0.38, 0.27, 0.06, 0.06, 0.04, 0.14, 0.05)
 SEGMENTS = (
-    Segment("loyal", 0.10, 8.0, 6.5, 0.62, 0.65, (0.40, 0.18, 0.20, 0.12, 0.05, 0.01, 0.04), False),
-    Segment("regular", 0.25, 3.0, 4.5, 0.72, 0.45, (0.45, 0.22, 0.12, 0.09, 0.05, 0.03, 0.04), False),
-    Segment("occasional", 0.40, 1.0, 3.2, 0.80, 0.25, (0.48, 0.25, 0.07, 0.06, 0.05, 0.06, 0.03), False),
-    Segment("new", 0.25, 1.6, 2.6, 0.85, 0.20, (0.38, 0.27, 0.06, 0.06, 0.04, 0.14, 0.05), True),
-)  # fmt: skip
+    Segment("loyal", 0.10, 8.0, 6.5, 0.62, 0.65, _LOYAL_PAY, False),
+    Segment("regular", 0.25, 3.0, 4.5, 0.72, 0.45, _REGULAR_PAY, False),
+    Segment("occasional", 0.40, 1.0, 3.2, 0.80, 0.25, _OCCASIONAL_PAY, False),
+    Segment("new", 0.25, 1.6, 2.6, 0.85, 0.20, _NEW_PAY, True),
+)
 
 # Log-weight change of each payment method over the whole period (progress 0 -> 1).
 PAYMENT_DRIFT = (-0.35, -0.15, 0.70, 0.50, 0.0, -0.30, 0.0)
