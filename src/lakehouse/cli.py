@@ -284,7 +284,7 @@ def generate(
     format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.xlsx,
     dirty_rate: Annotated[float, typer.Option(help="Share of rows to corrupt (0..1).")] = 0.0,
     stream: Annotated[bool, typer.Option(help="Keep dropping small files until stopped.")] = False,
-    rate: Annotated[float, typer.Option(help="With --stream: batches per second (an orders and an order_items file each).")] = 1.0,
+    rate: Annotated[float, typer.Option(help="With --stream: batches per second.")] = 1.0,
 ) -> None:
     """Generate realistic shop data (products, orders, order items) with known ground truth."""
     from lakehouse import generate as gen

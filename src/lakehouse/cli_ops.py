@@ -1,9 +1,252 @@
-"""CLI commands for the ops area, registered on the main app by `lakehouse.cli`."""
+"""CLI commands for the ops area (`status`, `watch`, `pipeline show|asl`), registered on the main
+app by `lakehouse.cli`. Each is a thin wrapper; imports happen inside, so `--help` stays instant.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
 import typer
+
+if TYPE_CHECKING:
+    from lakehouse.config import Settings
+    from lakehouse.storage import Root
+
+RootOpt = Annotated[
+    str | None,
+    typer.Option("--root", help="Lakehouse root (folder or s3://).", envvar="LAKEHOUSE_ROOT"),
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", help="Settings file (default: ROOT/lakehouse.toml).", envvar="LAKEHOUSE_CONFIG"
+    ),
+]
+
+
+class StatusFmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _open(root: str | None, config: Path | None) -> tuple[Root, Settings, str | None]:
+    import os
+
+    from lakehouse import config as cfg
+    from lakehouse.api import DEFAULT_ROOT
+    from lakehouse.log import configure
+    from lakehouse.storage import Root
+
+    configure()
+    r = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
+    return r, cfg.load(r, config), os.environ.get("LAKEHOUSE_CONTRACTS") or None
+
+
+def _json_default(v: object) -> object:
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def status(
+    root: RootOpt = None,
+    format: Annotated[StatusFmt, typer.Option("--format")] = StatusFmt.table,
+    config: ConfigOpt = None,
+    limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
+) -> None:
+    """Last runs, freshness per table vs SLA, reject rates, open alerts. Exits 2 on a breach."""
+    from lakehouse.contracts import load_contracts
+    from lakehouse.monitoring.status import report
+
+    r, settings, contracts_dir = _open(root, config)
+    rep = report(r, settings, load_contracts(contracts_dir), limit=limit)
+    if format is StatusFmt.json:
+        sys.stdout.write(json.dumps(rep.as_dict(), default=_json_default) + "\n")
+    else:
+        _print_status(rep)
+    if not rep.ok:
+        sys.stderr.write(f"lakehouse: SLA breached: {'; '.join(rep.breaches)}\n")
+        raise typer.Exit(2)
+
+
+def _print_status(rep: Any) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console(highlight=False)
+    runs = Table(title=f"recent runs — {rep.root}")
+    for col in ("run", "trigger", "status", "started (UTC)", "seconds", "error"):
+        runs.add_column(col, overflow="fold")
+    for r in rep.runs:
+        colour = {"SUCCEEDED": "green", "FAILED": "red"}.get(r["status"], "yellow")
+        runs.add_row(
+            r["run_id"],
+            r["trigger"],
+            f"[{colour}]{r['status']}[/{colour}]",
+            f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
+            f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
+            (r["error"] or "")[:120],
+        )
+    con.print(runs)
+    tables = Table(title="freshness and reject rate vs SLA")
+    for col in ("table", "last load (UTC)", "lag min", "objective min", "reject rate", "limit"):
+        tables.add_column(col)
+    for t in rep.tables:
+        lag = f"{t.lag_minutes:,.1f}" if t.fresh else f"[red]{t.lag_minutes:,.1f}[/red]"
+        rate = "" if t.reject_rate is None else f"{t.reject_rate:.2%}"
+        tables.add_row(
+            t.table,
+            f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
+            lag,
+            f"{t.freshness_objective_minutes:g}",
+            rate if t.reject_ok else f"[red]{rate}[/red]",
+            f"{t.max_reject_rate:.2%}",
+        )
+    con.print(tables)
+    if rep.alerts:
+        alerts = Table(title="open alerts")
+        for col in ("rule", "subject", "severity", "opened (UTC)", "seen", "message"):
+            alerts.add_column(col, overflow="fold")
+        for a in rep.alerts:
+            alerts.add_row(
+                a["rule"],
+                a["subject"],
+                a["severity"],
+                f"{a['opened_at']:%Y-%m-%d %H:%M:%S}",
+                str(a["occurrences"]),
+                a["message"],
+            )
+        con.print(alerts)
+    con.print("[green]OK: every SLA is met[/green]" if rep.ok else "[red]SLA breached[/red]")
+
+
+def watch(
+    root: RootOpt = None,
+    engine: Annotated[str, typer.Option(help="Where to compute: local or spark.")] = "local",
+    config: ConfigOpt = None,
+) -> None:
+    """Process files as they land in landing/ (near real time) until Ctrl-C / SIGTERM."""
+    import signal
+    import threading
+
+    from lakehouse.watch import watch as run_watch
+
+    r, settings, contracts_dir = _open(root, config)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+
+    def report(s: Any) -> None:
+        sys.stdout.write(
+            f"{dt.datetime.now(dt.UTC):%H:%M:%S} run {s.run_id} {s.status}: "
+            f"{len(s.files_loaded)} file(s), {s.rows_in:,} rows, "
+            f"{s.rows_quarantined:,} quarantined, {s.seconds:.2f} s\n"
+        )
+        sys.stdout.flush()
+
+    sys.stderr.write(f"watching {r.uri}/landing (Ctrl-C to stop)\n")
+    runs = run_watch(
+        r, settings, engine_name=engine, contracts_dir=contracts_dir, stop=stop, on_run=report
+    )
+    sys.stderr.write(f"stopped after {runs} run(s)\n")
+
+
+pipeline_app = typer.Typer(
+    help="The pipeline definition: show its steps, export it for AWS Step Functions.",
+    no_args_is_help=True,
+)
+
+
+@pipeline_app.command("show")
+def show() -> None:
+    """The steps in order, with parallelism and retry policy."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from lakehouse.orchestration.definition import Gate, Parallel, pipeline_definition
+
+    d = pipeline_definition()
+    t = Table(title=f"pipeline {d.name}")
+    for col in ("#", "step", "attempts", "first pause s", "what it does"):
+        t.add_column(col, overflow="fold")
+    for n, node in enumerate(d.nodes, 1):
+        if isinstance(node, Gate):
+            t.add_row(str(n), f"? {node.name}", "", "", node.description)
+            continue
+        tasks = [x for b in node.branches for x in b] if isinstance(node, Parallel) else [node]
+        for task in tasks:
+            prefix = "‖ " if isinstance(node, Parallel) else ""
+            p = task.retry
+            t.add_row(
+                str(n),
+                prefix + task.name,
+                str(p.max_attempts),
+                f"{p.interval_seconds:g}",
+                task.description,
+            )
+    f = d.on_failure
+    t.add_row("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}")
+    Console(highlight=False).print(t)
+
+
+@pipeline_app.command("asl")
+def asl(
+    out: Annotated[Path | None, typer.Option("--out", help="Write here (default stdout).")] = None,
+    glue_job: Annotated[
+        str, typer.Option(help="Glue job running the steps ('{step}' for one job per step).")
+    ] = "${PipelineJobName}",
+    lambda_arn: Annotated[
+        str | None, typer.Option(help="Run the steps as this Lambda function instead of Glue.")
+    ] = None,
+    topic_arn: Annotated[
+        str, typer.Option(help="SNS topic for the failure notification.")
+    ] = "${FailureTopicArn}",
+    root: Annotated[str, typer.Option("--root", help="Root the steps process.")] = (
+        "${LakehouseRoot}"
+    ),
+    landing_bucket: Annotated[str, typer.Option(help="Bucket listed by discover.")] = (
+        "${LandingBucket}"
+    ),
+    landing_prefix: Annotated[str, typer.Option(help="Prefix listed by discover.")] = (
+        "${LandingPrefix}"
+    ),
+    whole_run: Annotated[
+        bool, typer.Option(help="One task runs every step after the gate (`--step run`).")
+    ] = False,
+) -> None:
+    """The pipeline as Amazon States Language (JSON) for AWS Step Functions. `${...}`
+    placeholders are meant for CDK `definitionSubstitutions`."""
+    from lakehouse.orchestration import asl as a
+    from lakehouse.orchestration.asl_rules import problems
+
+    default = (
+        a.lambda_function(lambda_arn, root=root) if lambda_arn else a.glue_job(glue_job, root=root)
+    )
+    res = a.AslResources(
+        failure_topic_arn=topic_arn,
+        targets={"discover": a.s3_discover(landing_bucket, landing_prefix)},
+        default=default,
+        whole_run=whole_run,
+    )
+    doc = a.state_machine_definition(res)
+    found = problems(doc)
+    if found:  # a bug in the generator, never the user's doing
+        raise RuntimeError("generated ASL is invalid: " + "; ".join(found))
+    text = json.dumps(doc, indent=2) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        sys.stderr.write(f"wrote {out} ({len(doc['States'])} top-level states)\n")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
+    app.command()(status)
+    app.command()(watch)
+    app.add_typer(pipeline_app, name="pipeline")

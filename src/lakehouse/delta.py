@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, Transaction
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from lakehouse.errors import SchemaEvolutionError, TableNotFound
+from lakehouse.errors import RetryableError, SchemaEvolutionError, TableNotFound
 from lakehouse.storage import Root
 
+T = TypeVar("T")
 CDF = {"delta.enableChangeDataFeed": "true"}
 
 
@@ -75,16 +77,20 @@ def ensure_table(
     """Open the table, creating it from `schema` if absent and adding new nullable columns."""
     dt = try_open(root, zone, name)
     if dt is None:
-        return DeltaTable.create(
-            root.table_uri(zone, name),
-            schema=schema,
-            partition_by=list(partition_by) or None,
-            name=f"{zone}.{name}",
-            description=description,
-            configuration=configuration,
-            storage_options=root.storage_options(),
-            mode="ignore",
-        )
+        try:
+            return DeltaTable.create(
+                root.table_uri(zone, name),
+                schema=schema,
+                partition_by=list(partition_by) or None,
+                name=f"{zone}.{name}",
+                description=description,
+                configuration=configuration,
+                storage_options=root.storage_options(),
+                mode="ignore",
+            )
+        except CommitFailedError:
+            # another writer created it first (on S3 its conditional write of version 0 won)
+            dt = open_table(root, zone, name)
     evolve_schema(dt, schema, f"{zone}.{name}", allowed=evolve)
     return dt
 
@@ -133,3 +139,19 @@ def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
 
 def read_arrow(dt: DeltaTable, columns: Sequence[str] | None = None) -> pa.Table:
     return dt.to_pyarrow_dataset().to_table(columns=list(columns) if columns else None)
+
+
+def retry_conflicts(commit: Callable[[], T], *, attempts: int = 5, pause: float = 0.2) -> T:
+    """Run `commit` (which must re-read the table), again when a concurrent writer won the race
+    for the next version (`CommitFailedError`); the loser's commit is never written over."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return commit()
+        except CommitFailedError as exc:
+            if attempt == attempts:
+                raise RetryableError(
+                    f"commit lost {attempts} races to concurrent writers: {exc}; "
+                    "retry the step (nothing was written by this attempt)"
+                ) from exc
+            time.sleep(pause * attempt)
+    raise AssertionError("unreachable")

@@ -1,52 +1,32 @@
-"""One run: landing → bronze → silver/quarantine → (gold) → manifest → archive.
+"""One run: take the root's lock, execute the pipeline definition, record the outcome.
 
-Each table is written in one Delta commit per run; every write is idempotent (bronze by file
-hash, silver by key and content, quarantine by row position), so a run killed at any point
-is converged by the next run. Files leave landing only after everything they fed committed.
+The steps and their order are declared once in `lakehouse.orchestration.definition` (the
+same graph is exported for Step Functions); `orchestration.runner` executes it here. Each
+table is written in one Delta commit per run; every write is idempotent, so a run killed at
+any point is converged by the next run. Files leave landing only after everything they fed
+committed. Runs on one root are serialised by `lakehouse.lock.RunLock`; a run left RUNNING by
+a killed process is marked FAILED ('abandoned') by the next run to take the lock.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import secrets
 import time
-import traceback
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable
 from pathlib import Path
 
 from lakehouse import ops
-from lakehouse.contracts import Contract, load_contracts
-from lakehouse.engines.base import Engine, EntityResult, RunContext
-from lakehouse.errors import AccountingError, LakehouseError
-from lakehouse.faults import checkpoint
-from lakehouse.intake import Intake, bronze_rows, take_in
+from lakehouse.config import Settings
+from lakehouse.errors import LakehouseError
+from lakehouse.lock import RunLock
 from lakehouse.log import event
+from lakehouse.orchestration.definition import PipelineDefinition
+from lakehouse.orchestration.runner import Sleep
+from lakehouse.orchestration.state import Progress, RunState, RunSummary
 from lakehouse.storage import Root
 
-Progress = Callable[[str, int, int], None]  # (step, done, total)
-
-
-@dataclass
-class RunSummary:
-    run_id: str
-    status: str
-    started_at: dt.datetime
-    seconds: float
-    files_loaded: list[str] = field(default_factory=list)
-    files_rejected: dict[str, list[str]] = field(default_factory=dict)
-    files_duplicate: list[str] = field(default_factory=list)
-    entities: dict[str, EntityResult] = field(default_factory=dict)
-    error: str | None = None
-
-    @property
-    def rows_in(self) -> int:
-        return sum(e.rows_in for e in self.entities.values())
-
-    @property
-    def rows_quarantined(self) -> int:
-        return sum(e.quarantined for e in self.entities.values())
+__all__ = ["Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
 
 
 def new_run_id(now: dt.datetime) -> str:
@@ -78,42 +58,105 @@ def run(
     contracts_dir: str | None = None,
     progress: Progress | None = None,
     now: dt.datetime | None = None,
+    files: Collection[str] | None = None,
+    settings: Settings | None = None,
+    definition: PipelineDefinition | None = None,
+    sleep: Sleep = time.sleep,
+    lock: RunLock | None = None,
 ) -> RunSummary:
-    """Process every file in landing/. Raises after recording a FAILED run if anything fails."""
-    from lakehouse.engines import create_engine
+    """Process every file in landing/ (or only `files`, relative to landing/).
 
-    started = now or dt.datetime.now(dt.UTC)
-    run_id = new_run_id(started)
-    t0 = time.perf_counter()
-    summary = RunSummary(run_id, "RUNNING", started, 0.0)
-    ops.record_run(
-        root,
-        {
-            "run_id": run_id,
-            "trigger": trigger,
-            "engine": engine_name,
-            "status": "RUNNING",
-            "started_at": started,
-        },
-    )
-    engine = create_engine(engine_name, root, contracts_dir)
+    Waits for the root's lock (`[lock] wait_seconds`). Raises after recording a FAILED run
+    (and notifying) if anything fails. `now` fixes the run's clock (tests); `definition`
+    replaces the pipeline (tests inject failing steps); `sleep` is used between retries;
+    `lock` is one the caller already holds (and releases).
+    """
+    from lakehouse import config
+    from lakehouse.contracts import load_contracts
+    from lakehouse.engines import create_engine
+    from lakehouse.orchestration.definition import pipeline_definition
+    from lakehouse.orchestration.runner import execute
+
+    settings = settings or config.load(root)
+    contracts = load_contracts(contracts_dir)
+    definition = definition or pipeline_definition(contracts)
+    own_lock = lock is None
+    if lock is None:
+        lock = RunLock.configured(root, settings.lock).acquire()
     try:
-        _process(root, engine, load_contracts(contracts_dir), summary, progress)
-        summary.status = "SUCCEEDED"
-    except Exception as exc:
-        summary.status = "FAILED"
-        summary.error = f"{type(exc).__name__}: {exc}"
-        event("run_failed", run_id=run_id, error=summary.error, trace=traceback.format_exc())
-        raise
+        started = now or dt.datetime.now(dt.UTC)
+        summary = RunSummary(new_run_id(started), "RUNNING", started, 0.0)
+        lock.run_id = summary.run_id
+        _abandon_leftovers(root, lock, summary.run_id)
+        ops.record_run(
+            root,
+            {
+                "run_id": summary.run_id,
+                "trigger": trigger,
+                "engine": engine_name,
+                "status": "RUNNING",
+                "started_at": started,
+            },
+        )
+        state = RunState(
+            root=root,
+            summary=summary,
+            contracts=contracts,
+            settings=settings,
+            engine_factory=lambda: create_engine(engine_name, root, contracts_dir),
+            trigger=trigger,
+            engine_name=engine_name,
+            only=files,
+            progress=progress,
+            lock=lock,
+        )
+        try:
+            execute(definition, state, sleep)
+            summary.status = "SUCCEEDED"
+        finally:
+            state.close_engines()
+            order = [e for e in contracts if e in summary.entities]
+            summary.entities = {e: summary.entities[e] for e in order}
+            summary.seconds = state.elapsed()
+            _finish(state, failing=summary.status != "SUCCEEDED")
     finally:
-        engine.close()
-        summary.seconds = time.perf_counter() - t0
-        _record(root, summary, engine_name, trigger)
+        if own_lock:
+            lock.release()
     return summary
 
 
-def _record(root: Root, s: RunSummary, engine_name: str, trigger: str) -> None:
-    details = {
+def _abandon_leftovers(root: Root, lock: RunLock, run_id: str) -> None:
+    """Holding the lock, no other run can be live: a RUNNING row is a killed run's."""
+    prev = lock.took_over
+    who = prev.describe() if prev else "a process that is gone"
+    ids = ops.mark_abandoned(
+        root,
+        f"abandoned: {who} stopped without finishing; run {run_id} took the lock over",
+        dt.datetime.now(dt.UTC),
+    )
+    if ids:
+        event("runs_abandoned", run_ids=ids, took_over=prev is not None)
+
+
+def _finish(state: RunState, *, failing: bool) -> None:
+    """Write the run's metrics and its final row in `_ops.runs` (errors only logged if the run
+    is already failing, so they cannot hide the original error)."""
+    from lakehouse.monitoring.metrics import collect_steps
+
+    s = state.summary
+    try:
+        collect_steps(state)
+        ops.record_metrics(state.root, state.metrics, s.run_id)
+        ops.record_run(state.root, _run_row(state))
+    except Exception as exc:
+        if not failing:
+            raise
+        event("run_record_failed", run_id=s.run_id, error=repr(exc))
+
+
+def _run_row(state: RunState) -> dict[str, object]:
+    s = state.summary
+    details: dict[str, object] = {
         name: {
             k: (sorted(map(str, v)) if isinstance(v, set) else v)
             for k, v in e.__dict__.items()
@@ -122,173 +165,21 @@ def _record(root: Root, s: RunSummary, engine_name: str, trigger: str) -> None:
         for name, e in s.entities.items()
     }
     details["_files"] = {"rejected": s.files_rejected, "duplicate": s.files_duplicate}
-    ops.record_run(
-        root,
-        {
-            "run_id": s.run_id,
-            "trigger": trigger,
-            "engine": engine_name,
-            "status": s.status,
-            "started_at": s.started_at,
-            "ended_at": dt.datetime.now(dt.UTC),
-            "duration_s": s.seconds,
-            "error": s.error,
-            "files": s.files_loaded,
-            "rows_in": s.rows_in,
-            "rows_valid": sum(e.valid for e in s.entities.values()),
-            "rows_quarantined": s.rows_quarantined,
-            "details": details,
-        },
-    )
-
-
-def _process(
-    root: Root,
-    eng: Engine,
-    contracts: dict[str, Contract],
-    summary: RunSummary,
-    progress: Progress | None,
-) -> None:
-    tick = progress or (lambda step, done, total: None)
-    landed = root.list_files("landing")
-    known = ops.known_files(root)
-    fresh: list[Intake] = []
-    seen_now: set[str] = set()
-    records: list[ops.FileRecord] = []
-    moves: list[tuple[str, str, str | None]] = []  # (src, dst, reason json or None)
-    day = summary.started_at.strftime("%Y-%m-%d")
-    for i, f in enumerate(landed):
-        tick("read", i, len(landed))
-        item = take_in(root, f, contracts)
-        prior = known.get(item.sha256)
-        if prior is not None or item.sha256 in seen_now:
-            status = prior.status if prior else "loaded"
-            summary.files_duplicate.append(f.relative)
-            if status == "rejected" and prior is not None:
-                moves.append(
-                    _reject_move(
-                        root, summary.run_id, f.relative, f.path, prior.reasons, prior.detail
-                    )
-                )
-            else:
-                dst = root.path("archive", day, summary.run_id, "duplicates", f.relative)
-                moves.append((f.path, dst, None))
-            records.append(
-                ops.FileRecord(
-                    item.sha256,
-                    f.relative,
-                    item.entity,
-                    item.format,
-                    f.size,
-                    item.rows,
-                    "duplicate",
-                    moved_to=dst if status != "rejected" else "",
-                )
-            )
-            continue
-        seen_now.add(item.sha256)
-        if item.rejected is not None:
-            rej = item.rejected
-            summary.files_rejected[f.relative] = rej.reasons
-            mv = _reject_move(root, summary.run_id, f.relative, f.path, rej.reasons, rej.detail)
-            moves.append(mv)
-            records.append(
-                ops.FileRecord(
-                    item.sha256,
-                    f.relative,
-                    item.entity,
-                    item.format,
-                    f.size,
-                    0,
-                    "rejected",
-                    rej.reasons,
-                    rej.detail,
-                    mv[1],
-                )
-            )
-            event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
-            continue
-        fresh.append(item)
-        dst = root.path("archive", day, summary.run_id, f.relative)
-        moves.append((f.path, dst, None))
-        records.append(
-            ops.FileRecord(
-                item.sha256,
-                f.relative,
-                item.entity,
-                item.format,
-                f.size,
-                item.rows,
-                "loaded",
-                moved_to=dst,
-            )
-        )
-    tick("read", len(landed), len(landed))
-    summary.files_loaded = [i.landed.relative for i in fresh]
-    seqs = {item.sha256: n for n, item in enumerate(fresh)}
-    by_entity: dict[str, list[Intake]] = {e: [] for e in contracts}
-    for item in fresh:
-        assert item.entity is not None
-        by_entity[item.entity].append(item)
-    ctx = RunContext(
-        summary.run_id, summary.started_at, tuple(summary.files_loaded), frozenset(seqs)
-    )
-    for n, (entity, contract) in enumerate(contracts.items()):
-        tick("validate", n, len(contracts))
-        items = by_entity[entity]
-        rows = bronze_rows(contract, items, seqs, summary.run_id, summary.started_at)
-        files = tuple(i.landed.relative for i in items)
-        ectx = RunContext(ctx.run_id, ctx.now, files, ctx.current_shas)
-        if rows.num_rows:
-            eng.write_bronze(contract, rows, [i.sha256 for i in items], ectx)
-        checkpoint(f"after_bronze:{entity}")
-        result = eng.process_entity(contract, rows, ectx)
-        checkpoint(f"after_silver:{entity}")
-        _check_accounting(result)
-        summary.entities[entity] = result
-        event(
-            "entity_done",
-            run_id=summary.run_id,
-            entity=entity,
-            rows_in=result.rows_in,
-            valid=result.valid,
-            quarantined=result.quarantined,
-            released=result.released,
-            inserted=result.inserted,
-            updated=result.updated,
-        )
-    tick("validate", len(contracts), len(contracts))
-    ops.record_files(root, records, summary.run_id, summary.started_at)
-    checkpoint("after_manifest")
-    for i, (src, dst, reason) in enumerate(moves):
-        tick("archive", i, len(moves))
-        if i == len(moves) // 2:
-            checkpoint("mid_archive")
-        if reason is not None:
-            root.write_bytes(dst + ".reason.json", reason.encode())
-        root.move(src, dst)
-    tick("archive", len(moves), len(moves))
-
-
-def _reject_move(
-    root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
-) -> tuple[str, str, str]:
-    dst = root.path("quarantine", "files", run_id, rel)
-    body = json.dumps(
-        {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
-    )
-    return path, dst, body
-
-
-def _check_accounting(r: EntityResult) -> None:
-    if r.rows_in + r.rows_rechecked != r.valid + r.quarantined:
-        raise AccountingError(
-            f"{r.entity}: read {r.rows_in} rows and re-checked {r.rows_rechecked}, but "
-            f"{r.valid} were valid and {r.quarantined} quarantined; nothing was archived — "
-            "report this as a bug with the run id"
-        )
-    if r.valid != r.inserted + r.updated + r.unchanged + r.released * 0:
-        raise AccountingError(
-            f"{r.entity}: {r.valid} valid rows but silver inserted {r.inserted}, updated "
-            f"{r.updated}, left {r.unchanged} unchanged"
-        )
+    details["_steps"] = {
+        k: {"seconds": round(v, 4), "attempts": s.attempts.get(k, 1)} for k, v in s.steps.items()
+    }
+    return {
+        "run_id": s.run_id,
+        "trigger": state.trigger,
+        "engine": state.engine_name,
+        "status": s.status,
+        "started_at": s.started_at,
+        "ended_at": dt.datetime.now(dt.UTC),
+        "duration_s": s.seconds,
+        "error": s.error,
+        "files": s.files_loaded,
+        "rows_in": s.rows_in,
+        "rows_valid": sum(e.valid for e in s.entities.values()),
+        "rows_quarantined": s.rows_quarantined,
+        "details": details,
+    }

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pyarrow.fs as pafs
 
+from lakehouse.errors import TerminalError
+
 ZONES = ("bronze", "silver", "quarantine", "gold", "_ops")
 
 
@@ -21,42 +23,84 @@ class LandedFile:
 
 
 class Root:
-    """A lakehouse root (`./lakehouse`, `/abs/path` or `s3://bucket/prefix`)."""
+    """A lakehouse root (`./lakehouse`, `/abs/path` or `s3://bucket/prefix`).
 
-    def __init__(self, uri: str | os.PathLike[str]) -> None:
-        text = os.fspath(uri)
-        if "://" not in text:
-            text = str(Path(text).expanduser().resolve())
-        self.uri = text.rstrip("/")
+    `landing` and `archive` may live elsewhere on the same kind of storage (on AWS: their own
+    buckets): pass them, or set `LAKEHOUSE_LANDING` / `LAKEHOUSE_ARCHIVE`; default
+    `ROOT/landing` and `ROOT/archive`.
+    """
+
+    def __init__(
+        self,
+        uri: str | os.PathLike[str],
+        *,
+        landing: str | os.PathLike[str] | None = None,
+        archive: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.uri = _normalise(uri)
+        self.areas: dict[str, str] = {}
+        for area, given, env in (
+            ("landing", landing, "LAKEHOUSE_LANDING"),
+            ("archive", archive, "LAKEHOUSE_ARCHIVE"),
+        ):
+            value = given if given is not None else os.environ.get(env) or None
+            if value is None:
+                continue
+            area_uri = _normalise(value)
+            if _scheme(area_uri) != _scheme(self.uri):
+                kind = f"{_scheme(self.uri)}://" if _scheme(self.uri) else "a local folder"
+                raise TerminalError(
+                    f"{area} {area_uri} and root {self.uri} must be on the same storage (the "
+                    f"root is {kind}); set {env} or the {area} location accordingly"
+                )
+            self.areas[area] = area_uri
 
     @property
     def is_local(self) -> bool:
-        return "://" not in self.uri or self.uri.startswith("file://")
+        return _scheme(self.uri) == ""
 
     @cached_property
-    def _fs_and_base(self) -> tuple[pafs.FileSystem, str]:
-        if self.is_local:
-            return pafs.LocalFileSystem(), self.uri.removeprefix("file://")
-        fs, base = pafs.FileSystem.from_uri(self.uri)
-        return fs, base.rstrip("/")
-
-    @property
     def fs(self) -> pafs.FileSystem:
-        return self._fs_and_base[0]
+        if self.is_local:
+            return pafs.LocalFileSystem()
+        if _scheme(self.uri) in ("s3", "s3a"):
+            return s3_filesystem()
+        fs, _ = pafs.FileSystem.from_uri(self.uri)
+        return fs
+
+    def _base(self, uri: str) -> str:
+        if self.is_local:
+            return uri.removeprefix("file://")
+        return uri.split("://", 1)[1].rstrip("/")
 
     def path(self, *parts: str) -> str:
-        """Filesystem path (no scheme) for use with `fs`."""
-        return "/".join([self._fs_and_base[1], *parts])
+        """Filesystem path (no scheme) for use with `fs`; `landing`/`archive` may be elsewhere."""
+        if parts and parts[0] in self.areas:
+            return "/".join([self._base(self.areas[parts[0]]), *parts[1:]])
+        return "/".join([self._base(self.uri), *parts])
 
     def table_uri(self, zone: str, name: str) -> str:
         return f"{self.uri}/{zone}/{name}"
 
     def storage_options(self) -> dict[str, str] | None:
-        """delta-rs object-store options taken from the environment (endpoint, region, http)."""
+        """delta-rs object-store options from the environment (endpoint, region, http).
+
+        Commits on S3 are made safe by S3 conditional writes (`If-None-Match: *` on the next
+        `_delta_log/NNN.json`, object_store's `conditional_put`): of two writers racing for one
+        version exactly one wins, the other re-reads the log and retries or fails. Unsafe
+        renames are refused. Credentials are read by delta-rs from the usual AWS variables.
+        """
         if self.is_local:
             return None
+        unsafe = os.environ.get("AWS_S3_ALLOW_UNSAFE_RENAME", "").strip().lower()
+        if unsafe in ("1", "true", "yes", "on"):
+            raise TerminalError(
+                "AWS_S3_ALLOW_UNSAFE_RENAME is set: concurrent commits could overwrite each "
+                "other; unset it — lakehouse commits to S3 with conditional writes (docs/aws.md)"
+            )
         opts: dict[str, str] = {}
         for env, key in (
+            ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL"),
             ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL"),
             ("AWS_REGION", "AWS_REGION"),
             ("AWS_DEFAULT_REGION", "AWS_REGION"),
@@ -93,6 +137,10 @@ class Root:
             return data
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        if not self.is_local:  # an object PUT is atomic; folders need no markers
+            with self.fs.open_output_stream(path) as stream:
+                stream.write(data)
+            return
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         tmp = f"{path}.tmp-{os.getpid()}"
         with self.fs.open_output_stream(tmp) as stream:
@@ -103,12 +151,42 @@ class Root:
         return bool(self.fs.get_file_info(path).type != pafs.FileType.NotFound)
 
     def move(self, src: str, dst: str) -> None:
-        self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
         if self.is_local:
+            self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
             self.fs.move(src, dst)
-        else:  # object stores have no rename: copy, then delete
+        else:  # object stores have no rename: copy, then delete (a retry repeats both)
             self.fs.copy_file(src, dst)
             self.fs.delete_file(src)
 
     def copy_in(self, local_source: Path, dest: str) -> None:
         self.write_bytes(dest, local_source.read_bytes())
+
+
+def _normalise(uri: str | os.PathLike[str]) -> str:
+    text = os.fspath(uri)
+    if "://" not in text:
+        text = str(Path(text).expanduser().resolve())
+    return text.rstrip("/")
+
+
+def _scheme(uri: str) -> str:
+    """'' for local paths (and file://), else the URI scheme ('s3', 'gs', ...)."""
+    if "://" not in uri or uri.startswith("file://"):
+        return ""
+    return uri.split("://", 1)[0].lower()
+
+
+def s3_filesystem() -> pafs.S3FileSystem:
+    """pyarrow's S3 filesystem configured like delta-rs: endpoint and region from the
+    environment (`AWS_ENDPOINT_URL[_S3]`, `AWS_REGION`/`AWS_DEFAULT_REGION`); credentials by
+    the AWS SDK's usual chain."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    kwargs: dict[str, str] = {}
+    if region:
+        kwargs["region"] = region
+    if endpoint:
+        scheme, _, host = endpoint.partition("://")
+        kwargs["endpoint_override"] = host.rstrip("/") if host else scheme
+        kwargs["scheme"] = scheme if host else "https"
+    return pafs.S3FileSystem(**kwargs)

@@ -1,0 +1,137 @@
+"""Near-real-time latency: a 10,000-row file dropped into landing/ while `lakehouse watch` runs,
+until a reader sees its rows in silver (and in gold, once the pipeline has a gold step).
+
+The watcher is the real CLI in a subprocess with the shipped settings (poll 0.25 s, batch
+window 0.5 s). Each drop is written under a hidden name and renamed into landing/ (what a
+careful producer does); the clock starts at the rename. "Visible" means a fresh DeltaTable of
+silver.orders counts the new rows. Target: median under 5 s.
+Usage: python benchmarks/bench_watch.py [--drops 7] [--rows 10000] [--gold-table gold.sales_daily]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from deltalake import DeltaTable
+
+LAB = Path(__file__).parent.parent / "tests" / "data" / "lab"
+HEADER = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
+
+
+def orders_file(path: Path, rows: int, first_id: int) -> None:
+    start = dt.datetime(2025, 4, 1)
+    lines = [HEADER]
+    for i in range(rows):
+        ts = start + dt.timedelta(seconds=37 * i)
+        lines.append(
+            f"{1 + i % 7},{first_id + i},{1 + i % 4999},{ts:%Y-%m-%dT%H:%M:%S},"
+            f"{10 + (i * 7919) % 50000 / 100:.2f},{ts:%Y-%m-%d}\n"
+        )
+    path.write_text("".join(lines))
+
+
+def count(table: Path) -> int:
+    try:
+        return int(DeltaTable(str(table)).to_pyarrow_dataset().count_rows())
+    except Exception:
+        return 0
+
+
+def last_run_id(table: Path) -> str:
+    try:
+        return str(DeltaTable(str(table)).history(1)[0].get("lakehouse.run_id", ""))
+    except Exception:
+        return ""
+
+
+def wait(check: object, timeout: float = 60.0) -> float:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out: is `lakehouse watch` running?")
+        time.sleep(0.02)
+    return time.time()
+
+
+def has_gold_step() -> bool:
+    from lakehouse.orchestration.definition import pipeline_definition
+
+    return any(t.name == "gold" for t in pipeline_definition().tasks())
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--drops", type=int, default=7)
+    ap.add_argument("--rows", type=int, default=10_000)
+    ap.add_argument("--gold-table", default="gold.sales_daily")
+    args = ap.parse_args()
+    gold = has_gold_step()
+    with tempfile.TemporaryDirectory() as d:
+        root = Path(d) / "lake"
+        landing = root / "landing"
+        landing.mkdir(parents=True)
+        env = {**os.environ, "LAKEHOUSE__WATCH__IDLE_CHECK_SECONDS": "0"}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lakehouse", "watch", "--root", str(root)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            silver = root / "silver" / "orders"
+            gold_path = root / "gold" / args.gold_table.split(".", 1)[-1]
+            # warm-up: the catalogue and a first drop (imports, table creation)
+            (landing / "products.csv").write_bytes((LAB / "products.csv").read_bytes())
+            silver_s: list[float] = []
+            gold_s: list[float] = []
+            for n in range(args.drops + 1):
+                src = Path(d) / f"orders_{n}.csv"
+                orders_file(src, args.rows, 1_000_000 * (n + 1))
+                before = count(silver)
+                hidden = landing / f".{src.name}"
+                os.replace(src, hidden)
+                t0 = time.time()
+                os.rename(hidden, landing / src.name)
+                seen = wait(lambda b=before: count(silver) >= b + args.rows)
+                if n:  # the first drop is the warm-up
+                    silver_s.append(seen - t0)
+                if gold:
+                    run_id = last_run_id(silver)
+                    g = wait(lambda r=run_id: last_run_id(gold_path) == r)
+                    if n:
+                        gold_s.append(g - t0)
+                time.sleep(0.3)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=30)
+    result = {
+        "benchmark": "watch_latency",
+        "rows_per_file": args.rows,
+        "drops": args.drops,
+        "silver_median_s": round(statistics.median(silver_s), 3),
+        "silver_max_s": round(max(silver_s), 3),
+        "silver_all_s": [round(x, 3) for x in silver_s],
+        "gold_median_s": round(statistics.median(gold_s), 3) if gold_s else None,
+        "gold_table": args.gold_table if gold else None,
+        "target_s": 5.0,
+        "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}"
+        f" cpus {os.cpu_count()}",
+    }
+    out = Path(__file__).parent / "results" / "watch.json"
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""The health report behind `lakehouse status`: runs, freshness vs SLA, reject rates, alerts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.compute as pc
+
+from lakehouse import ops
+from lakehouse.monitoring import sla
+
+if TYPE_CHECKING:
+    from lakehouse.config import Settings
+    from lakehouse.contracts import Contract
+    from lakehouse.storage import Root
+
+
+@dataclass(frozen=True)
+class TableStatus:
+    table: str
+    last_loaded: dt.datetime | None
+    lag_minutes: float
+    freshness_objective_minutes: float
+    fresh: bool
+    reject_rate: float | None  # the last run that read rows of this table
+    max_reject_rate: float
+    reject_ok: bool
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    root: str
+    at: dt.datetime
+    runs: list[dict[str, Any]]
+    tables: list[TableStatus]
+    alerts: list[dict[str, Any]]
+    breaches: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.breaches
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "root": self.root,
+            "at": self.at,
+            "ok": self.ok,
+            "breaches": self.breaches,
+            "runs": self.runs,
+            "tables": [asdict(t) for t in self.tables],
+            "alerts": self.alerts,
+        }
+
+
+def report(
+    root: Root,
+    settings: Settings,
+    contracts: dict[str, Contract],
+    *,
+    now: dt.datetime | None = None,
+    limit: int = 10,
+) -> StatusReport:
+    """Freshness is computed at `now` (default: the wall clock), so the report is a health
+    check even when no run has happened for a while; breaches are stale tables, reject rates
+    over their limit in the latest run, and open alerts."""
+    moment = now or dt.datetime.now(dt.UTC)
+    runs = [
+        {k: r[k] for k in ("run_id", "trigger", "status", "started_at", "duration_s", "error")}
+        for r in ops.recent_runs(root, limit)
+    ]
+    rates = _last_reject_rates(root)
+    tables = []
+    breaches = []
+    for f in sla.freshness(root, contracts, settings, moment):
+        rate = rates.get(f.table)
+        limit_rate = settings.sla.max_reject_rate(f.entity, contracts.get(f.entity))
+        t = TableStatus(
+            f.table,
+            f.last_loaded,
+            round(f.lag_seconds / 60, 2),
+            f.objective_seconds / 60,
+            not f.breached,
+            rate,
+            limit_rate,
+            rate is None or rate <= limit_rate,
+        )
+        tables.append(t)
+        if not t.fresh:
+            breaches.append(
+                f"{t.table} is stale: {t.lag_minutes:g} min since data last arrived "
+                f"(objective {t.freshness_objective_minutes:g} min)"
+            )
+        if not t.reject_ok:
+            breaches.append(f"{t.table} rejected {rate:.1%} of rows (limit {limit_rate:.1%})")
+    open_alerts = sorted(
+        ops.read_alerts(root, open_only=True), key=lambda a: a["opened_at"], reverse=True
+    )
+    for a in open_alerts:  # freshness and reject rates are judged live above
+        if a["rule"] not in ("freshness", "reject_rate"):
+            breaches.append(f"open alert {a['rule']} {a['subject']}: {a['message']}")
+    alerts = [
+        {k: a[k] for k in ("alert_id", "rule", "subject", "severity", "opened_at", "occurrences")}
+        | {"message": a["message"]}
+        for a in open_alerts
+    ]
+    return StatusReport(root.uri, moment, runs, tables, alerts, breaches)
+
+
+def _last_reject_rates(root: Root) -> dict[str, float]:
+    t = ops.read_metrics(root)
+    t = t.filter(pc.equal(t["metric"], "reject_rate"))
+    latest: dict[str, tuple[dt.datetime, float]] = {}
+    for r in t.select(["measured_at", "subject", "value"]).to_pylist():
+        if r["subject"] not in latest or r["measured_at"] >= latest[r["subject"]][0]:
+            latest[r["subject"]] = (r["measured_at"], r["value"])
+    return {k: v for k, (_, v) in latest.items()}

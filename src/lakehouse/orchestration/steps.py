@@ -1,0 +1,258 @@
+"""The steps of a run, each `fn(state, **params) -> output dict`; order lives in definition.py.
+
+Every step is idempotent, so the runner may retry it after a transient error and a killed run
+is converged by the next one: bronze appends are keyed by file hash, silver merges write only
+changed rows, quarantine merges are keyed by row position, the manifest is written once per run
+and a file is moved only if it is still in landing/.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from lakehouse import ops
+from lakehouse.engines.base import EntityResult, RunContext
+from lakehouse.errors import AccountingError
+from lakehouse.faults import checkpoint
+from lakehouse.intake import Intake, bronze_rows, take_in
+from lakehouse.log import event
+from lakehouse.orchestration.state import RunState
+from lakehouse.storage import Root
+
+
+def discover(state: RunState) -> dict[str, Any]:
+    """Files in landing/ (only those named in `state.only`, when set) and the manifest."""
+    landed = state.root.list_files("landing")
+    if state.only is not None:
+        wanted = set(state.only)
+        landed = [f for f in landed if f.relative in wanted]
+    state.landed = landed
+    state.known = ops.known_files(state.root)
+    return {"files": len(landed), "bytes": sum(f.size for f in landed)}
+
+
+def bronze(state: RunState) -> dict[str, Any]:
+    """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
+    s = state.summary
+    s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
+    state.fresh, state.records, state.moves, state.bytes_in = [], [], [], {}
+    seen_now: set[str] = set()
+    day = s.started_at.strftime("%Y-%m-%d")
+    landed = state.landed
+    for i, f in enumerate(landed):
+        state.tick("read", i, len(landed))
+        item = take_in(state.root, f, state.contracts)
+        prior = state.known.get(item.sha256)
+        if prior is not None or item.sha256 in seen_now:
+            status = prior.status if prior else "loaded"
+            s.files_duplicate.append(f.relative)
+            dst = ""
+            if status == "rejected" and prior is not None:
+                state.moves.append(
+                    _reject_move(
+                        state.root, s.run_id, f.relative, f.path, prior.reasons, prior.detail
+                    )
+                )
+            else:
+                dst = state.root.path("archive", day, s.run_id, "duplicates", f.relative)
+                state.moves.append((f.path, dst, None))
+            state.records.append(
+                ops.FileRecord(
+                    item.sha256,
+                    f.relative,
+                    item.entity,
+                    item.format,
+                    f.size,
+                    item.rows,
+                    "duplicate",
+                    moved_to=dst,
+                )
+            )
+            continue
+        seen_now.add(item.sha256)
+        if item.rejected is not None:
+            rej = item.rejected
+            s.files_rejected[f.relative] = rej.reasons
+            mv = _reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
+            state.moves.append(mv)
+            state.records.append(
+                ops.FileRecord(
+                    item.sha256,
+                    f.relative,
+                    item.entity,
+                    item.format,
+                    f.size,
+                    0,
+                    "rejected",
+                    rej.reasons,
+                    rej.detail,
+                    mv[1],
+                )
+            )
+            event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
+            continue
+        state.fresh.append(item)
+        dst = state.root.path("archive", day, s.run_id, f.relative)
+        state.moves.append((f.path, dst, None))
+        state.records.append(
+            ops.FileRecord(
+                item.sha256,
+                f.relative,
+                item.entity,
+                item.format,
+                f.size,
+                item.rows,
+                "loaded",
+                moved_to=dst,
+            )
+        )
+    state.tick("read", len(landed), len(landed))
+    s.files_loaded = [i.landed.relative for i in state.fresh]
+    state.seqs = {item.sha256: n for n, item in enumerate(state.fresh)}
+    written = 0
+    for entity, contract in state.contracts.items():
+        items = _items(state, entity)
+        rows = bronze_rows(contract, items, state.seqs, s.run_id, s.started_at)
+        state.rows[entity] = rows
+        state.bytes_in[entity] = sum(i.landed.size for i in items)
+        if rows.num_rows:
+            state.engine().write_bronze(
+                contract, rows, [i.sha256 for i in items], _ctx(state, items)
+            )
+            written += rows.num_rows
+        checkpoint(f"after_bronze:{entity}")
+    return {"loaded": len(state.fresh), "rejected": len(s.files_rejected), "rows": written}
+
+
+def silver(state: RunState, entity: str) -> dict[str, Any]:
+    """Validate the entity's new rows (and rows waiting for a parent); merge; quarantine."""
+    contract = state.contracts[entity]
+    items = _items(state, entity)
+    rows = state.rows.get(entity)
+    if rows is None:
+        rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
+    result = state.engine().process_entity(contract, rows, _ctx(state, items))
+    checkpoint(f"after_silver:{entity}")
+    check_accounting(result)
+    if items:
+        newest = max(i.landed.mtime_ns for i in items) / 1e9
+        state.latency[entity] = max(0.0, time.time() - newest)
+    with state._lock:
+        state.summary.entities[entity] = result
+        done = len(state.summary.entities)
+    state.tick("validate", done, len(state.contracts))
+    event(
+        "entity_done",
+        run_id=state.run_id,
+        entity=entity,
+        rows_in=result.rows_in,
+        valid=result.valid,
+        quarantined=result.quarantined,
+        released=result.released,
+        inserted=result.inserted,
+        updated=result.updated,
+    )
+    return {"rows_in": result.rows_in, "valid": result.valid, "quarantined": result.quarantined}
+
+
+def catalog_sync(state: RunState) -> dict[str, Any]:
+    """Locally the Delta tables carry their own schema and descriptions (written with every
+    table from the contracts), so there is nothing to publish; on AWS this step is the Glue
+    Data Catalog sync job named in the state machine's resources."""
+    return {"tables": len(state.summary.entities)}
+
+
+def quality(state: RunState) -> dict[str, Any]:
+    """Evaluate the SLAs (reject rate, freshness, duration) and collect the run's metrics."""
+    from lakehouse.monitoring import metrics, sla
+
+    metrics.collect_run(state)
+    state.findings = sla.run_findings(state)
+    breached = [f for f in state.findings if f.breached]
+    return {"checks": len(state.findings), "breached": len(breached)}
+
+
+def archive(state: RunState) -> dict[str, Any]:
+    """Write the files manifest once, then move each file still in landing/."""
+    if not state.outputs.get("archive", {}).get("manifest"):
+        ops.record_files(state.root, state.records, state.run_id, state.now)
+        state.outputs["archive"] = {"manifest": True}
+    checkpoint("after_manifest")
+    moves = state.moves
+    moved = 0
+    for i, (src, dst, reason) in enumerate(moves):
+        state.tick("archive", i, len(moves))
+        if i == len(moves) // 2:
+            checkpoint("mid_archive")
+        if not state.root.exists(src):
+            continue  # moved by an earlier attempt
+        if reason is not None:
+            state.root.write_bytes(dst + ".reason.json", reason.encode())
+        state.root.move(src, dst)
+        moved += 1
+    state.tick("archive", len(moves), len(moves))
+    return {"manifest": True, "moved": moved}
+
+
+def notify(state: RunState) -> dict[str, Any]:
+    """Open, update or resolve alerts from this run's findings; notify what changed."""
+    from lakehouse.monitoring import alerts
+
+    changes = alerts.apply(state.root, state.settings, state.findings, state.now, state.run_id)
+    return {"sent": len(changes)}
+
+
+def record_failure(state: RunState) -> dict[str, Any]:
+    """Mark the run FAILED with its error; open (or keep open) the run_failed alert, and
+    notify every configured notifier once."""
+    from lakehouse.monitoring import alerts, sla
+
+    ops.record_run(
+        state.root,
+        {
+            "run_id": state.run_id,
+            "trigger": state.trigger,
+            "engine": state.engine_name,
+            "status": "FAILED",
+            "started_at": state.now,
+            "error": state.summary.error,
+        },
+    )
+    finding = sla.failure_finding(state.summary.error)
+    changes = alerts.apply(state.root, state.settings, [finding], state.now, state.run_id)
+    return {"sent": len(changes)}
+
+
+def check_accounting(r: EntityResult) -> None:
+    if r.rows_in + r.rows_rechecked != r.valid + r.quarantined:
+        raise AccountingError(
+            f"{r.entity}: read {r.rows_in} rows and re-checked {r.rows_rechecked}, but "
+            f"{r.valid} were valid and {r.quarantined} quarantined; nothing was archived — "
+            "report this as a bug with the run id"
+        )
+    if r.valid != r.inserted + r.updated + r.unchanged:
+        raise AccountingError(
+            f"{r.entity}: {r.valid} valid rows but silver inserted {r.inserted}, updated "
+            f"{r.updated}, left {r.unchanged} unchanged"
+        )
+
+
+def _items(state: RunState, entity: str) -> list[Intake]:
+    return [i for i in state.fresh if i.entity == entity]
+
+
+def _ctx(state: RunState, items: list[Intake]) -> RunContext:
+    files = tuple(i.landed.relative for i in items)
+    return RunContext(state.run_id, state.now, files, frozenset(state.seqs))
+
+
+def _reject_move(
+    root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
+) -> tuple[str, str, str]:
+    dst = root.path("quarantine", "files", run_id, rel)
+    body = json.dumps(
+        {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
+    )
+    return path, dst, body

@@ -1,0 +1,134 @@
+"""`lakehouse serve`: the dashboard live on 127.0.0.1, read-only.
+
+Routes (GET and HEAD only; anything else is 405): `/` the dashboard, `/api/state` the tables'
+fingerprint as JSON (the page polls it and reloads when a run lands), `/healthz`. The page is
+rebuilt when the fingerprint changed or the cached page is older than `MAX_AGE_SECONDS`; at
+most one build runs at a time. Nothing here writes to the lakehouse.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from lakehouse.report import MAX_AGE_SECONDS, REFRESH_SECONDS
+from lakehouse.report.state import state
+from lakehouse.storage import Root
+
+HOST = "127.0.0.1"  # never another interface: the dashboard has no authentication
+
+
+class Dashboard:
+    """The cached live page of one root."""
+
+    def __init__(
+        self,
+        root: Root,
+        build: Callable[[Root], str] | None = None,
+        refresh_seconds: float = REFRESH_SECONDS,
+    ) -> None:
+        self.root = root
+        self._build = build or (lambda r: _build_live(r, refresh_seconds))
+        self._lock = threading.Lock()
+        self._page: bytes | None = None
+        self._fingerprint: str | None = None
+        self._built_at = 0.0
+
+    def state(self) -> dict[str, Any]:
+        return state(self.root)
+
+    def page(self) -> bytes:
+        current = str(self.state()["fingerprint"])
+        with self._lock:
+            fresh = time.monotonic() - self._built_at < MAX_AGE_SECONDS
+            if self._page is None or current != self._fingerprint or not fresh:
+                self._page = self._build(self.root).encode("utf-8")
+                self._fingerprint = current
+                self._built_at = time.monotonic()
+            return self._page
+
+
+def _build_live(root: Root, refresh_seconds: float) -> str:
+    from lakehouse.report import build
+
+    return build(root, live=True, refresh_seconds=refresh_seconds)
+
+
+def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        server_version = "lakehouse-dashboard"
+        sys_version = ""
+
+        def _send(self, status: int, body: bytes, content_type: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Cache-Control", "no-store")
+            self.send_header("X-Content-Type-Options", "nosniff")
+            self.send_header("Referrer-Policy", "no-referrer")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
+
+        def _json(self, status: int, value: object) -> None:
+            self._send(status, json.dumps(value).encode(), "application/json")
+
+        def do_GET(self) -> None:
+            path = self.path.split("?", 1)[0]
+            try:
+                if path in ("/", "/index.html"):
+                    self._send(HTTPStatus.OK, dashboard.page(), "text/html; charset=utf-8")
+                elif path == "/api/state":
+                    self._json(HTTPStatus.OK, dashboard.state())
+                elif path == "/healthz":
+                    self._json(HTTPStatus.OK, {"ok": True})
+                else:
+                    self._json(HTTPStatus.NOT_FOUND, {"error": f"no page at {path}"})
+            except (BrokenPipeError, ConnectionResetError):
+                pass  # the browser went away (navigated or reloaded) mid-answer
+            except Exception as exc:  # one bad build must not stop the server
+                self._json(
+                    HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"{type(exc).__name__}: {exc}"}
+                )
+
+        do_HEAD = do_GET
+
+        def _refuse(self) -> None:
+            self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
+            self.send_header("Allow", "GET, HEAD")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass  # quiet; errors reach the page as JSON
+
+    return Handler
+
+
+def make_server(
+    root: Root, port: int = 8765, *, refresh_seconds: float = REFRESH_SECONDS
+) -> ThreadingHTTPServer:
+    """A server bound to 127.0.0.1:`port` (0 = any free port); call `serve_forever()`."""
+    dashboard = Dashboard(root, refresh_seconds=refresh_seconds)
+    server = ThreadingHTTPServer((HOST, port), make_handler(dashboard))
+    server.daemon_threads = True
+    return server
+
+
+def serve(root: Root, port: int = 8765, ready: Callable[[str], None] | None = None) -> None:
+    """Serve until interrupted; `ready(url)` is called once the socket listens."""
+    server = make_server(root, port)
+    host, bound = server.server_address[:2]
+    if ready:
+        ready(f"http://{host!s}:{bound}/")
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()

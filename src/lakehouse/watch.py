@@ -1,0 +1,241 @@
+"""`lakehouse watch`: process files as they land, in small batches, one run at a time.
+
+A file is *complete* when its size and modification time are the same in `stable_polls`
+consecutive looks `poll_seconds` apart. Not looked at until renamed: names starting with '.'
+or '_' (in any folder below landing/) and temporary names (ending in .tmp, .part, .partial,
+.crdownload, optionally followed by -<suffix>, as `lakehouse run --source` writes).
+Multi-file drops: a folder holding a file named `_incomplete` is held back until the producer
+deletes that marker. Files that become complete together, or within `batch_window_seconds` of
+the first, share a run. Local roots are woken by filesystem events (watchdog) and polled as a
+fallback; s3:// roots are polled. Every run takes the root's lock, so several watchers and
+`lakehouse run` can share a root without processing a file twice; a killed watcher's lock is
+taken over by the next one, which re-processes whatever is still in landing/ (idempotently).
+Between runs, freshness is checked every `idle_check_seconds`, so a silent shop raises an alert.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pyarrow.fs as pafs
+
+from lakehouse.log import event
+
+if TYPE_CHECKING:
+    from lakehouse.config import Settings
+    from lakehouse.orchestration.state import RunSummary
+    from lakehouse.storage import Root
+
+HOLD_MARKER = "_incomplete"
+TEMPORARY = re.compile(r"\.(tmp|part|partial|crdownload)(-[\w.]+)?$", re.IGNORECASE)
+
+
+@dataclass
+class _Seen:
+    size: int
+    mtime_ns: int
+    looks: int  # consecutive looks with this size and mtime
+
+
+class Watcher:
+    def __init__(
+        self,
+        root: Root,
+        settings: Settings,
+        *,
+        engine_name: str = "local",
+        contracts_dir: str | None = None,
+        on_run: Callable[[RunSummary], None] | None = None,
+    ) -> None:
+        self.root = root
+        self.settings = settings
+        self.engine_name = engine_name
+        self.contracts_dir = contracts_dir
+        self.on_run = on_run
+        self.wake = threading.Event()
+        self.runs = 0
+        self._seen: dict[str, _Seen] = {}
+        self._first_ready: float | None = None
+        self._retry_at = 0.0
+        self._failures = 0
+        self._next_check = 0.0
+
+    # --- looking at landing/ ---------------------------------------------------------
+    def scan(self) -> tuple[list[str], int]:
+        """(complete files, files still settling), updating what was seen."""
+        base = self.root.path("landing")
+        try:
+            infos = self.root.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+        except FileNotFoundError:
+            infos = []
+        held: set[str] = set()
+        current: dict[str, tuple[int, int]] = {}
+        for fi in infos:
+            if fi.type != pafs.FileType.File:
+                continue
+            rel = fi.path[len(base) :].lstrip("/")
+            parts = rel.split("/")
+            if parts[-1].lower() == HOLD_MARKER:
+                held.add("/".join(parts[:-1]))
+                continue
+            if any(p.startswith((".", "_")) for p in parts) or TEMPORARY.search(parts[-1]):
+                continue
+            current[rel] = (fi.size or 0, fi.mtime_ns or 0)
+        ready, settling = [], 0
+        seen: dict[str, _Seen] = {}
+        for rel, (size, mtime) in sorted(current.items()):
+            prev = self._seen.get(rel)
+            looks = prev.looks + 1 if prev and (prev.size, prev.mtime_ns) == (size, mtime) else 1
+            seen[rel] = _Seen(size, mtime, looks)
+            if _held(rel, held):
+                continue
+            if looks >= max(1, self.settings.watch.stable_polls):
+                ready.append(rel)
+            else:
+                settling += 1
+        self._seen = seen
+        return ready, settling
+
+    # --- the loop ----------------------------------------------------------------------
+    def step(self, now: float | None = None) -> RunSummary | None:
+        """One look; runs the batch when it is due. Returns the run's summary, if one ran."""
+        t = time.monotonic() if now is None else now
+        ready, settling = self.scan()
+        if not ready:
+            self._first_ready = None
+            self._idle_check(t)
+            return None
+        if self._first_ready is None:
+            self._first_ready = t
+        window = self.settings.watch.batch_window_seconds
+        if settling and t - self._first_ready < window:
+            return None
+        if t < self._retry_at:
+            return None
+        return self._run(ready)
+
+    def _run(self, ready: list[str]) -> RunSummary | None:
+        from lakehouse import pipeline
+        from lakehouse.lock import RunLock
+
+        lock = RunLock.configured(self.root, self.settings.lock)
+        if not lock.try_acquire():
+            return None  # another run or watcher is busy; look again next time
+        try:
+            present = {f.relative for f in self.root.list_files("landing")}
+            batch = [f for f in ready if f in present]
+            if not batch:  # another process took them
+                return None
+            summary = pipeline.run(
+                self.root,
+                engine_name=self.engine_name,
+                trigger="watch",
+                contracts_dir=self.contracts_dir,
+                files=batch,
+                settings=self.settings,
+                lock=lock,
+            )
+        except Exception as exc:
+            self._failures += 1
+            pause = min(60.0, 2.0 ** min(self._failures, 6))
+            self._retry_at = time.monotonic() + pause
+            event("watch_run_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=pause)
+            return None
+        finally:
+            lock.release()
+        self._failures = 0
+        self._first_ready = None
+        for f in batch:
+            self._seen.pop(f, None)
+        self.runs += 1
+        event("watch_run", run_id=summary.run_id, files=len(batch), seconds=summary.seconds)
+        if self.on_run is not None:
+            self.on_run(summary)
+        return summary
+
+    def _idle_check(self, t: float) -> None:
+        every = self.settings.watch.idle_check_seconds
+        if every <= 0 or t < self._next_check:
+            return
+        self._next_check = t + every
+        from lakehouse import monitoring
+        from lakehouse.contracts import load_contracts
+        from lakehouse.lock import RunLock
+
+        lock = RunLock.configured(self.root, self.settings.lock)
+        if not lock.try_acquire():
+            return
+        try:
+            monitoring.check(self.root, self.settings, load_contracts(self.contracts_dir))
+        except Exception as exc:
+            event("watch_check_failed", error=f"{type(exc).__name__}: {exc}")
+        finally:
+            lock.release()
+
+    def serve(self, stop: threading.Event, *, max_runs: int | None = None) -> None:
+        """Loop until `stop` is set (or `max_runs` runs happened)."""
+        observer = self._observe()
+        poll = self.settings.watch.poll_seconds
+        try:
+            while not stop.is_set() and (max_runs is None or self.runs < max_runs):
+                self.step()
+                # files settling or waiting: look again soon; otherwise wait for an event
+                busy = bool(self._seen)
+                timeout = poll if busy or observer is None else max(poll, 2.0)
+                self.wake.wait(timeout)
+                self.wake.clear()
+        finally:
+            if observer is not None:
+                observer.stop()
+                observer.join(timeout=5)
+
+    def _observe(self) -> Any:
+        if not (self.root.is_local and self.settings.watch.events):
+            return None
+        try:
+            from watchdog.events import FileSystemEvent, FileSystemEventHandler
+            from watchdog.observers import Observer
+        except ImportError:
+            event("watch_polling", reason="watchdog is not installed")
+            return None
+        wake = self.wake
+
+        class Handler(FileSystemEventHandler):
+            def on_any_event(self, event: FileSystemEvent) -> None:
+                wake.set()
+
+        landing = self.root.path("landing")
+        self.root.fs.create_dir(landing, recursive=True)
+        observer = Observer()
+        observer.schedule(Handler(), landing, recursive=True)
+        observer.daemon = True
+        observer.start()
+        return observer
+
+
+def _held(rel: str, held: set[str]) -> bool:
+    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
+    return any(folder == h or folder.startswith(h + "/") or h == "" for h in held)
+
+
+def watch(
+    root: Root,
+    settings: Settings,
+    *,
+    engine_name: str = "local",
+    contracts_dir: str | None = None,
+    stop: threading.Event | None = None,
+    max_runs: int | None = None,
+    on_run: Callable[[RunSummary], None] | None = None,
+) -> int:
+    """Process landing files as they arrive until `stop` is set; returns the number of runs."""
+    w = Watcher(root, settings, engine_name=engine_name, contracts_dir=contracts_dir, on_run=on_run)
+    event("watch_started", root=root.uri, at=dt.datetime.now(dt.UTC).isoformat())
+    w.serve(stop or threading.Event(), max_runs=max_runs)
+    return w.runs
