@@ -3,13 +3,19 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ROOT   ?= demo-lakehouse
 
-.PHONY: demo test test-fast lint types bench clean sample-data
+.PHONY: demo test test-fast lint types bench clean sample-data browser
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,spark,aws,infra]'
 	touch $@
+
+# Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser)
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,6 +27,7 @@ demo: $(VENV)/.installed
 	rm -rf $(ROOT)
 	$(VENV)/bin/lakehouse run --root $(ROOT) --source sample-data
 	$(VENV)/bin/lakehouse tables --root $(ROOT)
+	$(VENV)/bin/lakehouse report --root $(ROOT) --out $(ROOT)/report.html
 	@echo "explore: $(VENV)/bin/lakehouse sql --root $(ROOT) \"SELECT * FROM silver.orders LIMIT 5\""
 
 # regenerate the bundled demo data (tests/test_sample_data.py keeps these arguments in step)
@@ -29,7 +36,7 @@ sample-data: $(VENV)/.installed
 	$(VENV)/bin/lakehouse generate --out sample-data --orders 3000 --products 300 --days 30 \
 		--format xlsx --seed 42 --dirty-rate 0.01
 
-test: $(VENV)/.installed-dev $(VENV)/.installed
+test: $(VENV)/.installed-dev $(VENV)/.installed browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
