@@ -3,7 +3,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ROOT   ?= demo-lakehouse
 
-.PHONY: demo test test-fast lint types bench clean sample-data browser
+.PHONY: demo test test-fast lint types bench bench-small clean sample-data browser
 
 $(VENV)/.installed-dev: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,8 +52,19 @@ lint: $(VENV)/.installed-dev
 types: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
-bench: $(VENV)/.installed-dev
+# quick set (a few minutes): lab data, 1 M generated order items, watch latency
+bench-small: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_lab_ingest.py
+	$(PY) benchmarks/bench_pipeline.py --items 1000000
+	$(PY) benchmarks/bench_watch.py
+
+# the full set: 10 M order items, the engines side by side, generator, gold, maintenance
+bench: bench-small
+	$(PY) benchmarks/bench_generate.py --items 10000000 --out benchmarks/data/gen10m
+	$(PY) benchmarks/bench_pipeline.py --items 10000000
+	$(PY) benchmarks/bench_engines.py
+	$(PY) benchmarks/bench_gold.py
+	$(PY) benchmarks/bench_maintenance.py
 
 clean:
 	rm -rf $(VENV) $(ROOT) .pytest_cache .mypy_cache .ruff_cache

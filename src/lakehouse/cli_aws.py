@@ -1,9 +1,129 @@
-"""CLI commands for the aws area, registered on the main app by `lakehouse.cli`."""
+"""CLI commands for the aws area (`catalog sync|ddl`, `deploy`), registered on the main app by
+`lakehouse.cli`. Each is a thin wrapper; boto3 and aws_cdk are imported inside, so `--help`
+stays instant."""
 
 from __future__ import annotations
 
+import json
+import os
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
 import typer
+
+if TYPE_CHECKING:
+    from lakehouse.storage import Root
+
+catalog_app = typer.Typer(
+    no_args_is_help=True, help="Publish the tables to a data catalog (AWS Glue, Athena DDL)."
+)
+RootOpt = Annotated[
+    str | None,
+    typer.Option("--root", help="Lakehouse root (folder or s3://).", envvar="LAKEHOUSE_ROOT"),
+]
+DatabaseOpt = Annotated[
+    str,
+    typer.Option("--database", help="Glue/Athena database.", envvar="LAKEHOUSE_GLUE_DATABASE"),
+]
+
+
+class Dialect(StrEnum):
+    athena = "athena"
+
+
+class ReportFmt(StrEnum):
+    table = "table"
+    json = "json"
+
+
+def _root(root: str | None) -> tuple[Root, str | None]:
+    from lakehouse.api import DEFAULT_ROOT
+    from lakehouse.log import configure
+    from lakehouse.storage import Root
+
+    configure()
+    r = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
+    return r, os.environ.get("LAKEHOUSE_CONTRACTS") or None
+
+
+@catalog_app.command("sync")
+def catalog_sync(
+    glue: Annotated[bool, typer.Option("--glue", help="Sync the AWS Glue Data Catalog.")] = False,
+    database: DatabaseOpt = "lakehouse",
+    root: RootOpt = None,
+    gold: Annotated[bool, typer.Option(help="Include the gold tables written so far.")] = True,
+    format: Annotated[ReportFmt, typer.Option("--format")] = ReportFmt.table,
+) -> None:
+    """Create or update one catalog table per silver and gold table.
+
+    Idempotent: a second sync changes nothing. A column the contract dropped stays in the
+    catalog and is reported as drift."""
+    from lakehouse.aws import glue_catalog as gc
+    from lakehouse.aws.glue_sync import sync
+    from lakehouse.errors import TerminalError
+
+    if not glue:
+        raise TerminalError("choose the catalog to sync: --glue (the only one so far)")
+    r, contracts_dir = _root(root)
+    plan = gc.catalog_tables(r, contracts_dir, gold=gold)
+    report = sync(plan.tables, database)
+    report.skipped += plan.skipped
+    if format is ReportFmt.json:
+        sys.stdout.write(json.dumps(report.__dict__ | {"changed": report.changed}) + "\n")
+        return
+    for line in report.lines():
+        sys.stdout.write(line + "\n")
+
+
+@catalog_app.command("ddl")
+def catalog_ddl(
+    dialect: Annotated[Dialect, typer.Option("--dialect", help="SQL dialect.")] = Dialect.athena,
+    database: DatabaseOpt = "lakehouse",
+    root: RootOpt = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write here (default stdout).")] = None,
+) -> None:
+    """DDL for the tables (Delta, at the root's location) and the gold models as views."""
+    from lakehouse.aws.athena import athena_ddl
+    from lakehouse.aws.glue_catalog import ddl_tables
+    from lakehouse.contracts import load_contracts
+
+    r, contracts_dir = _root(root)
+    script = athena_ddl(ddl_tables(r, contracts_dir), database, load_contracts(contracts_dir))
+    if out is None:
+        sys.stdout.write(script)
+    else:
+        out.write_text(script, encoding="utf-8")
+        sys.stderr.write(f"wrote {out}\n")
+
+
+def deploy(
+    synth: Annotated[
+        Path,
+        typer.Option(
+            "--synth",
+            help="Write the CloudFormation template (OUT.json) or the cloud assembly (folder).",
+        ),
+    ],
+    context: Annotated[
+        list[str] | None,
+        typer.Option("--context", "-c", help="Override a cdk.json context value: key=value."),
+    ] = None,
+    infra: Annotated[
+        Path | None, typer.Option("--infra", help="The CDK app folder (default: ./infra).")
+    ] = None,
+) -> None:
+    """Synthesize the AWS stack (deploy it with `cdk deploy`, see docs/aws.md)."""
+    from lakehouse.aws.deploy import parse_overrides
+    from lakehouse.aws.deploy import synth as run_synth
+
+    done = run_synth(synth, infra=infra, context=parse_overrides(context or []))
+    where = f" (cloud assembly in {done.assembly})" if done.assembly else ""
+    sys.stderr.write(f"stack {done.stack}: wrote {done.template}{where}\n")
 
 
 def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
+    app.add_typer(catalog_app, name="catalog")
+    app.command()(deploy)

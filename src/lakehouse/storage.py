@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -156,7 +157,26 @@ class Root:
             self.fs.move(src, dst)
         else:  # object stores have no rename: copy, then delete (a retry repeats both)
             self.fs.copy_file(src, dst)
-            self.fs.delete_file(src)
+            self.delete(src)
+
+    def delete(self, path: str) -> None:
+        """Delete one file. On S3 with boto3 at hand, a plain DeleteObject: pyarrow would put
+        an empty folder marker in place of the last file of a folder (a write the landing
+        area must not need, and an `Object Created` event for the trigger)."""
+        client = self._s3_client if _scheme(self.uri) in ("s3", "s3a") else None
+        if client is None:
+            self.fs.delete_file(path)
+            return
+        bucket, _, key = path.partition("/")
+        client.delete_object(Bucket=bucket, Key=key)
+
+    @cached_property
+    def _s3_client(self) -> Any:
+        try:
+            import boto3
+        except ImportError:
+            return None
+        return boto3.client("s3")  # endpoint, region, credentials: the same environment
 
     def copy_in(self, local_source: Path, dest: str) -> None:
         self.write_bytes(dest, local_source.read_bytes())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -254,6 +256,71 @@ class LocalEngine:
             .execute()
         )
         result.versions[f"quarantine.{contract.entity}"] = int(dt.version())
+
+    # --- gold ---------------------------------------------------------------------
+    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
+        """Refresh gold for what changed in silver since the last build; versions written."""
+        from deltalake import write_deltalake
+
+        from lakehouse.delta import CommitInfo
+        from lakehouse.gold import get_model, refresh_gold
+        from lakehouse.gold_state import SILVER, pending, record_build
+        from lakehouse.query import connect
+
+        todo = pending(self.root)
+        if todo is None or todo.nothing:
+            return {}
+        con = connect(self.root, [f"silver.{e}" for e in SILVER], None)
+        try:
+            writes = refresh_gold(con, todo.touched, self._read_gold)
+        finally:
+            con.close()
+        versions: dict[str, int] = {}
+        commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
+        for w in writes:
+            uri = self.root.table_uri("gold", w.model)
+            current = try_open(self.root, "gold", w.model)
+            if current is None or w.mode == "overwrite":
+                model = get_model(w.model)
+                write_deltalake(
+                    uri,
+                    w.table,
+                    mode="overwrite",
+                    schema_mode="overwrite",
+                    name=f"gold.{w.model}",
+                    description=model.description,
+                    storage_options=self.root.storage_options(),
+                    commit_properties=commit.properties(),
+                )
+            else:
+                write_deltalake(
+                    current,
+                    w.table.cast(pa.schema(current.schema())),
+                    mode="overwrite",
+                    predicate=w.predicate,
+                    commit_properties=commit.properties(),
+                )
+            versions[f"gold.{w.model}"] = int(
+                (try_open(self.root, "gold", w.model) or current).version()  # type: ignore[union-attr]
+            )
+        record_build(self.root, todo, run_id, now, len(writes))
+        return versions
+
+    def _read_gold(self, name: str) -> pa.Table | None:
+        dt_ = try_open(self.root, "gold", name)
+        return None if dt_ is None else read_arrow(dt_)
+
+
+def _describe(t: object) -> str:
+    from lakehouse.gold import Touched
+
+    assert isinstance(t, Touched)
+    if t.is_full:
+        return "full"
+    return (
+        f"{len(t.dates or ())} dates, {len(t.users or ())} customers, "
+        f"{len(t.products or ())} products"
+    )
 
 
 def _bronze_app_id(sha: str) -> str:

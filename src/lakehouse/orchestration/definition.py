@@ -221,12 +221,13 @@ def pipeline_definition(contracts: Mapping[str, Contract] | None = None) -> Pipe
                 retry=STORAGE,
             ),
             *silver,
-            # GOLD — one entry here, named "gold" (bench_watch.py looks for that name), e.g.
-            # Task("gold", "lakehouse.gold.refresh:step", "Refresh gold for the dates, users and
-            #      products this run touched", retry=STANDARD),
-            # called as fn(state) -> dict: `state.summary.entities[e].touched_dates / _users /
-            # _keys` say what changed, `state.engine()` is this thread's engine, `state.run_id`
-            # and `state.now` stamp commits; raise RetryableError for what a retry can fix.
+            Task(
+                "gold",
+                f"{STEPS}:gold",
+                "Refresh gold for the dates, customers and products silver changed since the "
+                "last gold build (read from silver's change data feed)",
+                retry=STORAGE,
+            ),
             Task(
                 "catalog_sync",
                 f"{STEPS}:catalog_sync",

@@ -157,6 +157,14 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
     return {"rows_in": result.rows_in, "valid": result.valid, "quarantined": result.quarantined}
 
 
+def gold(state: RunState) -> dict[str, Any]:
+    """Refresh gold for what changed in silver since the last gold build (any run's changes,
+    so a run killed before this step is caught up by the next one)."""
+    versions = state.engine().refresh_gold(state.run_id, state.now)
+    checkpoint("after_gold")
+    return {"tables_written": len(versions)}
+
+
 def catalog_sync(state: RunState) -> dict[str, Any]:
     """Locally the Delta tables carry their own schema and descriptions (written with every
     table from the contracts), so there is nothing to publish; on AWS this step is the Glue

@@ -1,0 +1,243 @@
+"""Processing: the Glue database, the Glue 5 Spark job that runs the pipeline's steps, and the
+Step Functions state machine (the exported ASL, its placeholders filled by substitutions)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as assets
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from lakehouse_stack import iam as policy
+from lakehouse_stack.settings import INFRA, SRC, Settings
+from lakehouse_stack.storage import GLUE_TEMP_PREFIX, Buckets
+
+METRIC_NAMESPACES = ("Lakehouse", "Glue")  # ours, and Glue's own job metrics (--enable-metrics)
+ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.DS_Store"]
+
+
+def log_group(scope: Construct, id: str, name: str, settings: Settings) -> logs.LogGroup:
+    group = logs.LogGroup(scope, id, log_group_name=name, removal_policy=RemovalPolicy.RETAIN)
+    cfn = group.node.default_child
+    assert isinstance(cfn, logs.CfnLogGroup)
+    cfn.retention_in_days = settings.log_retention_days
+    return group
+
+
+class Pipeline(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        buckets: Buckets,
+        topic: sns.Topic,
+        definition: dict[str, Any],
+    ) -> None:
+        super().__init__(scope, id)
+        self.settings = settings
+        self.database = glue.CfnDatabase(
+            self,
+            "Database",
+            catalog_id=Aws.ACCOUNT_ID,
+            database_input=glue.CfnDatabase.DatabaseInputProperty(
+                name=settings.database,
+                description="Lakehouse tables (silver and gold Delta tables), from the contracts.",
+                parameters={"lakehouse.managed_by": "lakehouse"},
+            ),
+        )
+        self.job = self._glue_job(buckets, topic)
+        self.state_machine = self._state_machine(buckets, topic, definition)
+
+    # --- Glue ---------------------------------------------------------------------------------
+    def _glue_job(self, b: Buckets, topic: sns.Topic) -> glue.CfnJob:
+        cfg = self.settings
+        script = assets.Asset(self, "GlueLauncher", path=str(INFRA / "glue" / "launch.py"))
+        package = assets.Asset(self, "LakehousePackage", path=str(SRC), exclude=ASSET_EXCLUDE)
+        role = policy.role(self, "GlueJobRole", "glue.amazonaws.com", "Lakehouse Glue job")
+        self.glue_role = role
+        lake, landing, archive = b.lake, b.landing, b.archive
+        policy.allow(
+            role,
+            "ReadCode",
+            ["s3:GetObject"],
+            [
+                script.bucket.arn_for_objects(script.s3_object_key),
+                package.bucket.arn_for_objects(package.s3_object_key),
+            ],
+        )
+        policy.allow(
+            role, "ListBuckets", ["s3:ListBucket"], [x.bucket_arn for x in (lake, landing, archive)]
+        )
+        policy.allow(
+            role,
+            "LakeObjects",
+            ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
+            [lake.arn_for_objects("*")],
+        )
+        policy.allow(
+            role,
+            "LandingObjects",
+            ["s3:GetObject", "s3:DeleteObject"],
+            [landing.arn_for_objects(f"{cfg.landing_prefix}/*")],
+        )
+        policy.allow(
+            role, "ArchiveObjects", ["s3:GetObject", "s3:PutObject"], [archive.arn_for_objects("*")]
+        )
+        db = cfg.database
+        policy.allow(
+            role,
+            "Catalog",
+            [
+                "glue:GetDatabase",
+                "glue:GetDatabases",
+                "glue:UpdateDatabase",
+                "glue:GetTable",
+                "glue:GetTables",
+                "glue:CreateTable",
+                "glue:UpdateTable",
+                "glue:GetPartitions",
+                "glue:GetUserDefinedFunctions",
+            ],
+            [
+                f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:catalog",
+                f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:database/{db}",
+                f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:database/default",
+                f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/{db}/*",
+                f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:userDefinedFunction/{db}/*",
+            ],
+        )
+        policy.allow(
+            role,
+            "Logs",
+            ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            [f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws-glue/*"],
+        )
+        policy.allow(
+            role,
+            "Metrics",
+            ["cloudwatch:PutMetricData"],
+            ["*"],
+            {"StringEquals": {"cloudwatch:namespace": list(METRIC_NAMESPACES)}},
+        )
+        policy.allow(role, "Notify", ["sns:Publish"], [topic.topic_arn])
+        args = {
+            "--job-language": "python",
+            "--datalake-formats": "delta",
+            "--conf": "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
+            "--conf spark.sql.catalog.spark_catalog="
+            "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+            "--enable-glue-datacatalog": "true",
+            "--enable-metrics": "true",
+            "--enable-continuous-cloudwatch-log": "true",
+            "--extra-py-files": package.s3_object_url,
+            "--additional-python-modules": ",".join(cfg.python_modules),
+            "--TempDir": f"s3://{lake.bucket_name}/{GLUE_TEMP_PREFIX}",
+            "--entry-module": cfg.glue_entry_module,
+            "--root": f"s3://{lake.bucket_name}",
+            "--landing": f"s3://{landing.bucket_name}/{cfg.landing_prefix}",
+            "--archive": f"s3://{archive.bucket_name}",
+            "--environment": cfg.env_name,
+            "--glue-database": cfg.database,
+            "--sns-topic-arn": topic.topic_arn,
+            "--metrics-namespace": METRIC_NAMESPACES[0],
+            "--max-run-seconds": str(cfg.max_run_minutes * 60),
+        }
+        return glue.CfnJob(
+            self,
+            "Job",
+            role=role.role_arn,
+            description="Runs one lakehouse pipeline step (--step) with the spark engine",
+            glue_version="5.0",
+            command=glue.CfnJob.JobCommandProperty(
+                name="glueetl", python_version="3", script_location=script.s3_object_url
+            ),
+            default_arguments=args,
+            worker_type=cfg.glue_worker_type,
+            number_of_workers=cfg.glue_workers,
+            timeout=cfg.glue_timeout_minutes,
+            max_retries=0,  # Step Functions retries transient errors per step
+            execution_property=glue.CfnJob.ExecutionPropertyProperty(
+                max_concurrent_runs=cfg.glue_max_concurrent_runs
+            ),
+        )
+
+    # --- Step Functions -----------------------------------------------------------------------
+    def _state_machine(
+        self, b: Buckets, topic: sns.Topic, definition: dict[str, Any]
+    ) -> sfn.CfnStateMachine:
+        role = policy.role(
+            self,
+            "StateMachineRole",
+            "states.amazonaws.com",
+            "Lakehouse pipeline",
+            same_account=True,
+        )
+        self.states_role = role
+        job_arn = f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:job/{self.job.ref}"
+        policy.allow(
+            role,
+            "RunGlueJob",
+            ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"],
+            [job_arn],
+        )
+        policy.allow(role, "ListLanding", ["s3:ListBucket"], [b.landing.bucket_arn])
+        policy.allow(role, "NotifyFailure", ["sns:Publish"], [topic.topic_arn])
+        policy.allow(
+            role,
+            "ExecutionLogs",
+            [
+                "logs:CreateLogDelivery",
+                "logs:GetLogDelivery",
+                "logs:UpdateLogDelivery",
+                "logs:DeleteLogDelivery",
+                "logs:ListLogDeliveries",
+                "logs:PutResourcePolicy",
+                "logs:DescribeResourcePolicies",
+                "logs:DescribeLogGroups",
+            ],
+            ["*"],
+        )
+        self.execution_logs = log_group(
+            self,
+            "ExecutionLogs",
+            f"/aws/vendedlogs/states/lakehouse-{self.settings.env_name}",
+            self.settings,
+        )
+        machine = sfn.CfnStateMachine(
+            self,
+            "StateMachine",
+            role_arn=role.role_arn,
+            state_machine_type="STANDARD",
+            # a string, not an object: CloudFormation must get the ASL verbatim (an object
+            # would lose its nulls, e.g. a Parallel's "ResultPath": null)
+            definition_string=json.dumps(definition, indent=1),
+            definition_substitutions={
+                "PipelineJobName": self.job.ref,
+                "FailureTopicArn": topic.topic_arn,
+                "LakehouseRoot": f"s3://{b.lake.bucket_name}",
+                "LandingBucket": b.landing.bucket_name,
+                "LandingPrefix": f"{self.settings.landing_prefix}/",
+            },
+            logging_configuration=sfn.CfnStateMachine.LoggingConfigurationProperty(
+                level="ERROR",
+                include_execution_data=False,
+                destinations=[
+                    sfn.CfnStateMachine.LogDestinationProperty(
+                        cloud_watch_logs_log_group=sfn.CfnStateMachine.CloudWatchLogsLogGroupProperty(
+                            log_group_arn=self.execution_logs.log_group_arn
+                        )
+                    )
+                ],
+            ),
+        )
+        # the role's policy must exist before the first run (the role itself is referenced)
+        machine.node.add_dependency(role.node.find_child("DefaultPolicy"))
+        return machine

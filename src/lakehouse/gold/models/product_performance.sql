@@ -1,0 +1,118 @@
+/*
+name = "product_performance"
+refresh = "full"
+grain = "one row per product in silver.products (products never sold included, with zeros)"
+description = """
+How each product sells over all history: units, orders, customers, revenue, reorder rate, its
+share of its department, its rank, and its trend over the last 7 days against the 7 days before
+(both ending on the newest order date in silver.orders). Units count quantity (null -> 1).
+Revenue is line revenue (decimal(18,2)): unit_price * quantity for priced lines; lines without
+a unit_price share their order's total_amount (less the priced lines) in proportion to quantity,
+to the cent. Shares, ranks and the trend window depend on every product, so the model is rebuilt
+in full."""
+
+[columns]
+product_id = "Product."
+product_name = "Product display name."
+department = "Product department."
+aisle = "Aisle, when the shop sends one."
+category = "Category, when the shop sends one."
+units = "Units sold (quantity, null counts as 1); 0 when never sold."
+lines = "Order lines."
+orders = "Distinct orders that contain the product."
+customers = "Distinct customers who bought the product."
+revenue = "Line revenue, decimal(18,2); 0 when never sold."
+reorder_rate = "Share of the product's lines flagged reordered (double); null when never sold."
+department_units_share = "units / units of the product's department (double); null when that is 0."
+department_revenue_share = "revenue / revenue of the product's department (double); null when that is 0."
+revenue_rank = "Rank by revenue among all products, 1 = highest; ties share a rank."
+department_revenue_rank = "Rank by revenue within the department, 1 = highest; ties share a rank."
+units_last_7d = "Units sold on the 7 days ending on the newest order date."
+units_prev_7d = "Units sold on the 7 days before those."
+units_trend = "(units_last_7d - units_prev_7d) / units_prev_7d (double); null when units_prev_7d is 0."
+revenue_last_7d = "Line revenue on the 7 days ending on the newest order date, decimal(18,2)."
+revenue_prev_7d = "Line revenue on the 7 days before those, decimal(18,2)."
+*/
+WITH as_of AS (
+    SELECT MAX(date) AS as_of_date FROM silver.orders
+),
+sales AS (
+    SELECT
+        l.product_id,
+        CAST(SUM(l.quantity) AS BIGINT) AS units,
+        COUNT(*) AS lines,
+        COUNT(DISTINCT l.order_id) AS orders,
+        COUNT(DISTINCT l.user_id) AS customers,
+        CAST(SUM(l.revenue) AS DECIMAL(18, 2)) AS revenue,
+        CAST(SUM(l.reordered) AS BIGINT) AS reordered_lines,
+        CAST(SUM(
+            CASE WHEN l.date > CAST(a.as_of_date - INTERVAL 7 DAY AS DATE) THEN l.quantity ELSE 0 END
+        ) AS BIGINT) AS units_last_7d,
+        CAST(SUM(
+            CASE
+                WHEN l.date > CAST(a.as_of_date - INTERVAL 14 DAY AS DATE)
+                    AND l.date <= CAST(a.as_of_date - INTERVAL 7 DAY AS DATE)
+                    THEN l.quantity
+                ELSE 0
+            END
+        ) AS BIGINT) AS units_prev_7d,
+        CAST(SUM(
+            CASE WHEN l.date > CAST(a.as_of_date - INTERVAL 7 DAY AS DATE) THEN l.revenue ELSE 0 END
+        ) AS DECIMAL(18, 2)) AS revenue_last_7d,
+        CAST(SUM(
+            CASE
+                WHEN l.date > CAST(a.as_of_date - INTERVAL 14 DAY AS DATE)
+                    AND l.date <= CAST(a.as_of_date - INTERVAL 7 DAY AS DATE)
+                    THEN l.revenue
+                ELSE 0
+            END
+        ) AS DECIMAL(18, 2)) AS revenue_prev_7d
+    FROM gold.line_revenue AS l
+    CROSS JOIN as_of AS a
+    GROUP BY l.product_id
+),
+products AS (
+    SELECT
+        p.product_id,
+        p.product_name,
+        p.department,
+        p.aisle,
+        p.category,
+        COALESCE(s.units, 0) AS units,
+        COALESCE(s.lines, 0) AS lines,
+        COALESCE(s.orders, 0) AS orders,
+        COALESCE(s.customers, 0) AS customers,
+        COALESCE(s.revenue, CAST(0 AS DECIMAL(18, 2))) AS revenue,
+        CAST(s.reordered_lines AS DOUBLE) / s.lines AS reorder_rate,
+        COALESCE(s.units_last_7d, 0) AS units_last_7d,
+        COALESCE(s.units_prev_7d, 0) AS units_prev_7d,
+        COALESCE(s.revenue_last_7d, CAST(0 AS DECIMAL(18, 2))) AS revenue_last_7d,
+        COALESCE(s.revenue_prev_7d, CAST(0 AS DECIMAL(18, 2))) AS revenue_prev_7d
+    FROM silver.products AS p
+    LEFT JOIN sales AS s ON s.product_id = p.product_id
+)
+SELECT
+    product_id,
+    product_name,
+    department,
+    aisle,
+    category,
+    units,
+    lines,
+    orders,
+    customers,
+    revenue,
+    reorder_rate,
+    CAST(units AS DOUBLE)
+    / NULLIF(CAST(SUM(units) OVER (PARTITION BY department) AS DOUBLE), 0) AS department_units_share,
+    CAST(revenue AS DOUBLE)
+    / NULLIF(CAST(SUM(revenue) OVER (PARTITION BY department) AS DOUBLE), 0)
+        AS department_revenue_share,
+    RANK() OVER (ORDER BY revenue DESC) AS revenue_rank,
+    RANK() OVER (PARTITION BY department ORDER BY revenue DESC) AS department_revenue_rank,
+    units_last_7d,
+    units_prev_7d,
+    CAST(units_last_7d - units_prev_7d AS DOUBLE) / NULLIF(units_prev_7d, 0) AS units_trend,
+    revenue_last_7d,
+    revenue_prev_7d
+FROM products

@@ -1,0 +1,139 @@
+"""What gold was last built from, and what changed in silver since: the input to a refresh.
+
+Gold records the silver versions each build read (`_ops.gold_builds`). The next refresh reads
+silver's change data feed between those versions and now, so it recomputes exactly the dates,
+customers and products that changed — whichever run changed them, even one that was killed
+before its gold step. No record, or a history the feed cannot describe (a RESTORE), means a
+full rebuild.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakehouse.delta import CommitInfo, ensure_table, read_arrow, try_open
+from lakehouse.gold import Touched, list_models
+from lakehouse.storage import Root
+
+SILVER = ("products", "orders", "order_items")
+BUILDS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("built_at", pa.timestamp("us", tz="UTC")),
+        ("mode", pa.string()),  # full | incremental
+        ("silver_versions", pa.string()),  # JSON {"orders": 3, ...}
+        ("models_written", pa.int64()),
+    ]
+)
+# operations whose data changes the change data feed records
+_FEED_OPS = {
+    "WRITE",
+    "MERGE",
+    "DELETE",
+    "UPDATE",
+    "CREATE TABLE",
+    "OPTIMIZE",
+    "VACUUM START",
+    "VACUUM END",
+    "ADD COLUMN",
+    "SET TBLPROPERTIES",
+}
+_KEYS = {"dates": "date", "users": "user_id", "products": "product_id"}
+
+
+@dataclass(frozen=True)
+class Pending:
+    touched: Touched
+    versions: dict[str, int]  # silver versions the refresh will have read
+
+    @property
+    def nothing(self) -> bool:
+        return self.touched.is_empty
+
+
+def silver_versions(root: Root) -> dict[str, int] | None:
+    out = {}
+    for entity in SILVER:
+        dt_ = try_open(root, "silver", entity)
+        if dt_ is None:
+            return None
+        out[entity] = int(dt_.version())
+    return out
+
+
+def last_build(root: Root) -> dict[str, int] | None:
+    dt_ = try_open(root, "_ops", "gold_builds")
+    if dt_ is None:
+        return None
+    rows = read_arrow(dt_, ["built_at", "silver_versions"]).sort_by([("built_at", "descending")])
+    return json.loads(rows["silver_versions"][0].as_py()) if rows.num_rows else None
+
+
+def gold_complete(root: Root) -> bool:
+    return all(try_open(root, "gold", m.name) is not None for m in list_models())
+
+
+def pending(root: Root) -> Pending | None:
+    """Changes to refresh gold for; None when silver is not complete yet (no gold possible)."""
+    now = silver_versions(root)
+    if now is None:
+        return None
+    before = last_build(root)
+    if before is None or not gold_complete(root):
+        return Pending(Touched.full(), now)
+    found: dict[str, set[object]] = {k: set() for k in _KEYS}
+    for entity, version in now.items():
+        start = before.get(entity, -1)
+        if version == start:
+            continue
+        dt_ = try_open(root, "silver", entity)
+        assert dt_ is not None
+        ops = {h["operation"] for h in dt_.history(version - start) if h["version"] > start}
+        if start < 0 or not ops <= _FEED_OPS:
+            return Pending(Touched.full(), now)  # e.g. RESTORE: the feed cannot say what moved
+        names = pa.schema(dt_.schema()).names
+        cols = [c for c in _KEYS.values() if c in names]
+        feed = pa.table(
+            dt_.load_cdf(starting_version=start + 1, ending_version=version, columns=cols)
+        )
+        for field, col in _KEYS.items():
+            if col in feed.column_names:
+                found[field] |= set(pc.unique(feed[col]).drop_null().to_pylist())
+    touched = Touched(
+        dates=frozenset(x for x in found["dates"] if isinstance(x, dt.date)),
+        users=frozenset(int(x) for x in found["users"]),  # type: ignore[call-overload]
+        products=frozenset(int(x) for x in found["products"]),  # type: ignore[call-overload]
+    )
+    return Pending(touched, now)
+
+
+def record_build(
+    root: Root, p: Pending, run_id: str, now: dt.datetime, models_written: int
+) -> None:
+    from deltalake import write_deltalake
+
+    row = {
+        "run_id": run_id,
+        "built_at": now,
+        "mode": "full" if p.touched.is_full else "incremental",
+        "silver_versions": json.dumps(p.versions, sort_keys=True),
+        "models_written": models_written,
+    }
+    dt_ = ensure_table(
+        root,
+        "_ops",
+        "gold_builds",
+        BUILDS_SCHEMA,
+        description="Gold builds: the silver versions each one read.",
+    )
+    write_deltalake(
+        dt_,
+        pa.Table.from_pylist([row], schema=BUILDS_SCHEMA),
+        mode="append",
+        commit_properties=CommitInfo(run_id, "gold_build").properties(),
+    )

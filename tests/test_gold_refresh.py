@@ -1,0 +1,206 @@
+"""Incremental refresh: applying its writes to the previous full build equals a full rebuild."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from gold_oracle import connect_silver, load_lab_silver
+from lakehouse.errors import TerminalError
+from lakehouse.gold import GoldWrite, Touched, get_model, list_models, plan_refresh, refresh_gold
+from lakehouse.gold.refresh import period_start, shift_period
+from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
+
+MODELS = [m.name for m in list_models()]
+
+
+def build(silver: SilverTables) -> dict[str, pa.Table]:
+    return {w.model: w.table for w in refresh_gold(connect_silver(silver), Touched.full())}
+
+
+def apply(old: dict[str, pa.Table], writes: list[GoldWrite]) -> dict[str, pa.Table]:
+    """What a table writer does: overwrite, or delete the predicate's rows and append."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    tables = dict(old)
+    for w in writes:
+        if w.mode == "overwrite":
+            tables[w.model] = w.table
+            continue
+        assert w.predicate
+        con.register("current", tables[w.model])
+        con.register("incoming", w.table)
+        tables[w.model] = con.sql(
+            f"SELECT * FROM current WHERE NOT ({w.predicate}) UNION ALL SELECT * FROM incoming"
+        ).to_arrow_table()
+        con.unregister("current")
+        con.unregister("incoming")
+    return tables
+
+
+def same_rows(a: pa.Table, b: pa.Table) -> bool:
+    order = [(c, "ascending") for c in a.column_names]
+    return a.schema == b.schema and a.sort_by(order).equals(b.sort_by(order))
+
+
+def check_incremental(
+    silver: SilverTables, day: dt.date, rebuilt: dict[str, pa.Table] | None = None
+) -> list[GoldWrite]:
+    old = build(silver.without(day))
+    dates, users, products = silver.touched(day)
+    writes = refresh_gold(connect_silver(silver), Touched(dates, users, products), old.get)
+    applied = apply(old, writes)
+    rebuilt = rebuilt or build(silver)
+    different = [m for m in MODELS if not same_rows(applied[m], rebuilt[m])]
+    assert different == []
+    return writes
+
+
+@pytest.fixture(scope="module")
+def lab_silver() -> SilverTables:
+    return load_lab_silver()
+
+
+@pytest.fixture(scope="module")
+def synthetic() -> SilverTables:
+    return generate_silver(items=8_000, days=45, products=200, seed=5)
+
+
+@pytest.fixture(scope="module")
+def synthetic_gold(synthetic: SilverTables) -> dict[str, pa.Table]:
+    return build(synthetic)
+
+
+def test_lab_adding_the_last_day_equals_a_full_rebuild(lab_silver: SilverTables) -> None:
+    writes = check_incremental(lab_silver, lab_silver.dates()[-1])
+    modes = {w.model: w.mode for w in writes}
+    assert modes["sales_daily"] == modes["customer_profile"] == "replace"
+    assert modes["department_sales"] == "replace"
+    assert modes["reorder_patterns"] == "overwrite"  # the day touched most of the catalog
+    assert modes["customer_segments"] == modes["product_pairs"] == "overwrite"
+    by_model = {w.model: w for w in writes}
+    assert by_model["sales_daily"].predicate == "date IN ('2025-04-15', '2025-04-16')"
+    assert by_model["sales_daily"].table.column("date").to_pylist() == [dt.date(2025, 4, 15)]
+    assert by_model["sales_weekly"].predicate == "week_start IN ('2025-04-14', '2025-04-21')"
+
+
+def test_synthetic_adding_the_last_day_equals_a_full_rebuild(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    check_incremental(synthetic, synthetic.dates()[-1], synthetic_gold)
+
+
+def test_generated_adding_the_last_day_equals_a_full_rebuild(tmp_path: Path) -> None:
+    generate = pytest.importorskip("lakehouse.generate").generate
+    generate(tmp_path, orders=1500, days=20, products=200, seed=8, fmt="parquet")
+    silver = silver_from_parquet(tmp_path)
+    check_incremental(silver, silver.dates()[-1])
+
+
+def test_a_late_day_in_the_middle_equals_a_full_rebuild(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """A day that arrives late restates its period and the next one (change vs previous)."""
+    day = dt.date(2025, 3, 31)  # a Monday and a month's last day: weeks and months restated
+    assert day in synthetic.dates()[1:-1]
+    writes = {w.model: w for w in check_incremental(synthetic, day, synthetic_gold)}
+    assert writes["sales_daily"].predicate == "date IN ('2025-03-31', '2025-04-01')"
+    assert writes["sales_weekly"].predicate == "week_start IN ('2025-03-31', '2025-04-07')"
+    assert writes["sales_monthly"].predicate == "month_start IN ('2025-03-01', '2025-04-01')"
+
+
+def test_nothing_touched_writes_nothing(synthetic: SilverTables) -> None:
+    assert refresh_gold(connect_silver(synthetic), Touched.of()) == []
+
+
+def test_the_session_must_run_in_utc(synthetic: SilverTables) -> None:
+    con = connect_silver(synthetic)
+    con.execute("SET TimeZone = 'Europe/Paris'")
+    with pytest.raises(TerminalError, match="SET TimeZone = 'UTC'"):
+        refresh_gold(con, Touched.full())
+
+
+def test_without_read_gold_dependencies_are_rebuilt(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """customer_segments reads all of customer_profile: without the old table it is rebuilt."""
+    day = synthetic.dates()[-1]
+    writes = refresh_gold(connect_silver(synthetic), Touched(*synthetic.touched(day)))
+    modes = {w.model: w.mode for w in writes}
+    assert modes["customer_profile"] == "overwrite"
+    assert modes["product_pairs"] == "overwrite"
+    assert modes["sales_daily"] == "replace"
+    by_model = {w.model: w.table for w in writes}
+    for name in ("customer_profile", "customer_segments", "reorder_patterns_department"):
+        assert same_rows(by_model[name], synthetic_gold[name]), name
+
+
+def test_only_products_touched(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """A catalog-only change: product-keyed and full models run, date/user models do not."""
+    writes = refresh_gold(
+        connect_silver(synthetic), Touched.of(products=[3, 7]), synthetic_gold.get
+    )
+    modes = {w.model: w.mode for w in writes}
+    assert "sales_daily" not in modes and "customer_profile" not in modes
+    assert modes["reorder_patterns"] == "replace"
+    assert {w.model: w for w in writes}["reorder_patterns"].predicate == "product_id IN (3, 7)"
+    assert modes["catalog_summary"] == "overwrite"
+
+
+def test_plan_reads_only_the_periods_it_needs() -> None:
+    day = dt.date(2025, 4, 2)  # a Wednesday
+    weekly = plan_refresh(get_model("sales_weekly"), Touched.of(dates=[day]))
+    assert weekly.mode == "replace"
+    assert weekly.key_values == (dt.date(2025, 3, 31), dt.date(2025, 4, 7))
+    sql = weekly.sql()
+    # the previous week is read (change vs previous week), the rows kept are the two weeks
+    assert "BETWEEN CAST('2025-03-24' AS DATE) AND CAST('2025-04-13' AS DATE)" in sql
+    monthly = plan_refresh(get_model("sales_monthly"), Touched.of(dates=[day]))
+    assert monthly.predicate == "month_start IN ('2025-04-01', '2025-05-01')"
+    assert "BETWEEN CAST('2025-03-01' AS DATE) AND CAST('2025-05-31' AS DATE)" in monthly.sql()
+    daily = plan_refresh(get_model("department_sales"), Touched.of(dates=[day, day]))
+    assert daily.predicate == "date IN ('2025-04-02')"
+    assert "BETWEEN CAST('2025-04-02' AS DATE) AND CAST('2025-04-02' AS DATE)" in daily.sql()
+
+
+def test_plan_by_key_and_full() -> None:
+    touched = Touched.of(dates=[dt.date(2025, 4, 2)], users=[5, 2], products=[9])
+    profile = plan_refresh(get_model("customer_profile"), touched)
+    assert (profile.mode, profile.predicate) == ("replace", "user_id IN (2, 5)")
+    assert "user_id IN (2, 5)" in profile.sql("spark")
+    reorder = plan_refresh(get_model("reorder_patterns"), touched)
+    assert reorder.predicate == "product_id IN (9)"
+    # the product's orders are read whole, so other lines of those orders are there too
+    assert "order_id IN (SELECT order_id FROM silver.order_items WHERE product_id IN (9))" in (
+        reorder.sql(pretty=False)
+    )
+    assert plan_refresh(get_model("product_pairs"), touched).mode == "overwrite"
+    assert plan_refresh(get_model("product_pairs"), Touched.of()).mode == "skip"
+    assert plan_refresh(get_model("sales_daily"), Touched.full()).mode == "overwrite"
+    assert plan_refresh(get_model("sales_daily"), Touched.of(users=[1])).mode == "skip"
+
+
+def test_periods() -> None:
+    assert period_start(dt.date(2025, 4, 6), "week") == dt.date(2025, 3, 31)  # Sunday
+    assert period_start(dt.date(2025, 4, 7), "week") == dt.date(2025, 4, 7)  # Monday
+    assert period_start(dt.date(2025, 4, 30), "month") == dt.date(2025, 4, 1)
+    assert shift_period(dt.date(2025, 12, 1), "month", 1) == dt.date(2026, 1, 1)
+    assert shift_period(dt.date(2025, 1, 1), "month", -1) == dt.date(2024, 12, 1)
+    assert shift_period(dt.date(2025, 3, 31), "week", -1) == dt.date(2025, 3, 24)
+
+
+def test_touched_flags() -> None:
+    assert Touched.full().is_full and not Touched.full().is_empty
+    assert Touched.of().is_empty and not Touched.of().is_full
+    assert not Touched.of(users=[1]).is_empty
+
+
+def test_every_keyed_policy_is_in_use() -> None:
+    policies = {m.name: m.refresh for m in list_models()}
+    assert set(policies.values()) == {"full", "by_date", "by_user", "by_product"}
