@@ -22,8 +22,8 @@ units = "Units sold over all history."
 products_for_80pct_units = "Fewest products that together make at least 80 % of units; 0 when nothing sold."
 share_of_products_for_80pct_units = "products_for_80pct_units / products (double)."
 */
-WITH as_of AS (
-    SELECT MAX(date) AS as_of_date FROM silver.orders
+WITH window_start AS (
+    SELECT CAST(MAX(date) - INTERVAL 30 DAY AS DATE) AS active_after FROM silver.orders
 ),
 sales AS (
     SELECT product_id, CAST(SUM(COALESCE(quantity, 1)) AS BIGINT) AS units, MAX(date) AS last_sold
@@ -36,11 +36,9 @@ catalog_products AS (
         p.department,
         p.aisle,
         COALESCE(s.units, 0) AS units,
-        CASE
-            WHEN s.last_sold > CAST(a.as_of_date - INTERVAL 30 DAY AS DATE) THEN 1 ELSE 0
-        END AS active
+        CASE WHEN s.last_sold > w.active_after THEN 1 ELSE 0 END AS active
     FROM silver.products AS p
-    CROSS JOIN as_of AS a
+    CROSS JOIN window_start AS w
     LEFT JOIN sales AS s ON s.product_id = p.product_id
 ),
 levels AS (

@@ -23,18 +23,30 @@ customers = "Distinct customers who bought in the department that day."
 revenue = "Line revenue, decimal(18,2) (see the revenue rule above)."
 revenue_share = "revenue / the day's line revenue over all departments (double); null when that is 0."
 */
-WITH by_department AS (
+WITH per_order AS (
     SELECT
         l.date,
         p.department,
-        CAST(SUM(l.quantity) AS BIGINT) AS units,
+        l.order_id,
+        l.user_id,
+        SUM(l.quantity) AS units,
         COUNT(*) AS lines,
-        COUNT(DISTINCT l.order_id) AS orders,
-        COUNT(DISTINCT l.user_id) AS customers,
-        CAST(SUM(l.revenue) AS DECIMAL(18, 2)) AS revenue
+        SUM(l.revenue) AS revenue
     FROM gold.line_revenue AS l
     JOIN silver.products AS p ON p.product_id = l.product_id
-    GROUP BY l.date, p.department
+    GROUP BY l.date, p.department, l.order_id, l.user_id
+),
+by_department AS (
+    SELECT
+        date,
+        department,
+        CAST(SUM(units) AS BIGINT) AS units,
+        CAST(SUM(lines) AS BIGINT) AS lines,
+        COUNT(*) AS orders,
+        COUNT(DISTINCT user_id) AS customers,
+        CAST(SUM(revenue) AS DECIMAL(18, 2)) AS revenue
+    FROM per_order
+    GROUP BY date, department
 )
 SELECT
     date,

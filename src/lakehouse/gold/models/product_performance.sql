@@ -33,8 +33,11 @@ units_trend = "(units_last_7d - units_prev_7d) / units_prev_7d (double); null wh
 revenue_last_7d = "Line revenue on the 7 days ending on the newest order date, decimal(18,2)."
 revenue_prev_7d = "Line revenue on the 7 days before those, decimal(18,2)."
 */
-WITH as_of AS (
-    SELECT MAX(date) AS as_of_date FROM silver.orders
+WITH windows AS (
+    SELECT
+        CAST(MAX(date) - INTERVAL 7 DAY AS DATE) AS last_start,
+        CAST(MAX(date) - INTERVAL 14 DAY AS DATE) AS prev_start
+    FROM silver.orders
 ),
 sales AS (
     SELECT
@@ -45,30 +48,18 @@ sales AS (
         COUNT(DISTINCT l.user_id) AS customers,
         CAST(SUM(l.revenue) AS DECIMAL(18, 2)) AS revenue,
         CAST(SUM(l.reordered) AS BIGINT) AS reordered_lines,
+        CAST(SUM(CASE WHEN l.date > w.last_start THEN l.quantity ELSE 0 END) AS BIGINT)
+            AS units_last_7d,
         CAST(SUM(
-            CASE WHEN l.date > CAST(a.as_of_date - INTERVAL 7 DAY AS DATE) THEN l.quantity ELSE 0 END
-        ) AS BIGINT) AS units_last_7d,
-        CAST(SUM(
-            CASE
-                WHEN l.date > CAST(a.as_of_date - INTERVAL 14 DAY AS DATE)
-                    AND l.date <= CAST(a.as_of_date - INTERVAL 7 DAY AS DATE)
-                    THEN l.quantity
-                ELSE 0
-            END
+            CASE WHEN l.date > w.prev_start AND l.date <= w.last_start THEN l.quantity ELSE 0 END
         ) AS BIGINT) AS units_prev_7d,
+        CAST(SUM(CASE WHEN l.date > w.last_start THEN l.revenue ELSE 0 END) AS DECIMAL(18, 2))
+            AS revenue_last_7d,
         CAST(SUM(
-            CASE WHEN l.date > CAST(a.as_of_date - INTERVAL 7 DAY AS DATE) THEN l.revenue ELSE 0 END
-        ) AS DECIMAL(18, 2)) AS revenue_last_7d,
-        CAST(SUM(
-            CASE
-                WHEN l.date > CAST(a.as_of_date - INTERVAL 14 DAY AS DATE)
-                    AND l.date <= CAST(a.as_of_date - INTERVAL 7 DAY AS DATE)
-                    THEN l.revenue
-                ELSE 0
-            END
+            CASE WHEN l.date > w.prev_start AND l.date <= w.last_start THEN l.revenue ELSE 0 END
         ) AS DECIMAL(18, 2)) AS revenue_prev_7d
     FROM gold.line_revenue AS l
-    CROSS JOIN as_of AS a
+    CROSS JOIN windows AS w
     GROUP BY l.product_id
 ),
 products AS (

@@ -22,15 +22,16 @@ segment_buyers = "Customers of the segment who buy in the department."
 segment_median_spend = "Median spend in the department over those customers (double)."
 spend_gap = "segment_median_spend - spend (double, > 0)."
 */
-WITH spend AS (
-    SELECT
-        l.user_id,
-        p.department,
-        CAST(SUM(l.revenue) AS DECIMAL(18, 2)) AS spend,
-        COUNT(DISTINCT l.order_id) AS orders
+WITH order_spend AS (
+    SELECT l.user_id, p.department, l.order_id, SUM(l.revenue) AS spend
     FROM gold.line_revenue AS l
     JOIN silver.products AS p ON p.product_id = l.product_id
-    GROUP BY l.user_id, p.department
+    GROUP BY l.user_id, p.department, l.order_id
+),
+spend AS (
+    SELECT user_id, department, CAST(SUM(spend) AS DECIMAL(18, 2)) AS spend, COUNT(*) AS orders
+    FROM order_spend
+    GROUP BY user_id, department
 ),
 in_segment AS (
     SELECT
