@@ -47,7 +47,8 @@ def synthetic_data() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def generated_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    generate = pytest.importorskip("lakehouse.generate").generate
+    from lakehouse.generate import generate
+
     out = tmp_path_factory.mktemp("generated")
     generate(out, orders=2500, days=30, products=300, seed=3, fmt="parquet")
     return prepare(silver_from_parquet(out))

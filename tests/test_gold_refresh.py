@@ -95,7 +95,8 @@ def test_synthetic_adding_the_last_day_equals_a_full_rebuild(
 
 
 def test_generated_adding_the_last_day_equals_a_full_rebuild(tmp_path: Path) -> None:
-    generate = pytest.importorskip("lakehouse.generate").generate
+    from lakehouse.generate import generate
+
     generate(tmp_path, orders=1500, days=20, products=200, seed=8, fmt="parquet")
     silver = silver_from_parquet(tmp_path)
     check_incremental(silver, silver.dates()[-1])

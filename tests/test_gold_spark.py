@@ -66,9 +66,7 @@ def _utc(row: dict[str, Any]) -> dict[str, Any]:
 @pytest.mark.spark
 @pytest.mark.slow
 def test_spark_gives_the_same_rows_as_duckdb(tmp_path: Path) -> None:
-    pytest.importorskip("pyspark")
-    if shutil.which("java") is None:
-        pytest.skip("Spark needs a Java runtime")
+    assert shutil.which("java"), "Spark needs a Java runtime (Java 17)"
     silver = generate_silver(items=3_000, days=20, products=120, seed=21)
     for name in ("products", "orders", "order_items"):
         pq.write_table(getattr(silver, name), tmp_path / f"{name}.parquet")

@@ -26,10 +26,13 @@ from browser_support import (
 from lakehouse import Lakehouse
 from lakehouse.report import fmt
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(skip_reason() is not None, reason=skip_reason() or ""),
-]
+pytestmark = [pytest.mark.browser]
+
+
+def test_browser_is_installed() -> None:
+    assert skip_reason() is None, f"{skip_reason()} — `make test` installs it"
+
+
 TABS = ("sales", "products", "customers", "ops")
 
 

@@ -20,7 +20,10 @@ SCENARIOS = sorted(
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[p.name for p in SCENARIOS])
-@pytest.mark.parametrize("engine", ["local"])
+@pytest.mark.parametrize(
+    "engine",
+    ["local", pytest.param("spark", marks=[pytest.mark.spark, pytest.mark.xdist_group("spark")])],
+)
 def test_scenario(scenario: Path, engine: str, tmp_path: Path) -> None:
     spec = json.loads((scenario / "expected.json").read_text())
     lh = Lakehouse(tmp_path / "lake")

@@ -12,22 +12,23 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-import sqlglot
-
 from lakehouse.contracts import Column, Contract
 
 REASON_SEPARATOR = "|"
-INT_RE = r"^[+-]?[0-9]{1,18}$"
-DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# Patterns end in `\z`, not `$`: in Java (Spark) `$` also matches before a final line break.
+# Hours stop at 23 (DuckDB reads 24:00:00 as the next day, Spark as invalid) and offsets at
+# ±14:59 (real zones span -12:00..+14:00; DuckDB takes any, Spark up to ±18:00).
+INT_RE = r"^[+-]?[0-9]{1,18}\z"
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
 TS_RE = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
-    r"(Z|[+-][0-9]{2}:?[0-9]{2})?$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
+    r"(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])?\z"
 )
 
 
 def decimal_re(precision: int, scale: int) -> str:
     whole = precision - scale
-    return rf"^[+-]?([0-9]{{1,{whole}}}(\.[0-9]{{0,{scale}}})?|\.[0-9]{{1,{scale}}})$"
+    return rf"^[+-]?([0-9]{{1,{whole}}}(\.[0-9]{{0,{scale}}})?|\.[0-9]{{1,{scale}}})\z"
 
 
 def typed_name(column: str) -> str:
@@ -73,9 +74,9 @@ class ValidationQuery:
     parents: tuple[str, ...]  # relations `parent_<entity>` the statement reads
 
     def render(self, dialect: str) -> str:
-        if dialect == "duckdb":
-            return self.sql
-        return sqlglot.transpile(self.sql, read="duckdb", write=dialect)[0]
+        from lakehouse.engines.sql import render
+
+        return render(self.sql, dialect)
 
 
 def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:

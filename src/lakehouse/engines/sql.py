@@ -1,23 +1,75 @@
-"""Merge semantics written once (SQL in the shared dialect), used by every engine."""
+"""Merge semantics written once (SQL in the shared dialect), used by every engine.
+
+Every statement here is DuckDB dialect; `render` is the one place it becomes another engine's
+SQL (sqlglot, plus the fixes sqlglot does not make on its own).
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+import sqlglot
+from sqlglot import exp
+
+from lakehouse import zones
 from lakehouse.contracts import Contract
+from lakehouse.validation import REASON_SEPARATOR, typed_name
+
+SOURCE_DIALECT = "duckdb"
+# lineage of a batch handed to the validation statement (bronze lineage + run bookkeeping)
+BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
+QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
+# DuckDB's TRIM(x) strips Unicode space separators (category Zs); Spark's strips only ' '.
+# `\z`, not `$`: Java's `$` also matches before a final line break.
+_ZS_TRIM = r"^\p{Zs}+|\p{Zs}+\z"
 
 
 def _q(name: str) -> str:
     return f'"{name}"'
 
 
-def newest_per_key_sql(contract: Contract, source_sql: str) -> str:
-    """One row per key from valid rows of several files: newest recency, then latest file."""
+def render(sql: str, dialect: str) -> str:
+    """One statement or expression in the shared dialect, rendered for `dialect`."""
+    if dialect == SOURCE_DIALECT:
+        return sql
+    tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+    if dialect == "spark":
+        tree = tree.transform(_spark_fixes)
+    return tree.sql(dialect=dialect)
+
+
+def _spark_fixes(node: exp.Expr) -> exp.Expr:
+    if (
+        isinstance(node, exp.Trim)
+        and not node.args.get("expression")
+        and not node.args.get("position")
+    ):
+        return exp.RegexpReplace(
+            this=node.this,
+            expression=exp.Literal.string(_ZS_TRIM),
+            replacement=exp.Literal.string(""),
+        )
+    return node
+
+
+def newest_per_key_sql(
+    contract: Contract, source_sql: str, columns: Sequence[str] | None = None
+) -> str:
+    """One row per key from valid rows of several files: newest recency, then latest file.
+
+    `source_sql` yields `columns` (default: the contract's columns and the lineage) and `_seq`.
+    Rows re-checked from quarantine share `_seq` -1: among them the later ingestion wins, then
+    the file hash, so the choice never depends on the engine.
+    """
+    keep = ", ".join(_q(c) for c in (columns or [*contract.names, *zones.LINEAGE_NAMES]))
     pk = ", ".join(_q(k) for k in contract.primary_key)
     order = [f"{_q(contract.recency_column)} DESC"] if contract.recency_column else []
-    order.append("_seq DESC")
+    order += ["_seq DESC", "_ingested_at DESC", "_file_sha256 DESC"]
     return (
-        f"SELECT * EXCLUDE (__rank, _seq) FROM (SELECT *, ROW_NUMBER() OVER "
-        f"(PARTITION BY {pk} ORDER BY {', '.join(order)}) AS __rank FROM ({source_sql})) "
-        f"WHERE __rank = 1"
+        f"SELECT {keep} FROM (SELECT *, ROW_NUMBER() OVER "
+        f"(PARTITION BY {pk} ORDER BY {', '.join(order)}) AS __rank FROM ({source_sql}) AS __src) "
+        f"AS __ranked WHERE __rank = 1"
     )
 
 
@@ -62,3 +114,73 @@ def waiting_filter() -> str:
         "REGEXP_MATCHES(ARRAY_TO_STRING(_reasons, '|'), "
         "'^((orphan|parent_mismatch):[A-Za-z0-9_]+[|]?)+$')"
     )
+
+
+# --- the steps of processing one entity, shared by every engine ------------------------------
+def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable[str]) -> str:
+    """Quarantined rows that only wait for a parent, as batch rows to re-check (`_seq` -1).
+
+    Rows of files being loaded in this run are left out: they are checked as new rows.
+    """
+    exclude = ", ".join(f"'{s}'" for s in sorted(exclude_shas)) or "''"
+    cols = ", ".join(_q(c) for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
+    return (
+        f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck FROM {quarantine} "
+        f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
+    )
+
+
+def outcome_counts_sql(checked: str) -> str:
+    """(valid, quarantined) row counts of the validation statement's result."""
+    return (
+        "SELECT count(*) FILTER (WHERE _reasons = '') AS valid, "
+        f"count(*) FILTER (WHERE _reasons <> '') AS quarantined FROM {checked}"
+    )
+
+
+def reason_counts_sql(checked: str) -> str:
+    """(reason, rows) for every reason code in the validation statement's result."""
+    return (
+        "SELECT r AS reason, count(*) AS n FROM (SELECT unnest(string_split(_reasons, "
+        f"'{REASON_SEPARATOR}')) AS r FROM {checked} WHERE _reasons <> '') AS __r "
+        "GROUP BY r ORDER BY r"
+    )
+
+
+def valid_rows_sql(contract: Contract, checked: str) -> str:
+    """Valid rows, typed, with lineage and `_seq`: one row per key (see newest_per_key_sql)."""
+    typed = ", ".join(f"{_q(typed_name(c))} AS {_q(c)}" for c in contract.names)
+    lineage = ", ".join(_q(c) for c in zones.LINEAGE_NAMES)
+    return newest_per_key_sql(
+        contract, f"SELECT {typed}, {lineage}, _seq FROM {checked} WHERE _reasons = ''"
+    )
+
+
+def quarantine_rows_sql(contract: Contract, checked: str, now: dt.datetime) -> str:
+    """Rows to write to quarantine: each rejected row (`upsert`) and each re-checked row that
+    passed (`release`: merged into silver, deleted from quarantine)."""
+    text = ", ".join(_q(c) for c in contract.names)
+    lineage = ", ".join(_q(c) for c in zones.LINEAGE_NAMES)
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    return (
+        f"SELECT {text}, string_split(_reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "
+        f"_sheet_index, CAST('{stamp}' AS TIMESTAMPTZ) AS _quarantined_at, "
+        f"CASE WHEN _reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
+        f"FROM {checked} WHERE _reasons <> '' OR _recheck"
+    )
+
+
+def quarantine_changes_sql(rows: str, current: str) -> str:
+    """Quarantine rows that change the table: a re-checked row with the same reasons needs no
+    rewrite."""
+    on = " AND ".join(f"q.{k} = r.{k}" for k in QUARANTINE_KEY)
+    return (
+        f"SELECT r.* FROM {rows} AS r LEFT JOIN {current} AS q ON {on} "
+        "WHERE r._action = 'release' OR q._row IS NULL OR q._reasons <> r._reasons"
+    )
+
+
+def quarantine_merge_predicates() -> tuple[str, str, str]:
+    """(match, delete-when-matched, upsert) predicates for MERGE INTO quarantine t USING s."""
+    on = " AND ".join(f"t.{k} = s.{k}" for k in QUARANTINE_KEY)
+    return on, "s._action = 'release'", "s._action = 'upsert'"

@@ -1,0 +1,108 @@
+"""Moving data between Arrow, Spark and Delta: the Spark engine's plumbing, no business rules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from lakehouse.delta import CommitInfo
+from lakehouse.storage import Root
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
+_PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
+
+
+def _plain_types(table: pa.Table) -> pa.Table:
+    """Arrow types Spark 3.5 reads (plain utf8 strings)."""
+    fields = [f.with_type(_PLAIN.get(f.type, f.type)) for f in table.schema]
+    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+
+
+def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
+    """An Arrow table held by the driver as a DataFrame, types exactly kept.
+
+    Spark 3.5 has no `createDataFrame(pyarrow.Table)` (Spark 4 has): the record batches are
+    streamed to the JVM the way `createDataFrame(pandas)` does after its pandas-to-Arrow step,
+    so nulls in integer columns and microsecond timestamps survive unchanged.
+    """
+    from pyspark.sql import DataFrame
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    table = _plain_types(table)
+    schema = from_arrow_schema(table.schema)
+    step = max(int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 0), 1000)
+    batches = table.combine_chunks().to_batches(max_chunksize=step) if table.num_rows else []
+    if not batches:
+        return spark.createDataFrame([], schema)
+    try:
+        from pyspark.sql.pandas.serializers import ArrowStreamSerializer
+
+        jvm: Any = spark._jvm
+        jiter = spark.sparkContext._serialize_to_jvm(
+            batches,
+            ArrowStreamSerializer(),
+            lambda path: jvm.PythonSQLUtils.readArrowStreamFromFile(path),
+            lambda: jvm.ArrowIteratorServer(),
+        )
+        jdf = jvm.PythonSQLUtils.toDataFrame(jiter, schema.json(), spark._jsparkSession)
+        return DataFrame(jdf, spark)
+    except (AttributeError, ImportError, TypeError):  # private API moved: the public route
+        return spark.createDataFrame(table.to_pandas(), schema=schema)
+
+
+def user_metadata(info: CommitInfo) -> str:
+    """The commit metadata delta-rs writes as commitInfo keys, as one JSON text.
+
+    delta-spark cannot add keys to commitInfo; it records this text as `userMetadata`.
+    """
+    meta = info.properties().custom_metadata or {}
+    return json.dumps(meta)
+
+
+@contextmanager
+def commit_metadata(spark: SparkSession, info: CommitInfo) -> Iterator[str]:
+    """Every Delta commit inside the block (MERGE included) records `info` as userMetadata."""
+    text = user_metadata(info)
+    spark.conf.set(USER_METADATA, text)
+    try:
+        yield text
+    finally:
+        spark.conf.unset(USER_METADATA)
+
+
+@contextmanager
+def materialized(frame: DataFrame) -> Iterator[tuple[DataFrame, int]]:
+    """Compute a frame once (memory, spilling to disk) for the block, which gets it and its
+    row count; it is read several times.
+
+    No input of a frame materialized here changes while the block runs (the Delta tables it
+    reads are written at the end of the block, in one commit) and every window is totally
+    ordered, so a block evicted and recomputed gives the same rows.
+    """
+    from pyspark import StorageLevel
+
+    frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        yield frame, frame.count()
+    finally:
+        frame.unpersist()
+
+
+def last_commit(root: Root, zone: str, name: str) -> tuple[int, dict[str, Any]]:
+    """(version, operation metrics) of a table's latest commit (read with delta-rs: no job)."""
+    from lakehouse.delta import open_table
+
+    dt = open_table(root, zone, name)
+    history = dt.history(1)
+    return int(dt.version()), dict((history[0].get("operationMetrics") if history else None) or {})
+
+
+def quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"

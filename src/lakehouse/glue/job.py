@@ -1,0 +1,111 @@
+"""The Glue job: read the job's parameters, run the pipeline on the spark engine, report.
+
+The job is a thin shell over `lakehouse.pipeline.run(engine_name="spark")`, the pipeline every
+other entry point runs. Parameters (Glue passes them as `--name value`):
+
+- `--root` (required): the lakehouse root, `s3://bucket/prefix`.
+- `--step`: `run` (default) processes everything in `<root>/landing/`. A Step Functions
+  execution that starts one job run per step needs the run's state handed from step to step,
+  which the pipeline does not persist yet: any other step is refused with that reason.
+- `--contracts`: a folder of contract files (default: the packaged contracts).
+- `--trigger`: recorded in `_ops.runs` (default `glue`).
+
+Everything else Glue passes (`--JOB_NAME`, `--TempDir`, `--run-id`, ...) is ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lakehouse.errors import LakehouseError, TerminalError
+
+WHOLE_RUN = ("run", "all")
+OPTIONAL = {"step": "run", "contracts": "", "trigger": "glue"}
+
+
+@dataclass(frozen=True)
+class JobArgs:
+    root: str
+    step: str = "run"
+    contracts: str | None = None
+    trigger: str = "glue"
+
+
+def parse_args(argv: Sequence[str]) -> JobArgs:
+    """Job parameters from `argv` (sys.argv: the script name first)."""
+    argv = list(argv)
+    try:
+        from awsglue.utils import getResolvedOptions  # type: ignore[import-not-found]
+    except ImportError:
+        parser = argparse.ArgumentParser(prog="lakehouse.glue", description=__doc__)
+        parser.add_argument("--root", required=True)
+        for name, default in OPTIONAL.items():
+            parser.add_argument(f"--{name}", default=default)
+        known, _ = parser.parse_known_args(argv[1:])
+        values: dict[str, str] = vars(known)
+    else:  # Glue: getResolvedOptions fails on absent names, so ask only for those given
+        given = [
+            n for n in OPTIONAL if f"--{n}" in argv or any(a.startswith(f"--{n}=") for a in argv)
+        ]
+        values = {**OPTIONAL, **getResolvedOptions(argv, ["root", *given])}
+    return JobArgs(
+        root=values["root"],
+        step=values["step"] or "run",
+        contracts=values["contracts"] or None,
+        trigger=values["trigger"] or "glue",
+    )
+
+
+def glue_session() -> None:
+    """On Glue, start Spark through GlueContext (its logging and job settings); elsewhere the
+    spark engine starts a local session itself."""
+    try:
+        from awsglue.context import GlueContext  # type: ignore[import-not-found]
+        from pyspark.context import SparkContext
+    except ImportError:
+        return
+    GlueContext(SparkContext.getOrCreate())
+
+
+def run_job(args: JobArgs) -> int:
+    from lakehouse.pipeline import run
+    from lakehouse.storage import Root
+
+    if args.step not in WHOLE_RUN:
+        raise TerminalError(
+            f"--step {args.step}: a Glue job run processes a whole run (--step run); running "
+            "one step per job run needs the run's state persisted between steps, which the "
+            "pipeline does not do yet — point the state machine at one `run` task"
+        )
+    glue_session()
+    summary = run(
+        Root(args.root), engine_name="spark", trigger=args.trigger, contracts_dir=args.contracts
+    )
+    print(
+        json.dumps(
+            {
+                "run_id": summary.run_id,
+                "status": summary.status,
+                "files_loaded": len(summary.files_loaded),
+                "files_rejected": len(summary.files_rejected),
+                "rows_in": summary.rows_in,
+                "rows_quarantined": summary.rows_quarantined,
+                "seconds": round(summary.seconds, 1),
+            }
+        )
+    )
+    return 0 if summary.status == "SUCCEEDED" else 1
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the job; exit non-zero with one line on stderr when it fails (Glue marks it FAILED)."""
+    try:
+        code = run_job(parse_args(sys.argv if argv is None else argv))
+    except LakehouseError as exc:
+        print(f"lakehouse: {exc}", file=sys.stderr)
+        raise SystemExit(2 if not exc.retryable else 75) from exc
+    raise SystemExit(code)

@@ -1,0 +1,138 @@
+"""Optimize or vacuum named tables on request (the `lakehouse optimize` / `vacuum` commands)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from collections.abc import Sequence
+
+from lakehouse.catalog import list_tables, split_name
+from lakehouse.contracts import load_contracts
+from lakehouse.delta import open_table
+from lakehouse.maintenance.optimize import OptimizeResult, optimize_table
+from lakehouse.maintenance.policy import new_run_id
+from lakehouse.maintenance.records import record
+from lakehouse.maintenance.settings import MaintenanceSettings
+from lakehouse.maintenance.vacuum import VacuumResult, vacuum_table
+from lakehouse.storage import Root
+
+
+def optimize_tables(
+    root: Root,
+    tables: Sequence[str] = (),
+    *,
+    zorder: Sequence[str] | None = None,
+    everything: bool = False,
+    settings: MaintenanceSettings | None = None,
+    contracts_dir: str | None = None,
+    run_id: str | None = None,
+) -> list[OptimizeResult]:
+    """Optimize `tables` (default: all); Z-order by `zorder` or each contract's `zorder`."""
+    settings = settings or MaintenanceSettings.load(root)
+    now = dt.datetime.now(dt.UTC)
+    run_id = run_id or new_run_id(now)
+    contracts = load_contracts(contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None)
+    results = []
+    for name in _names(root, tables):
+        results.append(
+            optimize_table(
+                root,
+                name,
+                run_id=run_id,
+                settings=settings,
+                contract=contracts.get(split_name(name)[1]),
+                zorder=zorder,
+                everything=everything,
+            )
+        )
+    record(
+        root,
+        [
+            {
+                "run_id": run_id,
+                "table": r.table,
+                "action": "optimize",
+                "reason": "manual",
+                "status": "SUCCEEDED",
+                "at": now,
+                "version_after": r.versions[-1],
+                "partitions_optimized": len(r.partitions),
+                "files_before": r.files_before,
+                "files_after": r.files_after,
+                "seconds": r.seconds,
+            }
+            for r in results
+            if not r.skipped
+        ],
+        run_id,
+    )
+    return results
+
+
+def vacuum_tables(
+    root: Root,
+    tables: Sequence[str] = (),
+    *,
+    retention_hours: int | None = None,
+    force: bool = False,
+    dry_run: bool = False,
+    full: bool = False,
+    settings: MaintenanceSettings | None = None,
+    run_id: str | None = None,
+) -> list[VacuumResult]:
+    """Vacuum `tables` (default: all); refused below the time-travel promise unless `force`."""
+    settings = settings or MaintenanceSettings.load(root)
+    settings.check_retention(
+        settings.retention_hours if retention_hours is None else retention_hours, force=force
+    )
+    now = dt.datetime.now(dt.UTC)
+    run_id = run_id or new_run_id(now)
+    results = [
+        vacuum_table(
+            root,
+            name,
+            run_id=run_id,
+            settings=settings,
+            retention_hours=retention_hours,
+            force=force,
+            dry_run=dry_run,
+            full=full,
+        )
+        for name in _names(root, tables)
+    ]
+    if not dry_run:
+        record(
+            root,
+            [
+                {
+                    "run_id": run_id,
+                    "table": r.table,
+                    "action": "vacuum",
+                    "reason": "manual",
+                    "status": "SUCCEEDED",
+                    "at": now,
+                    "version_after": _version(root, r.table),
+                    "files_vacuumed": r.files_removed,
+                    "bytes_vacuumed": r.bytes_removed,
+                    "checkpoint_version": r.checkpoint_version,
+                    "seconds": r.seconds,
+                }
+                for r in results
+            ],
+            run_id,
+        )
+    return results
+
+
+def _names(root: Root, tables: Sequence[str]) -> list[str]:
+    if not tables:
+        return list_tables(root)
+    for name in tables:
+        zone, table = split_name(name)
+        open_table(root, zone, table)  # raises TableNotFound with the fix
+    return list(tables)
+
+
+def _version(root: Root, name: str) -> int:
+    zone, table = split_name(name)
+    return int(open_table(root, zone, table).version())

@@ -1,0 +1,247 @@
+"""The local and spark engines give identical tables on the same inputs.
+
+Both engines process the same files with the same run clock; every bronze, silver and
+quarantine table is then read back (delta-rs + DuckDB, whichever engine wrote it) and compared
+row by row after sorting. Only lineage that names the run differs: `_run_id`, `_ingested_at`.
+Gold written by each run is compared too (the model SQL itself on Spark: test_gold_spark.py).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from conftest import lab_workbooks
+from lakehouse import Lakehouse
+from lakehouse.contracts import contract_for
+from lakehouse.pipeline import RunSummary
+from spark_fixtures import SPARK_MARKS, need_spark, spark_session_fixture  # noqa: F401
+
+pytestmark = SPARK_MARKS
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+ENGINES = ("local", "spark")
+RUN_LINEAGE = ("_run_id", "_ingested_at")  # the only columns allowed to differ
+COUNTS = ("rows_in", "rows_rechecked", "valid", "quarantined", "released", "inserted", "updated")
+
+
+@dataclass
+class Pair:
+    lakes: dict[str, Lakehouse]
+    summaries: dict[str, list[RunSummary]]
+
+
+def run_both(base: Path, runs: list[list[Path]]) -> Pair:
+    """Each engine on its own root, the same runs in the same order, the same clock."""
+    need_spark()
+    start = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    pair = Pair({}, {})
+    for engine in ENGINES:
+        lh = Lakehouse(base / engine)
+        pair.lakes[engine] = lh
+        pair.summaries[engine] = [
+            lh.run(files, engine=engine, now=start + dt.timedelta(minutes=n))
+            for n, files in enumerate(runs)
+        ]
+    return pair
+
+
+def scenario_runs(name: str) -> list[list[Path]]:
+    return [sorted(d.iterdir()) for d in sorted((SCENARIOS / name / "input").iterdir())]
+
+
+@pytest.fixture(scope="module")
+def lab_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    base = tmp_path_factory.mktemp("conformance_lab")
+    return run_both(base, [lab_workbooks(base / "in")])
+
+
+@pytest.fixture(scope="module")
+def dirty_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    return run_both(tmp_path_factory.mktemp("conformance_dirty"), scenario_runs("dirty_lab"))
+
+
+@pytest.fixture(scope="module")
+def corrections_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
+    base = tmp_path_factory.mktemp("conformance_corrections")
+    return run_both(base, scenario_runs("corrections"))
+
+
+@pytest.fixture(params=["lab_pair", "dirty_pair", "corrections_pair"])
+def pair(request: pytest.FixtureRequest) -> Pair:
+    result: Pair = request.getfixturevalue(request.param)
+    return result
+
+
+# --- comparing tables -------------------------------------------------------------------------
+def contents(lh: Lakehouse, table: str) -> pa.Table:
+    t = lh.sql(f"SELECT * FROM {table}")
+    t = t.drop_columns([c for c in RUN_LINEAGE if c in t.column_names])
+    keys = [c for c in t.column_names if not pa.types.is_list(t.schema.field(c).type)]
+    return t.sort_by([(c, "ascending") for c in keys])
+
+
+def _frozen(row: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple((k, tuple(v) if isinstance(v, list) else v) for k, v in sorted(row.items()))
+
+
+def difference(a: pa.Table, b: pa.Table) -> str:
+    if a.schema != b.schema:
+        return f"schemas differ:\n{a.schema}\n---\n{b.schema}"
+    left = Counter(_frozen(r) for r in a.to_pylist())
+    right = Counter(_frozen(r) for r in b.to_pylist())
+    only_l, only_r = list((left - right).elements()), list((right - left).elements())
+    return (
+        f"{len(only_l)} rows only on local, e.g. {only_l[:2]}; "
+        f"{len(only_r)} rows only on spark, e.g. {only_r[:2]}"
+    )
+
+
+def data_tables(lh: Lakehouse) -> list[str]:
+    return [
+        t.name for t in lh.tables() if t.name.split(".")[0] in ("bronze", "silver", "quarantine")
+    ]
+
+
+def test_same_tables_row_by_row(pair: Pair) -> None:
+    local, spark = pair.lakes["local"], pair.lakes["spark"]
+    names = data_tables(local)
+    assert names == data_tables(spark)
+    assert any(n.startswith("silver.") for n in names)
+    for name in names:
+        a, b = contents(local, name), contents(spark, name)
+        assert a.num_rows == b.num_rows, (
+            f"{name}: {a.num_rows} rows on local, {b.num_rows} on spark"
+        )
+        assert a.equals(b), f"{name}: {difference(a, b)}"
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
+def test_same_gold_tables(pair: Pair) -> None:
+    """Gold written by each engine's run (floats to 1e-9: parallel sums may differ in the last
+    bits)."""
+    local, spark = pair.lakes["local"], pair.lakes["spark"]
+    names = [t.name for t in local.tables() if t.name.startswith("gold.")]
+    assert names == [t.name for t in spark.tables() if t.name.startswith("gold.")]
+    for name in names:
+        a, b = contents(local, name).to_pylist(), contents(spark, name).to_pylist()
+        assert len(a) == len(b), name
+        for x, y in zip(a, b, strict=True):
+            assert x.keys() == y.keys(), name
+            assert all(_same_value(x[k], y[k]) for k in x), f"{name}: {x} != {y}"
+
+
+def test_same_run_accounting(pair: Pair) -> None:
+    for ours, theirs in zip(pair.summaries["local"], pair.summaries["spark"], strict=True):
+        assert ours.status == theirs.status == "SUCCEEDED"
+        assert ours.files_rejected == theirs.files_rejected
+        assert sorted(ours.files_loaded) == sorted(theirs.files_loaded)
+        for entity, mine in ours.entities.items():
+            other = theirs.entities[entity]
+            for count in COUNTS:
+                assert getattr(mine, count) == getattr(other, count), (entity, count)
+            assert mine.reasons == other.reasons, entity
+            assert mine.touched_dates == other.touched_dates, entity
+            assert mine.touched_keys == other.touched_keys, entity
+
+
+def test_same_layout_protocol_and_properties(pair: Pair) -> None:
+    local, spark = pair.lakes["local"], pair.lakes["spark"]
+    for name in data_tables(local):
+        a, b = local.describe(name), spark.describe(name)
+        assert a.partition_by == b.partition_by, name
+        assert a.protocol == b.protocol, name
+        assert a.configuration == b.configuration, name
+        assert (a.protocol["min_reader_version"], a.protocol["min_writer_version"]) <= (1, 4)
+        if name.startswith("silver."):
+            assert b.configuration.get("delta.enableChangeDataFeed") == "true", name
+
+
+def test_spark_commits_and_layouts(dirty_pair: Pair) -> None:
+    """What Spark committed: partitions, descriptions, types, comments, run metadata, CDF."""
+    lh = dirty_pair.lakes["spark"]
+    (summary,) = dirty_pair.summaries["spark"]
+    silver = DeltaTable(lh.root.table_uri("silver", "orders"))
+    assert silver.metadata().partition_columns == ["date"]
+    assert silver.metadata().description == contract_for("orders").description
+    meta = json.loads(silver.history(1)[0]["userMetadata"])
+    assert meta["lakehouse.run_id"] == summary.run_id
+    assert meta["lakehouse.operation"] == "silver_merge"
+    assert "orders_dirty.csv" in json.loads(meta["lakehouse.source_files"])
+    schema = pa.schema(silver.schema())
+    assert schema.field("total_amount").type == pa.decimal128(12, 2)
+    assert schema.field("order_timestamp").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("order_id").metadata[b"comment"]  # column descriptions kept
+    quarantine = pa.schema(DeltaTable(lh.root.table_uri("quarantine", "orders")).schema())
+    assert quarantine.field("_reasons").type == pa.list_(pa.string())
+    feed = silver.load_cdf(starting_version=0).read_all()
+    assert feed.num_rows == summary.entities["orders"].inserted
+    assert summary.entities["order_items"].reasons["orphan:order_id"] > 0
+
+
+def test_lab_counts_on_spark(lab_pair: Pair) -> None:
+    spark = lab_pair.lakes["spark"]
+    counts = {
+        t: spark.sql(f"SELECT count(*) AS n FROM silver.{t}")["n"][0].as_py()
+        for t in ("orders", "order_items", "products")
+    }
+    assert counts == {"orders": 7500, "order_items": 40803, "products": 1000}
+    assert lab_pair.summaries["spark"][0].rows_quarantined == 0
+
+
+# --- the typing rules on awkward text ---------------------------------------------------------
+AWKWARD = [
+    "1", "+5", "-7", "007", " 12 ", "12\n", "\t12", "\u00a012\u2003", "1e3", "1 2", "", "  ",
+    "9223372036854775807", "999999999999999999", "1.5", ".5", "5.", "+5.00", "-0.01", "1.005",
+    "12345678901.00", "1,50", "2025-04-01", "2025-02-30", "2024-02-29", "2025-4-1", "2025-04-01\n",
+    "2025-04-01 11:27", "2025-04-01T11:27:00", "2025-04-01 11:27:00Z", "2025-04-01 11:27:00+02:00",
+    "2025-04-01 11:27:00+0200", "2025-04-01 11:27:00-05:30", "2025-04-01T11:27:00.123456",
+    "2025-04-01T11:27:00.1", "2025-04-01 24:00:00", "2025-04-01 23:59:60", "2025-04-01 11:60:00",
+    "2025-13-01 00:00:00", "0001-01-01 00:00:00", "9999-12-31 23:59:59+14:00",
+    "2025-04-01 11:27:00+18:00", "2025-04-01 11:27:00+19:00", "2025-04-01 11:27:00+02:30",
+    "2025-04-01T11:27:00z", "2025-04-01t11:27:00", None,
+]  # fmt: skip
+
+
+def test_typing_rules_agree_on_awkward_text(spark: Any) -> None:
+    """Every column type, every awkward value: the same typed value or the same rejection."""
+    import duckdb
+
+    from lakehouse.contracts import Column
+    from lakehouse.engines.sql import render
+    from lakehouse.validation import typed_expr
+
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("batch", pa.table({"v": pa.array(AWKWARD, pa.string())}))
+    spark.createDataFrame([(v,) for v in AWKWARD], "v string").createOrReplaceTempView("batch")
+    for kind in ("string", "bigint", "decimal(12,2)", "date", "timestamp"):
+        expr = typed_expr(Column("v", kind, False, ""))
+        typed = render(f"SELECT v, {expr} AS x FROM batch", "spark")
+        # compared as text (timestamps as epoch microseconds): year 1 is beyond PySpark's reach
+        if kind == "timestamp":
+            duck_sql = f"SELECT v, epoch_us({expr}) FROM batch"
+            spark_sql = f"SELECT v, unix_micros(x) AS x FROM ({typed})"
+        else:
+            duck_sql = f"SELECT v, CAST({expr} AS VARCHAR) FROM batch"
+            spark_sql = f"SELECT v, CAST(x AS STRING) AS x FROM ({typed})"
+        duck = dict(con.execute(duck_sql).fetchall())
+        theirs = {r["v"]: r["x"] for r in spark.sql(spark_sql).collect()}
+        for v in AWKWARD:
+            assert duck[v] == theirs[v], (kind, v, duck[v], theirs[v])

@@ -1,0 +1,216 @@
+"""The spark engine: session and jars, shared SQL rendered for Spark, bronze idempotency per file,
+commit metadata, table layouts, and runs that alternate between the two engines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse import Lakehouse, zones
+from lakehouse.contracts import contract_for
+from lakehouse.engines.base import RunContext
+from lakehouse.engines.sql import newest_per_key_sql, render
+from lakehouse.storage import Root
+from lakehouse.validation import validation_query
+from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
+
+SCENARIOS = Path(__file__).parent / "scenarios"
+spark_test = pytest.mark.usefixtures("spark")
+
+
+def with_spark(fn: Any) -> Any:
+    for mark in SPARK_MARKS:
+        fn = mark(fn)
+    return spark_test(fn)
+
+
+# --- no Spark needed ----------------------------------------------------------------------------
+def test_trim_renders_as_duckdb_trims() -> None:
+    """DuckDB's TRIM strips Unicode space separators; Spark's only ' ': rendered as a regex."""
+    spark_sql = render("SELECT NULLIF(TRIM(x), '') FROM t", "spark")
+    assert "REGEXP_REPLACE(x, '^\\\\p{Zs}+|\\\\p{Zs}+\\\\z', '')" in spark_sql
+    assert render("SELECT TRIM(x, 'a') FROM t", "spark") == "SELECT TRIM('a' FROM x) FROM t"
+    assert render("SELECT TRIM(x) FROM t", "duckdb") == "SELECT TRIM(x) FROM t"
+
+
+def test_shared_sql_renders_without_duckdb_only_syntax() -> None:
+    for entity in ("products", "orders", "order_items"):
+        c = contract_for(entity)
+        newest = render(newest_per_key_sql(c, "SELECT * FROM v"), "spark")
+        assert "EXCLUDE" not in newest and "EXCEPT" not in newest
+        lineage = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
+        query = validation_query(c, lineage, dt.datetime(2025, 5, 1, tzinfo=dt.UTC))
+        spark_sql = query.render("spark")
+        assert "REGEXP_MATCHES" not in spark_sql and " RLIKE " in spark_sql
+        assert "TIMESTAMPTZ" not in spark_sql and '"' not in spark_sql
+
+
+def test_jar_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lakehouse.engines.spark import session
+
+    monkeypatch.setenv("LAKEHOUSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("LAKEHOUSE_SPARK_JARS", raising=False)
+    assert session.cached_jars() is None
+    jar = tmp_path / "delta.jar"
+    jar.write_bytes(b"")
+    session._remember([str(jar)])
+    assert session.cached_jars() == [str(jar)]
+    jar.unlink()  # a cache whose jars are gone is resolved again
+    assert session.cached_jars() is None
+    monkeypatch.setenv("LAKEHOUSE_SPARK_JARS", "/a.jar,/b.jar")
+    assert session.cached_jars() == ["/a.jar", "/b.jar"]
+
+
+def test_maven_resolves_when_sparks_resolver_cannot(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start whose ivy resolution fails is retried with jars Maven fetched, which are cached."""
+    from lakehouse.engines.spark import session
+
+    monkeypatch.setenv("LAKEHOUSE_CACHE", str(tmp_path))
+    monkeypatch.delenv("LAKEHOUSE_SPARK_JARS", raising=False)
+    jar = tmp_path / "delta-spark.jar"
+    jar.write_bytes(b"")
+    starts: list[list[str] | None] = []
+
+    def start(jars: list[str] | None) -> str:
+        starts.append(jars)
+        if jars is None:
+            raise RuntimeError("Java gateway process exited: unresolved dependency")
+        return "session"
+
+    monkeypatch.setattr(session, "_builder_start", start)
+    monkeypatch.setattr(session, "maven_jars", lambda: [str(jar)])
+    assert session._start_local() == "session"
+    assert starts == [None, [str(jar)]]
+    assert session.cached_jars() == [str(jar)]  # the next start resolves nothing
+
+
+# --- on Spark -----------------------------------------------------------------------------------
+@with_spark
+def test_session_settings(spark: Any) -> None:
+    from lakehouse.engines.spark.session import get_session, new_session
+
+    assert get_session() is spark
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert "DeltaSparkSessionExtension" in spark.conf.get("spark.sql.extensions")
+    other = new_session()
+    assert other.sparkContext is spark.sparkContext
+    assert other.conf.get("spark.sql.parquet.outputTimestampType") == "TIMESTAMP_MICROS"
+    other.range(1).createOrReplaceTempView("only_in_other")
+    assert not spark.catalog.tableExists("only_in_other")
+
+
+def _bronze_rows(entity: str, files: dict[str, int], run_id: str) -> pa.Table:
+    """Bronze rows of fake files (sha -> row count), as intake.bronze_rows builds them."""
+    contract = contract_for(entity)
+    schema = zones.bronze_schema(contract)
+    now = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
+    out = []
+    for seq, (sha, n) in enumerate(files.items()):
+        for row in range(2, n + 2):
+            values: dict[str, Any] = {c: str(row) for c in contract.names}
+            values |= {"_source_file": f"{sha}.csv", "_sheet": "", "_row": row}
+            values |= {"_file_sha256": sha, "_run_id": run_id, "_ingested_at": now}
+            values |= {"_sheet_index": 0, "_seq": seq, "_recheck": False}
+            out.append(values)
+    table = pa.Table.from_pylist(out, schema=schema.append(pa.field("_seq", pa.int64())))
+    return table.append_column("_recheck", pa.array([False] * table.num_rows))
+
+
+@with_spark
+def test_bronze_is_idempotent_per_file_across_engines(tmp_path: Path) -> None:
+    from lakehouse.engines.local import LocalEngine
+    from lakehouse.engines.spark import SparkEngine
+
+    root = Root(tmp_path / "lake")
+    contract = contract_for("products")
+    ctx = RunContext("run-1", dt.datetime(2025, 5, 1, tzinfo=dt.UTC), ("a.csv",), frozenset())
+    local, spark_engine = LocalEngine(root), SparkEngine(root)
+    try:
+        assert local.write_bronze(contract, _bronze_rows("products", {"a": 3}, "r1"), ["a"], ctx)
+        both = _bronze_rows("products", {"a": 3, "b": 2}, "r2")  # a crashed run, re-run
+        version = spark_engine.write_bronze(contract, both, ["a", "b"], ctx)
+        assert version == 2  # only b was appended
+        assert spark_engine.write_bronze(contract, both, ["a", "b"], ctx) is None
+        assert local.write_bronze(contract, both, ["a", "b"], ctx) is None
+    finally:
+        local.close()
+        spark_engine.close()
+    table = DeltaTable(root.table_uri("bronze", "products"))
+    assert table.transaction_version("lakehouse-bronze-a") == 1
+    assert table.transaction_version("lakehouse-bronze-b") == 1
+    rows = table.to_pyarrow_table()
+    assert sorted(rows["_file_sha256"].to_pylist()) == ["a"] * 3 + ["b"] * 2
+    meta = json.loads(table.history(1)[0]["userMetadata"])
+    assert meta["lakehouse.run_id"] == "run-1" and meta["lakehouse.operation"] == "bronze"
+    assert meta["lakehouse.contract"] == f"products@v{contract.version}"
+
+
+def run_scenario(lh: Lakehouse, name: str, engines: tuple[str, ...]) -> list[Any]:
+    runs = sorted((SCENARIOS / name / "input").iterdir())
+    assert len(runs) == len(engines)
+    return [lh.run(sorted(d.iterdir()), engine=e) for d, e in zip(runs, engines, strict=True)]
+
+
+def check_expected(lh: Lakehouse, name: str) -> None:
+    spec = json.loads((SCENARIOS / name / "expected.json").read_text())
+    for entity, n in spec["silver_counts"].items():
+        assert lh.sql(f"SELECT count(*) AS n FROM silver.{entity}")["n"][0].as_py() == n, entity
+    for entity, rows in spec.get("silver_rows", {}).items():
+        for want in rows:
+            cols = ", ".join(f"CAST({c} AS VARCHAR) AS {c}" for c in want)
+            got = lh.sql(f"SELECT {cols} FROM silver.{entity} WHERE order_id = {want['order_id']}")
+            assert got.to_pylist() == [{k: str(v) for k, v in want.items()}], (entity, want)
+    waiting = sum(
+        lh.sql(f"SELECT count(*) AS n FROM {t.name}")["n"][0].as_py()
+        for t in lh.tables()
+        if t.name.startswith("quarantine.")
+    )
+    assert waiting == len(spec["quarantine"])
+
+
+@with_spark
+def test_engines_take_turns_on_one_lakehouse(tmp_path: Path) -> None:
+    """Children wait in a quarantine Spark wrote; the local engine releases them into silver
+    tables Spark wrote. (Spark merging into delta-rs data: test_delta_interop.py.)"""
+    lh = Lakehouse(tmp_path / "lake")
+    summaries = run_scenario(lh, "late_parent", ("spark", "local"))
+    assert [s.status for s in summaries] == ["SUCCEEDED", "SUCCEEDED"]
+    assert summaries[1].entities["order_items"].released > 0
+    check_expected(lh, "late_parent")
+    for name in ("silver.orders", "silver.order_items", "quarantine.order_items"):
+        if name in [t.name for t in lh.tables()]:
+            d = lh.describe(name)
+            assert (d.protocol["min_reader_version"], d.protocol["min_writer_version"]) == (1, 4)
+            assert d.configuration["delta.enableChangeDataFeed"] == "true"
+
+
+# --- the Glue entry point -----------------------------------------------------------------------
+def test_glue_job_arguments() -> None:
+    from lakehouse.glue import parse_args
+
+    args = parse_args(["job.py", "--JOB_NAME", "j", "--root", "s3://lake/p", "--step", "run"])
+    assert (args.root, args.step, args.contracts, args.trigger) == (
+        "s3://lake/p",
+        "run",
+        None,
+        "glue",
+    )
+    args = parse_args(["job.py", "--root=s3://l", "--trigger", "s3-event", "--run-id", "x"])
+    assert (args.root, args.trigger) == ("s3://l", "s3-event")
+
+
+def test_glue_job_refuses_a_single_step(capsys: pytest.CaptureFixture[str]) -> None:
+    from lakehouse.glue import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["job.py", "--root", "s3://lake/p", "--step", "silver_orders"])
+    assert exit_info.value.code == 2
+    assert "--step silver_orders" in capsys.readouterr().err
