@@ -80,8 +80,8 @@ def _print_table(table: pa.Table, fmt: Fmt, title: str | None = None) -> None:
     from rich.table import Table
 
     out = Table(title=title, show_lines=False)
-    for name in table.column_names:
-        out.add_column(name, overflow="fold")
+    for i, name in enumerate(table.column_names):
+        out.add_column(name, overflow="fold", no_wrap=i == 0)  # names stay on one line
     for row in table.to_pylist():
         out.add_row(*["" if v is None else _cell(v) for v in row.values()])
     _console().print(out)
@@ -182,18 +182,26 @@ def tables(
     """Every table with rows, version, last update and description."""
     import pyarrow as pa
 
+    brief = format is Fmt.table  # a screen wants the first sentence; machines get it all
     rows = [
         {
             "table": t.name,
             "rows": t.rows,
             "version": t.version,
             "files": t.files,
-            "last_update": t.last_update,
-            "description": t.description,
+            "last_update": f"{t.last_update:%Y-%m-%d %H:%M:%S}"
+            if brief and t.last_update
+            else t.last_update,
+            "description": _first_sentence(t.description) if brief else t.description,
         }
         for t in _lh(root).tables()
     ]
     _print_table(pa.Table.from_pylist(rows) if rows else pa.table({"table": []}), format)
+
+
+def _first_sentence(text: str) -> str:
+    first = text.split(". ")[0].split(": ")[0].strip().rstrip(".")
+    return first if len(first) <= 60 else first[:57].rstrip() + "…"
 
 
 @app.command()
