@@ -320,6 +320,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
             "target_file_size": settings.target_file_size,
             "min_small_files": settings.min_small_files,
             "row_group_rows": settings.row_group_rows,
+            "zorder_row_group_rows": settings.zorder_row_group_rows,
         },
         "zorder": {k: list(v) for k, v in ZORDER.items()},
         "before": before,

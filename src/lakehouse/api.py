@@ -26,6 +26,7 @@ class Description:
     partition_by: list[str]
     protocol: dict[str, Any]
     configuration: dict[str, str]
+    health: dict[str, Any]
 
 
 class Lakehouse:
@@ -72,6 +73,7 @@ class Lakehouse:
 
     def describe(self, name: str) -> Description:
         from lakehouse.delta import open_table
+        from lakehouse.maintenance import table_health
 
         zone, table = catalog.split_name(name)
         dt_ = open_table(self.root, zone, table)
@@ -90,6 +92,7 @@ class Lakehouse:
                 "writer_features": proto.writer_features,
             },
             configuration=dict(meta.configuration),
+            health=table_health(self.root, name),
         )
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:

@@ -219,6 +219,19 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
         f"protocol r{d.protocol['min_reader_version']}/w{d.protocol['min_writer_version']}"
         f" · last update {i.last_update:%Y-%m-%d %H:%M:%S} UTC"
     )
+    h = d.health
+
+    def when(e: dict[str, Any] | None) -> str:
+        return (
+            f"{e['timestamp']:%Y-%m-%d %H:%M} UTC ({e['run_id'] or 'no run id'})" if e else "never"
+        )
+
+    con.print(
+        f"files {h['files']:,} · avg {h['avg_file_bytes'] / 1e6:,.2f} MB · "
+        f"small {h['small_files']:,} · {h['versions_retained']:,} versions kept · "
+        f"Z-order {', '.join(h['zorder_by']) or '—'} · last optimize {when(h['last_optimize'])}"
+        f" · last vacuum {when(h['last_vacuum'])}"
+    )
     if d.contract:
         c = d.contract
         con.print(

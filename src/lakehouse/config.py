@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from lakehouse.errors import TerminalError
+from lakehouse.maintenance.settings import MaintenanceSettings
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
@@ -151,6 +152,7 @@ class Settings:
     lock: LockSettings = LockSettings()
     watch: WatchSettings = WatchSettings()
     notify: NotifySettings = NotifySettings()
+    maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
     notifiers: tuple[NotifierSettings, ...] = (NotifierSettings("console", "console"),)
     sources: tuple[str, ...] = ()  # where values came from, for messages
 
@@ -171,6 +173,7 @@ class Settings:
 
 
 _SECTIONS: dict[str, type] = {
+    "maintenance": MaintenanceSettings,
     "pipeline": PipelineSettings,
     "lock": LockSettings,
     "watch": WatchSettings,

@@ -144,7 +144,8 @@ def optimize_table(
             "target_size": plan.target_size,
         },
     )
-    writer = WriterProperties(max_row_group_size=settings.row_group_rows, compression=COMPRESSION)
+    rows = settings.zorder_row_group_rows if plan.zorder_by else settings.row_group_rows
+    writer = WriterProperties(max_row_group_size=rows, compression=COMPRESSION)
     for filters in partition_filters(plan):
         version = int(dt.version())
         metrics = _execute(dt, plan, filters, writer, info, name)

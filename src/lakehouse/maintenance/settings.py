@@ -36,7 +36,8 @@ class MaintenanceSettings:
     checkpoint_interval: int = 100  # delta.checkpointInterval: a checkpoint every N commits
     target_file_size: int = 128 * MiB  # optimize: bin-pack files up to about this size
     min_small_files: int = 5  # a partition is optimized when it has this many smaller files
-    row_group_rows: int = 16 * 1024  # rows per row group optimize writes (skipping granularity)
+    row_group_rows: int = 128 * 1024  # rows per row group when compacting only
+    zorder_row_group_rows: int = 16 * 1024  # ... when Z-ordering: small, so groups can be skipped
     commits_between: int = 100  # maintenance is due after this many commits ...
     interval_hours: float = 24.0  # ... or this long after the last one, if anything changed
 
