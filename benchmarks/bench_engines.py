@@ -6,7 +6,7 @@ Datasets: the lab delivery (tests/data/lab: two workbooks and products.csv) and,
 `--items N`, N generated order items (`lakehouse.generate`, parquet). Each engine runs each
 dataset in a fresh process, into a fresh lakehouse root: the time of `Lakehouse.run` is the
 job; Spark's session start is reported apart (`startup_s`). Peak RSS is the highest sum of
-resident memory over the process and its children (the JVM), sampled every 50 ms.
+resident memory over the process and its children (the JVM), sampled every 200 ms.
 Prints a table and writes JSON to benchmarks/results/engines.json (or --result).
 """
 
@@ -62,16 +62,17 @@ def child(engine: str, source: Path, root: Path) -> dict[str, Any]:
 
 # --- parent: datasets, processes, memory --------------------------------------------------------
 def _tree_rss(pid: int) -> int:
-    """Resident bytes of a process and all its descendants (Linux /proc)."""
+    """Resident bytes of a process and its descendants (Linux /proc). Children are looked up
+    on each process's main thread only (PySpark starts the JVM from it): walking every JVM
+    thread 20 times a second would steal the CPU being measured."""
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()
         try:
             with open(f"/proc/{p}/statm") as f:
                 total += int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            for task in os.listdir(f"/proc/{p}/task"):
-                with open(f"/proc/{p}/task/{task}/children") as f:
-                    todo += [int(c) for c in f.read().split()]
+            with open(f"/proc/{p}/task/{p}/children") as f:
+                todo += [int(c) for c in f.read().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
     return total
@@ -89,7 +90,7 @@ def measure(engine: str, source: Path, work: Path) -> dict[str, Any]:
         nonlocal peak
         while proc.poll() is None:
             peak = max(peak, _tree_rss(proc.pid))
-            time.sleep(0.05)
+            time.sleep(0.2)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -126,6 +127,16 @@ def datasets(items: int | None, work: Path) -> dict[str, Path]:
     return out
 
 
+def spark_settings() -> dict[str, str]:
+    from lakehouse.engines.spark import session
+
+    return {
+        "master": os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[2]"),
+        "driver_memory": os.environ.get("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g"),
+        "java_options": os.environ.get("LAKEHOUSE_SPARK_JAVA_OPTIONS", session.JAVA_OPTIONS),
+    }
+
+
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
     best = min(runs, key=lambda r: r["seconds"])
     return {
@@ -151,6 +162,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "python": platform.python_version(),
             "platform": platform.platform(),
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+            "spark": spark_settings(),
         },
         "note": "seconds = Lakehouse.run (the job); startup_s = Spark session start, apart; "
         "peak_rss_mb = process + JVM",

@@ -92,6 +92,20 @@ def test_maven_resolves_when_sparks_resolver_cannot(
     assert session.cached_jars() == [str(jar)]  # the next start resolves nothing
 
 
+def test_lost_commit_races_are_retryable() -> None:
+    from lakehouse.engines.spark.frames import conflicts_retryable
+    from lakehouse.errors import RetryableError
+
+    class ConcurrentAppendException(Exception):  # as delta-spark's Python API names it
+        pass
+
+    lost = r"silver.orders: another writer committed first"
+    with pytest.raises(RetryableError, match=lost), conflicts_retryable("silver.orders"):
+        raise ConcurrentAppendException("Files were added to partition [date=2025-04-01]")
+    with pytest.raises(ValueError), conflicts_retryable("silver.orders"):
+        raise ValueError("not a conflict")
+
+
 # --- on Spark -----------------------------------------------------------------------------------
 @with_spark
 def test_session_settings(spark: Any) -> None:
@@ -151,6 +165,33 @@ def test_bronze_is_idempotent_per_file_across_engines(tmp_path: Path) -> None:
     meta = json.loads(table.history(1)[0]["userMetadata"])
     assert meta["lakehouse.run_id"] == "run-1" and meta["lakehouse.operation"] == "bronze"
     assert meta["lakehouse.contract"] == f"products@v{contract.version}"
+
+
+@with_spark
+def test_bronze_falls_back_to_one_commit_per_file(spark: Any, tmp_path: Path) -> None:
+    """Without Delta's transaction API the public writer options are used, one file each."""
+    from py4j.protocol import Py4JError
+
+    from lakehouse.delta import ensure_table
+    from lakehouse.engines.spark.frames import append_with_transactions, to_spark
+
+    class NoInternalApi:
+        @property
+        def _jvm(self) -> Any:
+            raise Py4JError("no such class")
+
+    root = Root(tmp_path / "lake")
+    ensure_table(root, "bronze", "products", zones.bronze_schema(contract_for("products")))
+    rows = to_spark(
+        spark, _bronze_rows("products", {"a": 2, "b": 1}, "r1").drop_columns(["_seq", "_recheck"])
+    )
+    parts = {f"app-{s}": rows.where(rows["_file_sha256"] == s) for s in ("a", "b")}
+    uri = root.table_uri("bronze", "products")
+    append_with_transactions(NoInternalApi(), uri, rows, parts, "{}")  # type: ignore[arg-type]
+    table = DeltaTable(uri)
+    assert table.version() == 2  # one commit per file
+    assert table.transaction_version("app-a") == table.transaction_version("app-b") == 1
+    assert table.to_pyarrow_table().num_rows == 3
 
 
 def run_scenario(lh: Lakehouse, name: str, engines: tuple[str, ...]) -> list[Any]:

@@ -19,11 +19,14 @@ from lakehouse.delta import CDF, ensure_table, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.local import _bronze_app_id as bronze_app_id
 from lakehouse.engines.spark.frames import (
+    append_with_transactions,
     commit_metadata,
+    conflicts_retryable,
     last_commit,
     materialized,
     quote,
     to_spark,
+    user_metadata,
 )
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import (
@@ -102,19 +105,12 @@ class SparkEngine:
         if not todo:
             return None
         frame = self._frame(rows).select(*[quote(n) for n in schema.names])
+        data = frame.where(frame["_file_sha256"].isin(todo)) if len(todo) < len(shas) else frame
+        parts = {bronze_app_id(s): frame.where(frame["_file_sha256"] == s) for s in todo}
+        meta = user_metadata(ctx.commit("bronze", contract))
         uri = self.root.table_uri("bronze", contract.entity)
-        # delta-spark takes one app transaction per write: one commit per file, each idempotent
-        with commit_metadata(self.spark, ctx.commit("bronze", contract)) as meta:
-            for sha in todo:
-                (
-                    frame.where(frame["_file_sha256"] == sha)
-                    .write.format("delta")
-                    .mode("append")
-                    .option("txnAppId", bronze_app_id(sha))
-                    .option("txnVersion", 1)
-                    .option("userMetadata", meta)
-                    .save(uri)
-                )
+        with conflicts_retryable(f"bronze.{contract.entity}"):
+            append_with_transactions(self.spark, uri, data, parts, meta)
         return last_commit(self.root, "bronze", contract.entity)[0]
 
     # --- silver + quarantine ---------------------------------------------------------------
@@ -183,7 +179,10 @@ class SparkEngine:
                 return
             self._touch(contract, changed, result)
             source = changed.select(*[quote(c) for c in schema.names])
-            with commit_metadata(self.spark, ctx.commit("silver_merge", contract)) as meta:
+            with (
+                conflicts_retryable(f"silver.{contract.entity}"),
+                commit_metadata(self.spark, ctx.commit("silver_merge", contract)) as meta,
+            ):
                 if dt.version() == 0 and len(dt.file_uris()) == 0:
                     source.write.format("delta").mode("append").option("userMetadata", meta).save(
                         uri
@@ -245,7 +244,10 @@ class SparkEngine:
                 render(p, "spark") for p in quarantine_merge_predicates()
             )
             updates: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in schema.names}
-            with commit_metadata(self.spark, ctx.commit("quarantine", contract)):
+            with (
+                conflicts_retryable(f"quarantine.{contract.entity}"),
+                commit_metadata(self.spark, ctx.commit("quarantine", contract)),
+            ):
                 (
                     DeltaTable.forPath(self.spark, uri)
                     .alias("t")

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
 from lakehouse.delta import CommitInfo
+from lakehouse.errors import RetryableError
 from lakehouse.storage import Root
 
 if TYPE_CHECKING:
@@ -93,6 +94,80 @@ def materialized(frame: DataFrame) -> Iterator[tuple[DataFrame, int]]:
         yield frame, frame.count()
     finally:
         frame.unpersist()
+
+
+def append_with_transactions(
+    spark: SparkSession,
+    uri: str,
+    data: DataFrame,
+    parts: Mapping[str, DataFrame],
+    user_meta: str,
+) -> None:
+    """Append `data` (the union of `parts`) in ONE commit recording the app transaction
+    (version 1) named by each part's key — what delta-rs writes for
+    `CommitProperties(app_transactions=...)`.
+
+    delta-spark's writer options (`txnAppId`/`txnVersion`) take one id per write, so this calls
+    the transaction API behind them (`OptimisticTransaction.updateSetTransaction`). Should that
+    internal API change in a later Delta, each part is appended with the public options instead:
+    one commit per part, each as idempotent.
+    """
+    from py4j.protocol import Py4JError, Py4JJavaError  # type: ignore[import-untyped]
+
+    try:
+        jvm: Any = spark._jvm
+        delta = jvm.org.apache.spark.sql.delta
+        none = jvm.scala.Option.apply(None)
+        txn = delta.DeltaLog.forTable(spark._jsparkSession, uri).startTransaction()
+        operation = getattr(delta, "DeltaOperations$Write")(
+            jvm.org.apache.spark.sql.SaveMode.Append, none, none, jvm.scala.Option.apply(user_meta)
+        )
+        for app_id in parts:
+            if txn.txnVersion(app_id) >= 1:
+                raise RetryableError(f"{uri}: {app_id} was committed meanwhile; retry the step")
+            txn.updateSetTransaction(app_id, 1, none)
+    except Py4JJavaError:
+        raise
+    except Py4JError:  # the internal API moved: the public options, one commit per part
+        for app_id, part in parts.items():
+            (
+                part.write.format("delta")
+                .mode("append")
+                .option("txnAppId", app_id)
+                .option("txnVersion", 1)
+                .option("userMetadata", user_meta)
+                .save(uri)
+            )
+        return
+    txn.commit(txn.writeFiles(data._jdf), operation)
+
+
+# delta-spark's optimistic-concurrency failures: another writer committed first
+CONFLICTS = (
+    "ConcurrentAppendException",
+    "ConcurrentDeleteReadException",
+    "ConcurrentDeleteDeleteException",
+    "ConcurrentTransactionException",
+    "ConcurrentWriteException",
+    "MetadataChangedException",
+    "ProtocolChangedException",
+)
+
+
+@contextmanager
+def conflicts_retryable(table: str) -> Iterator[None]:
+    """A Delta commit in the block that lost a race becomes a RetryableError (nothing of it was
+    written; the step re-reads the table when retried)."""
+    try:
+        yield
+    except Exception as exc:
+        text = f"{type(exc).__name__}: {exc}"
+        conflict = next((c for c in CONFLICTS if c in text), None)
+        if conflict is None:
+            raise
+        raise RetryableError(
+            f"{table}: another writer committed first ({conflict}); retry the step"
+        ) from exc
 
 
 def last_commit(root: Root, zone: str, name: str) -> tuple[int, dict[str, Any]]:
