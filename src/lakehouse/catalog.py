@@ -76,7 +76,8 @@ def table_info(root: Root, name: str) -> TableInfo:
 def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, Any]]:
     zone, table = split_name(name)
     out = []
-    for h in open_table(root, zone, table).history(limit):
+    for commit in open_table(root, zone, table).history(limit):
+        h = {**_user_metadata(commit), **commit}
         metrics = h.get("operationMetrics") or {}
         out.append(
             {
@@ -86,14 +87,33 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
                 "run_id": h.get("lakehouse.run_id", ""),
                 "step": h.get("lakehouse.operation", ""),
                 "source_files": json.loads(h.get("lakehouse.source_files") or "[]"),
-                "rows_added": metrics.get(
-                    "num_added_rows", metrics.get("num_target_rows_inserted")
+                "rows_added": _metric(
+                    metrics,
+                    "num_added_rows",
+                    "num_target_rows_inserted",
+                    "numOutputRows",
+                    "numTargetRowsInserted",
                 ),
-                "rows_updated": metrics.get("num_target_rows_updated"),
-                "rows_deleted": metrics.get("num_target_rows_deleted"),
+                "rows_updated": _metric(metrics, "num_target_rows_updated", "numTargetRowsUpdated"),
+                "rows_deleted": _metric(metrics, "num_target_rows_deleted", "numTargetRowsDeleted"),
             }
         )
     return out
+
+
+def _user_metadata(commit: dict[str, Any]) -> dict[str, Any]:
+    """delta-spark records the lakehouse keys as one JSON object in `userMetadata`."""
+    try:
+        meta = json.loads(commit.get("userMetadata") or "{}")
+    except (TypeError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _metric(metrics: dict[str, Any], *names: str) -> int | None:
+    """The first metric present: delta-rs and delta-spark name (and type) counts differently."""
+    value = next((metrics[n] for n in names if metrics.get(n) is not None), None)
+    return None if value is None else int(value)
 
 
 def restore(root: Root, name: str, version: int) -> int:
@@ -104,6 +124,7 @@ def restore(root: Root, name: str, version: int) -> int:
     if version < 0 or version > dt_.version():
         raise TableNotFound(f"{name} has versions 0..{dt_.version()}; cannot restore {version}")
     dt_.restore(
-        version, commit_properties=CommitInfo("manual", f"restore_to_{version}").properties()
+        version,
+        commit_properties=CommitInfo("manual", f"restore_to_{version}").properties(),
     )
     return int(dt_.version())

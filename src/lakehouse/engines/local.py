@@ -12,17 +12,22 @@ from lakehouse.contracts import Contract
 from lakehouse.delta import CDF, ensure_table, read_arrow, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
+    BATCH_LINEAGE,
     changed_rows_sql,
     merge_predicates,
-    newest_per_key_sql,
-    waiting_filter,
+    outcome_counts_sql,
+    quarantine_changes_sql,
+    quarantine_merge_predicates,
+    quarantine_rows_sql,
+    reason_counts_sql,
+    valid_rows_sql,
+    waiting_rows_sql,
 )
 from lakehouse.faults import checkpoint
 from lakehouse.storage import Root
-from lakehouse.validation import REASON_SEPARATOR, typed_name, validation_query
+from lakehouse.validation import validation_query
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False, supports_s3=True)
-QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
 
 
 class LocalEngine:
@@ -78,14 +83,10 @@ class LocalEngine:
         batch = pa.concat_tables([rows, waiting], promote_options="permissive")
         self._register_parents(contract)
         self.con.register("batch", batch)
-        lineage = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
-        query = validation_query(contract, lineage, ctx.now)
+        query = validation_query(contract, BATCH_LINEAGE, ctx.now)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}")
         self.con.unregister("batch")
-        counts = self.con.execute(
-            "SELECT count(*) FILTER (WHERE _reasons = ''), count(*) FILTER (WHERE _reasons <> '')"
-            " FROM checked"
-        ).fetchone()
+        counts = self.con.execute(outcome_counts_sql("checked")).fetchone()
         assert counts is not None
         result.valid, result.quarantined = int(counts[0]), int(counts[1])
         result.reasons = self._reason_counts()
@@ -103,12 +104,7 @@ class LocalEngine:
         if dt is None:
             return empty
         self.con.register("q_all", read_arrow(dt))
-        exclude = ", ".join(f"'{s}'" for s in ctx.current_shas) or "''"
-        cols = ", ".join(f'"{c}"' for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
-        table = self.con.sql(
-            f"SELECT {cols}, -1::BIGINT AS _seq, true AS _recheck FROM q_all "
-            f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
-        ).to_arrow_table()
+        table = self.con.sql(waiting_rows_sql(contract, "q_all", ctx.current_shas)).to_arrow_table()
         self.con.unregister("q_all")
         return table
 
@@ -133,23 +129,15 @@ class LocalEngine:
             )
 
     def _reason_counts(self) -> dict[str, int]:
-        rows = self.con.execute(
-            f"SELECT r, count(*) FROM (SELECT unnest(string_split(_reasons, "
-            f"'{REASON_SEPARATOR}')) AS r FROM checked WHERE _reasons <> '') GROUP BY r ORDER BY r"
-        ).fetchall()
+        rows = self.con.execute(reason_counts_sql("checked")).fetchall()
         return {str(r): int(n) for r, n in rows}
 
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         from deltalake import write_deltalake
 
         schema = zones.silver_schema(contract)
-        typed = ", ".join(f'"{typed_name(c)}" AS "{c}"' for c in contract.names)
-        lineage = ", ".join(f'"{c}"' for c in zones.LINEAGE_NAMES)
         self.con.execute(
-            "CREATE OR REPLACE TEMP TABLE valid AS "
-            + newest_per_key_sql(
-                contract, f"SELECT {typed}, {lineage}, _seq FROM checked WHERE _reasons = ''"
-            )
+            f"CREATE OR REPLACE TEMP TABLE valid AS {valid_rows_sql(contract, 'checked')}"
         )
         dt = ensure_table(
             self.root,
@@ -202,15 +190,7 @@ class LocalEngine:
             result.touched_keys |= set(pc.unique(changed[contract.primary_key[0]]).to_pylist())
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
-        text = ", ".join(f'"{c}"' for c in contract.names)
-        lineage = ", ".join(f'"{c}"' for c in zones.LINEAGE_NAMES)
-        now = ctx.now.strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
-        rows = self.con.sql(
-            f"SELECT {text}, string_split(_reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "
-            f"_sheet_index, '{now}'::TIMESTAMPTZ AS _quarantined_at, "
-            f"CASE WHEN _reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
-            f"FROM checked WHERE _reasons <> '' OR _recheck"
-        ).to_arrow_table()
+        rows = self.con.sql(quarantine_rows_sql(contract, "checked", ctx.now)).to_arrow_table()
         result.released = int(pc.sum(pc.equal(rows["_action"], "release")).as_py() or 0)
         dt = try_open(self.root, "quarantine", contract.entity)
         if rows.num_rows == 0:
@@ -220,10 +200,7 @@ class LocalEngine:
             # a re-checked row whose reasons did not change needs no rewrite
             self.con.register("q_rows", rows)
             self.con.register("q_now", dt.to_pyarrow_dataset())
-            rows = self.con.sql(
-                "SELECT r.* FROM q_rows r LEFT JOIN q_now q USING (_file_sha256, _sheet, _row) "
-                "WHERE r._action = 'release' OR q._row IS NULL OR q._reasons <> r._reasons"
-            ).to_arrow_table()
+            rows = self.con.sql(quarantine_changes_sql("q_rows", "q_now")).to_arrow_table()
             self.con.unregister("q_rows")
             self.con.unregister("q_now")
             if rows.num_rows == 0:
@@ -236,7 +213,7 @@ class LocalEngine:
             description=zones.descriptions(contract)["quarantine"],
             configuration=CDF,
         )
-        on = " AND ".join(f"t.{k} = s.{k}" for k in QUARANTINE_KEY)
+        on, delete_when, upsert_when = quarantine_merge_predicates()
         updates = {f'"{n}"': f's."{n}"' for n in schema.names}
         source = pa.Table.from_arrays(
             [*rows.select(schema.names).cast(schema).columns, rows["_action"]],
@@ -250,9 +227,9 @@ class LocalEngine:
                 target_alias="t",
                 commit_properties=ctx.commit("quarantine", contract).properties(),
             )
-            .when_matched_delete(predicate="s._action = 'release'")
-            .when_matched_update(updates=updates, predicate="s._action = 'upsert'")
-            .when_not_matched_insert(updates=updates, predicate="s._action = 'upsert'")
+            .when_matched_delete(predicate=delete_when)
+            .when_matched_update(updates=updates, predicate=upsert_when)
+            .when_not_matched_insert(updates=updates, predicate=upsert_when)
             .execute()
         )
         result.versions[f"quarantine.{contract.entity}"] = int(dt.version())
