@@ -100,25 +100,9 @@ def evolve_schema(dt: DeltaTable, wanted: pa.Schema, table: str, *, allowed: boo
     from deltalake import Field
     from deltalake import Schema as DeltaSchema
 
-    current = pa.schema(dt.schema())
-    added: list[pa.Field] = []
-    for f in wanted:
-        if f.name not in current.names:
-            added.append(f)
-            continue
-        have = current.field(f.name).type
-        if not _same_type(have, f.type):
-            raise SchemaEvolutionError(
-                f"{table}: column {f.name!r} is {have} in the table but {f.type} in the contract; "
-                "type changes are refused — add a new column instead, or restore the contract"
-            )
+    added = columns_to_add(pa.schema(dt.schema()), wanted, table, allowed=allowed)
     if not added:
         return []
-    if not allowed:
-        raise SchemaEvolutionError(
-            f"{table}: contract adds columns {[f.name for f in added]} but its evolution policy "
-            "is 'freeze'"
-        )
     for f in added:
         if not f.nullable:
             raise SchemaEvolutionError(
@@ -130,6 +114,35 @@ def evolve_schema(dt: DeltaTable, wanted: pa.Schema, table: str, *, allowed: boo
         [Field(x.name, x.type, nullable=True, metadata=x.metadata) for x in fields]
     )
     return [f.name for f in added]
+
+
+def columns_to_add(
+    stored: pa.Schema,
+    wanted: pa.Schema,
+    table: str,
+    *,
+    allowed: bool,
+    contract: str = "the contract",
+) -> list[pa.Field]:
+    """The wanted columns a stored table lacks; raise on a type change, or on any addition
+    when evolution is not `allowed`. Writes nothing (the pre-run check uses it too)."""
+    added: list[pa.Field] = []
+    for f in wanted:
+        if f.name not in stored.names:
+            added.append(f)
+            continue
+        have = stored.field(f.name).type
+        if not _same_type(have, f.type):
+            raise SchemaEvolutionError(
+                f"{table}: column {f.name!r} is {have} in the table but {f.type} in {contract}; "
+                "type changes are refused — add a new column instead, or restore the contract"
+            )
+    if added and not allowed:
+        raise SchemaEvolutionError(
+            f"{table}: {contract} adds columns {[f.name for f in added]} but its evolution "
+            "policy is 'freeze'"
+        )
+    return added
 
 
 def _same_type(a: pa.DataType, b: pa.DataType) -> bool:

@@ -72,19 +72,12 @@ def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> I
                 "cannot tell the entity: name the file products*, orders* or order_items*, "
                 "or give it the contract's columns",
             )
+        per_batch = [(b, header_reasons(contracts[item.entity], b)) for b in item.batches]
         reasons: list[str] = []
-        for b in item.batches:
-            reasons += [r for r in header_reasons(contracts[item.entity], b) if r not in reasons]
+        for _, found in per_batch:
+            reasons += [r for r in found if r not in reasons]
         if reasons:
-            where = (
-                [
-                    f"sheet {b.sheet!r}"
-                    for b in item.batches
-                    if header_reasons(contracts[item.entity], b)
-                ]
-                if item.batches[0].sheet
-                else []
-            )
+            where = [f"sheet {b.sheet!r}" for b, found in per_batch if found and b.sheet]
             detail = (
                 f"columns do not match contract {item.entity} v"
                 + str(contracts[item.entity].version)

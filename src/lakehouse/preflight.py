@@ -6,8 +6,7 @@ import pyarrow as pa
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import try_open
-from lakehouse.errors import SchemaEvolutionError
+from lakehouse.delta import columns_to_add, try_open
 from lakehouse.storage import Root
 
 
@@ -22,19 +21,11 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
             ("bronze", zones.bronze_schema(c)),
         ):
             dt = try_open(root, zone, c.entity)
-            if dt is None:
-                continue
-            stored = pa.schema(dt.schema())
-            for f in schema:
-                if f.name in stored.names and stored.field(f.name).type != f.type:
-                    raise SchemaEvolutionError(
-                        f"{zone}.{c.entity}: column {f.name!r} is {stored.field(f.name).type} in "
-                        f"the table but {f.type} in contract {c.entity} v{c.version}; type "
-                        "changes are refused — add a new column instead, or restore the contract"
-                    )
-            added = [f.name for f in schema if f.name not in stored.names]
-            if added and c.evolution != "evolve":
-                raise SchemaEvolutionError(
-                    f"{zone}.{c.entity}: contract {c.entity} v{c.version} adds {added} but its "
-                    "evolution policy is 'freeze'"
+            if dt is not None:
+                columns_to_add(
+                    pa.schema(dt.schema()),
+                    schema,
+                    f"{zone}.{c.entity}",
+                    allowed=c.evolution == "evolve",
+                    contract=f"contract {c.entity} v{c.version}",
                 )

@@ -26,7 +26,8 @@ _ZS_TRIM = r"^\p{Zs}+|\p{Zs}+\z"
 
 
 def _q(name: str) -> str:
-    return f'"{name}"'
+    """A quoted identifier in the shared dialect."""
+    return '"' + name.replace('"', '""') + '"'
 
 
 def render(sql: str, dialect: str) -> str:
