@@ -9,7 +9,7 @@ import pyarrow.compute as pc
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import CDF, ensure_table, read_arrow, try_open
+from lakehouse.delta import CDF, ensure_table, open_table, read_arrow, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
@@ -269,7 +269,8 @@ class LocalEngine:
                     storage_options=self.root.storage_options(),
                     commit_properties=commit.properties(),
                 )
-            else:
+                current = open_table(self.root, "gold", w.model)
+            else:  # the table object follows its own write: no re-open needed
                 write_deltalake(
                     current,
                     w.table.cast(pa.schema(current.schema())),
@@ -277,9 +278,7 @@ class LocalEngine:
                     predicate=w.predicate,
                     commit_properties=commit.properties(),
                 )
-            versions[f"gold.{w.model}"] = int(
-                (try_open(self.root, "gold", w.model) or current).version()  # type: ignore[union-attr]
-            )
+            versions[f"gold.{w.model}"] = int(current.version())
         record_build(self.root, todo, run_id, now, len(writes))
         return versions
 
