@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -138,14 +140,18 @@ class Root:
             return data
 
     def write_bytes(self, path: str, data: bytes) -> None:
+        self._write(path, lambda out: out.write(data))
+
+    def _write(self, path: str, fill: Callable[[Any], object]) -> None:
+        """Write `path` whole or not at all: `fill(stream)` writes the content."""
         if not self.is_local:  # an object PUT is atomic; folders need no markers
             with self.fs.open_output_stream(path) as stream:
-                stream.write(data)
+                fill(stream)
             return
         self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         tmp = f"{path}.tmp-{os.getpid()}"
         with self.fs.open_output_stream(tmp) as stream:
-            stream.write(data)
+            fill(stream)
         self.fs.move(tmp, path)
 
     def exists(self, path: str) -> bool:
@@ -179,7 +185,9 @@ class Root:
         return boto3.client("s3")  # endpoint, region, credentials: the same environment
 
     def copy_in(self, local_source: Path, dest: str) -> None:
-        self.write_bytes(dest, local_source.read_bytes())
+        """Copy a local file in, streamed (a large delivery is never held in memory)."""
+        with open(local_source, "rb") as src:
+            self._write(dest, lambda out: shutil.copyfileobj(src, out, 1 << 20))
 
 
 def _normalise(uri: str | os.PathLike[str]) -> str:
