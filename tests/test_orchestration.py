@@ -3,6 +3,7 @@ transient errors only (bounded, with backoff), the gate, and the failure path.""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import threading
 from collections.abc import Callable
@@ -14,7 +15,9 @@ import pytest
 from lakehouse import Lakehouse
 from lakehouse.config import Settings
 from lakehouse.contracts import load_contracts
+from lakehouse.delta import try_open
 from lakehouse.errors import RetryableError, TerminalError
+from lakehouse.maintenance import MaintenanceSettings
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import (
     Gate,
@@ -70,7 +73,7 @@ def test_entities_run_parents_first_and_independent_ones_side_by_side() -> None:
     d = pipeline_definition()
     names = [n.name for n in d.nodes]
     assert names[:3] == ["discover", "has_files", "bronze"]
-    assert names[-4:] == ["catalog_sync", "quality", "archive", "notify"]
+    assert names[-5:] == ["catalog_sync", "quality", "archive", "maintain", "notify"]
     level0 = d.nodes[3]
     assert isinstance(level0, Parallel)
     assert [[t.name for t in b] for b in level0.branches] == [
@@ -150,7 +153,7 @@ def test_nothing_landed_skips_to_quality_checks(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")
     summary = run(lh.root, settings=QUIET)
     assert summary.status == "SUCCEEDED"
-    assert list(summary.steps) == ["discover", "quality", "archive", "notify"]
+    assert list(summary.steps) == ["discover", "quality", "archive", "maintain", "notify"]
     assert summary.entities == {}
 
 
@@ -226,3 +229,28 @@ def _state(tmp_path: Path) -> RunState:
         settings=Settings(),
         engine_factory=NoEngine,  # type: ignore[arg-type]
     )
+
+
+def test_maintenance_step_maintains_due_tables_with_the_run_id(tmp_path: Path) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    land(lh, small_delivery(tmp_path / "in"))
+    first = run(lh.root, settings=QUIET)  # default policy: fresh tables are not due
+    assert first.status == "SUCCEEDED" and "maintain" in first.steps
+    assert try_open(lh.root, "_ops", "maintenance") is None  # nothing maintained, nothing logged
+    silver = ["silver.products", "silver.orders", "silver.order_items"]
+    before = {t: lh.sql(f"SELECT * FROM {t} ORDER BY ALL") for t in silver}
+
+    every_commit = dataclasses.replace(QUIET, maintenance=MaintenanceSettings(commits_between=1))
+    second = run(lh.root, settings=every_commit)  # nothing landed: discover → … → maintain
+    assert second.status == "SUCCEEDED"
+    done = lh.sql(
+        'SELECT "table", status, run_id FROM _ops.maintenance ORDER BY "table"'
+    ).to_pylist()
+    assert {r["table"] for r in done} >= {*silver, "gold.sales_daily", "bronze.order_items"}
+    assert {(r["status"], r["run_id"]) for r in done} == {("SUCCEEDED", second.run_id)}
+    for t in silver:  # maintenance never changes what a table holds
+        assert lh.sql(f"SELECT * FROM {t} ORDER BY ALL").equals(before[t])
+
+    third = run(lh.root, settings=every_commit)  # silver untouched since: not due again
+    again = lh.sql(f"SELECT \"table\" FROM _ops.maintenance WHERE run_id = '{third.run_id}'")
+    assert not set(again["table"].to_pylist()) & {*silver, "gold.sales_daily"}

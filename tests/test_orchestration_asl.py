@@ -301,7 +301,14 @@ def test_state_machine_runs_retries_transient_errors_and_succeeds(aws: dict[str,
 def test_state_machine_skips_processing_when_nothing_landed(aws: dict[str, Any]) -> None:
     out = _execute(aws, state_machine_definition(_resources(aws)), "empty")
     assert out["describe"]["status"] == "SUCCEEDED"
-    assert _entered(out["events"]) == ["Discover", "HasFiles", "Quality", "Archive", "Notify"]
+    assert _entered(out["events"]) == [
+        "Discover",
+        "HasFiles",
+        "Quality",
+        "Archive",
+        "Maintain",
+        "Notify",
+    ]
 
 
 @pytest.mark.aws

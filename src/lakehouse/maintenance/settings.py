@@ -1,4 +1,5 @@
-"""Maintenance settings: defaults < `LAKEHOUSE__MAINTENANCE__<KEY>` environment variables.
+"""Maintenance settings: the `[maintenance]` section of `lakehouse.config` (defaults <
+`lakehouse.toml` < `LAKEHOUSE__MAINTENANCE__<KEY>` environment variables).
 
 The one promise they must keep is written in docs/maintenance.md: every version of every table
 stays readable by time travel for at least `TIME_TRAVEL_PROMISE_HOURS`. A vacuum retention or a
@@ -8,8 +9,6 @@ log retention below it is refused unless forced.
 from __future__ import annotations
 
 import dataclasses
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,35 +50,12 @@ class MaintenanceSettings:
                 )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> MaintenanceSettings:
-        """Defaults overridden by `LAKEHOUSE__MAINTENANCE__RETENTION_HOURS=240` and the like."""
-        env = os.environ if environ is None else environ
-        values: dict[str, int | float] = {}
-        for f in dataclasses.fields(cls):
-            raw = env.get(f"{ENV_PREFIX}{f.name.upper()}")
-            if raw is None:
-                continue
-            kind = float if f.type in ("float", float) else int
-            try:
-                values[f.name] = kind(raw)
-            except ValueError as exc:
-                raise TerminalError(
-                    f"{ENV_PREFIX}{f.name.upper()}={raw!r} is not a number; "
-                    f"give a {kind.__name__} or unset it"
-                ) from exc
-        return cls(**values)  # type: ignore[arg-type]
-
-    @classmethod
     def load(cls, root: Root | None = None) -> MaintenanceSettings:
         """The `[maintenance]` section of the lakehouse settings (`lakehouse.config`: defaults <
-        `lakehouse.toml` < environment) once that module declares it; until then
-        `from_env()`."""
+        `lakehouse.toml` < environment)."""
         from lakehouse import config
 
-        if "maintenance" not in getattr(config.Settings, "__dataclass_fields__", {}):
-            return cls.from_env()
-        found = getattr(config.load(root), "maintenance", None)
-        return found if isinstance(found, cls) else cls.from_env()
+        return config.load(root).maintenance
 
     def with_overrides(self, **changes: Any) -> MaintenanceSettings:
         """A copy with the given fields changed (None leaves a field as it is)."""

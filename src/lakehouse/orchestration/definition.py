@@ -245,6 +245,13 @@ def pipeline_definition(contracts: Mapping[str, Contract] | None = None) -> Pipe
                 "Record the files manifest, then move files to archive/ or quarantine/files/",
                 retry=STORAGE,
             ),
+            Task(
+                "maintain",
+                "lakehouse.maintenance.step:maintain",
+                "Compact, Z-order and vacuum the tables the maintenance policy says are due "
+                "(after N commits or once a day), with this run's id in each commit",
+                retry=STANDARD,
+            ),
             Task("notify", f"{STEPS}:notify", "Send alerts opened or resolved by this run"),
         ),
         on_failure=Task(
