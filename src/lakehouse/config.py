@@ -83,6 +83,9 @@ class Secret:
 @dataclass(frozen=True)
 class PipelineSettings:
     max_parallel: int = 2
+    # rows of one entity held in memory at once: a run with more is written to bronze as it is
+    # read and validated and merged into silver in chunks of about this many rows
+    chunk_rows: int = 1_000_000
 
 
 @dataclass(frozen=True)

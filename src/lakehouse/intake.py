@@ -7,9 +7,11 @@ import hashlib
 from dataclasses import dataclass, field
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
+from lakehouse.delta import open_table
 from lakehouse.errors import FileRejected
 from lakehouse.readers import ROW, Batch, file_format, normalise_header, read_file
 from lakehouse.storage import LandedFile, Root
@@ -25,10 +27,18 @@ class Intake:
     entity: str | None = None
     batches: list[Batch] = field(default_factory=list)
     rejected: FileRejected | None = None
+    released_rows: int | None = None  # the row count once `release()` dropped the batches
 
     @property
     def rows(self) -> int:
+        if self.released_rows is not None:
+            return self.released_rows
         return sum(b.table.num_rows for b in self.batches)
+
+    def release(self) -> None:
+        """Drop the file's rows once they are in bronze; silver reads them back from there."""
+        self.released_rows = self.rows
+        self.batches = []
 
 
 def sha256_of(data: bytes) -> str:
@@ -90,6 +100,44 @@ def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> I
     return item
 
 
+def chunks(items: list[Intake], max_rows: int) -> list[list[Intake]]:
+    """Consecutive groups of files of at most `max_rows` rows (a bigger file is a group alone)."""
+    out: list[list[Intake]] = []
+    size = 0
+    for item in items:
+        if not out or size + item.rows > max_rows:
+            out.append([])
+            size = 0
+        out[-1].append(item)
+        size += item.rows
+    return out
+
+
+def run_columns(table: pa.Table, seqs: dict[str, int]) -> pa.Table:
+    """Bronze rows plus the run's bookkeeping: `_seq` (file order in the run), `_recheck`."""
+    n = table.num_rows
+    shas = table["_file_sha256"].combine_chunks()
+    unique = pc.unique(shas)
+    order = pa.array([seqs[s] for s in unique.to_pylist()], pa.int64())
+    seq = pc.take(order, pc.index_in(shas, value_set=unique))
+    table = table.append_column("_seq", seq)
+    return table.append_column("_recheck", pa.repeat(pa.scalar(False), n))
+
+
+def read_back(
+    root: Root, contract: Contract, items: list[Intake], seqs: dict[str, int]
+) -> pa.Table:
+    """The bronze rows of these files, read from the bronze table (as `bronze_rows` built them,
+    lineage included), for a run too big to keep every file's rows in memory."""
+    shas = [i.sha256 for i in items]
+    schema = zones.bronze_schema(contract)
+    dataset = open_table(root, "bronze", contract.entity).to_pyarrow_dataset()
+    table = dataset.to_table(columns=schema.names, filter=pc.field("_file_sha256").isin(shas)).cast(
+        schema
+    )
+    return run_columns(table, seqs)
+
+
 def bronze_rows(
     contract: Contract, items: list[Intake], seqs: dict[str, int], run_id: str, now: dt.datetime
 ) -> pa.Table:
@@ -111,12 +159,5 @@ def bronze_rows(
             cols["_run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
             cols["_ingested_at"] = pa.repeat(pa.scalar(now, zones.TS), n)
             cols["_sheet_index"] = pa.repeat(pa.scalar(b.sheet_index, pa.int64()), n)
-            table = pa.table(cols).cast(schema)
-            seq = pa.repeat(pa.scalar(seqs[item.sha256], pa.int64()), n)
-            table = table.append_column("_seq", seq)
-            parts.append(table.append_column("_recheck", pa.repeat(pa.scalar(False), n)))
-    if not parts:
-        empty = schema.empty_table()
-        empty = empty.append_column("_seq", pa.array([], pa.int64()))
-        return empty.append_column("_recheck", pa.array([], pa.bool_()))
-    return pa.concat_tables(parts)
+            parts.append(pa.table(cols).cast(schema))
+    return run_columns(pa.concat_tables(parts) if parts else schema.empty_table(), seqs)

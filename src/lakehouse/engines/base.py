@@ -41,6 +41,26 @@ class EntityResult:
     touched_keys: set[int] = field(default_factory=set)
     touched_users: set[int] = field(default_factory=set)
 
+    def add(self, part: EntityResult) -> None:
+        """Fold in the result of one more chunk of the same entity and run."""
+        for name in (
+            "rows_in",
+            "rows_rechecked",
+            "valid",
+            "quarantined",
+            "released",
+            "inserted",
+            "updated",
+            "unchanged",
+        ):
+            setattr(self, name, getattr(self, name) + getattr(part, name))
+        self.versions.update(part.versions)
+        for reason, n in part.reasons.items():
+            self.reasons[reason] = self.reasons.get(reason, 0) + n
+        self.touched_dates |= part.touched_dates
+        self.touched_keys |= part.touched_keys
+        self.touched_users |= part.touched_users
+
 
 @dataclass(frozen=True)
 class RunContext:
@@ -48,6 +68,8 @@ class RunContext:
     now: dt.datetime
     source_files: tuple[str, ...]
     current_shas: frozenset[str]
+    # re-check quarantined rows waiting for a parent: once per entity and run (the first chunk)
+    recheck_waiting: bool = True
 
     def commit(self, operation: str, contract: Contract | None = None) -> CommitInfo:
         """Commit metadata: run id, step, source files and the contract version applied."""

@@ -96,9 +96,9 @@ class LocalEngine:
         return result
 
     def _waiting(self, contract: Contract, ctx: RunContext) -> pa.Table:
-        """Quarantined rows that only wait for a parent: re-checked on every run."""
+        """Quarantined rows that only wait for a parent: re-checked once per run."""
         empty = zones.bronze_schema(contract).empty_table()
-        if not contract.foreign_keys:
+        if not (contract.foreign_keys and ctx.recheck_waiting):
             return empty
         dt = try_open(self.root, "quarantine", contract.entity)
         if dt is None:

@@ -16,7 +16,7 @@ from lakehouse import ops
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import checkpoint
-from lakehouse.intake import Intake, bronze_rows, take_in
+from lakehouse.intake import Intake, bronze_rows, chunks, read_back, take_in
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
 from lakehouse.storage import Root
@@ -42,6 +42,10 @@ def bronze(state: RunState) -> dict[str, Any]:
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
     state.fresh, state.records, state.moves, state.bytes_in = [], [], [], {}
     seen_now: set[str] = set()
+    state.seqs, state.rows = {}, {}
+    buffered: dict[str, list[Intake]] = {}
+    chunk_rows = state.settings.pipeline.chunk_rows
+    written = 0
     day = s.started_at.strftime("%Y-%m-%d")
     landed = state.landed
     for i, f in enumerate(landed):
@@ -96,6 +100,7 @@ def bronze(state: RunState) -> dict[str, Any]:
             )
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
+        state.seqs[item.sha256] = len(state.fresh)
         state.fresh.append(item)
         dst = state.root.path("archive", day, s.run_id, f.relative)
         state.moves.append((f.path, dst, None))
@@ -111,22 +116,34 @@ def bronze(state: RunState) -> dict[str, Any]:
                 moved_to=dst,
             )
         )
+        assert item.entity is not None
+        buffered.setdefault(item.entity, []).append(item)
+        if sum(i.rows for i in buffered[item.entity]) >= chunk_rows:
+            written += _flush_bronze(state, item.entity, buffered.pop(item.entity), keep=False)
     state.tick("read", len(landed), len(landed))
     s.files_loaded = [i.landed.relative for i in state.fresh]
-    state.seqs = {item.sha256: n for n, item in enumerate(state.fresh)}
-    written = 0
-    for entity, contract in state.contracts.items():
-        items = _items(state, entity)
-        rows = bronze_rows(contract, items, state.seqs, s.run_id, s.started_at)
-        state.rows[entity] = rows
-        state.bytes_in[entity] = sum(i.landed.size for i in items)
-        if rows.num_rows:
-            state.engine().write_bronze(
-                contract, rows, [i.sha256 for i in items], _ctx(state, items)
-            )
-            written += rows.num_rows
+    for entity in state.contracts:
+        items = buffered.pop(entity, [])
+        state.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
+        whole = len(items) == len(_items(state, entity))  # never flushed early: keep the rows
+        written += _flush_bronze(state, entity, items, keep=whole)
         checkpoint(f"after_bronze:{entity}")
     return {"loaded": len(state.fresh), "rejected": len(s.files_rejected), "rows": written}
+
+
+def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> int:
+    """Append these files' rows to bronze. With `keep`, the rows stay in `state.rows` for the
+    silver step; otherwise the files' rows are dropped from memory and silver reads them back
+    from bronze, `pipeline.chunk_rows` at a time."""
+    contract = state.contracts[entity]
+    rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
+    if keep:
+        state.rows[entity] = rows
+    if rows.num_rows:
+        state.engine().write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
+    for item in items:
+        item.release()
+    return int(rows.num_rows)
 
 
 def silver(state: RunState, entity: str) -> dict[str, Any]:
@@ -134,9 +151,16 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
     contract = state.contracts[entity]
     items = _items(state, entity)
     rows = state.rows.get(entity)
-    if rows is None:
-        rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
-    result = state.engine().process_entity(contract, rows, _ctx(state, items))
+    engine = state.engine()
+    if rows is not None:
+        result = engine.process_entity(contract, rows, _ctx(state, items))
+    else:  # a big run: its rows are in bronze only; validate and merge them chunk by chunk
+        result = EntityResult(entity)
+        for n, chunk in enumerate(chunks(items, state.settings.pipeline.chunk_rows) or [[]]):
+            rows = read_back(state.root, contract, chunk, state.seqs)
+            part = engine.process_entity(contract, rows, _ctx(state, chunk, recheck=n == 0))
+            check_accounting(part)
+            result.add(part)
     checkpoint(f"after_silver:{entity}")
     check_accounting(result)
     if items:
@@ -254,9 +278,9 @@ def _items(state: RunState, entity: str) -> list[Intake]:
     return [i for i in state.fresh if i.entity == entity]
 
 
-def _ctx(state: RunState, items: list[Intake]) -> RunContext:
+def _ctx(state: RunState, items: list[Intake], *, recheck: bool = True) -> RunContext:
     files = tuple(i.landed.relative for i in items)
-    return RunContext(state.run_id, state.now, files, frozenset(state.seqs))
+    return RunContext(state.run_id, state.now, files, frozenset(state.seqs), recheck)
 
 
 def _reject_move(

@@ -137,8 +137,10 @@ class SparkEngine:
         return result
 
     def _waiting(self, contract: Contract, ctx: RunContext) -> DataFrame | None:
-        """Quarantined rows that only wait for a parent: re-checked on every run."""
-        if not contract.foreign_keys or try_open(self.root, "quarantine", contract.entity) is None:
+        """Quarantined rows that only wait for a parent: re-checked once per run."""
+        if not (contract.foreign_keys and ctx.recheck_waiting):
+            return None
+        if try_open(self.root, "quarantine", contract.entity) is None:
             return None
         self._view("q_all", self._read("quarantine", contract.entity))
         return self._sql(waiting_rows_sql(contract, "q_all", ctx.current_shas))
