@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import tempfile
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import sqlglot
@@ -44,14 +47,30 @@ def referenced_tables(sql: str) -> list[str]:
     return found
 
 
+def new_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection as the lakehouse uses it: UTC, no progress bar, and
+    bounded memory — past `LAKEHOUSE_DUCKDB_MEMORY_LIMIT` (default 2GB) a query spills to a
+    folder of the system's temporary directory instead of growing (or littering `./.tmp`)."""
+    import duckdb
+
+    spill = Path(tempfile.gettempdir()) / "lakehouse-duckdb"
+    spill.mkdir(exist_ok=True)
+    con = duckdb.connect(
+        config={
+            "memory_limit": os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB"),
+            "temp_directory": str(spill),
+        }
+    )
+    con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")
+    return con
+
+
 def connect(
     root: Root, tables: list[str] | None = None, as_of: int | dt.datetime | None = None
 ) -> duckdb.DuckDBPyConnection:
     """A DuckDB connection with the given tables (default: all) as `zone.table` views."""
-    import duckdb
-
-    con = duckdb.connect()
-    con.execute("SET TimeZone = 'UTC'")
+    con = new_connection()
     for name in tables if tables is not None else list_tables(root):
         zone, table = split_name(name)
         dt_ = open_table(root, zone, table)

@@ -34,12 +34,11 @@ class LocalEngine:
     capabilities = CAPABILITIES
 
     def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
-        import duckdb
+        from lakehouse.query import new_connection
 
         self.root = root
         self.contracts_dir = contracts_dir
-        self.con = duckdb.connect()
-        self.con.execute("SET TimeZone = 'UTC'")
+        self.con = new_connection()
 
     def close(self) -> None:
         self.con.close()
@@ -156,16 +155,21 @@ class LocalEngine:
         if changed.num_rows == 0:
             return
         self._touch(contract, changed, result)
-        source = changed.select(schema.names).cast(schema)
         commit = ctx.commit("silver_merge", contract).properties()
-        if dt.version() == 0 and len(dt.file_uris()) == 0:
-            write_deltalake(dt, source, mode="append", commit_properties=commit)
-            result.inserted = source.num_rows
-        else:
+        new_key = changed["_new_key"]
+        inserts = changed.filter(new_key).select(schema.names).cast(schema)
+        updates = changed.filter(pc.invert(new_key)).select(schema.names).cast(schema)
+        del changed
+        # New keys are appended: a MERGE would read the whole table to learn what it already
+        # knows (the run holds the root's lock, so no one else adds keys in between).
+        if inserts.num_rows:
+            write_deltalake(dt, inserts, mode="append", commit_properties=commit)
+            result.inserted = inserts.num_rows
+        if updates.num_rows:
             on, update_when = merge_predicates(contract)
             metrics = (
                 dt.merge(
-                    source,
+                    updates,
                     predicate=on,
                     source_alias="s",
                     target_alias="t",
@@ -175,9 +179,11 @@ class LocalEngine:
                 .when_not_matched_insert_all()
                 .execute()
             )
-            result.inserted = int(metrics["num_target_rows_inserted"])
+            result.inserted += int(metrics["num_target_rows_inserted"])
             result.updated = int(metrics["num_target_rows_updated"])
-            result.unchanged += source.num_rows - result.inserted - result.updated
+            result.unchanged += (
+                updates.num_rows - result.updated - int(metrics["num_target_rows_inserted"])
+            )
         result.versions[f"silver.{contract.entity}"] = int(dt.version())
 
     def _touch(self, contract: Contract, changed: pa.Table, result: EntityResult) -> None:

@@ -89,12 +89,14 @@ def _update_condition(contract: Contract, s: str, t: str) -> str:
 
 
 def changed_rows_sql(contract: Contract, valid: str, current: str) -> str:
-    """Valid rows that would change silver: new keys, or newer-or-equal rows with new values."""
+    """Valid rows that would change silver: new keys (`_new_key` true), or newer-or-equal rows
+    with new values."""
     on = " AND ".join(f"v.{_q(k)} = c.{_q(k)}" for k in contract.primary_key)
     cols = ", ".join(_q(c) for c in [*contract.names])
     first_key = _q(contract.primary_key[0])
     return (
-        f"SELECT v.* FROM {valid} AS v LEFT JOIN (SELECT {cols} FROM {current}) AS c ON {on} "
+        f"SELECT v.*, c.{first_key} IS NULL AS _new_key "
+        f"FROM {valid} AS v LEFT JOIN (SELECT {cols} FROM {current}) AS c ON {on} "
         f"WHERE c.{first_key} IS NULL OR ({_update_condition(contract, 'v', 'c')})"
     )
 
