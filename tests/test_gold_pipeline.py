@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from lakehouse import Lakehouse
 from lakehouse.generate import generate
-from lakehouse.gold import list_models
+from lakehouse.gold import list_models, refresh
 
 
 def gold_rows(lh: Lakehouse, name: str) -> list[dict[str, object]]:
@@ -47,7 +48,8 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
     return [by_day[k] for k in sorted(by_day)]
 
 
-def test_incremental_refresh_equals_full_rebuild(days: list[list[Path]], tmp_path: Path) -> None:
+def incremental_then_full(days: list[list[Path]], tmp_path: Path) -> Lakehouse:
+    """Load all days but the last, then the last (incremental); compare with one full load."""
     inc = Lakehouse(tmp_path / "inc")
     inc.run([p for d in days[:-1] for p in d])
     before = {t.name: t.version for t in inc.tables() if t.name.startswith("gold.")}
@@ -60,6 +62,28 @@ def test_incremental_refresh_equals_full_rebuild(days: list[list[Path]], tmp_pat
     full = Lakehouse(tmp_path / "full")
     full.run([p for d in days for p in d])
     assert_gold_equal(inc, full)
+    return inc
+
+
+def last_write(lh: Lakehouse, model: str) -> dict[str, object]:
+    (commit,) = DeltaTable(lh.root.table_uri("gold", model)).history(1)
+    return dict(commit.get("operationParameters", {}))
+
+
+def test_incremental_refresh_equals_full_rebuild(days: list[list[Path]], tmp_path: Path) -> None:
+    inc = incremental_then_full(days, tmp_path)
+    assert "predicate" in last_write(inc, "customer_profile")  # the day's customers replaced
+
+
+def test_many_touched_keys_are_written_whole(
+    days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Tens of thousands of touched customers made delta-rs crash on the `user_id IN (...)`
+    predicate; past MAX_PREDICATE_KEYS the table is written whole, with the same result."""
+    monkeypatch.setattr(refresh, "MAX_PREDICATE_KEYS", 3)
+    inc = incremental_then_full(days, tmp_path)
+    write = last_write(inc, "customer_profile")
+    assert write["mode"] == "Overwrite" and "predicate" not in write
 
 
 def test_no_silver_change_means_no_gold_commit(days: list[list[Path]], tmp_path: Path) -> None:

@@ -46,6 +46,10 @@ if TYPE_CHECKING:
 SILVER_DATED = ("silver.orders", "silver.order_items")
 #: by_product models are rebuilt whole when at least this share of the catalog was touched.
 REBUILD_SHARE = 0.5
+#: Above this many touched keys, a by_user / by_product table is written whole (stored rows with
+#: the touched keys' rows replaced) instead of with a `key IN (...)` delete predicate: Delta
+#: writers parse the predicate, and delta-rs overflows its stack on tens of thousands of values.
+MAX_PREDICATE_KEYS = 2_000
 ReadGold = Callable[[str], pa.Table | None]
 
 
@@ -349,24 +353,32 @@ def refresh_gold(
         for model in models:
             plan = plans[model.name]
             full: pa.Table | None = None
+            many = len(plan.key_values) > MAX_PREDICATE_KEYS
             if plan.mode == "overwrite":
                 full = rebuild(model)
-            elif model.name in needed:
-                # a model that runs reads this one whole: current table + this run's rows
+            elif plan.mode == "replace" and (model.name in needed or many):
+                # the whole table is wanted (read by a later model, or written whole because a
+                # predicate naming every key would be too long): current table + this run's rows
                 full = _existing(read_gold, model)
-                if full is None:
+                rows = None if full is None else _run(con, model, incremental_sql(plan))
+                merged = None if full is None or rows is None else _merge(full, plan, rows)
+                if merged is None:  # nothing stored, or it no longer fits the model: rebuild
                     full = rebuild(model)
-                elif plan.mode == "replace":
-                    rows = _run(con, model, incremental_sql(plan))
-                    merged = _merge(full, plan, rows)
-                    if merged is None:  # the stored table no longer fits the model: rebuild
-                        full = rebuild(model)
-                    else:
-                        writes.append(GoldWrite(model.name, rows, "replace", plan.predicate))
-                        full = merged
+                else:
+                    full = merged
+                    assert rows is not None
+                    writes.append(
+                        GoldWrite(model.name, merged, "overwrite")
+                        if many
+                        else GoldWrite(model.name, rows, "replace", plan.predicate)
+                    )
             elif plan.mode == "replace":
                 rows = _run(con, model, incremental_sql(plan))
                 writes.append(GoldWrite(model.name, rows, "replace", plan.predicate))
+            elif model.name in needed:  # not refreshed, but read whole by a later model
+                full = _existing(read_gold, model)
+                if full is None:
+                    full = rebuild(model)
             if model.name in needed and full is not None:
                 _register(con, registered, model.name, full)
             lap(model.name)
