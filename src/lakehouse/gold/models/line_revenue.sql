@@ -9,7 +9,8 @@ Lines without a unit_price share what is left of their order's total_amount afte
 lines (never below 0) in proportion to their quantity, to the cent: each line gets the floor of
 its share and the cents left over go one each to the lines with the largest remainders (then the
 lowest line id), so an order without prices sums exactly to its total_amount. Revenue is
-decimal(18,2) everywhere."""
+decimal(18,2) everywhere. Orders whose every line has a price skip the allocation (and the join
+to silver.orders): it would give each line its own price * quantity anyway."""
 
 [columns]
 id = "Order line id."
@@ -25,7 +26,28 @@ quantity = "Units on the line; null in silver counts as 1."
 unit_price = "Price per unit when the shop sent one, else null."
 revenue = "Revenue of the line, decimal(18,2): priced, or allocated from the order total."
 */
-WITH lines AS (
+WITH unpriced_orders AS (
+    SELECT DISTINCT order_id FROM silver.order_items WHERE unit_price IS NULL
+),
+priced AS (
+    SELECT
+        i.id,
+        i.order_id,
+        i.user_id,
+        i.product_id,
+        i.date,
+        i.order_timestamp,
+        i.add_to_cart_order,
+        i.reordered,
+        i.days_since_prior_order,
+        COALESCE(i.quantity, 1) AS quantity,
+        i.unit_price,
+        CAST(i.unit_price * COALESCE(i.quantity, 1) AS DECIMAL(18, 2)) AS revenue
+    FROM silver.order_items AS i
+    LEFT JOIN unpriced_orders AS u ON u.order_id = i.order_id
+    WHERE u.order_id IS NULL
+),
+lines AS (
     SELECT
         i.id,
         i.order_id,
@@ -45,6 +67,7 @@ WITH lines AS (
             ELSE CAST(i.unit_price * COALESCE(i.quantity, 1) * 100 AS BIGINT)
         END AS priced_cents
     FROM silver.order_items AS i
+    JOIN unpriced_orders AS u ON u.order_id = i.order_id
     JOIN silver.orders AS o ON o.order_id = i.order_id
 ),
 pools AS (
@@ -95,3 +118,5 @@ SELECT
         )
     END AS revenue
 FROM ranked
+UNION ALL
+SELECT * FROM priced
