@@ -113,6 +113,16 @@ def test_approximate_functions_are_refused() -> None:
         render(model, "spark")
 
 
+def test_cte_names_clashing_with_an_inlined_ephemeral_model_are_refused() -> None:
+    """line_revenue has a CTE `lines`; Spark would see two after hoisting nested CTEs."""
+    model = parse_model(
+        '/*\nname = "x"\ndescription = "d"\ngrain = "g"\nrefresh = "full"\n[columns]\nn = "n"\n*/\n'
+        "WITH lines AS (SELECT id FROM gold.line_revenue) SELECT COUNT(*) AS n FROM lines"
+    )
+    with pytest.raises(ModelError, match=r"CTE name\(s\) lines also used"):
+        render(model, "spark")
+
+
 def test_time_differences() -> None:
     spark = flat("customer_profile", "spark")
     trino = flat("customer_profile", "trino")

@@ -138,6 +138,13 @@ def model_query(
         )
     if tables:
         query = _rename_tables(query, tables)
+    names = [cte.alias for cte in query.find_all(exp.CTE)]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ModelError(
+            f"{m.path or m.name}: CTE name(s) {', '.join(twice)} also used by an inlined "
+            "ephemeral model; Spark hoists nested CTEs into one WITH, so rename them"
+        )
     found = next(iter(query.find_all(*_APPROXIMATE)), None)
     if found is not None:
         raise ModelError(

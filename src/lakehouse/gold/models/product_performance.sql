@@ -39,7 +39,7 @@ WITH windows AS (
         CAST(MAX(date) - INTERVAL 14 DAY AS DATE) AS prev_start
     FROM silver.orders
 ),
-lines AS (
+product_lines AS (
     SELECT l.product_id, l.order_id, l.user_id, l.date, l.quantity, l.revenue, l.reordered
     FROM gold.line_revenue AS l
 ),
@@ -60,7 +60,7 @@ sales AS (
         CAST(SUM(
             CASE WHEN l.date > w.prev_start AND l.date <= w.last_start THEN l.revenue ELSE 0 END
         ) AS DECIMAL(18, 2)) AS revenue_prev_7d
-    FROM lines AS l
+    FROM product_lines AS l
     CROSS JOIN windows AS w
     GROUP BY l.product_id
 ),
@@ -68,12 +68,12 @@ sales AS (
 -- DuckDB three times as much
 product_orders AS (
     SELECT product_id, COUNT(*) AS orders
-    FROM (SELECT DISTINCT product_id, order_id FROM lines) AS d
+    FROM (SELECT DISTINCT product_id, order_id FROM product_lines) AS d
     GROUP BY product_id
 ),
 product_customers AS (
     SELECT product_id, COUNT(*) AS customers
-    FROM (SELECT DISTINCT product_id, user_id FROM lines) AS d
+    FROM (SELECT DISTINCT product_id, user_id FROM product_lines) AS d
     GROUP BY product_id
 ),
 products AS (
