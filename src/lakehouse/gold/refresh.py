@@ -345,10 +345,13 @@ def refresh_gold(
             timings[name] = timings.get(name, 0.0) + now - clock
         clock = now
 
+    temp_tables: list[str] = []
     key_tables = _register_keys(con, registered, touched)
     try:
-        for name in shared:
-            _register(con, registered, name, con.sql(render(name)).to_arrow_table())
+        for name in shared:  # a DuckDB temp table: compressed, and spilled past the limit
+            registered[name] = _registered(name)
+            con.execute(f'CREATE OR REPLACE TEMP TABLE "{registered[name]}" AS {render(name)}')
+            temp_tables.append(registered[name])
             lap(name)
         for model in models:
             plan = plans[model.name]
@@ -384,7 +387,10 @@ def refresh_gold(
             lap(model.name)
     finally:
         for relation in registered.values():
-            con.unregister(relation)
+            if relation in temp_tables:
+                con.execute(f'DROP TABLE IF EXISTS "{relation}"')
+            else:
+                con.unregister(relation)
     return writes
 
 
