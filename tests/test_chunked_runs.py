@@ -4,15 +4,14 @@ merged chunk by chunk; its tables and counts equal those of the same run done in
 from __future__ import annotations
 
 import dataclasses
+import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from deltalake import DeltaTable
 
 from lakehouse.config import PipelineSettings, Settings
 from lakehouse.generate import generate
-from lakehouse.intake import chunks
 from lakehouse.orchestration.state import RunSummary
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.query import run_sql
@@ -71,6 +70,8 @@ def test_generated_dirty_days_in_chunks_equal_one_piece(tmp_path: Path) -> None:
     out = tmp_path / "gen"
     generate(out, orders=400, products=60, days=5, seed=11, fmt="csv", dirty_rate=0.03)
     (summary,) = assert_same(tmp_path, [[out]])
+    leftovers = list(Path(tempfile.gettempdir()).glob(f"lakehouse-{summary.run_id}-*"))
+    assert leftovers == []  # the chunks' scratch files went with the run
     items = summary.entities["order_items"]
     assert items.rows_in > 3 * CHUNKED.pipeline.chunk_rows  # it really ran in several chunks
     bronze = DeltaTable(Root(tmp_path / "chunked").table_uri("bronze", "order_items"))
@@ -99,23 +100,3 @@ def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> Non
     items = second.entities["order_items"]
     assert (items.rows_in, items.rows_rechecked, items.released) == (60, 35, 35)
     assert (items.valid, items.quarantined, items.inserted) == (95, 0, 95)
-
-
-@pytest.mark.parametrize(
-    ("sizes", "limit", "groups"),
-    [
-        ([100, 100, 100], 250, [[100, 100], [100]]),
-        ([400, 10, 10], 250, [[400], [10, 10]]),
-        ([10, 400, 10], 250, [[10], [400], [10]]),
-        ([], 250, []),
-    ],
-)
-def test_chunks_group_consecutive_files_up_to_the_limit(
-    sizes: list[int], limit: int, groups: list[list[int]]
-) -> None:
-    class File:
-        def __init__(self, rows: int) -> None:
-            self.rows = rows
-
-    got = chunks([File(n) for n in sizes], limit)  # type: ignore[misc]
-    assert [[f.rows for f in g] for g in got] == groups

@@ -11,7 +11,6 @@ import pyarrow.compute as pc
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import open_table
 from lakehouse.errors import FileRejected
 from lakehouse.readers import ROW, Batch, file_format, normalise_header, read_file
 from lakehouse.storage import LandedFile, Root
@@ -100,19 +99,6 @@ def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> I
     return item
 
 
-def chunks(items: list[Intake], max_rows: int) -> list[list[Intake]]:
-    """Consecutive groups of files of at most `max_rows` rows (a bigger file is a group alone)."""
-    out: list[list[Intake]] = []
-    size = 0
-    for item in items:
-        if not out or size + item.rows > max_rows:
-            out.append([])
-            size = 0
-        out[-1].append(item)
-        size += item.rows
-    return out
-
-
 def run_columns(table: pa.Table, seqs: dict[str, int]) -> pa.Table:
     """Bronze rows plus the run's bookkeeping: `_seq` (file order in the run), `_recheck`."""
     n = table.num_rows
@@ -122,20 +108,6 @@ def run_columns(table: pa.Table, seqs: dict[str, int]) -> pa.Table:
     seq = pc.take(order, pc.index_in(shas, value_set=unique))
     table = table.append_column("_seq", seq)
     return table.append_column("_recheck", pa.repeat(pa.scalar(False), n))
-
-
-def read_back(
-    root: Root, contract: Contract, items: list[Intake], seqs: dict[str, int]
-) -> pa.Table:
-    """The bronze rows of these files, read from the bronze table (as `bronze_rows` built them,
-    lineage included), for a run too big to keep every file's rows in memory."""
-    shas = [i.sha256 for i in items]
-    schema = zones.bronze_schema(contract)
-    dataset = open_table(root, "bronze", contract.entity).to_pyarrow_dataset()
-    table = dataset.to_table(columns=schema.names, filter=pc.field("_file_sha256").isin(shas)).cast(
-        schema
-    )
-    return run_columns(table, seqs)
 
 
 def bronze_rows(

@@ -115,6 +115,7 @@ def run(
             summary.status = "SUCCEEDED"
         finally:
             state.close_engines()
+            state.remove_scratch()
             order = [e for e in contracts if e in summary.entities]
             summary.entities = {e: summary.entities[e] for e in order}
             summary.seconds = state.elapsed()

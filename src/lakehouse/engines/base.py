@@ -37,9 +37,6 @@ class EntityResult:
     unchanged: int = 0
     versions: dict[str, int] = field(default_factory=dict)  # "silver.orders" -> version written
     reasons: dict[str, int] = field(default_factory=dict)  # reason code -> rows
-    touched_dates: set[dt.date] = field(default_factory=set)
-    touched_keys: set[int] = field(default_factory=set)
-    touched_users: set[int] = field(default_factory=set)
 
     def add(self, part: EntityResult) -> None:
         """Fold in the result of one more chunk of the same entity and run."""
@@ -57,9 +54,6 @@ class EntityResult:
         self.versions.update(part.versions)
         for reason, n in part.reasons.items():
             self.reasons[reason] = self.reasons.get(reason, 0) + n
-        self.touched_dates |= part.touched_dates
-        self.touched_keys |= part.touched_keys
-        self.touched_users |= part.touched_users
 
 
 @dataclass(frozen=True)

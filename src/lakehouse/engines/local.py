@@ -154,7 +154,6 @@ class LocalEngine:
         result.unchanged = result.valid - changed.num_rows
         if changed.num_rows == 0:
             return
-        self._touch(contract, changed, result)
         commit = ctx.commit("silver_merge", contract).properties()
         new_key = changed["_new_key"]
         inserts = changed.filter(new_key).select(schema.names).cast(schema)
@@ -185,15 +184,6 @@ class LocalEngine:
                 updates.num_rows - result.updated - int(metrics["num_target_rows_inserted"])
             )
         result.versions[f"silver.{contract.entity}"] = int(dt.version())
-
-    def _touch(self, contract: Contract, changed: pa.Table, result: EntityResult) -> None:
-        names = changed.column_names
-        if "date" in names:
-            result.touched_dates |= set(pc.unique(changed["date"]).to_pylist())
-        if "user_id" in names:
-            result.touched_users |= set(pc.unique(changed["user_id"]).to_pylist())
-        if len(contract.primary_key) == 1:
-            result.touched_keys |= set(pc.unique(changed[contract.primary_key[0]]).to_pylist())
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         rows = self.con.sql(quarantine_rows_sql(contract, "checked", ctx.now)).to_arrow_table()

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -75,6 +78,9 @@ class RunState:
     moves: list[tuple[str, str, str | None]] = field(default_factory=list)
     seqs: dict[str, int] = field(default_factory=dict)
     rows: dict[str, pa.Table] = field(default_factory=dict)  # entity -> bronze rows of this run
+    # a run too big for memory: entity -> [(scratch Parquet file of one chunk's rows, its files)]
+    spills: dict[str, list[tuple[str, list[Intake]]]] = field(default_factory=dict)
+    scratch: str | None = None  # local folder of those files, removed when the run ends
     bytes_in: dict[str, int] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # entity -> max landing->silver s
     # quality / notify
@@ -105,6 +111,17 @@ class RunState:
             engines, self._engines = list(self._engines.values()), {}
         for eng in engines:
             eng.close()
+
+    def scratch_file(self, name: str) -> str:
+        """A path in this run's local scratch folder (created on first use)."""
+        if self.scratch is None:
+            self.scratch = tempfile.mkdtemp(prefix=f"lakehouse-{self.run_id}-")
+        return os.path.join(self.scratch, name)
+
+    def remove_scratch(self) -> None:
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+            self.scratch = None
 
     def tick(self, step: str, done: int, total: int) -> None:
         if self.progress is not None:

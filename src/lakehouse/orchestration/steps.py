@@ -12,11 +12,13 @@ import json
 import time
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from lakehouse import ops
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import checkpoint
-from lakehouse.intake import Intake, bronze_rows, chunks, read_back, take_in
+from lakehouse.intake import Intake, bronze_rows, take_in
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
 from lakehouse.storage import Root
@@ -42,7 +44,7 @@ def bronze(state: RunState) -> dict[str, Any]:
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
     state.fresh, state.records, state.moves, state.bytes_in = [], [], [], {}
     seen_now: set[str] = set()
-    state.seqs, state.rows = {}, {}
+    state.seqs, state.rows, state.spills = {}, {}, {}
     buffered: dict[str, list[Intake]] = {}
     chunk_rows = state.settings.pipeline.chunk_rows
     written = 0
@@ -133,12 +135,17 @@ def bronze(state: RunState) -> dict[str, Any]:
 
 def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> int:
     """Append these files' rows to bronze. With `keep`, the rows stay in `state.rows` for the
-    silver step; otherwise the files' rows are dropped from memory and silver reads them back
-    from bronze, `pipeline.chunk_rows` at a time."""
+    silver step; otherwise they go to a local scratch file, one per chunk of about
+    `pipeline.chunk_rows` rows, and leave memory."""
     contract = state.contracts[entity]
     rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
     if keep:
         state.rows[entity] = rows
+    else:
+        spills = state.spills.setdefault(entity, [])
+        path = state.scratch_file(f"{entity}-{len(spills)}.parquet")
+        pq.write_table(rows, path)
+        spills.append((path, items))
     if rows.num_rows:
         state.engine().write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
     for item in items:
@@ -154,11 +161,12 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
     engine = state.engine()
     if rows is not None:
         result = engine.process_entity(contract, rows, _ctx(state, items))
-    else:  # a big run: its rows are in bronze only; validate and merge them chunk by chunk
+    else:  # a big run: validate and merge one chunk at a time
         result = EntityResult(entity)
-        for n, chunk in enumerate(chunks(items, state.settings.pipeline.chunk_rows) or [[]]):
-            rows = read_back(state.root, contract, chunk, state.seqs)
-            part = engine.process_entity(contract, rows, _ctx(state, chunk, recheck=n == 0))
+        for n, (path, chunk) in enumerate(state.spills[entity]):
+            part = engine.process_entity(
+                contract, pq.read_table(path), _ctx(state, chunk, recheck=n == 0)
+            )
             check_accounting(part)
             result.add(part)
     checkpoint(f"after_silver:{entity}")

@@ -179,7 +179,6 @@ class SparkEngine:
             result.unchanged = result.valid - n
             if n == 0:
                 return
-            self._touch(contract, changed, result)
             source = changed.select(*[quote(c) for c in schema.names])
             with (
                 conflicts_retryable(f"silver.{contract.entity}"),
@@ -206,18 +205,6 @@ class SparkEngine:
             result.updated = int(metrics["numTargetRowsUpdated"])
             result.unchanged += n - result.inserted - result.updated
         result.versions[f"silver.{contract.entity}"] = version
-
-    def _touch(self, contract: Contract, changed: DataFrame, result: EntityResult) -> None:
-        wanted = {"date": "dates", "user_id": "users"}
-        if len(contract.primary_key) == 1:
-            wanted[contract.primary_key[0]] = "keys"
-        present = [c for c in wanted if c in changed.columns]
-        sets = changed.selectExpr(*[f"collect_set({quote(c)}) AS {quote(c)}" for c in present])
-        row = sets.first()
-        assert row is not None
-        for c in present:
-            touched: set[object] = getattr(result, f"touched_{wanted[c]}")
-            touched |= set(row[c])
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         from delta.tables import DeltaTable
