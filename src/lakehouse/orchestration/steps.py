@@ -9,10 +9,11 @@ and a file is moved only if it is still in landing/.
 from __future__ import annotations
 
 import json
+import os
 import time
 from typing import Any
 
-import pyarrow.parquet as pq
+from pyarrow import feather
 
 from lakehouse import ops
 from lakehouse.engines.base import EntityResult, RunContext
@@ -135,7 +136,7 @@ def bronze(state: RunState) -> dict[str, Any]:
 
 def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> int:
     """Append these files' rows to bronze. With `keep`, the rows stay in `state.rows` for the
-    silver step; otherwise they go to a local scratch file, one per chunk of about
+    silver step; otherwise they go to a local scratch Arrow file, one per chunk of about
     `pipeline.chunk_rows` rows, and leave memory."""
     contract = state.contracts[entity]
     rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
@@ -143,8 +144,8 @@ def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bo
         state.rows[entity] = rows
     else:
         spills = state.spills.setdefault(entity, [])
-        path = state.scratch_file(f"{entity}-{len(spills)}.parquet")
-        pq.write_table(rows, path)
+        path = state.scratch_file(f"{entity}-{len(spills)}.arrow")
+        feather.write_feather(rows, path, compression="uncompressed")  # written and mapped fast
         spills.append((path, items))
     if rows.num_rows:
         state.engine().write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
@@ -164,11 +165,12 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
     else:  # a big run: validate and merge one chunk at a time
         result = EntityResult(entity)
         for n, (path, chunk) in enumerate(state.spills[entity]):
-            part = engine.process_entity(
-                contract, pq.read_table(path), _ctx(state, chunk, recheck=n == 0)
-            )
+            rows = feather.read_table(path, memory_map=True)
+            part = engine.process_entity(contract, rows, _ctx(state, chunk, recheck=n == 0))
             check_accounting(part)
             result.add(part)
+        for path, _ in state.spills.pop(entity):  # done: a retry would not need them
+            os.remove(path)
     checkpoint(f"after_silver:{entity}")
     check_accounting(result)
     if items:
