@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 
 from lakehouse.config import PipelineSettings, Settings
@@ -16,6 +17,7 @@ from lakehouse.orchestration.state import RunSummary
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.query import run_sql
 from lakehouse.storage import Root
+from spark_fixtures import spark_session_fixture  # noqa: F401
 
 WHOLE = Settings(notifiers=())
 CHUNKED = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=150))
@@ -79,10 +81,9 @@ def test_generated_dirty_days_in_chunks_equal_one_piece(tmp_path: Path) -> None:
     assert items.valid == items.inserted + items.updated + items.unchanged
 
 
-def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> None:
-    """Run 1: 35 lines whose orders have not arrived (they wait in quarantine). Run 2: the
-    orders and the other 60 lines in two files, i.e. two chunks of 30 rows at `chunk_rows` 40:
-    the 35 waiting lines are re-checked with the first chunk only."""
+def split_late_parent(tmp_path: Path) -> list[list[Path]]:
+    """Run 1: products and 35 lines whose orders have not arrived (they wait in quarantine).
+    Run 2: the orders and the other 60 lines in two files of 30."""
     source = SCENARIOS / "late_parent" / "input"
     header, *lines = (source / "run1" / "order_items_early.csv").read_text().splitlines(True)
     parts = tmp_path / "in"
@@ -95,8 +96,41 @@ def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> Non
         f = parts / f"order_items_part{n}.csv"
         f.write_text(header + "".join(lines[lo:hi]))
         deliveries[min(n, 1)].append(f)
+    return deliveries
+
+
+def bronze_appends(root: Root, entity: str) -> int:
+    history = DeltaTable(root.table_uri("bronze", entity)).history()
+    return sum(1 for c in history if c.get("operationParameters", {}).get("mode") == "Append")
+
+
+def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> None:
+    """At `chunk_rows` 40 run 2's lines are two chunks of 30: the 35 waiting lines are
+    re-checked with the first chunk only."""
     small = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=40))
-    _, second = assert_same(tmp_path, deliveries, small)
+    _, second = assert_same(tmp_path, split_late_parent(tmp_path), small)
     items = second.entities["order_items"]
     assert (items.rows_in, items.rows_rechecked, items.released) == (60, 35, 35)
     assert (items.valid, items.quarantined, items.inserted) == (95, 0, 95)
+    assert bronze_appends(Root(tmp_path / "chunked"), "order_items") == 3  # 35 | 30 | 30
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+@pytest.mark.usefixtures("spark")
+def test_the_spark_engine_takes_the_same_chunks(tmp_path: Path) -> None:
+    """One definition, two engines: chunked on Spark equals one piece on the local engine."""
+    deliveries = split_late_parent(tmp_path)
+    whole, chunked = Root(tmp_path / "whole"), Root(tmp_path / "chunked")
+    small = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=40))
+    expected = load(whole, deliveries, WHOLE)
+    got = []
+    for files in deliveries:
+        copy_sources(chunked, files)
+        got.append(run(chunked, settings=small, engine_name="spark"))
+    for a, b in zip(expected, got, strict=True):
+        assert b.status == a.status == "SUCCEEDED"
+        assert counts(b) == counts(a)
+    for table in TABLES:
+        assert contents(chunked, table) == contents(whole, table), table
+    assert bronze_appends(chunked, "order_items") == 3

@@ -120,16 +120,19 @@ def bronze(state: RunState) -> dict[str, Any]:
             )
         )
         assert item.entity is not None
-        buffered.setdefault(item.entity, []).append(item)
-        if sum(i.rows for i in buffered[item.entity]) >= chunk_rows:
-            written += _flush_bronze(state, item.entity, buffered.pop(item.entity), keep=False)
+        buffer = buffered.setdefault(item.entity, [])
+        if buffer and sum(i.rows for i in buffer) + item.rows > chunk_rows:
+            written += _flush_bronze(state, item.entity, buffer, keep=False)
+            buffer = buffered[item.entity] = []
+        buffer.append(item)
     state.tick("read", len(landed), len(landed))
     s.files_loaded = [i.landed.relative for i in state.fresh]
     for entity in state.contracts:
         items = buffered.pop(entity, [])
         state.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
         whole = len(items) == len(_items(state, entity))  # never flushed early: keep the rows
-        written += _flush_bronze(state, entity, items, keep=whole)
+        if items or whole:
+            written += _flush_bronze(state, entity, items, keep=whole)
         checkpoint(f"after_bronze:{entity}")
     return {"loaded": len(state.fresh), "rejected": len(s.files_rejected), "rows": written}
 
