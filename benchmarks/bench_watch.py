@@ -6,6 +6,7 @@ window 0.5 s). Each drop is written under a hidden name and renamed into landing
 careful producer does); the clock starts at the rename. "Visible" means a fresh DeltaTable of
 silver.orders counts the new rows. Target: median under 5 s.
 Usage: python benchmarks/bench_watch.py [--drops 7] [--rows 10000] [--gold-table gold.sales_daily]
+       [--items 1000000]  (first load that many generated order items: latency at that size)
 """
 
 from __future__ import annotations
@@ -69,11 +70,20 @@ def main() -> None:
     ap.add_argument("--drops", type=int, default=7)
     ap.add_argument("--rows", type=int, default=10_000)
     ap.add_argument("--gold-table", default="gold.sales_daily")
+    ap.add_argument(
+        "--items", type=int, default=0, help="load this many generated order items first (0: none)"
+    )
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
         root = Path(d) / "lake"
         landing = root / "landing"
         landing.mkdir(parents=True)
+        if args.items:  # latency into a lakehouse of that size
+            from bench_pipeline import dataset
+            from lakehouse import Lakehouse
+
+            summary = Lakehouse(root).run([dataset(args.items)])
+            assert summary.status == "SUCCEEDED", summary
         env = {**os.environ, "LAKEHOUSE__WATCH__IDLE_CHECK_SECONDS": "0"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "lakehouse", "watch", "--root", str(root)],
@@ -85,12 +95,13 @@ def main() -> None:
             silver = root / "silver" / "orders"
             gold_path = root / "gold" / args.gold_table.split(".", 1)[-1]
             # warm-up: the catalogue and a first drop (imports, table creation)
-            (landing / "products.csv").write_bytes((LAB / "products.csv").read_bytes())
+            if not args.items:
+                (landing / "products.csv").write_bytes((LAB / "products.csv").read_bytes())
             silver_s: list[float] = []
             gold_s: list[float] = []
             for n in range(args.drops + 1):
                 src = Path(d) / f"orders_{n}.csv"
-                orders_file(src, args.rows, 1_000_000 * (n + 1))
+                orders_file(src, args.rows, 10**9 + 1_000_000 * n)  # ids no generated order has
                 before = count(silver)
                 hidden = landing / f".{src.name}"
                 os.replace(src, hidden)
@@ -110,6 +121,7 @@ def main() -> None:
     result = {
         "benchmark": "watch_latency",
         "rows_per_file": args.rows,
+        "lakehouse_order_items": args.items,
         "drops": args.drops,
         "silver_median_s": round(statistics.median(silver_s), 3),
         "silver_max_s": round(max(silver_s), 3),
@@ -122,7 +134,8 @@ def main() -> None:
         "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}"
         f" cpus {os.cpu_count()}",
     }
-    out = Path(__file__).parent / "results" / "watch.json"
+    name = f"watch_{args.items}.json" if args.items else "watch.json"
+    out = Path(__file__).parent / "results" / name
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
