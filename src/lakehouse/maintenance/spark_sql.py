@@ -8,7 +8,6 @@ issued through the SparkSession the caller gives. The run id goes into the commi
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,12 +15,12 @@ from typing import Any
 
 from lakehouse.contracts import Contract
 from lakehouse.delta import CommitInfo
+from lakehouse.engines.spark.frames import USER_METADATA, quote, user_metadata
 from lakehouse.maintenance.optimize import plan_for
 from lakehouse.maintenance.plan import OptimizePlan
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.storage import Root
 
-USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
@@ -31,16 +30,12 @@ def path_ref(location: str) -> str:
     return "delta.`" + location.replace("`", "``") + "`"
 
 
-def ident(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"
-
-
 def literal(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
 def _equals(column: str, value: str | None) -> str:
-    return f"{ident(column)} IS NULL" if value is None else f"{ident(column)} = {literal(value)}"
+    return f"{quote(column)} IS NULL" if value is None else f"{quote(column)} = {literal(value)}"
 
 
 def partition_predicate(plan: OptimizePlan) -> str | None:
@@ -55,7 +50,7 @@ def partition_predicate(plan: OptimizePlan) -> str | None:
         if len(present) == 1:
             terms.append(_equals(col, present[0]))
         elif present:
-            terms.append(f"{ident(col)} IN ({', '.join(literal(v) for v in present)})")
+            terms.append(f"{quote(col)} IN ({', '.join(literal(v) for v in present)})")
         if len(present) < len(values):
             terms.append(_equals(col, None))
         return " OR ".join(terms)
@@ -70,7 +65,7 @@ def render_optimize(location: str, plan: OptimizePlan) -> str:
     if where:
         sql += f" WHERE {where}"
     if plan.zorder_by:
-        sql += f" ZORDER BY ({', '.join(ident(c) for c in plan.zorder_by)})"
+        sql += f" ZORDER BY ({', '.join(quote(c) for c in plan.zorder_by)})"
     return sql
 
 
@@ -133,7 +128,7 @@ def optimize_with_spark(
     if not plan.needed:
         return SparkMaintenance(name, plan, ())
     sql = render_optimize(location, plan)
-    meta = _user_metadata(run_id, "optimize", {"zorder_by": list(plan.zorder_by)})
+    meta = user_metadata(CommitInfo(run_id, "optimize", extra={"zorder_by": list(plan.zorder_by)}))
     with _conf(spark, {USER_METADATA: meta, MAX_FILE_SIZE: str(plan.target_size)}):
         rows = spark.sql(sql).collect()
     return SparkMaintenance(name, plan, (sql,), tuple(r.asDict(recursive=True) for r in rows))
@@ -153,7 +148,8 @@ def vacuum_with_spark(
     hours = settings.retention_hours if retention_hours is None else retention_hours
     settings.check_retention(hours, force=force)
     statements = []
-    conf = {USER_METADATA: _user_metadata(run_id, "vacuum", {"retention_hours": hours})}
+    info = CommitInfo(run_id, "vacuum", extra={"retention_hours": hours})
+    conf = {USER_METADATA: user_metadata(info)}
     if force:
         conf[RETENTION_CHECK] = "false"
     rows: list[dict[str, Any]] = []
@@ -164,8 +160,3 @@ def vacuum_with_spark(
         statements.append(render_vacuum(location, hours, dry_run=dry_run))
         rows = [r.asDict(recursive=True) for r in spark.sql(statements[-1]).collect()]
     return SparkMaintenance(location, None, tuple(statements), tuple(rows))
-
-
-def _user_metadata(run_id: str, operation: str, extra: dict[str, Any]) -> str:
-    props = CommitInfo(run_id, operation, extra=extra).properties().custom_metadata or {}
-    return json.dumps(props, sort_keys=True)
