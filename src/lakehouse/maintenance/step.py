@@ -10,21 +10,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.maintenance.policy import run_maintenance
-from lakehouse.maintenance.settings import MaintenanceSettings
 
 if TYPE_CHECKING:
     from lakehouse.orchestration.state import RunState
 
 
 def maintain(state: RunState) -> dict[str, Any]:
-    settings = getattr(state.settings, "maintenance", None)
-    if not isinstance(settings, MaintenanceSettings):
-        settings = MaintenanceSettings.load(state.root)
     report = run_maintenance(
         state.root,
         None,
         state.now,
-        settings=settings,
+        settings=state.settings.maintenance,
         run_id=state.run_id,
         contracts=state.contracts,
     )
