@@ -41,9 +41,9 @@ def contents(root: Root, table: str) -> pa.Table | None:
     zone, name = table.split(".")
     if not Path(root.table_uri(zone, name)).exists():
         return None
-    columns = run_sql(root, f"SELECT * FROM {table} LIMIT 0").columns
+    columns = run_sql(root, f"SELECT * FROM {table} LIMIT 0").column_names
     keep = ", ".join(f'"{c}"' for c in columns if c not in RUN_COLUMNS)
-    return run_sql(root, f"SELECT {keep} FROM {table} ORDER BY ALL").to_arrow_table()
+    return run_sql(root, f"SELECT {keep} FROM {table} ORDER BY ALL")
 
 
 def counts(summary: RunSummary) -> dict[str, tuple[int, int, int, int, dict[str, int]]]:

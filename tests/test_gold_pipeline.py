@@ -113,10 +113,12 @@ def test_run_killed_before_gold_is_caught_up(days: list[list[Path]], tmp_path: P
     root = tmp_path / "lake"
     env = {**os.environ, "LAKEHOUSE_FAULT": "after_silver:order_items"}
     cmd = [sys.executable, "-m", "lakehouse", "run", "--root", str(root)]
-    killed = subprocess.run([*cmd, "--source", str(files)], env=env, capture_output=True)
+    killed = subprocess.run(
+        [*cmd, "--source", str(files)], env=env, capture_output=True, timeout=300
+    )
     assert killed.returncode == -signal.SIGKILL
     env.pop("LAKEHOUSE_FAULT")
-    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    assert subprocess.run(cmd, env=env, capture_output=True, timeout=300).returncode == 0
     clean = Lakehouse(tmp_path / "clean")
     clean.run([files])
     assert_gold_equal(Lakehouse(root), clean)

@@ -101,7 +101,7 @@ def test_run_maintenance_optimizes_vacuums_checkpoints_and_records(root: Root) -
     assert table.to_pyarrow_table().sort_by("id").equals(rows_before.sort_by("id"))
     assert table.metadata().configuration["delta.checkpointInterval"] == "100"
     assert {h.get("lakehouse.run_id") for h in table.history(2)} == {"pipeline-run-1"}
-    logged = run_sql(root, "SELECT * FROM _ops.maintenance").to_arrow_table().to_pylist()
+    logged = run_sql(root, "SELECT * FROM _ops.maintenance").to_pylist()
     assert len(logged) == 1 and logged[0]["status"] == "SUCCEEDED"
     assert logged[0]["files_before"] == 10 and logged[0]["files_after"] == 2
     assert last_maintenance(root)[TABLE].version_after == table.version()
@@ -123,7 +123,10 @@ def test_a_failing_table_is_recorded_and_does_not_stop_the_others(root: Root) ->
     with pytest.raises(TerminalError, match="no_such_column"):
         report.raise_for_errors()
     statuses = run_sql(root, 'SELECT "table", status FROM _ops.maintenance ORDER BY 1')
-    assert statuses.fetchall() == [("gold.lines", "SUCCEEDED"), (TABLE, "FAILED")]
+    assert statuses.to_pylist() == [
+        {"table": "gold.lines", "status": "SUCCEEDED"},
+        {"table": TABLE, "status": "FAILED"},
+    ]
     assert maintenance_due(root, TABLE, now, SETTINGS)  # a failure does not count as done
 
 

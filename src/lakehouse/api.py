@@ -66,7 +66,7 @@ class Lakehouse:
         from lakehouse.query import parse_as_of, run_sql
 
         moment = parse_as_of(as_of) if isinstance(as_of, str) else as_of
-        return run_sql(self.root, statement, moment).to_arrow_table()
+        return run_sql(self.root, statement, moment)
 
     def tables(self) -> list[catalog.TableInfo]:
         return [catalog.table_info(self.root, n) for n in catalog.list_tables(self.root)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import os
 import tempfile
 from pathlib import Path
@@ -18,6 +19,9 @@ from lakehouse.storage import ZONES, Root
 
 if TYPE_CHECKING:
     import duckdb
+    import pyarrow as pa
+
+_connections = itertools.count()
 
 
 def parse_as_of(value: str | None) -> int | dt.datetime | None:
@@ -50,11 +54,12 @@ def referenced_tables(sql: str) -> list[str]:
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection as the lakehouse uses it: UTC, no progress bar, and
     bounded memory — past `LAKEHOUSE_DUCKDB_MEMORY_LIMIT` (default 2GB) a query spills to a
-    folder of the system's temporary directory instead of growing (or littering `./.tmp`)."""
+    folder of the system's temporary directory instead of growing (or littering `./.tmp`).
+    The folder is the connection's own: DuckDB creates it on the first spill and removes it
+    when the connection closes."""
     import duckdb
 
-    spill = Path(tempfile.gettempdir()) / "lakehouse-duckdb"
-    spill.mkdir(exist_ok=True)
+    spill = Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{os.getpid()}-{next(_connections)}"
     con = duckdb.connect(
         config={
             "memory_limit": os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB"),
@@ -83,9 +88,9 @@ def connect(
     return con
 
 
-def run_sql(
-    root: Root, sql: str, as_of: int | dt.datetime | None = None
-) -> duckdb.DuckDBPyRelation:
+def run_sql(root: Root, sql: str, as_of: int | dt.datetime | None = None) -> pa.Table:
+    """The statement's result, fully read; the connection is closed before returning (an
+    open connection holding Arrow datasets can stall the interpreter's exit)."""
     import duckdb
 
     names = referenced_tables(sql)
@@ -96,8 +101,10 @@ def run_sql(
     con = connect(root, names, as_of)
     try:
         rel = con.sql(sql)
+        if rel is None:
+            raise QueryError("the statement returned no rows (only SELECT-like statements are run)")
+        return rel.to_arrow_table()
     except duckdb.Error as exc:
         raise QueryError(str(exc).splitlines()[0]) from exc
-    if rel is None:
-        raise QueryError("the statement returned no rows (only SELECT-like statements are run)")
-    return rel
+    finally:
+        con.close()
