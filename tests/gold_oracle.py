@@ -278,6 +278,19 @@ def department_sales(shop: Shop) -> list[Row]:
 
 
 # --- products ---------------------------------------------------------------------------------
+def product_days(shop: Shop) -> list[Row]:
+    per_day = shop.items.groupby(["date", "product_id"]).agg(
+        units=("qty", "sum"), lines=("id", "size"), orders=("order_id", "nunique"),
+        cents=("revenue_cents", "sum"), reordered=("reordered", "sum"),
+    )  # fmt: skip
+    return [
+        {"date": day, "product_id": pid, "units": int(r["units"]), "lines": int(r["lines"]),
+         "orders": int(r["orders"]), "revenue": money(r["cents"]),
+         "reordered_lines": int(r["reordered"])}
+        for (day, pid), r in per_day.iterrows()
+    ]  # fmt: skip
+
+
 def product_performance(shop: Shop) -> list[Row]:
     i = shop.items
     last = i["date"] > shop.as_of - dt.timedelta(days=7)
@@ -708,6 +721,27 @@ def product_pairs(shop: Shop) -> list[Row]:
     return rows
 
 
+def department_basket_days(shop: Shop) -> list[Row]:
+    day_of = dict(zip(shop.items["order_id"], shop.items["date"], strict=True))
+    baskets = Counter(day_of[o] for o in _baskets(shop, "department"))
+    together: Counter[tuple[Any, Any, Any]] = Counter()
+    for order_id, departments in _baskets(shop, "department").items():
+        known = sorted(d for d in departments if d is not None)
+        for a, b in itertools.combinations_with_replacement(known, 2):
+            together[(day_of[order_id], a, b)] += 1
+    rows = [
+        {"date": day, "department_a": a, "department_b": b, "orders": c, "baskets": baskets[day]}
+        for (day, a, b), c in together.items()
+    ]
+    listed = {r["date"] for r in rows}
+    rows += [
+        {"date": day, "department_a": None, "department_b": None, "orders": None, "baskets": n}
+        for day, n in baskets.items()
+        if day not in listed
+    ]
+    return rows
+
+
 def department_pairs(shop: Shop) -> list[Row]:
     baskets = _baskets(shop, "department")
     n = len(baskets)
@@ -789,11 +823,12 @@ def catalog_summary(shop: Shop) -> list[Row]:
 ORACLES: dict[str, Callable[[Shop], list[Row]]] = {
     f.__name__: f
     for f in (
-        sales_daily, sales_weekly, sales_monthly, department_sales, product_performance,
-        reorder_patterns, reorder_patterns_department, order_value_distribution,
-        order_time_heatmap, payment_methods, payment_methods_weekly, payment_methods_by_segment,
-        customer_profile, repeat_purchase, cohort_retention, customer_segments, segment_summary,
-        product_pairs, department_pairs, product_companions, upsell_candidates, catalog_summary,
+        sales_daily, sales_weekly, sales_monthly, department_sales, product_days,
+        product_performance, reorder_patterns, reorder_patterns_department,
+        order_value_distribution, order_time_heatmap, payment_methods, payment_methods_weekly,
+        payment_methods_by_segment, customer_profile, repeat_purchase, cohort_retention,
+        customer_segments, segment_summary, product_pairs, department_basket_days,
+        department_pairs, product_companions, upsell_candidates, catalog_summary,
     )
 }  # fmt: skip
 
@@ -802,6 +837,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "sales_weekly": ("week_start",),
     "sales_monthly": ("month_start",),
     "department_sales": ("date", "department"),
+    "product_days": ("date", "product_id"),
     "product_performance": ("product_id",),
     "reorder_patterns": ("product_id",),
     "reorder_patterns_department": ("department",),
@@ -816,6 +852,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "customer_segments": ("user_id",),
     "segment_summary": ("segment",),
     "product_pairs": ("product_a", "product_b"),
+    "department_basket_days": ("date", "department_a", "department_b"),
     "department_pairs": ("department_a", "department_b"),
     "product_companions": ("product_id", "companion_rank"),
     "upsell_candidates": ("user_id", "department"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -24,6 +25,7 @@ from lakehouse.engines.sql import (
     waiting_rows_sql,
 )
 from lakehouse.faults import checkpoint
+from lakehouse.log import event
 from lakehouse.storage import Root
 from lakehouse.validation import validation_query
 
@@ -244,13 +246,16 @@ class LocalEngine:
         if todo is None or todo.nothing:
             return {}
         con = connect(self.root, [f"silver.{e}" for e in SILVER], None)
+        computed: dict[str, float] = {}
         try:
-            writes = refresh_gold(con, todo.touched, self._read_gold)
+            writes = refresh_gold(con, todo.touched, self._read_gold, timings=computed)
         finally:
             con.close()
         versions: dict[str, int] = {}
+        written: dict[str, float] = {}
         commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
         for w in writes:
+            began = time.perf_counter()
             uri = self.root.table_uri("gold", w.model)
             current = try_open(self.root, "gold", w.model)
             if current is None or w.mode == "overwrite":
@@ -275,7 +280,15 @@ class LocalEngine:
                     commit_properties=commit.properties(),
                 )
             versions[f"gold.{w.model}"] = int(current.version())
+            written[w.model] = time.perf_counter() - began
         record_build(self.root, todo, run_id, now, len(writes))
+        event(
+            "gold refreshed",
+            run_id=run_id,
+            touched=_describe(todo.touched),
+            compute_s={k: round(v, 3) for k, v in sorted(computed.items(), key=lambda kv: -kv[1])},
+            write_s={k: round(v, 3) for k, v in sorted(written.items(), key=lambda kv: -kv[1])},
+        )
         return versions
 
     def _read_gold(self, name: str) -> pa.Table | None:

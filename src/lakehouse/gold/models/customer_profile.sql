@@ -41,14 +41,20 @@ WITH by_user AS (
     FROM silver.orders
     GROUP BY user_id
 ),
+user_lines AS (
+    -- one scan of the lines for both aggregations below
+    SELECT i.user_id, i.product_id, COALESCE(i.quantity, 1) AS quantity, i.reordered, p.department
+    FROM silver.order_items AS i
+    JOIN silver.products AS p ON p.product_id = i.product_id
+),
 lines_by_user AS (
     SELECT
         user_id,
-        CAST(SUM(COALESCE(quantity, 1)) AS BIGINT) AS items,
+        CAST(SUM(quantity) AS BIGINT) AS items,
         COUNT(*) AS lines,
         COUNT(DISTINCT product_id) AS distinct_products,
         CAST(SUM(reordered) AS BIGINT) AS reordered_lines
-    FROM silver.order_items
+    FROM user_lines
     GROUP BY user_id
 ),
 departments AS (
@@ -58,10 +64,9 @@ departments AS (
         units,
         ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY units DESC, department) AS row_index
     FROM (
-        SELECT i.user_id, p.department, CAST(SUM(COALESCE(i.quantity, 1)) AS BIGINT) AS units
-        FROM silver.order_items AS i
-        JOIN silver.products AS p ON p.product_id = i.product_id
-        GROUP BY i.user_id, p.department
+        SELECT user_id, department, CAST(SUM(quantity) AS BIGINT) AS units
+        FROM user_lines
+        GROUP BY user_id, department
     ) AS user_departments
 ),
 payments AS (

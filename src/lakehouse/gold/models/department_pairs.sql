@@ -1,12 +1,14 @@
 /*
 name = "department_pairs"
 refresh = "full"
+depends_on = ["department_basket_days"]
 grain = "one row per unordered pair of departments (department_a < department_b) bought together in at least one order"
 description = """
 Departments bought together: for each pair of product departments, the orders that hold a
 product of both, with support, confidence both ways and lift. A basket is the set of distinct
 departments of an order; every order with lines is a basket. support = pair_orders / baskets;
-confidence_a_to_b = pair_orders / orders_a; lift = pair_orders * baskets / (orders_a * orders_b)."""
+confidence_a_to_b = pair_orders / orders_a; lift = pair_orders * baskets / (orders_a * orders_b).
+The counts are sums over gold.department_basket_days, which holds them per order date."""
 
 [columns]
 department_a = "Alphabetically first department of the pair."
@@ -19,29 +21,32 @@ confidence_a_to_b = "pair_orders / orders_a (double)."
 confidence_b_to_a = "pair_orders / orders_b (double)."
 lift = "pair_orders * baskets / (orders_a * orders_b) (double)."
 */
-WITH baskets AS (
-    SELECT DISTINCT i.order_id, p.department
-    FROM silver.order_items AS i
-    JOIN silver.products AS p ON p.product_id = i.product_id
+WITH days AS (
+    SELECT date, department_a, department_b, orders, baskets
+    FROM gold.department_basket_days
 ),
 total AS (
-    SELECT COUNT(DISTINCT order_id) AS baskets FROM baskets
+    SELECT SUM(baskets) AS baskets
+    FROM (SELECT date, MAX(baskets) AS baskets FROM days GROUP BY date) AS per_day
 ),
 department_orders AS (
-    SELECT department, COUNT(*) AS orders FROM baskets GROUP BY department
+    SELECT department_a AS department, SUM(orders) AS orders
+    FROM days
+    WHERE department_a = department_b
+    GROUP BY department_a
 ),
 pairs AS (
-    SELECT a.department AS department_a, b.department AS department_b, COUNT(*) AS pair_orders
-    FROM baskets AS a
-    JOIN baskets AS b ON b.order_id = a.order_id AND b.department > a.department
-    GROUP BY a.department, b.department
+    SELECT department_a, department_b, SUM(orders) AS pair_orders
+    FROM days
+    WHERE department_b > department_a
+    GROUP BY department_a, department_b
 )
 SELECT
     p.department_a,
     p.department_b,
-    p.pair_orders,
-    oa.orders AS orders_a,
-    ob.orders AS orders_b,
+    CAST(p.pair_orders AS BIGINT) AS pair_orders,
+    CAST(oa.orders AS BIGINT) AS orders_a,
+    CAST(ob.orders AS BIGINT) AS orders_b,
     CAST(p.pair_orders AS DOUBLE) / t.baskets AS support,
     CAST(p.pair_orders AS DOUBLE) / oa.orders AS confidence_a_to_b,
     CAST(p.pair_orders AS DOUBLE) / ob.orders AS confidence_b_to_a,

@@ -1,6 +1,7 @@
 /*
 name = "product_performance"
 refresh = "full"
+depends_on = ["product_days", "reorder_patterns"]
 grain = "one row per product in silver.products (products never sold included, with zeros)"
 description = """
 How each product sells over all history: units, orders, customers, revenue, reorder rate, its
@@ -9,7 +10,8 @@ share of its department, its rank, and its trend over the last 7 days against th
 Revenue is line revenue (decimal(18,2)): unit_price * quantity for priced lines; lines without
 a unit_price share their order's total_amount (less the priced lines) in proportion to quantity,
 to the cent. Shares, ranks and the trend window depend on every product, so the model is rebuilt
-in full."""
+in full, from small inputs: the sums come from gold.product_days (per product and date), the
+distinct customers from gold.reorder_patterns."""
 
 [columns]
 product_id = "Product."
@@ -39,42 +41,27 @@ WITH windows AS (
         CAST(MAX(date) - INTERVAL 14 DAY AS DATE) AS prev_start
     FROM silver.orders
 ),
-product_lines AS (
-    SELECT l.product_id, l.order_id, l.user_id, l.date, l.quantity, l.revenue, l.reordered
-    FROM gold.line_revenue AS l
-),
 sales AS (
     SELECT
-        l.product_id,
-        CAST(SUM(l.quantity) AS BIGINT) AS units,
-        COUNT(*) AS lines,
-        CAST(SUM(l.revenue) AS DECIMAL(18, 2)) AS revenue,
-        CAST(SUM(l.reordered) AS BIGINT) AS reordered_lines,
-        CAST(SUM(CASE WHEN l.date > w.last_start THEN l.quantity ELSE 0 END) AS BIGINT)
+        d.product_id,
+        CAST(SUM(d.units) AS BIGINT) AS units,
+        CAST(SUM(d.lines) AS BIGINT) AS lines,
+        CAST(SUM(d.orders) AS BIGINT) AS orders,
+        CAST(SUM(d.revenue) AS DECIMAL(18, 2)) AS revenue,
+        CAST(SUM(d.reordered_lines) AS BIGINT) AS reordered_lines,
+        CAST(SUM(CASE WHEN d.date > w.last_start THEN d.units ELSE 0 END) AS BIGINT)
             AS units_last_7d,
         CAST(SUM(
-            CASE WHEN l.date > w.prev_start AND l.date <= w.last_start THEN l.quantity ELSE 0 END
+            CASE WHEN d.date > w.prev_start AND d.date <= w.last_start THEN d.units ELSE 0 END
         ) AS BIGINT) AS units_prev_7d,
-        CAST(SUM(CASE WHEN l.date > w.last_start THEN l.revenue ELSE 0 END) AS DECIMAL(18, 2))
+        CAST(SUM(CASE WHEN d.date > w.last_start THEN d.revenue ELSE 0 END) AS DECIMAL(18, 2))
             AS revenue_last_7d,
         CAST(SUM(
-            CASE WHEN l.date > w.prev_start AND l.date <= w.last_start THEN l.revenue ELSE 0 END
+            CASE WHEN d.date > w.prev_start AND d.date <= w.last_start THEN d.revenue ELSE 0 END
         ) AS DECIMAL(18, 2)) AS revenue_prev_7d
-    FROM product_lines AS l
+    FROM gold.product_days AS d
     CROSS JOIN windows AS w
-    GROUP BY l.product_id
-),
--- distinct counts as their own aggregations: two COUNT(DISTINCT) beside the sums above cost
--- DuckDB three times as much
-product_orders AS (
-    SELECT product_id, COUNT(*) AS orders
-    FROM (SELECT DISTINCT product_id, order_id FROM product_lines) AS d
-    GROUP BY product_id
-),
-product_customers AS (
-    SELECT product_id, COUNT(*) AS customers
-    FROM (SELECT DISTINCT product_id, user_id FROM product_lines) AS d
-    GROUP BY product_id
+    GROUP BY d.product_id
 ),
 products AS (
     SELECT
@@ -85,8 +72,8 @@ products AS (
         p.category,
         COALESCE(s.units, 0) AS units,
         COALESCE(s.lines, 0) AS lines,
-        COALESCE(o.orders, 0) AS orders,
-        COALESCE(c.customers, 0) AS customers,
+        COALESCE(s.orders, 0) AS orders,
+        COALESCE(r.customers, 0) AS customers,
         COALESCE(s.revenue, CAST(0 AS DECIMAL(18, 2))) AS revenue,
         CAST(s.reordered_lines AS DOUBLE) / s.lines AS reorder_rate,
         COALESCE(s.units_last_7d, 0) AS units_last_7d,
@@ -95,8 +82,7 @@ products AS (
         COALESCE(s.revenue_prev_7d, CAST(0 AS DECIMAL(18, 2))) AS revenue_prev_7d
     FROM silver.products AS p
     LEFT JOIN sales AS s ON s.product_id = p.product_id
-    LEFT JOIN product_orders AS o ON o.product_id = p.product_id
-    LEFT JOIN product_customers AS c ON c.product_id = p.product_id
+    LEFT JOIN gold.reorder_patterns AS r ON r.product_id = p.product_id
 )
 SELECT
     product_id,
