@@ -62,6 +62,7 @@ bench-small: $(VENV)/.installed-dev
 bench: bench-small
 	$(PY) benchmarks/bench_generate.py --items 10000000 --out benchmarks/data/gen10m
 	$(PY) benchmarks/bench_pipeline.py --items 10000000
+	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5
 	$(PY) benchmarks/bench_engines.py
 	$(PY) benchmarks/bench_gold.py
 	$(PY) benchmarks/bench_maintenance.py

@@ -14,6 +14,7 @@ from lakehouse.delta import CDF, ensure_table, open_table, read_arrow, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
+    any_known_key_sql,
     changed_rows_sql,
     merge_predicates,
     outcome_counts_sql,
@@ -151,7 +152,10 @@ class LocalEngine:
             evolve=contract.evolution == "evolve",
         )
         self.con.register("silver_now", dt.to_pyarrow_dataset())
-        changed = self.con.sql(changed_rows_sql(contract, "valid", "silver_now")).to_arrow_table()
+        [(known,)] = self.con.execute(any_known_key_sql(contract, "valid", "silver_now")).fetchall()
+        compare = changed_rows_sql(contract, "valid", "silver_now")
+        all_new = "SELECT *, true AS _new_key FROM valid"  # no full-row read of silver needed
+        changed = self.con.sql(compare if known else all_new).to_arrow_table()
         self.con.unregister("silver_now")
         result.unchanged = result.valid - changed.num_rows
         if changed.num_rows == 0:

@@ -101,6 +101,18 @@ def changed_rows_sql(contract: Contract, valid: str, current: str) -> str:
     )
 
 
+def any_known_key_sql(contract: Contract, valid: str, current: str) -> str:
+    """One row, one boolean: does any valid row's key exist in `current` already? Reads only the
+    key columns; when false, every valid row is new and the full-row comparison of
+    `changed_rows_sql` (which reads every column of the table) can be skipped."""
+    keys = ", ".join(_q(k) for k in contract.primary_key)
+    on = " AND ".join(f"v.{_q(k)} = c.{_q(k)}" for k in contract.primary_key)
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {valid} AS v "
+        f"JOIN (SELECT {keys} FROM {current}) AS c ON {on})"
+    )
+
+
 def merge_predicates(contract: Contract) -> tuple[str, str]:
     """(match predicate, update predicate) for MERGE INTO silver t USING source s.
 
