@@ -56,11 +56,11 @@ def last_run_id(table: Path) -> str:
         return ""
 
 
-def wait(check: object, timeout: float = 60.0) -> float:
+def wait(check: object, what: str, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while not check():  # type: ignore[operator]
         if time.monotonic() > deadline:
-            raise SystemExit("timed out: is `lakehouse watch` running?")
+            raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(0.02)
     return time.time()
 
@@ -84,6 +84,7 @@ def main() -> None:
 
             summary = Lakehouse(root).run([dataset(args.items)])
             assert summary.status == "SUCCEEDED", summary
+        limit = 60.0 + args.items / 50_000  # a drop into 10 M items waits for a 10 M gold step
         env = {**os.environ, "LAKEHOUSE__WATCH__IDLE_CHECK_SECONDS": "0"}
         proc = subprocess.Popen(
             [sys.executable, "-m", "lakehouse", "watch", "--root", str(root)],
@@ -107,11 +108,11 @@ def main() -> None:
                 os.replace(src, hidden)
                 t0 = time.time()
                 os.rename(hidden, landing / src.name)
-                seen = wait(lambda b=before: count(silver) >= b + args.rows)
+                seen = wait(lambda b=before: count(silver) >= b + args.rows, "silver", limit)
                 if n:  # the first drop is the warm-up
                     silver_s.append(seen - t0)
                 run_id = last_run_id(silver)
-                g = wait(lambda r=run_id: last_run_id(gold_path) == r)
+                g = wait(lambda r=run_id: last_run_id(gold_path) == r, args.gold_table, limit)
                 if n:
                     gold_s.append(g - t0)
                 time.sleep(0.3)
