@@ -287,7 +287,7 @@ class LocalEngine:
             written[w.model] = time.perf_counter() - began
         record_build(self.root, todo, run_id, now, len(writes))
         event(
-            "gold refreshed",
+            "gold_refreshed",
             run_id=run_id,
             touched=_describe(todo.touched),
             compute_s={k: round(v, 3) for k, v in sorted(computed.items(), key=lambda kv: -kv[1])},
