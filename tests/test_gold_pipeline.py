@@ -137,3 +137,25 @@ def test_sales_daily_matches_silver(days: list[list[Path]], tmp_path: Path) -> N
         float(x) for x in ref["revenue"].to_pylist()
     ]
     assert isinstance(ours, pa.Table)
+
+
+def test_orders_without_their_lines_leave_line_only_models_alone(
+    days: list[list[Path]], tmp_path: Path
+) -> None:
+    """A run that changes silver.orders only does not rewrite the models that read only order
+    lines and products (pairs, basket days, reorder patterns); gold still equals a full load."""
+    orders = [p for p in days[-1] if p.name.startswith("orders")]
+    assert len(orders) == 1 and len(days[-1]) > 1
+    inc = Lakehouse(tmp_path / "inc")
+    inc.run([p for d in days[:-1] for p in d])
+    before = {t.name: t.version for t in inc.tables() if t.name.startswith("gold.")}
+    assert inc.run(orders).status == "SUCCEEDED"
+    after = {t.name: t.version for t in inc.tables() if t.name.startswith("gold.")}
+    untouched = {n.removeprefix("gold.") for n in before if after[n] == before[n]}
+    assert untouched == {
+        "product_pairs", "product_companions", "department_pairs", "department_basket_days",
+        "reorder_patterns", "reorder_patterns_department",
+    }  # fmt: skip
+    full = Lakehouse(tmp_path / "full")
+    full.run([*[p for d in days[:-1] for p in d], *orders])
+    assert_gold_equal(inc, full)

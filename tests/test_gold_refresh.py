@@ -187,6 +187,32 @@ def test_plan_by_key_and_full() -> None:
     assert plan_refresh(get_model("sales_daily"), Touched.of(users=[1])).mode == "skip"
 
 
+def test_a_model_whose_silver_tables_did_not_change_is_not_refreshed() -> None:
+    """Orders alone (their lines arrive later) cannot move the pairs; lines alone cannot move
+    the heatmap of order times; `tables` None (unknown) refreshes by the keys alone."""
+    day = [dt.date(2025, 4, 2)]
+    orders_only = Touched.of(dates=day, users=[5], tables=["silver.orders"])
+    lines_only = Touched.of(dates=day, users=[5], products=[9], tables=["silver.order_items"])
+    unknown = Touched.of(dates=day, users=[5])
+    cases = (orders_only, lines_only, unknown)
+    modes = {
+        name: tuple(plan_refresh(get_model(name), t).mode for t in cases)
+        for name in ("product_pairs", "product_companions", "department_pairs",
+                     "department_basket_days", "order_time_heatmap", "payment_methods_weekly",
+                     "customer_segments", "upsell_candidates")
+    }  # fmt: skip
+    assert modes == {
+        "product_pairs": ("skip", "overwrite", "overwrite"),
+        "product_companions": ("skip", "overwrite", "overwrite"),  # reads gold.product_pairs
+        "department_pairs": ("skip", "overwrite", "overwrite"),
+        "department_basket_days": ("skip", "replace", "replace"),  # by date: its inputs decide
+        "order_time_heatmap": ("overwrite", "skip", "overwrite"),
+        "payment_methods_weekly": ("replace", "skip", "replace"),
+        "customer_segments": ("overwrite", "overwrite", "overwrite"),
+        "upsell_candidates": ("overwrite", "overwrite", "overwrite"),
+    }
+
+
 def test_periods() -> None:
     assert period_start(dt.date(2025, 4, 6), "week") == dt.date(2025, 3, 31)  # Sunday
     assert period_start(dt.date(2025, 4, 7), "week") == dt.date(2025, 4, 7)  # Monday

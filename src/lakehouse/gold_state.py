@@ -87,10 +87,12 @@ def pending(root: Root) -> Pending | None:
     if before is None or not gold_complete(root):
         return Pending(Touched.full(), now)
     found: dict[str, set[object]] = {k: set() for k in _KEYS}
+    changed: set[str] = set()
     for entity, version in now.items():
         start = before.get(entity, -1)
         if version == start:
             continue
+        changed.add(f"silver.{entity}")
         dt_ = try_open(root, "silver", entity)
         assert dt_ is not None
         ops = {h["operation"] for h in dt_.history(version - start) if h["version"] > start}
@@ -108,6 +110,7 @@ def pending(root: Root) -> Pending | None:
         dates=frozenset(x for x in found["dates"] if isinstance(x, dt.date)),
         users=frozenset(int(x) for x in found["users"]),  # type: ignore[call-overload]
         products=frozenset(int(x) for x in found["products"]),  # type: ignore[call-overload]
+        tables=frozenset(changed),
     )
     return Pending(touched, now)
 

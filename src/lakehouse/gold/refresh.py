@@ -30,6 +30,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
@@ -60,6 +61,8 @@ class Touched:
     dates: frozenset[dt.date] | None = None
     users: frozenset[int] | None = None
     products: frozenset[int] | None = None
+    #: the silver tables whose rows changed (``silver.orders``, ...); None: unknown (any)
+    tables: frozenset[str] | None = None
 
     @classmethod
     def full(cls) -> Touched:
@@ -71,8 +74,14 @@ class Touched:
         dates: Iterable[dt.date] = (),
         users: Iterable[int] = (),
         products: Iterable[int] = (),
+        tables: Iterable[str] | None = None,
     ) -> Touched:
-        return cls(frozenset(dates), frozenset(users), frozenset(products))
+        return cls(
+            frozenset(dates),
+            frozenset(users),
+            frozenset(products),
+            None if tables is None else frozenset(tables),
+        )
 
     @property
     def is_full(self) -> bool:
@@ -211,10 +220,22 @@ def _predicate(column: str, values: Iterable[object]) -> str:
     return f"{column} IN ({', '.join(parts)})"
 
 
+@cache
+def silver_inputs(model: str) -> frozenset[str]:
+    """Every silver table the model reads, directly or through the gold models it reads."""
+    found: set[str] = set()
+    for table in reads(model):
+        zone, name = table.split(".", 1)
+        found |= {table} if zone == "silver" else silver_inputs(name)
+    return frozenset(found)
+
+
 def plan_refresh(model: GoldModel, touched: Touched) -> RefreshPlan:
     """Decide how `model` is refreshed after the changes in `touched`."""
     if model.refresh == "ephemeral":
         raise ModelError(f"{model.name} is ephemeral: it is inlined, never refreshed")
+    if touched.tables is not None and not silver_inputs(model.name) & touched.tables:
+        return RefreshPlan(model, "skip")  # none of what it reads changed
     if model.refresh == "full":
         return RefreshPlan(model, "skip" if touched.is_empty else "overwrite")
     key = model.key
