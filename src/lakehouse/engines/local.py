@@ -153,9 +153,8 @@ class LocalEngine:
         )
         self.con.register("silver_now", dt.to_pyarrow_dataset())
         [(known,)] = self.con.execute(any_known_key_sql(contract, "valid", "silver_now")).fetchall()
-        compare = changed_rows_sql(contract, "valid", "silver_now")
-        all_new = "SELECT *, true AS _new_key FROM valid"  # no full-row read of silver needed
-        changed = self.con.sql(compare if known else all_new).to_arrow_table()
+        changed_sql = changed_rows_sql(contract, "valid", "silver_now", any_known=known)
+        changed = self.con.sql(changed_sql).to_arrow_table()
         self.con.unregister("silver_now")
         result.unchanged = result.valid - changed.num_rows
         if changed.num_rows == 0:

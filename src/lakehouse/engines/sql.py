@@ -88,9 +88,14 @@ def _update_condition(contract: Contract, s: str, t: str) -> str:
     return differs
 
 
-def changed_rows_sql(contract: Contract, valid: str, current: str) -> str:
+def changed_rows_sql(
+    contract: Contract, valid: str, current: str, *, any_known: bool = True
+) -> str:
     """Valid rows that would change silver: new keys (`_new_key` true), or newer-or-equal rows
-    with new values."""
+    with new values. With `any_known` false (see `any_known_key_sql`) every row is new and
+    `current` is not read."""
+    if not any_known:
+        return f"SELECT *, true AS _new_key FROM {valid}"
     on = " AND ".join(f"v.{_q(k)} = c.{_q(k)}" for k in contract.primary_key)
     cols = ", ".join(_q(c) for c in [*contract.names])
     first_key = _q(contract.primary_key[0])
