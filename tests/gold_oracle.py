@@ -723,9 +723,10 @@ def product_pairs(shop: Shop) -> list[Row]:
 
 def department_basket_days(shop: Shop) -> list[Row]:
     day_of = dict(zip(shop.items["order_id"], shop.items["date"], strict=True))
-    baskets = Counter(day_of[o] for o in _baskets(shop, "department"))
+    by_order = _baskets(shop, "department")
+    baskets = Counter(day_of[o] for o in by_order)
     together: Counter[tuple[Any, Any, Any]] = Counter()
-    for order_id, departments in _baskets(shop, "department").items():
+    for order_id, departments in by_order.items():
         known = sorted(d for d in departments if d is not None)
         for a, b in itertools.combinations_with_replacement(known, 2):
             together[(day_of[order_id], a, b)] += 1
