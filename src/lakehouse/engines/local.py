@@ -289,14 +289,18 @@ class LocalEngine:
             "gold_refreshed",
             run_id=run_id,
             touched=_describe(todo.touched),
-            compute_s={k: round(v, 3) for k, v in sorted(computed.items(), key=lambda kv: -kv[1])},
-            write_s={k: round(v, 3) for k, v in sorted(written.items(), key=lambda kv: -kv[1])},
+            compute_s=_slowest_first(computed),
+            write_s=_slowest_first(written),
         )
         return versions
 
     def _read_gold(self, name: str) -> pa.Table | None:
         dt_ = try_open(self.root, "gold", name)
         return None if dt_ is None else read_arrow(dt_)
+
+
+def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
 
 
 def _describe(t: object) -> str:
