@@ -148,23 +148,7 @@ def _build_lake(base: Path) -> Path:
     lh = Lakehouse(lake)
     lh.run([first])
     lh.run([second])
-    _gold_fallback(lh)
     return lake
-
-
-def _gold_fallback(lh: Any) -> None:
-    """Until `lakehouse run` writes gold.*, compute it here (test fixture only)."""
-    if any(t.name.startswith("gold.") for t in lh.tables()):
-        return
-    from deltalake import write_deltalake
-
-    from lakehouse.gold import Touched, refresh_gold
-    from lakehouse.query import connect
-
-    con = connect(lh.root, ["silver.products", "silver.orders", "silver.order_items"])
-    for w in refresh_gold(con, Touched(None, None, None)):
-        write_deltalake(lh.root.table_uri("gold", w.model), w.table, mode="overwrite")
-    con.close()
 
 
 def shared_dir(factory: Any) -> Path:

@@ -26,7 +26,7 @@ MODELS = [m.name for m in list_models()]
 
 def build(silver: SilverTables) -> dict[str, pa.Table]:
     con = connect_silver(silver)
-    writes = refresh_gold(con, Touched.full())
+    writes = list(refresh_gold(con, Touched.full()))
     assert all(w.mode == "overwrite" and w.predicate is None for w in writes)
     return {w.model: w.table for w in writes}
 

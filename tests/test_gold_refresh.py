@@ -52,7 +52,7 @@ def check_incremental(
 ) -> list[GoldWrite]:
     old = build(silver.without(day))
     dates, users, products = silver.touched(day)
-    writes = refresh_gold(connect_silver(silver), Touched(dates, users, products), old.get)
+    writes = list(refresh_gold(connect_silver(silver), Touched(dates, users, products), old.get))
     applied = apply(old, writes)
     rebuilt = rebuilt or build(silver)
     different = [m for m in MODELS if not same_rows(applied[m], rebuilt[m])]
@@ -115,7 +115,7 @@ def test_a_late_day_in_the_middle_equals_a_full_rebuild(
 
 
 def test_nothing_touched_writes_nothing(synthetic: SilverTables) -> None:
-    assert refresh_gold(connect_silver(synthetic), Touched.of()) == []
+    assert list(refresh_gold(connect_silver(synthetic), Touched.of())) == []
 
 
 def test_the_session_must_run_in_utc(synthetic: SilverTables) -> None:
@@ -130,7 +130,7 @@ def test_without_read_gold_dependencies_are_rebuilt(
 ) -> None:
     """customer_segments reads all of customer_profile: without the old table it is rebuilt."""
     day = synthetic.dates()[-1]
-    writes = refresh_gold(connect_silver(synthetic), Touched(*synthetic.touched(day)))
+    writes = list(refresh_gold(connect_silver(synthetic), Touched(*synthetic.touched(day))))
     modes = {w.model: w.mode for w in writes}
     assert modes["customer_profile"] == "overwrite"
     assert modes["product_pairs"] == "overwrite"
@@ -144,8 +144,8 @@ def test_only_products_touched(
     synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
 ) -> None:
     """A catalog-only change: product-keyed and full models run, date/user models do not."""
-    writes = refresh_gold(
-        connect_silver(synthetic), Touched.of(products=[3, 7]), synthetic_gold.get
+    writes = list(
+        refresh_gold(connect_silver(synthetic), Touched.of(products=[3, 7]), synthetic_gold.get)
     )
     modes = {w.model: w.mode for w in writes}
     assert "sales_daily" not in modes and "customer_profile" not in modes

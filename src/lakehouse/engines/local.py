@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import CDF, ensure_table, open_table, read_arrow, try_open
+from lakehouse.delta import CDF, CommitInfo, ensure_table, open_table, read_arrow, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
@@ -29,6 +30,9 @@ from lakehouse.faults import checkpoint
 from lakehouse.log import event
 from lakehouse.storage import Root
 from lakehouse.validation import validation_query
+
+if TYPE_CHECKING:
+    from lakehouse.gold import GoldWrite
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False, supports_s3=True)
 
@@ -238,10 +242,7 @@ class LocalEngine:
     # --- gold ---------------------------------------------------------------------
     def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
         """Refresh gold for what changed in silver since the last build; versions written."""
-        from deltalake import write_deltalake
-
-        from lakehouse.delta import CommitInfo
-        from lakehouse.gold import get_model, refresh_gold
+        from lakehouse.gold import refresh_gold
         from lakehouse.gold_state import SILVER, pending, record_build
         from lakehouse.query import connect
 
@@ -250,41 +251,18 @@ class LocalEngine:
             return {}
         con = connect(self.root, [f"silver.{e}" for e in SILVER], None)
         computed: dict[str, float] = {}
-        try:
-            writes = refresh_gold(con, todo.touched, self._read_gold, timings=computed)
-        finally:
-            con.close()
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
         commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
-        for w in writes:
-            began = time.perf_counter()
-            uri = self.root.table_uri("gold", w.model)
-            current = try_open(self.root, "gold", w.model)
-            if current is None or w.mode == "overwrite":
-                model = get_model(w.model)
-                write_deltalake(
-                    uri,
-                    w.table,
-                    mode="overwrite",
-                    schema_mode="overwrite",
-                    name=f"gold.{w.model}",
-                    description=model.description,
-                    storage_options=self.root.storage_options(),
-                    commit_properties=commit.properties(),
-                )
-                current = open_table(self.root, "gold", w.model)
-            else:  # the table object follows its own write: no re-open needed
-                write_deltalake(
-                    current,
-                    w.table.cast(pa.schema(current.schema())),
-                    mode="overwrite",
-                    predicate=w.predicate,
-                    commit_properties=commit.properties(),
-                )
-            versions[f"gold.{w.model}"] = int(current.version())
-            written[w.model] = time.perf_counter() - began
-        record_build(self.root, todo, run_id, now, len(writes))
+        try:  # each table is written as soon as its model is computed: daily sales first
+            for w in refresh_gold(con, todo.touched, self._read_gold, timings=computed):
+                began = time.perf_counter()
+                versions[f"gold.{w.model}"] = self._write_gold(w, commit)
+                written[w.model] = time.perf_counter() - began
+                checkpoint(f"gold_written:{w.model}")
+        finally:
+            con.close()
+        record_build(self.root, todo, run_id, now, len(versions))
         event(
             "gold_refreshed",
             run_id=run_id,
@@ -293,6 +271,37 @@ class LocalEngine:
             write_s=_slowest_first(written),
         )
         return versions
+
+    def _write_gold(self, w: GoldWrite, commit: CommitInfo) -> int:
+        """Commit one gold write (a whole table, or the rows replacing its predicate); the
+        table's new version."""
+        from deltalake import write_deltalake
+
+        from lakehouse.gold import get_model
+
+        uri = self.root.table_uri("gold", w.model)
+        current = try_open(self.root, "gold", w.model)
+        if current is None or w.mode == "overwrite":
+            write_deltalake(
+                uri,
+                w.table,
+                mode="overwrite",
+                schema_mode="overwrite",
+                name=f"gold.{w.model}",
+                description=get_model(w.model).description,
+                storage_options=self.root.storage_options(),
+                commit_properties=commit.properties(),
+            )
+            current = open_table(self.root, "gold", w.model)
+        else:  # the table object follows its own write: no re-open needed
+            write_deltalake(
+                current,
+                w.table.cast(pa.schema(current.schema())),
+                mode="overwrite",
+                predicate=w.predicate,
+                commit_properties=commit.properties(),
+            )
+        return int(current.version())
 
     def _read_gold(self, name: str) -> pa.Table | None:
         dt_ = try_open(self.root, "gold", name)

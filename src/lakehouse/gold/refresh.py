@@ -16,9 +16,11 @@ then refreshed by its policy:
 On DuckDB, `refresh_gold` rebuilds by_product models whole when half the catalog or more was
 touched (a busy day touches nearly every product, and then the filters only cost time).
 
-The result is a list of `GoldWrite`: a whole table (``overwrite``) or the rows that replace every
-row matching ``predicate`` (``replace``). Writing them (delta-rs or Spark) is the engine's job;
-applying them to the previous full build gives exactly a full rebuild.
+The result is a stream of `GoldWrite`, one per refreshed model as soon as it is computed: a
+whole table (``overwrite``) or the rows that replace every row matching ``predicate``
+(``replace``). Writing them (delta-rs or Spark) is the engine's job; applying them to the
+previous full build gives exactly a full rebuild. A run killed between two writes leaves the
+build unrecorded, and the next run refreshes the same models again (each write is idempotent).
 
 A catalog change that moves a product to another department, or renames it, restates history:
 pass ``Touched.full()`` for it (by_date models do not re-read unchanged days).
@@ -27,8 +29,9 @@ pass ``Touched.full()`` for it (by_date models do not re-read unchanged days).
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Literal
@@ -316,15 +319,18 @@ def refresh_gold(
     read_gold: ReadGold | None = None,
     *,
     timings: dict[str, float] | None = None,
-) -> list[GoldWrite]:
-    """Refresh every gold model for `touched`; return the writes, in dependency order.
+) -> Iterator[GoldWrite]:
+    """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
 
     `con` must have `silver.products`, `silver.orders` and `silver.order_items` and run in UTC.
-    A model that reads another gold model (`gold.<name>`) needs that model's full current
-    content: it is computed here, or, when only some of its rows were recomputed, taken from
-    `read_gold(name)` (the table as written before this run) with the new rows applied. When
-    `read_gold` is missing or returns None, the model read is rebuilt and overwritten.
-    `timings`, when given, receives the seconds spent on each model.
+    Models come in `freshest_first` order, so a caller that writes each `GoldWrite` as it
+    arrives makes the cheap by-date tables (daily sales) current long before the global
+    analyses are. A model that reads another gold model (`gold.<name>`) needs that model's full
+    current content: it is computed here, or, when only some of its rows were recomputed, taken
+    from `read_gold(name)` (the table as stored before this model's own write) with the new rows
+    applied. When `read_gold` is missing or returns None, the model read is rebuilt and
+    overwritten. `timings`, when given, receives the seconds spent computing each model (not
+    the time the caller spends between two yields).
     """
     zone = con.sql("SELECT current_setting('TimeZone')").fetchall()[0][0]
     if zone not in ("UTC", "Etc/UTC"):
@@ -332,7 +338,7 @@ def refresh_gold(
             f"gold models compute dates and hours in UTC, but this DuckDB session runs in "
             f"{zone!r}: run SET TimeZone = 'UTC' on the connection first"
         )
-    models = list_models()
+    models = freshest_first(list_models())
     plans = {m.name: plan_refresh(m, touched) for m in models}
     if touched.products and any(p.model.refresh == "by_product" for p in plans.values()):
         catalog = con.sql("SELECT COUNT(*) FROM silver.products").fetchall()[0][0]
@@ -341,10 +347,21 @@ def refresh_gold(
                 n: RefreshPlan(p.model, "overwrite") if p.model.refresh == "by_product" else p
                 for n, p in plans.items()
             }
+    return _refreshed(con, touched, models, plans, read_gold, timings)
+
+
+def _refreshed(
+    con: duckdb.DuckDBPyConnection,
+    touched: Touched,
+    models: list[GoldModel],
+    plans: Mapping[str, RefreshPlan],
+    read_gold: ReadGold | None,
+    timings: dict[str, float] | None,
+) -> Iterator[GoldWrite]:
     needed = {dep for m in models if plans[m.name].mode != "skip" for dep in m.depends_on}
     shared = _shared_ephemeral(models, plans)
     registered: dict[str, str] = {}
-    writes: list[GoldWrite] = []
+    writes: list[GoldWrite] = []  # the current model's
 
     def rebuild(model: GoldModel) -> pa.Table:
         tables = {f"gold.{name}": rel for name, rel in registered.items()}
@@ -406,13 +423,37 @@ def refresh_gold(
             if model.name in needed and full is not None:
                 _register(con, registered, model.name, full)
             lap(model.name)
+            yield from writes
+            writes.clear()
+            clock = time.perf_counter()  # the caller's writing is not this model's compute
     finally:
         for relation in registered.values():
             if relation in temp_tables:
                 con.execute(f'DROP TABLE IF EXISTS "{relation}"')
             else:
                 con.unregister(relation)
-    return writes
+
+
+def freshest_first(models: list[GoldModel]) -> list[GoldModel]:
+    """`models` (in dependency order) reordered so that, among the models whose inputs are
+    ready, those recomputing only the run's slice come first: by date, then by customer, by
+    product, and the global (`full`) analyses last. Still a dependency order."""
+    rank = {"by_date": 0, "by_user": 1, "by_product": 2, "full": 3}
+    position = {m.name: i for i, m in enumerate(models)}
+    waiting = {m.name: {d for d in m.depends_on if d in position} for m in models}
+    ready = [(rank[m.refresh], position[m.name], m) for m in models if not waiting[m.name]]
+    heapq.heapify(ready)
+    ordered: list[GoldModel] = []
+    while ready:
+        *_, model = heapq.heappop(ready)
+        ordered.append(model)
+        for m in models:
+            deps = waiting[m.name]
+            if model.name in deps:
+                deps.discard(model.name)
+                if not deps:
+                    heapq.heappush(ready, (rank[m.refresh], position[m.name], m))
+    return ordered
 
 
 def _register(
