@@ -58,12 +58,13 @@ bench-small: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_pipeline.py --items 1000000
 	$(PY) benchmarks/bench_watch.py
 
-# the full set: 10 M order items, the engines side by side, generator, gold, maintenance
+# the full set: 10 M order items, the engines side by side (lab data and 1 M items), generator,
+# gold, maintenance
 bench: bench-small
 	$(PY) benchmarks/bench_generate.py --items 10000000 --out benchmarks/data/gen10m
 	$(PY) benchmarks/bench_pipeline.py --items 10000000
 	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5
-	$(PY) benchmarks/bench_engines.py
+	$(PY) benchmarks/bench_engines.py --items 1000000
 	$(PY) benchmarks/bench_gold.py
 	$(PY) benchmarks/bench_maintenance.py
 
