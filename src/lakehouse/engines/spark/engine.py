@@ -62,7 +62,7 @@ class SparkEngine:
         self.spark: SparkSession = new_session()
         # MERGE sources here are persisted and deterministic: Delta need not copy them again
         self.spark.conf.set("spark.databricks.delta.merge.materializeSource", "none")
-        self._frames: dict[int, tuple[pa.Table, DataFrame]] = {}
+        self._frames: dict[str, tuple[pa.Table, DataFrame]] = {}  # by entity: its latest rows
         self._views: set[str] = set()
 
     def close(self) -> None:
@@ -80,11 +80,14 @@ class SparkEngine:
         frame.createOrReplaceTempView(name)
         self._views.add(name)
 
-    def _frame(self, rows: pa.Table) -> DataFrame:
-        """Rows from the readers as a DataFrame (converted once for bronze and silver)."""
-        if id(rows) not in self._frames:
-            self._frames[id(rows)] = (rows, to_spark(self.spark, rows))
-        return self._frames[id(rows)][1]
+    def _frame(self, entity: str, rows: pa.Table) -> DataFrame:
+        """Rows from the readers as a DataFrame, converted once for bronze and silver. Only the
+        entity's latest rows are kept: a big run passes one chunk after another (each held in
+        the driver's memory, Python and JVM, while it is kept), and silver is their last use."""
+        cached = self._frames.get(entity)
+        if cached is None or cached[0] is not rows:
+            cached = self._frames[entity] = (rows, to_spark(self.spark, rows))
+        return cached[1]
 
     def _read(self, zone: str, name: str) -> DataFrame:
         return self.spark.read.format("delta").load(self.root.table_uri(zone, name))
@@ -104,7 +107,7 @@ class SparkEngine:
         todo = [s for s in shas if dt.transaction_version(bronze_app_id(s)) is None]
         if not todo:
             return None
-        frame = self._frame(rows).select(*[quote(n) for n in schema.names])
+        frame = self._frame(contract.entity, rows).select(*[quote(n) for n in schema.names])
         data = frame.where(frame["_file_sha256"].isin(todo)) if len(todo) < len(shas) else frame
         parts = {bronze_app_id(s): frame.where(frame["_file_sha256"] == s) for s in todo}
         meta = user_metadata(ctx.commit("bronze", contract))
@@ -116,7 +119,7 @@ class SparkEngine:
     # --- silver + quarantine ---------------------------------------------------------------
     def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
         result = EntityResult(contract.entity, rows_in=rows.num_rows)
-        batch = self._frame(rows)
+        batch = self._frame(contract.entity, rows)
         waiting = self._waiting(contract, ctx)
         if waiting is not None:
             result.rows_rechecked = waiting.count()
@@ -134,6 +137,7 @@ class SparkEngine:
             self._merge_silver(contract, ctx, result)
             checkpoint(f"between_silver_and_quarantine:{contract.entity}")
             self._write_quarantine(contract, ctx, result)
+        self._frames.pop(contract.entity, None)  # these rows are done with
         return result
 
     def _waiting(self, contract: Contract, ctx: RunContext) -> DataFrame | None:
