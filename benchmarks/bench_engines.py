@@ -13,6 +13,7 @@ Prints a table and writes JSON to benchmarks/results/engines.json (or --result).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import os
 import platform
@@ -96,8 +97,11 @@ def measure(engine: str, source: Path, work: Path) -> dict[str, Any]:
     sampler.start()
     out, err = proc.communicate()
     sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{engine} on {source} failed:\n{err[-2000:]}")
+    if proc.returncode != 0:  # stdout says whether the run finished before the process died
+        raise SystemExit(
+            f"{engine} on {source} failed with status {proc.returncode}:\n"
+            f"stdout: {out[-1000:]}\nstderr: {err[-6000:]}"
+        )
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["process_s"] = round(time.perf_counter() - wall0, 3)
     result["peak_rss_mb"] = round(peak / 2**20, 1)
@@ -196,6 +200,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
 if __name__ == "__main__":
     if len(sys.argv) == 5 and sys.argv[1] == "--child":
+        faulthandler.enable()  # a native crash prints every thread's Python stack
         print(json.dumps(child(sys.argv[2], Path(sys.argv[3]), Path(sys.argv[4]))))
     else:
         main()
