@@ -169,3 +169,32 @@ def test_orders_without_their_lines_leave_line_only_models_alone(
     full = Lakehouse(tmp_path / "full")
     full.run([*[p for d in days[:-1] for p in d], *orders])
     assert_gold_equal(inc, full)
+
+
+@pytest.mark.filterwarnings("error::pytest.PytestUnraisableExceptionWarning")
+def test_a_failed_gold_write_fails_the_run_with_its_own_error(
+    days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A write that fails after others were committed: the run raises that error (not one from
+    tidying the half-consumed refresh), and the next run catches gold up."""
+    from lakehouse.engines.local import LocalEngine
+
+    write = LocalEngine._write_gold
+
+    def failing(self: LocalEngine, w: refresh.GoldWrite, commit: object) -> int:
+        if w.model == "customer_profile":
+            raise ValueError("gold.customer_profile: simulated write failure")
+        return write(self, w, commit)  # type: ignore[arg-type]
+
+    files = [p for d in days[:3] for p in d]
+    lh = Lakehouse(tmp_path / "lake")
+    monkeypatch.setattr(LocalEngine, "_write_gold", failing)
+    with pytest.raises(ValueError, match="simulated write failure"):
+        lh.run(files)
+    written = {t.name for t in lh.tables() if t.name.startswith("gold.")}
+    assert "gold.sales_daily" in written and "gold.customer_profile" not in written
+    monkeypatch.setattr(LocalEngine, "_write_gold", write)
+    assert lh.run([]).status == "SUCCEEDED"
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run(files)
+    assert_gold_equal(lh, clean)

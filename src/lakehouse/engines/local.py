@@ -254,13 +254,15 @@ class LocalEngine:
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
         commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
+        writes = refresh_gold(con, todo.touched, self._read_gold, timings=computed)
         try:  # each table is written as soon as its model is computed: daily sales first
-            for w in refresh_gold(con, todo.touched, self._read_gold, timings=computed):
+            for w in writes:
                 began = time.perf_counter()
                 versions[f"gold.{w.model}"] = self._write_gold(w, commit)
                 written[w.model] = time.perf_counter() - began
                 checkpoint(f"gold_written:{w.model}")
         finally:
+            writes.close()  # a failed write: the models' relations are dropped while `con` is open
             con.close()
         record_build(self.root, todo, run_id, now, len(versions))
         event(

@@ -31,7 +31,7 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import TYPE_CHECKING, Literal
@@ -319,7 +319,7 @@ def refresh_gold(
     read_gold: ReadGold | None = None,
     *,
     timings: dict[str, float] | None = None,
-) -> Iterator[GoldWrite]:
+) -> Generator[GoldWrite, None, None]:
     """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
 
     `con` must have `silver.products`, `silver.orders` and `silver.order_items` and run in UTC.
@@ -357,7 +357,7 @@ def _refreshed(
     plans: Mapping[str, RefreshPlan],
     read_gold: ReadGold | None,
     timings: dict[str, float] | None,
-) -> Iterator[GoldWrite]:
+) -> Generator[GoldWrite, None, None]:
     needed = {dep for m in models if plans[m.name].mode != "skip" for dep in m.depends_on}
     shared = _shared_ephemeral(models, plans)
     registered: dict[str, str] = {}
