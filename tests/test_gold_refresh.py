@@ -12,7 +12,7 @@ import pytest
 from gold_oracle import connect_silver, load_lab_silver
 from lakehouse.errors import TerminalError
 from lakehouse.gold import GoldWrite, Touched, get_model, list_models, plan_refresh, refresh_gold
-from lakehouse.gold.refresh import period_start, shift_period
+from lakehouse.gold.refresh import freshest_first, period_start, shift_period
 from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
 
 MODELS = [m.name for m in list_models()]
@@ -231,3 +231,16 @@ def test_touched_flags() -> None:
 def test_every_keyed_policy_is_in_use() -> None:
     policies = {m.name: m.refresh for m in list_models()}
     assert set(policies.values()) == {"full", "by_date", "by_user", "by_product"}
+
+
+def test_refresh_order_puts_the_run_slice_first_and_keeps_dependencies() -> None:
+    models = list_models()
+    order = [m.name for m in freshest_first(models)]
+    assert sorted(order) == sorted(m.name for m in models)
+    for m in models:
+        assert all(order.index(d) < order.index(m.name) for d in m.depends_on), m.name
+    policies = [get_model(name).refresh for name in order]
+    last_by_date = max(i for i, p in enumerate(policies) if p == "by_date")
+    first_full = min(i for i, p in enumerate(policies) if p == "full")
+    assert last_by_date < first_full
+    assert order.index("sales_daily") < order.index("customer_profile")
