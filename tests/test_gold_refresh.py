@@ -235,7 +235,7 @@ def test_every_keyed_policy_is_in_use() -> None:
 
 def test_refresh_order_puts_the_run_slice_first_and_keeps_dependencies() -> None:
     models = list_models()
-    order = [m.name for m in freshest_first(models)]
+    order = [m.name for m in freshest_first()]
     assert sorted(order) == sorted(m.name for m in models)
     for m in models:
         assert all(order.index(d) < order.index(m.name) for d in m.depends_on), m.name

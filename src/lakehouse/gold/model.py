@@ -25,6 +25,7 @@ Spark SQL 3.5 and Trino. It reads `silver.products`, `silver.orders`, `silver.or
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -175,7 +176,9 @@ def _load_all() -> dict[str, GoldModel]:
     return models
 
 
-def _topological(models: dict[str, GoldModel]) -> list[str]:
+def _topological(
+    models: dict[str, GoldModel], key: Callable[[str], tuple[int, str]] | None = None
+) -> list[str]:
     order: list[str] = []
     state: dict[str, int] = {}
 
@@ -190,7 +193,7 @@ def _topological(models: dict[str, GoldModel]) -> list[str]:
         state[name] = 2
         order.append(name)
 
-    for name in sorted(models):
+    for name in sorted(models, key=key):
         visit(name, (name,))
     return order
 
@@ -200,10 +203,15 @@ def all_models() -> dict[str, GoldModel]:
     return dict(_load_all())
 
 
-def list_models(*, include_ephemeral: bool = False) -> list[GoldModel]:
-    """Models in dependency order (a model comes after every model it reads)."""
+def list_models(
+    *, include_ephemeral: bool = False, first: Callable[[GoldModel], int] | None = None
+) -> list[GoldModel]:
+    """Models in dependency order (a model comes after every model it reads); with `first`,
+    models are taken up in that order (lowest first, then by name), each after its inputs."""
     models = _load_all()
-    return [models[n] for n in _topological(models) if include_ephemeral or models[n].materialized]
+    rank = (lambda n: (first(models[n]), n)) if first else None
+    order = _topological(models, rank)
+    return [models[n] for n in order if include_ephemeral or models[n].materialized]
 
 
 def get_model(name: str) -> GoldModel:

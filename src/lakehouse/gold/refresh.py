@@ -29,7 +29,6 @@ pass ``Touched.full()`` for it (by_date models do not re-read unchanged days).
 from __future__ import annotations
 
 import datetime as dt
-import heapq
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
@@ -338,7 +337,7 @@ def refresh_gold(
             f"gold models compute dates and hours in UTC, but this DuckDB session runs in "
             f"{zone!r}: run SET TimeZone = 'UTC' on the connection first"
         )
-    models = freshest_first(list_models())
+    models = freshest_first()
     plans = {m.name: plan_refresh(m, touched) for m in models}
     if touched.products and any(p.model.refresh == "by_product" for p in plans.values()):
         catalog = con.sql("SELECT COUNT(*) FROM silver.products").fetchall()[0][0]
@@ -434,26 +433,11 @@ def _refreshed(
                 con.unregister(relation)
 
 
-def freshest_first(models: list[GoldModel]) -> list[GoldModel]:
-    """`models` (in dependency order) reordered so that, among the models whose inputs are
-    ready, those recomputing only the run's slice come first: by date, then by customer, by
-    product, and the global (`full`) analyses last. Still a dependency order."""
-    rank = {"by_date": 0, "by_user": 1, "by_product": 2, "full": 3}
-    position = {m.name: i for i, m in enumerate(models)}
-    waiting = {m.name: {d for d in m.depends_on if d in position} for m in models}
-    ready = [(rank[m.refresh], position[m.name], m) for m in models if not waiting[m.name]]
-    heapq.heapify(ready)
-    ordered: list[GoldModel] = []
-    while ready:
-        *_, model = heapq.heappop(ready)
-        ordered.append(model)
-        for m in models:
-            deps = waiting[m.name]
-            if model.name in deps:
-                deps.discard(model.name)
-                if not deps:
-                    heapq.heappush(ready, (rank[m.refresh], position[m.name], m))
-    return ordered
+def freshest_first() -> list[GoldModel]:
+    """Every model in a dependency order that takes up those recomputing only the run's slice
+    first: by date, then by customer, by product, and the global (`full`) analyses last."""
+    rank = {"by_date": 0, "by_user": 1, "by_product": 2, "full": 3, "ephemeral": 3}
+    return list_models(first=lambda m: rank[m.refresh])
 
 
 def _register(
