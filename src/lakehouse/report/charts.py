@@ -3,6 +3,11 @@
 Figures are built with `plotly.graph_objects` (validated), given the shared theme, and returned
 as `{"data": [...], "layout": {...}}` without plotly's template, so the page stays small and
 renders them with the one inlined copy of plotly.js.
+
+Data is never taken for markup: plotly.js renders a subset of HTML (links included) in every
+label, tick, legend entry and hover, so `figure` escapes every string of a figure except the
+`*template` strings, which are the charts' own. Data therefore never goes into a template:
+a template shows it through `%{y}`, `%{customdata[i]}` or `%{fullData.name}`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from typing import Any
 from lakehouse.report import fmt, theme
 from lakehouse.report.cards import ALL, GRAINS, variant_key
 from lakehouse.report.data import Analytics, Rows
+from lakehouse.report.markup import plot_text
 
 GRAIN_LABEL = {"day": "day", "week": "week", "month": "month"}
 GRAIN_ADJ = {"day": "Daily", "week": "Weekly", "month": "Monthly"}
@@ -35,7 +41,21 @@ def figure(
     slow for a hundred figures, so tests validate every figure of a built page instead
     (`validate`).
     """
-    return {"data": list(traces), "layout": merge(theme.base_layout(height), layout or {})}
+    return {
+        "data": [_as_text(t) for t in traces],
+        "layout": merge(theme.base_layout(height), _as_text(layout or {})),
+    }
+
+
+def _as_text(value: Any, key: str = "") -> Any:
+    """`value` with every string escaped for plotly, except under `*template` keys."""
+    if isinstance(value, str):
+        return value if key.endswith("template") else plot_text(value)
+    if isinstance(value, dict):
+        return {k: _as_text(v, k) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_as_text(v, key) for v in value]
+    return value
 
 
 def validate(fig: dict[str, Any]) -> None:
@@ -85,7 +105,7 @@ def money_axis(m: fmt.Money) -> dict[str, Any]:
 
 def hover_money(m: fmt.Money, field: str) -> str:
     """A hovertemplate piece for an amount, e.g. '$%{y:,.2f}'."""
-    return f"{m.prefix}%{{{field}:,.2f}}"
+    return f"{plot_text(m.prefix)}%{{{field}:,.2f}}"
 
 
 def truncate(text: str, width: int = 28) -> str:

@@ -168,7 +168,7 @@ def upsell_card(a: Analytics, m: fmt.Money) -> Card:
                     "x": [(cell.get(d) or {}).get("spend_gap", 0) for d in depts],
                     "marker": {"color": theme.colour(i)},
                     "customdata": [[(cell.get(d) or {}).get("customers", 0)] for d in depts],
-                    "hovertemplate": f"%{{y}} · {fmt.label(seg)}: %{{customdata[0]:,}} customers, "
+                    "hovertemplate": "%{y} · %{fullData.name}: %{customdata[0]:,} customers, "
                     f"gap {hover_money(m, 'x')}<extra></extra>",
                 }
             )

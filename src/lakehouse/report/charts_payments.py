@@ -118,7 +118,7 @@ def weekly_card(a: Analytics) -> Card:
                 "y": [r["order_share"] for r in mine],
                 "line": {"color": c[method], "width": 2},
                 "marker": {"size": 5},
-                "hovertemplate": f"{fmt.label(method)} %{{y:.1%}}<extra></extra>",
+                "hovertemplate": "%{fullData.name} %{y:.1%}<extra></extra>",
             }
         )
     fig = figure(
@@ -173,7 +173,7 @@ def segment_card(a: Analytics) -> Card:
                 "y": [fmt.label(s) for s in order],
                 "x": [share.get(s, 0) for s in order],
                 "marker": {"color": c[method]},
-                "hovertemplate": f"%{{y}}: {fmt.label(method)} %{{x:.1%}}<extra></extra>",
+                "hovertemplate": "%{y}: %{fullData.name} %{x:.1%}<extra></extra>",
             }
         )
     fig = figure(

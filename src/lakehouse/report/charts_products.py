@@ -130,7 +130,7 @@ def _stack(
         "x": periods,
         "y": [values.get(p, 0.0) for p in periods],
         "marker": {"color": colour},
-        "hovertemplate": f"{name} {hover_money(m, 'y')}<extra></extra>",
+        "hovertemplate": f"%{{fullData.name}} {hover_money(m, 'y')}<extra></extra>",
     }
 
 

@@ -5,9 +5,28 @@ from __future__ import annotations
 import html
 from typing import Any
 
+# Inside <script> the HTML parser ends the element at `</script` and changes state at `<!--`
+# and `<script`; JavaScript (before ES2019) ends a string at U+2028/2029. None of these can
+# appear in JSON escaped this way, and JSON.parse reads back the exact text.
+_SCRIPT_SAFE = str.maketrans(
+    {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+)
+
 
 def esc(value: Any) -> str:
     return html.escape("" if value is None else str(value))
+
+
+def script_json(text: str) -> str:
+    """JSON text made safe to embed in a `<script type="application/json">` element."""
+    return text.translate(_SCRIPT_SAFE)
+
+
+def plot_text(value: str) -> str:
+    """Text for plotly.js, which renders a subset of HTML (`<a href>`, `<b>`, `<br>`) in every
+    label, tick, legend and hover: tags are escaped so plotly shows them literally (it decodes
+    the entities back)."""
+    return html.escape(value, quote=False)
 
 
 def table(head: list[str], rows: list[list[str]], cls: str = "grid") -> str:

@@ -36,7 +36,7 @@ def quarantine_card(o: Operations) -> Card:
                 "y": reasons,
                 "x": [n.get(r, 0) for r in reasons],
                 "marker": {"color": theme.colour(i)},
-                "hovertemplate": f"{e} · %{{y}}: %{{x:,}} rows<extra></extra>",
+                "hovertemplate": "%{fullData.name} · %{y}: %{x:,} rows<extra></extra>",
             }
         )
     chart = None

@@ -16,7 +16,7 @@ from typing import Any
 from lakehouse.report import fmt
 from lakehouse.report.cards import ALL, Card, Page
 from lakehouse.report.data import Analytics, Rows
-from lakehouse.report.markup import esc
+from lakehouse.report.markup import esc, script_json
 
 PAGES = (("sales", "Sales"), ("products", "Products"), ("customers", "Customers"))
 FILTER_LABELS = {"date": "date range", "dept": "department", "grain": "period"}
@@ -128,8 +128,7 @@ def render(
     """The whole HTML document."""
     from plotly.utils import PlotlyJSONEncoder  # type: ignore[import-untyped]
 
-    data = json.dumps(payload, cls=PlotlyJSONEncoder, separators=(",", ":"))
-    data = data.replace("</", "<\\/")
+    data = script_json(json.dumps(payload, cls=PlotlyJSONEncoder, separators=(",", ":")))
     tabs = "".join(
         f'<a href="#{esc(p.id)}" role="tab" data-tab="{esc(p.id)}" '
         f'aria-selected="{"true" if i == 0 else "false"}">{esc(p.title)}</a>'

@@ -115,8 +115,10 @@
   }
   function empty(el, spec, k) {
     Plotly.purge(el);
-    el.innerHTML = '<p class="note">No data for ' +
-      (state.dept === ALL ? "this selection" : state.dept.replace(/[<>&]/g, "")) + ".</p>";
+    var note = document.createElement("p"); // data reaches the page as text, never as HTML
+    note.className = "note";
+    note.textContent = "No data for " + (state.dept === ALL ? "this selection" : state.dept) + ".";
+    el.replaceChildren(note);
     shown[el.dataset.chart] = k;
   }
   function draw(el) {

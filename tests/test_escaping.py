@@ -1,0 +1,120 @@
+"""Data is never taken for code: every sink escapes what it shows (HTML, JSON in HTML, plotly
+labels, the terminal)."""
+
+from __future__ import annotations
+
+import html
+import json
+from html.parser import HTMLParser
+from typing import Any
+
+import pytest
+
+from escaping_support import CLOSER, DEPARTMENT, PRODUCT, hostile_lake
+from lakehouse.report import build
+from lakehouse.report.charts import figure
+from lakehouse.report.markup import script_json
+
+
+class Page(HTMLParser):
+    """What a browser would see of the page: anchors, option texts, the data script's text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.hrefs: list[str] = []
+        self.options: list[str] = []
+        self.data_script: str | None = None
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "a":
+            self.hrefs.append(a.get("href") or "")
+        elif tag == "option":
+            self._in = "option"
+            self.options.append("")
+        elif tag == "script" and a.get("id") == "lakehouse-data":
+            self._in = "data"
+            self.data_script = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "option":
+            self.options[-1] += data
+        elif self._in == "data":
+            self.data_script = (self.data_script or "") + data
+
+
+@pytest.fixture(scope="module")
+def page(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return build(hostile_lake(tmp_path_factory.mktemp("hostile")).root)
+
+
+def _strings(value: Any, key: str = "") -> list[tuple[str, str]]:
+    """Every (key, string) pair in a figure."""
+    if isinstance(value, str):
+        return [(key, value)]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _strings(v, k)]
+    if isinstance(value, list):
+        return [p for v in value for p in _strings(v, key)]
+    return []
+
+
+def test_embedded_json_cannot_end_or_bend_its_script_and_reads_back_exactly(page: str) -> None:
+    parsed = Page()
+    parsed.feed(page)
+    text = parsed.data_script
+    assert text is not None
+    # `</script` ends the element, `<!--` and `<script` change the parser's state: with no `<`
+    # at all the browser sees exactly the JSON we wrote
+    assert "<" not in text and ">" not in text and "&" not in text
+    data = json.loads(text)
+    assert DEPARTMENT in data["charts"]["departments"]["variants"]  # a variant key, exact
+    shown = {html.unescape(s) for _, s in _strings(data["charts"]["top-products"])}
+    assert f"{PRODUCT} (1)" in shown and f"{CLOSER} (2)" in shown
+
+
+def test_chart_text_is_escaped_for_plotly_and_no_data_is_in_a_template(page: str) -> None:
+    parsed = Page()
+    parsed.feed(page)
+    data = json.loads(parsed.data_script or "")
+    pairs = [p for spec in data["charts"].values() for p in _strings(spec["variants"])]
+    texts = [s for k, s in pairs if not k.endswith("template")]
+    assert not [s for s in texts if "<" in s or ">" in s]  # plotly renders tags, so none
+    assert html.escape(DEPARTMENT, quote=False) in texts  # the department, as a label
+    templates = [s for k, s in pairs if k.endswith("template")]
+    for needle in ("http://x", "script", "bold"):
+        assert not [t for t in templates if needle in t]
+
+
+def test_page_html_has_no_link_or_tag_from_data(page: str) -> None:
+    parsed = Page()
+    parsed.feed(page)
+    assert parsed.hrefs and all(h.startswith("#") for h in parsed.hrefs)  # the page's own tabs
+    assert DEPARTMENT in parsed.options  # shown as text in the department filter
+    body = page.split('id="lakehouse-data"')[0]
+    for raw in (PRODUCT, DEPARTMENT, CLOSER):
+        assert raw not in body
+
+
+def test_figure_escapes_every_string_but_its_templates() -> None:
+    fig = figure(
+        [{"type": "bar", "name": "a&b", "y": [DEPARTMENT], "hovertemplate": "%{y}<br>%{x}"}],
+        {"annotations": [{"text": "<b>x</b>"}]},
+    )
+    trace = fig["data"][0]
+    assert trace["y"] == ['&lt;a href="http://x"&gt;d&lt;/a&gt;'] and trace["name"] == "a&amp;b"
+    assert trace["hovertemplate"] == "%{y}<br>%{x}"
+    assert fig["layout"]["annotations"] == [{"text": "&lt;b&gt;x&lt;/b&gt;"}]
+
+
+def test_script_json_escapes_markup_and_line_separators() -> None:
+    text = json.dumps({"k": "</script><!--<script>&\u2028\u2029"}, ensure_ascii=False)
+    safe = script_json(text)
+    assert (
+        safe == '{"k": "\\u003c/script\\u003e\\u003c!--\\u003cscript\\u003e\\u0026\\u2028\\u2029"}'
+    )
+    assert json.loads(safe) == json.loads(text)
