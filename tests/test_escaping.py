@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import html
 import json
+import os
+import shutil
+import subprocess
+import sys
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +19,8 @@ from escaping_support import CLOSER, DEPARTMENT, PRODUCT, hostile_lake
 from lakehouse.report import build
 from lakehouse.report.charts import figure
 from lakehouse.report.markup import script_json
+
+SCENARIO = Path(__file__).parent / "scenarios" / "corrections" / "input" / "run1"
 
 
 class Page(HTMLParser):
@@ -118,3 +125,38 @@ def test_script_json_escapes_markup_and_line_separators() -> None:
         safe == '{"k": "\\u003c/script\\u003e\\u003c!--\\u003cscript\\u003e\\u0026\\u2028\\u2029"}'
     )
     assert json.loads(safe) == json.loads(text)
+
+
+# --- the terminal ------------------------------------------------------------------------------
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "COLUMNS": "200"}  # no wrapping: names are checked on one line
+    return subprocess.run(
+        [sys.executable, "-m", "lakehouse", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+
+
+def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "orders[").mkdir(parents=True)
+    shutil.copy(SCENARIO / "orders_day1.csv", src / "orders[" / "x].csv")  # orders[/x].csv
+    (src / "orders[" / "x]_bad.csv").write_text("order_num,order_id,[/x]\n1,2,3\n")
+    (src / "products.csv").write_text("product_id,department_id,department,product_name,[bold]\n")
+    root = str(tmp_path / "lake")
+    p = _cli("run", "--root", root, "--source", str(src))
+    assert p.returncode == 0, p.stderr
+    assert "SUCCEEDED" in p.stdout
+    assert "  rejected src/orders[/x]_bad.csv: unreadable_file\n" in p.stdout
+    assert "  rejected src/products.csv: unexpected_column:[bold]\n" in p.stdout
+
+    q = _cli(
+        "sql",
+        "--root",
+        root,
+        "SELECT '[/x] :smile:' AS \"[bold]\", _source_file FROM silver.orders LIMIT 1",
+    )
+    assert q.returncode == 0, q.stderr
+    assert "[bold]" in q.stdout and "[/x] :smile:" in q.stdout and "src/orders[/x].csv" in q.stdout

@@ -61,9 +61,9 @@ def _lh(root: str | None) -> Lakehouse:
 
 
 def _console(stderr: bool = False) -> Any:
-    from rich.console import Console
+    from lakehouse.cli_console import console
 
-    return Console(stderr=stderr, highlight=False)
+    return console(stderr)
 
 
 def _print_table(table: pa.Table, fmt: Fmt, title: str | None = None) -> None:
@@ -120,9 +120,9 @@ def run(
 
     lh = _lh(root)
     with Progress(
-        TextColumn("{task.description:10}"),
+        TextColumn("{task.description:10}", markup=False),
         BarColumn(),
-        TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.completed}/{task.total}", markup=False),
         TimeElapsedColumn(),
         console=_console(stderr=True),
         transient=True,
@@ -141,6 +141,7 @@ def run(
 
 def _print_run(lh: Lakehouse, s: Any) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     con = _console()
     t = Table(title=f"run {s.run_id} — {s.status} in {s.seconds:.2f} s")
@@ -160,7 +161,7 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
         f"already seen: {len(s.files_duplicate)}"
     )
     for f, reasons in s.files_rejected.items():
-        con.print(f"  [red]rejected[/red] {f}: {', '.join(reasons)}")
+        con.print(Text.assemble("  ", ("rejected", "red"), f" {f}: {', '.join(reasons)}"))
     con.print(f"root: {lh.root.uri}")
 
 
@@ -208,11 +209,12 @@ def _first_sentence(text: str) -> str:
 def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: RootOpt = None) -> None:
     """Contract (columns, types, checks) and Delta statistics of one table."""
     from rich.table import Table
+    from rich.text import Text
 
     d = _lh(root).describe(name)
     con = _console()
     i = d.info
-    con.print(f"[bold]{i.name}[/bold] — {i.description}")
+    con.print(Text.assemble((i.name, "bold"), f" — {i.description}"))
     con.print(
         f"rows {i.rows:,} · version {i.version} · files {i.files} · "
         f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {d.partition_by or 'nothing'} · "

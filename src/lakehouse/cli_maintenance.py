@@ -29,9 +29,9 @@ def _root(root: str | None) -> Any:
 
 
 def _console() -> Any:
-    from rich.console import Console
+    from lakehouse.cli_console import console
 
-    return Console(highlight=False)
+    return console()
 
 
 def _mb(n: int) -> str:

@@ -75,10 +75,12 @@ def status(
 
 
 def _print_status(rep: Any) -> None:
-    from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
-    con = Console(highlight=False)
+    from lakehouse.cli_console import console
+
+    con = console()
     runs = Table(title=f"recent runs — {rep.root}")
     for col in ("run", "trigger", "status", "started (UTC)", "seconds", "error"):
         runs.add_column(col, overflow="fold")
@@ -87,7 +89,7 @@ def _print_status(rep: Any) -> None:
         runs.add_row(
             r["run_id"],
             r["trigger"],
-            f"[{colour}]{r['status']}[/{colour}]",
+            Text(r["status"], style=colour),
             f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
             f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
             (r["error"] or "")[:120],
@@ -97,14 +99,14 @@ def _print_status(rep: Any) -> None:
     for col in ("table", "last load (UTC)", "lag min", "objective min", "reject rate", "limit"):
         tables.add_column(col)
     for t in rep.tables:
-        lag = f"{t.lag_minutes:,.1f}" if t.fresh else f"[red]{t.lag_minutes:,.1f}[/red]"
+        lag = Text(f"{t.lag_minutes:,.1f}", style="" if t.fresh else "red")
         rate = "" if t.reject_rate is None else f"{t.reject_rate:.2%}"
         tables.add_row(
             t.table,
             f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
             lag,
             f"{t.freshness_objective_minutes:g}",
-            rate if t.reject_ok else f"[red]{rate}[/red]",
+            Text(rate, style="" if t.reject_ok else "red"),
             f"{t.max_reject_rate:.2%}",
         )
     con.print(tables)
@@ -122,7 +124,7 @@ def _print_status(rep: Any) -> None:
                 a["message"],
             )
         con.print(alerts)
-    con.print("[green]OK: every SLA is met[/green]" if rep.ok else "[red]SLA breached[/red]")
+    con.print(Text("OK: every SLA is met", "green") if rep.ok else Text("SLA breached", "red"))
 
 
 def watch(
@@ -165,9 +167,9 @@ pipeline_app = typer.Typer(
 @pipeline_app.command("show")
 def show() -> None:
     """The steps in order, with parallelism and retry policy."""
-    from rich.console import Console
     from rich.table import Table
 
+    from lakehouse.cli_console import console
     from lakehouse.orchestration.definition import Gate, Parallel, pipeline_definition
 
     d = pipeline_definition()
@@ -191,7 +193,7 @@ def show() -> None:
             )
     f = d.on_failure
     t.add_row("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}")
-    Console(highlight=False).print(t)
+    console().print(t)
 
 
 @pipeline_app.command("asl")
