@@ -4,11 +4,14 @@ labels, the terminal)."""
 from __future__ import annotations
 
 import html
+import http.client
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -160,3 +163,43 @@ def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Pa
     )
     assert q.returncode == 0, q.stderr
     assert "[bold]" in q.stdout and "[/x] :smile:" in q.stdout and "src/orders[/x].csv" in q.stdout
+
+
+# --- serve: only its own host names ------------------------------------------------------------
+@pytest.fixture
+def server_port(tmp_path: Path) -> Iterator[int]:
+    from lakehouse.report.server import make_server
+    from lakehouse.storage import Root
+
+    server = make_server(Root(str(tmp_path / "lake")), 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def _ask(port: int, host: str | None, path: str = "/healthz", method: str = "GET") -> int:
+    con = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        con.putrequest(method, path, skip_host=True)
+        if host is not None:
+            con.putheader("Host", host)
+        con.endheaders()
+        return con.getresponse().status
+    finally:
+        con.close()
+
+
+def test_serve_answers_only_its_own_host_names(server_port: int) -> None:
+    p = server_port
+    for own in (f"127.0.0.1:{p}", f"localhost:{p}", f"LocalHost:{p}", f"[::1]:{p}"):
+        assert _ask(p, own) == 200, own
+    for foreign in (f"rebound.example:{p}", "rebound.example", f"127.0.0.1:{p + 1}", "", None):
+        assert _ask(p, foreign) == 421, foreign  # DNS rebinding: a foreign name, same socket
+        assert _ask(p, foreign, "/api/state") == 421, foreign
+    assert _ask(p, f"rebound.example:{p}", "/", "POST") == 421
+    assert _ask(p, f"127.0.0.1:{p}", "/", "POST") == 405

@@ -1,7 +1,10 @@
 """`lakehouse serve`: the dashboard live on 127.0.0.1, read-only.
 
 Routes (GET and HEAD only; anything else is 405): `/` the dashboard, `/api/state` the tables'
-fingerprint as JSON (the page polls it and reloads when a run lands), `/healthz`. The page is
+fingerprint as JSON (the page polls it and reloads when a run lands), `/healthz`. A request
+whose Host header is not one of the server's own names (127.0.0.1, localhost or [::1] with its
+port) is refused with 421: a web page whose DNS name is re-pointed to 127.0.0.1 (DNS
+rebinding) would otherwise read the dashboard from the user's browser. The page is
 rebuilt when the fingerprint changed or the cached page is older than `MAX_AGE_SECONDS`; at
 most one build runs at a time. Nothing here writes to the lakehouse.
 """
@@ -21,6 +24,13 @@ from lakehouse.report.state import state
 from lakehouse.storage import Root
 
 HOST = "127.0.0.1"  # never another interface: the dashboard has no authentication
+OWN_NAMES = (HOST, "localhost", "[::1]")
+
+
+def own_hosts(port: int) -> frozenset[str]:
+    """The Host header values this server answers to on `port` (browsers omit port 80)."""
+    names = [f"{n}:{port}" for n in OWN_NAMES]
+    return frozenset(names + list(OWN_NAMES) if port == 80 else names)
 
 
 class Dashboard:
@@ -78,7 +88,21 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
         def _json(self, status: int, value: object) -> None:
             self._send(status, json.dumps(value).encode(), "application/json")
 
+        def _foreign_host(self) -> bool:
+            """Answer 421 (and say so) when the Host header is not one of our names."""
+            host = (self.headers.get("Host") or "").strip().lower()
+            port = int(self.connection.getsockname()[1])  # the port this client connected to
+            if host in own_hosts(port):
+                return False
+            self._json(
+                HTTPStatus.MISDIRECTED_REQUEST,
+                {"error": f"this server answers only as http://{HOST}:{port}/ or localhost"},
+            )
+            return True
+
         def do_GET(self) -> None:
+            if self._foreign_host():
+                return
             path = self.path.split("?", 1)[0]
             try:
                 if path in ("/", "/index.html"):
@@ -99,6 +123,8 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
         do_HEAD = do_GET
 
         def _refuse(self) -> None:
+            if self._foreign_host():
+                return
             self.send_response(HTTPStatus.METHOD_NOT_ALLOWED)
             self.send_header("Allow", "GET, HEAD")
             self.send_header("Content-Length", "0")
