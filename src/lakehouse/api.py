@@ -62,11 +62,20 @@ class Lakehouse:
             now=now,
         )
 
-    def sql(self, statement: str, *, as_of: int | dt.datetime | str | None = None) -> pa.Table:
+    def sql(
+        self,
+        statement: str,
+        *,
+        as_of: int | dt.datetime | str | None = None,
+        allow_file_access: bool = False,
+    ) -> pa.Table:
+        """The rows of a DuckDB statement over `zone.table` names. The statement sees only
+        the lakehouse tables unless `allow_file_access` (then it may read and write any file
+        this process can)."""
         from lakehouse.query import parse_as_of, run_sql
 
         moment = parse_as_of(as_of) if isinstance(as_of, str) else as_of
-        return run_sql(self.root, statement, moment)
+        return run_sql(self.root, statement, moment, allow_file_access=allow_file_access)
 
     def tables(self) -> list[catalog.TableInfo]:
         return [catalog.table_info(self.root, n) for n in catalog.list_tables(self.root)]

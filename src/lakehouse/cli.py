@@ -171,9 +171,23 @@ def sql(
     root: RootOpt = None,
     format: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
     as_of: Annotated[str | None, typer.Option("--as-of", help="Version or ISO timestamp.")] = None,
+    allow_file_access: Annotated[
+        bool,
+        typer.Option(
+            "--allow-file-access",
+            help="Let the statement read and write any file this user can (read_csv, COPY TO, "
+            "ATTACH, extensions).",
+        ),
+    ] = False,
 ) -> None:
-    """Run SQL (DuckDB) over the lakehouse tables, e.g. SELECT * FROM silver.orders."""
-    _print_table(_lh(root).sql(statement, as_of=as_of), format)
+    """Run SQL (DuckDB) over the lakehouse tables, e.g. SELECT * FROM silver.orders.
+
+    The statement sees only the lakehouse tables (zone.table): reading, writing or listing
+    files, ATTACH, INSTALL/LOAD and changing settings are refused unless --allow-file-access.
+    The tables are read-only views; other statements act on a throw-away in-memory database.
+    """
+    lh = _lh(root)
+    _print_table(lh.sql(statement, as_of=as_of, allow_file_access=allow_file_access), format)
 
 
 @app.command()

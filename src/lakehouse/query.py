@@ -1,4 +1,12 @@
-"""SQL over the lakehouse: DuckDB with every `zone.table` a view over its Delta table."""
+"""SQL over the lakehouse: DuckDB with every `zone.table` a view over its Delta table.
+
+A user's statement (`run_sql`: `lakehouse sql`, `Lakehouse.sql`) runs on a throw-away in-memory
+database whose tables are Arrow datasets registered by the lakehouse, so it needs no file
+access of its own: by default DuckDB may not read, write or list files, attach databases or
+install and load extensions, and the configuration is locked so the statement cannot undo
+that. `allow_file_access=True` (`--allow-file-access`) lifts this for statements that must
+read or write files.
+"""
 
 from __future__ import annotations
 
@@ -22,6 +30,11 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 _connections = itertools.count()
+FILE_ACCESS_HINT = (
+    "SQL sees only the lakehouse tables (zone.table) and may not read or write files, attach "
+    "databases, load extensions or change settings; --allow-file-access (allow_file_access=True "
+    "in Python) lifts this"
+)
 
 
 def parse_as_of(value: str | None) -> int | dt.datetime | None:
@@ -88,9 +101,23 @@ def connect(
     return con
 
 
-def run_sql(root: Root, sql: str, as_of: int | dt.datetime | None = None) -> pa.Table:
+def lock_down(con: duckdb.DuckDBPyConnection) -> None:
+    """Only what is registered is reachable: no files, databases or extensions; and no
+    statement can change a setting (so none can turn this off)."""
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+
+
+def run_sql(
+    root: Root,
+    sql: str,
+    as_of: int | dt.datetime | None = None,
+    *,
+    allow_file_access: bool = False,
+) -> pa.Table:
     """The statement's result, fully read; the connection is closed before returning (an
-    open connection holding Arrow datasets can stall the interpreter's exit)."""
+    open connection holding Arrow datasets can stall the interpreter's exit). The statement
+    sees only the lakehouse tables unless `allow_file_access` (see the module's docstring)."""
     import duckdb
 
     names = referenced_tables(sql)
@@ -100,11 +127,20 @@ def run_sql(root: Root, sql: str, as_of: int | dt.datetime | None = None) -> pa.
             raise TableNotFound(f"table {n} does not exist; `lakehouse tables` lists them")
     con = connect(root, names, as_of)
     try:
+        if not allow_file_access:
+            lock_down(con)
         rel = con.sql(sql)
         if rel is None:
-            raise QueryError("the statement returned no rows (only SELECT-like statements are run)")
+            raise QueryError(
+                "the statement returned no rows to show; it ran on a throw-away in-memory "
+                "database (the lakehouse tables are read-only views)"
+            )
         return rel.to_arrow_table()
     except duckdb.Error as exc:
-        raise QueryError(str(exc).splitlines()[0]) from exc
+        message = str(exc).splitlines()[0]
+        refused = isinstance(exc, duckdb.PermissionException) or "has been locked" in message
+        if refused and not allow_file_access:
+            message += f" ({FILE_ACCESS_HINT})"
+        raise QueryError(message) from exc
     finally:
         con.close()
