@@ -24,6 +24,7 @@ from lakehouse.report.charts import figure
 from lakehouse.report.markup import script_json
 
 SCENARIO = Path(__file__).parent / "scenarios" / "corrections" / "input" / "run1"
+LINK = "\x1b]8;;mailto:a@b\x07x\x1b]8;;\x07"  # a terminal hyperlink, shown as "x"
 
 
 class Page(HTMLParser):
@@ -148,12 +149,16 @@ def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Pa
     shutil.copy(SCENARIO / "orders_day1.csv", src / "orders[" / "x].csv")  # orders[/x].csv
     (src / "orders[" / "x]_bad.csv").write_text("order_num,order_id,[/x]\n1,2,3\n")
     (src / "products.csv").write_text("product_id,department_id,department,product_name,[bold]\n")
+    (src / f"orders{LINK}.csv").write_text("order_num,order_id,[/y]\n1,2,3\n")
     root = str(tmp_path / "lake")
     p = _cli("run", "--root", root, "--source", str(src))
     assert p.returncode == 0, p.stderr
     assert "SUCCEEDED" in p.stdout
     assert "  rejected src/orders[/x]_bad.csv: unreadable_file\n" in p.stdout
     assert "  rejected src/products.csv: unexpected_column:[bold]\n" in p.stdout
+    # a terminal hyperlink (OSC 8) in a file name is shown as text, not sent to the terminal
+    assert "  rejected src/orders\\x1b]8;;mailto:a@b\\x07x\\x1b]8;;\\x07.csv: " in p.stdout
+    assert "\x1b" not in p.stdout
 
     q = _cli(
         "sql",
@@ -163,6 +168,11 @@ def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Pa
     )
     assert q.returncode == 0, q.stderr
     assert "[bold]" in q.stdout and "[/x] :smile:" in q.stdout and "src/orders[/x].csv" in q.stdout
+
+    q = _cli("sql", "--root", root, "SELECT chr(27) || '[2J' || chr(8238) AS c")
+    assert q.returncode == 0 and "\\x1b[2J\\u202e" in q.stdout and "\x1b" not in q.stdout
+    e = _cli("describe", "--root", root, "silver.x\x1b[2J")
+    assert e.returncode == 1 and "silver.x\\x1b[2J" in e.stderr and "\x1b" not in e.stderr
 
 
 # --- serve: only its own host names ------------------------------------------------------------

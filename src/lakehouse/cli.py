@@ -161,7 +161,7 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
         f"already seen: {len(s.files_duplicate)}"
     )
     for f, reasons in s.files_rejected.items():
-        con.print(Text.assemble("  ", ("rejected", "red"), f" {f}: {', '.join(reasons)}"))
+        con.print(Text("  rejected", "red"), f"{f}: {', '.join(reasons)}")
     con.print(f"root: {lh.root.uri}")
 
 
@@ -225,10 +225,12 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
     from rich.table import Table
     from rich.text import Text
 
+    from lakehouse.cli_console import visible
+
     d = _lh(root).describe(name)
     con = _console()
     i = d.info
-    con.print(Text.assemble((i.name, "bold"), f" — {i.description}"))
+    con.print(Text(visible(i.name), "bold"), f"— {i.description}")
     con.print(
         f"rows {i.rows:,} · version {i.version} · files {i.files} · "
         f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {d.partition_by or 'nothing'} · "
@@ -374,7 +376,9 @@ def main() -> None:
 def _fail(message: str, exc: BaseException) -> None:
     import re
 
-    line = " ".join(re.sub(r"\x1b\[[0-9;]*m", "", message).split())
+    from lakehouse.cli_console import visible
+
+    line = visible(" ".join(re.sub(r"\x1b\[[0-9;]*m", "", message).split()))
     sys.stderr.write(f"lakehouse: error: {line}\n")
     if os.environ.get("LAKEHOUSE_DEBUG"):
         import traceback

@@ -78,7 +78,7 @@ def _print_status(rep: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from lakehouse.cli_console import console
+    from lakehouse.cli_console import console, visible
 
     con = console()
     runs = Table(title=f"recent runs — {rep.root}")
@@ -89,7 +89,7 @@ def _print_status(rep: Any) -> None:
         runs.add_row(
             r["run_id"],
             r["trigger"],
-            Text(r["status"], style=colour),
+            Text(visible(r["status"]), style=colour),
             f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
             f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
             (r["error"] or "")[:120],
