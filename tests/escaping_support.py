@@ -10,11 +10,12 @@ from lakehouse import Lakehouse
 PRODUCT = "<!--<script>"  # opens a script's double-escaped state: blanks the page if raw
 DEPARTMENT = '<a href="http://x">d</a>'  # a link in every chart label if rendered as HTML
 CLOSER = "</script><b>bold</b>"  # ends the data's <script> element if raw
+REJECTED = "orders_<img src=x onerror=alert(1)>.csv"  # a file rejected whole (bad header)
 
 
 def hostile_lake(dest: Path) -> Lakehouse:
     """Five products (all sold) in a root; product 1 is named PRODUCT and its department is
-    DEPARTMENT, product 2 is named CLOSER."""
+    DEPARTMENT, product 2 is named CLOSER; the file REJECTED is in quarantine/files."""
     from lakehouse.generate import generate
 
     source = dest / "source"
@@ -32,7 +33,8 @@ def hostile_lake(dest: Path) -> Lakehouse:
         out = csv.DictWriter(f, fieldnames=list(rows[0]))
         out.writeheader()
         out.writerows(rows)
+    (source / REJECTED).write_text(f"order_num,order_id,{DEPARTMENT}\n1,2,3\n")
     lh = Lakehouse(dest / "lake")
     result = lh.run([source])
-    assert result.status == "SUCCEEDED", result
+    assert result.status == "SUCCEEDED" and len(result.files_rejected) == 1, result
     return lh

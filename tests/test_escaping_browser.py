@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from browser_support import Console, browser, laptop_page, open_tab
-from escaping_support import CLOSER, DEPARTMENT, PRODUCT, hostile_lake
+from escaping_support import CLOSER, DEPARTMENT, PRODUCT, REJECTED, hostile_lake
 
 pytestmark = [pytest.mark.browser]
 
@@ -83,4 +83,18 @@ def test_the_department_filter_takes_the_name_as_a_value(page: tuple[Any, Consol
     )
     assert p.inner_text("#card-department-trend .card-title") == f"Daily revenue of {DEPARTMENT}"
     assert all(h.startswith("#") for h in p.evaluate(LINKS))  # hovering built no link
+    assert console.errors == []
+
+
+def test_operations_page_shows_a_rejected_file_name_as_text(page: tuple[Any, Console]) -> None:
+    p, console = page
+    open_tab(p, "ops")
+    shown = p.evaluate(
+        "() => Array.from(document.querySelectorAll('#card-quarantine td'))"
+        ".map(td => td.textContent)"
+    )
+    assert f"source/{REJECTED}" in shown
+    assert any(f"unexpected_column:{DEPARTMENT}" in cell for cell in shown)
+    assert p.evaluate("() => document.querySelectorAll('img').length") == 0
+    assert all(h.startswith("#") for h in p.evaluate(LINKS))
     assert console.errors == []
