@@ -163,8 +163,8 @@ def test_nan_and_infinity_are_refused_for_every_number(tmp_path: Path, value: st
     [
         ("sla.tables.orders.max_reject_rate", "5", "must be between 0 and 1"),
         ("sla.tables.orders.max_reject_rate", "-0.1", "must be between 0 and 1"),
-        ("sla.tables.orders.freshness_minutes", "0", "must be > 0"),
-        ("sla.max_run_seconds", "0", "must be > 0"),
+        ("sla.tables.orders.freshness_minutes", "-5", "must be >= 0"),
+        ("lock.stale_seconds", "0", "must be > 0"),
         ("pipeline.max_parallel", "0", "must be >= 1"),
         ("pipeline.chunk_rows", "0", "must be >= 1"),
         ("watch.stable_polls", "0", "must be >= 1"),

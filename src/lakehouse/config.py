@@ -120,13 +120,13 @@ class PipelineSettings:
 
 @dataclass(frozen=True)
 class TableObjective:
-    freshness_minutes: float | None = number(None, POSITIVE)  # None: the contract's
-    max_reject_rate: float | None = number(None, SHARE)  # None: the contract's
+    freshness_minutes: float | None = None  # None: the contract's `freshness_minutes`
+    max_reject_rate: float | None = number(None, SHARE)  # None: the contract's own
 
 
 @dataclass(frozen=True)
 class SlaSettings:
-    max_run_seconds: float = number(900.0, POSITIVE)
+    max_run_seconds: float = 900.0
     tables: Mapping[str, TableObjective] = field(default_factory=dict)
 
     def freshness_minutes(self, entity: str, contract: Contract | None) -> float:
