@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -337,6 +338,7 @@ def run_files(lh: Lakehouse, paths: list[Path], tag: str) -> Any:
     return run(lh.root, now=now, definition=WITHOUT_GOLD)
 
 
+@pytest.mark.slow
 @given(first=deliveries(), second=deliveries())
 @HOSTILE_SETTINGS
 def test_hostile_rows_are_loaded_exactly_or_quarantined_with_reasons(
