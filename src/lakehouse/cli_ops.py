@@ -24,7 +24,7 @@ RootOpt = Annotated[
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(
-        "--config", help="Settings file (default: ROOT/lakehouse.toml).", envvar="LAKEHOUSE_CONFIG"
+        "--config", help="Settings file (default: $LAKEHOUSE_CONFIG, else ROOT/lakehouse.toml)."
     ),
 ]
 

@@ -34,10 +34,11 @@ Environment variables override any key: `LAKEHOUSE__SLA__MAX_RUN_SECONDS=600`,
 
 from __future__ import annotations
 
+import math
 import os
 import tomllib
-from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from collections.abc import Collection, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,6 +55,35 @@ ENV_PREFIX = "LAKEHOUSE__"
 
 class ConfigError(TerminalError):
     """A setting is unknown or has the wrong type; the message names it and where it came from."""
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a number setting accepts: `low` to `high`, `low` itself only when not
+    `above_low`. Declared once per field (`field(metadata=...)`, see `number`)."""
+
+    low: float = 0.0
+    high: float = math.inf
+    above_low: bool = False
+
+    def allows(self, value: float) -> bool:
+        return (value > self.low if self.above_low else value >= self.low) and value <= self.high
+
+    def __str__(self) -> str:
+        if self.high < math.inf:
+            return f"between {self.low:g} and {self.high:g}"
+        return f"{'>' if self.above_low else '>='} {self.low:g}"
+
+
+NON_NEGATIVE = Bounds()  # every number without bounds of its own; 0 means "off" or "none"
+SHARE = Bounds(0.0, 1.0)  # rates and shares
+AT_LEAST_ONE = Bounds(1.0)  # counts where 0 makes no sense
+POSITIVE = Bounds(above_low=True)  # durations where 0 would spin or expire at once
+
+
+def number(default: Any, bounds: Bounds) -> Any:
+    """A number setting with its accepted range, checked by `load` (one place for all ranges)."""
+    return field(default=default, metadata={"bounds": bounds})
 
 
 class Secret:
@@ -82,16 +112,16 @@ class Secret:
 
 @dataclass(frozen=True)
 class PipelineSettings:
-    max_parallel: int = 2
+    max_parallel: int = number(2, AT_LEAST_ONE)
     # rows of one entity held in memory at once: a run with more is written to bronze as it is
     # read and validated and merged into silver in chunks of about this many rows
-    chunk_rows: int = 1_000_000
+    chunk_rows: int = number(1_000_000, AT_LEAST_ONE)
 
 
 @dataclass(frozen=True)
 class TableObjective:
     freshness_minutes: float | None = None  # None: the contract's `freshness_minutes`
-    max_reject_rate: float | None = None  # None: the contract's `max_reject_rate`
+    max_reject_rate: float | None = number(None, SHARE)  # None: the contract's own
 
 
 @dataclass(frozen=True)
@@ -110,17 +140,17 @@ class SlaSettings:
 
 @dataclass(frozen=True)
 class LockSettings:
-    stale_seconds: float = 60.0
-    heartbeat_seconds: float = 5.0
-    wait_seconds: float = 900.0
+    stale_seconds: float = number(60.0, POSITIVE)
+    heartbeat_seconds: float = number(5.0, POSITIVE)
+    wait_seconds: float = 900.0  # 0: try once, do not wait
 
 
 @dataclass(frozen=True)
 class WatchSettings:
-    poll_seconds: float = 0.25
-    stable_polls: int = 2
-    batch_window_seconds: float = 0.5
-    idle_check_seconds: float = 60.0
+    poll_seconds: float = number(0.25, POSITIVE)
+    stable_polls: int = number(2, AT_LEAST_ONE)
+    batch_window_seconds: float = 0.5  # 0: a run per complete file
+    idle_check_seconds: float = 60.0  # 0: no freshness checks between runs
     events: bool = True  # filesystem events (watchdog) for local roots; polling otherwise
 
 
@@ -140,7 +170,7 @@ class NotifierSettings:
     path: str = "_ops/notifications.jsonl"  # file: relative to a local root, or absolute
     url: Secret | None = None  # webhook
     headers: Mapping[str, Secret] = field(default_factory=dict)  # webhook
-    timeout_seconds: float = 5.0  # webhook
+    timeout_seconds: float = number(5.0, POSITIVE)  # webhook
     retries: int = 3  # webhook, sns: attempts after the first
     backoff_seconds: float = 0.5  # webhook, sns: first pause, doubled each retry
     topic_arn: str = ""  # sns
@@ -190,29 +220,69 @@ def load(
     root: Root | None = None,
     path: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    entities: Collection[str] | None = None,
 ) -> Settings:
     """Settings from defaults, then the config file, then `LAKEHOUSE__*` environment variables.
 
     `path` (or `LAKEHOUSE_CONFIG`) names the file; otherwise `ROOT/lakehouse.toml` if present.
+    `entities` are the names `[sla.tables.*]` may use (default: the contracts' entities, from
+    `LAKEHOUSE_CONTRACTS` or the shipped ones).
     """
     env = os.environ if env is None else env
     layers: list[tuple[str, dict[str, Any]]] = []
-    chosen = path or env.get("LAKEHOUSE_CONFIG")
-    if chosen:
-        p = Path(chosen)
+    if path or env.get("LAKEHOUSE_CONFIG"):
+        p = Path(path or env["LAKEHOUSE_CONFIG"])
+        where = str(p) if path else f"{p} (LAKEHOUSE_CONFIG)"
         if not p.is_file():
-            raise ConfigError(f"--config {p}: no such file")
-        layers.append((str(p), _parse(p.read_bytes(), str(p))))
+            fix = "" if path else "; unset LAKEHOUSE_CONFIG or point it at a settings file"
+            raise ConfigError(f"{where}: no such settings file{fix}")
+        layers.append((where, _parse(p.read_bytes(), where)))
     elif root is not None and root.exists(root.path(CONFIG_FILE)):
         where = f"{root.uri}/{CONFIG_FILE}"
         layers.append((where, _parse(root.read_bytes(root.path(CONFIG_FILE)), where)))
     env_layer = _from_env(env)
     if env_layer:
-        layers.append(("environment", env_layer))
+        layers.append((ENVIRONMENT, env_layer))
     merged: dict[str, Any] = {}
     for _, layer in layers:
         _deep_merge(merged, layer)
-    return _build(merged, tuple(name for name, _ in layers))
+    if entities is None:
+        from lakehouse.contracts import load_contracts
+
+        entities = list(load_contracts(env.get("LAKEHOUSE_CONTRACTS") or None))
+    return _build(merged, _Origins(tuple(layers)), entities)
+
+
+ENVIRONMENT = "environment"
+
+
+@dataclass(frozen=True)
+class _Origins:
+    """The layers settings came from, to name the one that set a key in a message."""
+
+    layers: tuple[tuple[str, Mapping[str, Any]], ...]
+
+    def __str__(self) -> str:
+        return " + ".join(name for name, _ in self.layers) or "defaults"
+
+    def of(self, key: str) -> str:
+        """The file, or the environment variable, that set this dotted key last."""
+        parts = key.split(".")
+        for name, layer in self.layers[::-1]:
+            if _holds(layer, parts):
+                if name == ENVIRONMENT:
+                    return f"environment variable {ENV_PREFIX}{'__'.join(parts).upper()}"
+                return name
+        return str(self)
+
+
+def _holds(layer: Mapping[str, Any], parts: list[str]) -> bool:
+    node: Any = layer
+    for part in parts:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
 
 
 def _parse(data: bytes, where: str) -> dict[str, Any]:
@@ -252,34 +322,45 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
             into[k] = dict(v) if isinstance(v, Mapping) else v
 
 
-def _build(raw: dict[str, Any], sources: tuple[str, ...]) -> Settings:
-    where = " + ".join(sources) or "defaults"
+def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> Settings:
     unknown = set(raw) - {*_SECTIONS, "sla", "notifiers"}
     if unknown:
         raise ConfigError(
-            f"{where}: unknown section(s) {sorted(unknown)}; known: "
+            f"{where.of(min(unknown))}: unknown section(s) {sorted(unknown)}; known: "
             f"{sorted({*_SECTIONS, 'sla', 'notifiers'})}"
         )
     parts: dict[str, Any] = {
-        name: _typed(cls, _section(raw, name, where), name, where)
+        name: _typed(cls, _section(raw, name, where.of(name)), name, where)
         for name, cls in _SECTIONS.items()
     }
-    sla_raw = dict(_section(raw, "sla", where))
-    tables_raw = _section(sla_raw, "tables", f"{where} [sla]")
+    sla_raw = dict(_section(raw, "sla", where.of("sla")))
+    tables_raw = _section(sla_raw, "tables", where.of("sla.tables"))
     sla_raw.pop("tables", None)
+    for t in tables_raw:
+        if t not in entities:
+            raise ConfigError(
+                f"{where.of(f'sla.tables.{t}')}: unknown table sla.tables.{t}; "
+                f"known: {sorted(entities)}"
+            )
     tables = {
-        str(t): _typed(TableObjective, _section(tables_raw, t, where), f"sla.tables.{t}", where)
+        str(t): _typed(
+            TableObjective,
+            _section(tables_raw, t, where.of(f"sla.tables.{t}")),
+            f"sla.tables.{t}",
+            where,
+        )
         for t in tables_raw
     }
     sla = _typed(SlaSettings, sla_raw, "sla", where, tables=tables)
+    notifiers_raw = _section(raw, "notifiers", where.of("notifiers"))
     notifiers = tuple(
-        _notifier(str(n), _section(_section(raw, "notifiers", where), n, where), where)
-        for n in _section(raw, "notifiers", where)
+        _notifier(str(n), _section(notifiers_raw, n, where.of(f"notifiers.{n}")), where)
+        for n in notifiers_raw
     )
     return Settings(
         sla=sla,
         notifiers=notifiers or Settings().notifiers,
-        sources=sources,
+        sources=tuple(name for name, _ in where.layers),
         **parts,
     )
 
@@ -291,59 +372,76 @@ def _section(raw: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]
     return value
 
 
-def _typed(cls: type, values: Mapping[str, Any], section: str, where: str, **extra: Any) -> Any:
+def _typed(
+    cls: type, values: Mapping[str, Any], section: str, where: _Origins, **extra: Any
+) -> Any:
     defaults = cls()
-    names = {f.name for f in fields(defaults)}
+    declared = {f.name: f for f in fields(defaults)}
     out: dict[str, Any] = dict(extra)
     for key, value in values.items():
-        if key not in names or key in extra:
-            known = sorted(names - set(extra))
-            raise ConfigError(f"{where}: unknown setting {section}.{key}; known: {known}")
-        out[key] = _coerce(value, getattr(defaults, key), f"{section}.{key}", where)
+        name = f"{section}.{key}"
+        if key not in declared or key in extra:
+            known = sorted(set(declared) - set(extra))
+            raise ConfigError(f"{where.of(name)}: unknown setting {name}; known: {known}")
+        out[key] = _coerce(value, getattr(defaults, key), name, where, _bounds(declared[key]))
     return cls(**out)
 
 
-def _coerce(value: Any, default: Any, key: str, where: str) -> Any:
+def _bounds(f: Field[Any]) -> Bounds:
+    bounds = f.metadata.get("bounds", NON_NEGATIVE)
+    assert isinstance(bounds, Bounds)
+    return bounds
+
+
+def _coerce(value: Any, default: Any, key: str, where: _Origins, bounds: Bounds) -> Any:
+    """The value typed like the setting's default; numbers finite and within their bounds."""
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value
-        raise ConfigError(f"{where}: {key} must be true or false, got {value!r}")
+        raise ConfigError(f"{where.of(key)}: {key} must be true or false, got {value!r}")
     if isinstance(default, int | float) or default is None:
+        whole = isinstance(default, int)
         if isinstance(value, bool) or not isinstance(value, int | float):
-            raise ConfigError(f"{where}: {key} must be a number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{where}: {key} must be >= 0, got {value!r}")
-        return int(value) if isinstance(default, int) else float(value)
+            raise ConfigError(f"{where.of(key)}: {key} must be a number, got {value!r}")
+        if not math.isfinite(value) or not bounds.allows(value):
+            raise ConfigError(f"{where.of(key)}: {key} = {value!r} is refused; must be {bounds}")
+        if whole and value != int(value):
+            raise ConfigError(f"{where.of(key)}: {key} must be a whole number, got {value!r}")
+        return int(value) if whole else float(value)
     return value
 
 
-def _notifier(name: str, values: Mapping[str, Any], where: str) -> NotifierSettings:
+def _notifier(name: str, values: Mapping[str, Any], where: _Origins) -> NotifierSettings:
     kind = values.get("type")
+    source = where.of(f"notifiers.{name}")
     if kind not in _NOTIFIER_TYPES:
         raise ConfigError(
-            f"{where}: notifiers.{name}.type must be one of {', '.join(_NOTIFIER_TYPES)}, "
+            f"{source}: notifiers.{name}.type must be one of {', '.join(_NOTIFIER_TYPES)}, "
             f"got {kind!r}"
         )
     defaults = NotifierSettings(name, kind)
+    declared = {f.name: f for f in fields(defaults)}
     out: dict[str, Any] = {"name": name, "type": kind}
     for key, value in values.items():
         if key == "type":
             continue
-        if key not in NotifierSettings.__dataclass_fields__ or key == "name":
-            raise ConfigError(f"{where}: unknown setting notifiers.{name}.{key}")
+        full = f"notifiers.{name}.{key}"
+        if key not in declared or key == "name":
+            raise ConfigError(f"{where.of(full)}: unknown setting {full}")
         if key in _SECRET_KEYS:
             out[key] = Secret(str(value))
         elif key == "headers":
             if not isinstance(value, Mapping):
-                raise ConfigError(f"{where}: notifiers.{name}.headers must be a table")
+                raise ConfigError(f"{where.of(full)}: {full} must be a table")
             out[key] = {str(h): Secret(str(v)) for h, v in value.items()}
         elif key in ("path", "topic_arn", "region", "endpoint_url"):
             out[key] = str(value)
         else:
-            out[key] = _coerce(value, getattr(defaults, key), f"notifiers.{name}.{key}", where)
+            bounds = _bounds(declared[key])
+            out[key] = _coerce(value, getattr(defaults, key), full, where, bounds)
     settings = NotifierSettings(**out)
     if kind == "webhook" and settings.url is None:
-        raise ConfigError(f'{where}: notifiers.{name} (webhook) needs url = "https://..."')
+        raise ConfigError(f'{source}: notifiers.{name} (webhook) needs url = "https://..."')
     if kind == "sns" and not settings.topic_arn:
-        raise ConfigError(f'{where}: notifiers.{name} (sns) needs topic_arn = "arn:aws:sns:..."')
+        raise ConfigError(f'{source}: notifiers.{name} (sns) needs topic_arn = "arn:aws:sns:..."')
     return settings

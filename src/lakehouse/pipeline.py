@@ -77,8 +77,8 @@ def run(
     from lakehouse.orchestration.definition import pipeline_definition
     from lakehouse.orchestration.runner import execute
 
-    settings = settings or config.load(root)
     contracts = load_contracts(contracts_dir)
+    settings = settings or config.load(root, entities=contracts)
     definition = definition or pipeline_definition(contracts)
     own_lock = lock is None
     if lock is None:

@@ -1,4 +1,5 @@
-"""Checks made before a run writes anything: stored tables must accept their contracts."""
+"""Before a run writes rows: stored tables must accept their contracts, and every contract's
+silver and quarantine tables exist."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pyarrow as pa
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import columns_to_add, try_open
+from lakehouse.delta import CDF, columns_to_add, ensure_table, try_open
 from lakehouse.storage import Root
 
 
@@ -29,3 +30,31 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
                     allowed=c.evolution == "evolve",
                     contract=f"contract {c.entity} v{c.version}",
                 )
+
+
+def create_entity_tables(root: Root, contracts: dict[str, Contract]) -> None:
+    """Create every contract's silver and quarantine table that does not exist yet, empty.
+
+    So `SELECT count(*) FROM quarantine.orders` answers 0 after a clean first run instead of
+    "does not exist". Metadata only (delta-rs), the same for both engines; the engines' own
+    writes find the tables and evolve them as before.
+    """
+    for c in contracts.values():
+        ensure_table(
+            root,
+            "silver",
+            c.entity,
+            zones.silver_schema(c),
+            partition_by=c.partition_by,
+            description=zones.descriptions(c)["silver"],
+            configuration=CDF,
+            evolve=c.evolution == "evolve",
+        )
+        ensure_table(
+            root,
+            "quarantine",
+            c.entity,
+            zones.quarantine_schema(c),
+            description=zones.descriptions(c)["quarantine"],
+            configuration=CDF,
+        )

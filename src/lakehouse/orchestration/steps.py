@@ -38,9 +38,10 @@ def discover(state: RunState) -> dict[str, Any]:
 
 def bronze(state: RunState) -> dict[str, Any]:
     """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
-    from lakehouse.preflight import check_tables
+    from lakehouse.preflight import check_tables, create_entity_tables
 
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing
+    create_entity_tables(state.root, state.contracts)
     s = state.summary
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
     state.fresh, state.records, state.moves, state.bytes_in = [], [], [], {}
