@@ -8,7 +8,9 @@ import hashlib
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import pytest
 
 from lakehouse import Lakehouse
 from lakehouse.config import Settings
@@ -19,6 +21,10 @@ from lakehouse.orchestration.state import RunState
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.storage import LandedFile, Root, arrival_order, version_name
 
+if TYPE_CHECKING:
+    from aws_fixtures import Aws
+
+pytest_plugins = ["aws_fixtures"]
 QUIET = Settings(notifiers=())
 HEADER = "product_id,department_id,department,product_name\n"
 SECRET = b"root:x:0:0:secret-marker-7f3a:/root:/bin/bash\n"
@@ -274,3 +280,20 @@ def test_a_symlink_in_landing_leading_outside_is_not_read(tmp_path: Path) -> Non
     assert landing(lh) == []
     assert not leaked(tmp_path / "lake")
     assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
+
+
+@pytest.mark.aws
+def test_on_s3_a_taken_key_is_delivered_under_its_next_version(aws: Aws, tmp_path: Path) -> None:
+    bucket = aws.bucket("landing-race")
+    root = Root(f"s3://{bucket}/lake")
+    first = products(tmp_path / "a" / "products.csv", p1="Old")
+    second = products(tmp_path / "b" / "products.csv", p1="New")
+    one = copy_sources(root, [tmp_path / "a" / "products.csv"])
+    two = copy_sources(root, [tmp_path / "b" / "products.csv"])
+    assert (one.landed, two.landed) == (["products.csv"], ["products~2.csv"])
+    s3 = aws.client("s3")
+    body = {
+        k: s3.get_object(Bucket=bucket, Key=f"lake/landing/{k}")["Body"].read()
+        for k in ("products.csv", "products~2.csv")
+    }
+    assert body == {"products.csv": first, "products~2.csv": second}
