@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,7 +62,7 @@ def leaked(top: Path) -> bool:
     for here, _, names in os.walk(top):
         for n in names:
             p = Path(here, n)
-            if not p.is_symlink() and b"secret-marker" in p.read_bytes():
+            if stat.S_ISREG(p.lstat().st_mode) and b"secret-marker" in p.read_bytes():
                 return True
     return False
 
@@ -268,16 +269,25 @@ def test_a_symlink_in_landing_leading_outside_is_not_read(tmp_path: Path) -> Non
     folder = Path(lh.root.path("landing"))
     products(folder / "products.csv", p1="Kept")
     (folder / "orders_x.csv").symlink_to(secret)
+    (folder / "orders_gone.csv").symlink_to(folder / "nowhere.csv")
+    os.mkfifo(folder / "orders_pipe.csv")  # a reader would wait forever
     summary = run(lh.root, settings=QUIET)
     assert summary.files_loaded == ["products.csv"]
-    assert summary.files_rejected == {"orders_x.csv": ["unreadable_file"]}
+    assert summary.files_rejected == {
+        "orders_x.csv": ["unreadable_file"],
+        "orders_gone.csv": ["unreadable_file"],
+    }
+    details = {r["file"]: r["detail"] for r in manifest(lh) if r["status"] == "rejected"}
+    assert details == {
+        "orders_x.csv": "symlink to outside landing/: not read",
+        "orders_gone.csv": "symlink to no regular file: not read",
+    }
     row = next(r for r in manifest(lh) if r["file"] == "orders_x.csv")
-    assert (row["status"], row["detail"]) == ("rejected", "symlink to outside landing/: not read")
     moved = Path(row["moved_to"])
     assert moved.is_symlink() and moved.parent.parent.name == "files"
     reason = json.loads((moved.parent / "orders_x.csv.reason.json").read_text())
     assert reason["reasons"] == ["unreadable_file"]
-    assert landing(lh) == []
+    assert landing(lh) == ["orders_pipe.csv"]  # not a file: never listed
     assert not leaked(tmp_path / "lake")
     assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
 

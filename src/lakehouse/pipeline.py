@@ -26,7 +26,7 @@ from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
 from lakehouse.orchestration.state import Progress, RunState, RunSummary
-from lakehouse.storage import Root, is_delivery, is_inside
+from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
 
 __all__ = ["Delivery", "Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
 
@@ -95,10 +95,11 @@ def _folder_files(folder: Path, refused: dict[str, str]) -> list[tuple[Path, str
             rel = f"{prefix}/{(rel_here / n).as_posix()}"
             if n.startswith((".", "_")):
                 continue
-            if os.path.islink(path) and not is_inside(path, top):
-                refused[_utf8(rel)] = "symlink to outside the source folder: not read"
-            elif not os.path.isfile(path):
-                refused[_utf8(rel)] = "not a regular file (a dangling link?): not read"
+            why = link_refusal(path, top, "the source folder")
+            if why is None and not os.path.isfile(path):
+                why = "not a regular file: not read"
+            if why is not None:
+                refused[_utf8(rel)] = why
             elif not is_delivery(rel):
                 refused[_utf8(rel)] = "a partial copy by its name: rename it once complete"
             else:

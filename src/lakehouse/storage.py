@@ -10,6 +10,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
@@ -19,6 +20,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from lakehouse.errors import TerminalError
+from lakehouse.log import event
 
 ZONES = ("bronze", "silver", "quarantine", "gold", "_ops")
 NAME_MAX = 255  # bytes per path component (Linux, most filesystems); S3 keys: 1,024 in all
@@ -59,6 +61,18 @@ def arrival_order(f: LandedFile) -> tuple[int, str, int, str]:
 def is_inside(path: str, folder: str) -> bool:
     """Whether `path` (a local file, links resolved) lies below `folder`."""
     return os.path.realpath(path).startswith(os.path.realpath(folder).rstrip("/") + "/")
+
+
+def link_refusal(path: str, folder: str, where: str) -> str | None:
+    """Why a local file below `folder` (called `where` in the message) must not be read, if
+    it is a symbolic link leading outside `folder` or to no regular file; else None."""
+    if not os.path.islink(path):
+        return None
+    if not is_inside(path, folder):
+        return f"symlink to outside {where}: not read"
+    if not os.path.isfile(path):
+        return "symlink to no regular file: not read"
+    return None
 
 
 def version_name(name: str, n: int) -> str:
@@ -185,7 +199,8 @@ class Root:
     def walk_files(self, *parts: str) -> Iterator[LandedFile]:
         """Every file below a folder, hidden ones too. A local folder is walked without
         following symbolic links to folders (a link loop or a link to `/` is not walked);
-        a file whose name is not UTF-8 is skipped with an event (no table can record it)."""
+        only regular files and links are listed; a name that is not UTF-8 is skipped with an
+        event (no table can record it)."""
         base = self.path(*parts)
         if not self.is_local:
             if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
@@ -202,17 +217,17 @@ class Root:
                 try:
                     rel.encode()
                 except UnicodeEncodeError:
-                    from lakehouse.log import event
-
                     shown = os.fsencode(rel).decode(errors="backslashreplace")
                     event("file_name_not_utf8", file=shown, action="skipped: rename it")
                     continue
                 try:
                     st = os.stat(path)
                 except FileNotFoundError:  # a dangling link (or gone since the listing)
+                    st = None
+                if st is None or not stat.S_ISREG(st.st_mode):  # a fifo would block a reader
                     if not os.path.islink(path):
                         continue
-                    st = os.lstat(path)
+                    st = os.lstat(path)  # listed: the run refuses it (`link_refusal`)
                 yield LandedFile(path, rel, st.st_size, st.st_mtime_ns)
 
     def read_bytes(self, path: str) -> bytes:

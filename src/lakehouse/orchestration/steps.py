@@ -23,7 +23,7 @@ from lakehouse.faults import checkpoint
 from lakehouse.intake import Intake, bronze_rows, take_in
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
-from lakehouse.storage import LandedFile, Root, arrival_order, fit_name, is_inside
+from lakehouse.storage import LandedFile, Root, arrival_order, fit_name, link_refusal
 
 
 def discover(state: RunState) -> dict[str, Any]:
@@ -31,7 +31,8 @@ def discover(state: RunState) -> dict[str, Any]:
 
     The files are taken in arrival order (`storage.arrival_order`), so of two deliveries of
     one file the later one wins in silver (bronze `_seq` follows this order). A symbolic
-    link in landing/ that leads outside it is refused, its target never read."""
+    link in landing/ that leads outside it (or to no regular file) is refused, its target
+    never read."""
     root = state.root
     landed = root.list_files("landing")
     if state.only is not None:
@@ -39,10 +40,11 @@ def discover(state: RunState) -> dict[str, Any]:
         landed = [f for f in landed if f.relative in wanted]
     if root.is_local:
         area = root.path("landing")
-        outside = {f.relative: f.path for f in landed if not is_inside(f.path, area)}
-        for name, path in outside.items():
-            state.refused[name] = ("symlink to outside landing/: not read", path)
-        landed = [f for f in landed if f.relative not in outside]
+        for f in landed:
+            why = link_refusal(f.path, area, "landing/")
+            if why is not None:
+                state.refused[f.relative] = (why, f.path)
+        landed = [f for f in landed if f.relative not in state.refused]
     state.landed = sorted(landed, key=arrival_order)
     state.known = ops.known_files(root)
     files = len(landed) + len(state.refused)
