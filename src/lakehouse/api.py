@@ -52,7 +52,7 @@ class Lakehouse:
         now: dt.datetime | None = None,
     ) -> RunSummary:
         """Copy `sources` into landing/, then process everything in landing/."""
-        copy_sources(self.root, [Path(s) for s in sources])
+        delivery = copy_sources(self.root, [Path(s) for s in sources])
         return run(
             self.root,
             engine_name=engine,
@@ -60,6 +60,7 @@ class Lakehouse:
             contracts_dir=self.contracts_dir,
             progress=progress,
             now=now,
+            refused=delivery.refused,
         )
 
     def sql(

@@ -11,9 +11,11 @@ a killed process is marked FAILED ('abandoned') by the next run to take the lock
 from __future__ import annotations
 
 import datetime as dt
+import os
 import secrets
 import time
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lakehouse import ops
@@ -24,30 +26,89 @@ from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
 from lakehouse.orchestration.state import Progress, RunState, RunSummary
-from lakehouse.storage import Root
+from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
 
-__all__ = ["Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
+__all__ = ["Delivery", "Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
 
 
 def new_run_id(now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
 
 
-def copy_sources(root: Root, sources: Iterable[Path]) -> list[str]:
-    """Drop the given files (or folders' files) into landing/, keeping relative names."""
-    copied = []
+@dataclass
+class Delivery:
+    """What `copy_sources` did. `landed`: the names given in landing/ (the producer's, or its
+    next version, `products~2.csv`, while an earlier `products.csv` is still there);
+    `refused`: source files not copied, with why (recorded by the run as rejected files)."""
+
+    landed: list[str] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def copy_sources(root: Root, sources: Iterable[Path]) -> Delivery:
+    """Drop the given files (or folders' files) into landing/, keeping relative names.
+
+    Nothing in landing/ is replaced (`Root.copy_in`). In a folder, hidden names ('.', '_')
+    are skipped; partial copies (`*.part`, ...) and symbolic links leading outside the folder
+    are refused without being read; links to folders are not followed. A name that is not
+    UTF-8 is delivered with its odd bytes written as `\\xNN`.
+    """
+    delivery = Delivery()
+    base = root.path("landing")
     for src in sources:
         src = Path(src)
         if not src.exists():
             raise LakehouseError(f"--source {src}: no such file or folder")
-        files = [src] if src.is_file() else sorted(p for p in src.rglob("*") if p.is_file())
-        for f in files:
-            rel = f.name if src.is_file() else f"{src.name}/{f.relative_to(src).as_posix()}"
-            if any(part.startswith((".", "_")) for part in Path(rel).parts):
+        if src.is_dir():
+            files = _folder_files(src, delivery.refused)
+        elif is_delivery(src.name):  # a file named on purpose: taken even through a link
+            files = [(src, src.name)]
+        else:
+            delivery.refused[_utf8(src.name)] = "a hidden or partial copy's name: rename it"
+            files = []
+        for f, rel in files:
+            landed = root.copy_in(f, root.path("landing", _utf8(rel)))
+            delivery.landed.append(landed[len(base) :].lstrip("/"))
+    for name, why in delivery.refused.items():
+        event("source_refused", file=name, reason=why)
+    return delivery
+
+
+def _folder_files(folder: Path, refused: dict[str, str]) -> list[tuple[Path, str]]:
+    """(file, name in landing/) of a source folder's deliveries, in name order; what is
+    refused goes to `refused` (the same names, as the user will look for them)."""
+    top = os.path.realpath(folder)
+    prefix = folder.name or Path(top).name
+    found = []
+    for here, dirs, names in os.walk(folder):
+        rel_here = Path(here).relative_to(folder)
+        for d in list(dirs):
+            path = os.path.join(here, d)
+            if d.startswith((".", "_")):
+                dirs.remove(d)
+            elif os.path.islink(path) and not is_inside(path, top):
+                refused[_utf8(f"{prefix}/{(rel_here / d).as_posix()}/")] = (
+                    "symlinked folder leading outside the source folder: not read"
+                )
+        for n in names:
+            path = os.path.join(here, n)
+            rel = f"{prefix}/{(rel_here / n).as_posix()}"
+            if n.startswith((".", "_")):
                 continue
-            root.copy_in(f, root.path("landing", rel))
-            copied.append(rel)
-    return copied
+            why = link_refusal(path, top, "the source folder")
+            if why is None and not os.path.isfile(path):
+                why = "not a regular file: not read"
+            if why is not None:
+                refused[_utf8(rel)] = why
+            elif not is_delivery(rel):
+                refused[_utf8(rel)] = "a partial copy by its name: rename it once complete"
+            else:
+                found.append((Path(path), rel))
+    return sorted(found, key=lambda x: x[1])
+
+
+def _utf8(name: str) -> str:
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def run(
@@ -63,13 +124,15 @@ def run(
     definition: PipelineDefinition | None = None,
     sleep: Sleep = time.sleep,
     lock: RunLock | None = None,
+    refused: Mapping[str, str] | None = None,
 ) -> RunSummary:
     """Process every file in landing/ (or only `files`, relative to landing/).
 
     Waits for the root's lock (`[lock] wait_seconds`). Raises after recording a FAILED run
     (and notifying) if anything fails. `now` fixes the run's clock (tests); `definition`
     replaces the pipeline (tests inject failing steps); `sleep` is used between retries;
-    `lock` is one the caller already holds (and releases).
+    `lock` is one the caller already holds (and releases); `refused`: files a delivery
+    refused (`copy_sources`), recorded by this run as rejected.
     """
     from lakehouse import config
     from lakehouse.contracts import load_contracts
@@ -109,6 +172,7 @@ def run(
             only=files,
             progress=progress,
             lock=lock,
+            refused={name: (why, None) for name, why in (refused or {}).items()},
         )
         try:
             execute(definition, state, sleep)

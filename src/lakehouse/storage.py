@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import hashlib
+import itertools
 import os
+import re
+import secrets
 import shutil
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -13,8 +20,74 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from lakehouse.errors import TerminalError
+from lakehouse.log import event
 
 ZONES = ("bronze", "silver", "quarantine", "gold", "_ops")
+NAME_MAX = 255  # bytes per path component (Linux, most filesystems); S3 keys: 1,024 in all
+# a copy still being written, by us (`.tmp-*`, older releases: `name.tmp-<pid>`) or a producer
+PARTIAL = re.compile(r"\.(tmp|part|partial|crdownload)(-[\w.]+)?$", re.IGNORECASE)
+_TMP_PREFIX = ".tmp-"
+_VERSIONED = re.compile(r"^(?P<stem>.*)~(?P<n>\d+)(?P<ext>\.[^./~]{1,15})?$")
+
+
+def is_delivery(relative: str) -> bool:
+    """Whether a file below landing/ is a delivery: no segment hidden ('.' or '_' first, which
+    also covers our own temporary copies) and not a partial copy by its name."""
+    parts = relative.split("/")
+    return not any(p.startswith((".", "_")) for p in parts) and not PARTIAL.search(parts[-1])
+
+
+def fit_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:
+    """`name + suffix`, shortened to `limit` UTF-8 bytes when it would not fit: the start of
+    `name` is kept (so a producer still recognises it) and a hash of the whole name makes
+    the result unique. Used for every name derived from a delivered one."""
+    whole = name + suffix
+    if len(whole.encode()) <= limit:
+        return whole
+    tag = "~" + hashlib.sha256(name.encode(errors="surrogateescape")).hexdigest()[:12]
+    room = limit - len((tag + suffix).encode())
+    head = name.encode(errors="surrogateescape")[:room].decode(errors="ignore")
+    return head + tag + suffix
+
+
+def arrival_order(f: LandedFile) -> tuple[int, str, int, str]:
+    """Sort key of landed files by arrival: modification time, then the producer's name and
+    the version (`products.csv`, `products~2.csv`, `products~10.csv`) for equal times."""
+    m = _VERSIONED.match(f.relative)
+    name, n = (m["stem"] + (m["ext"] or ""), int(m["n"])) if m else (f.relative, 1)
+    return f.mtime_ns, name, n, f.relative
+
+
+def is_inside(path: str, folder: str) -> bool:
+    """Whether `path` (a local file, links resolved) lies below `folder`."""
+    return os.path.realpath(path).startswith(os.path.realpath(folder).rstrip("/") + "/")
+
+
+def link_refusal(path: str, folder: str, where: str) -> str | None:
+    """Why a local file below `folder` (called `where` in the message) must not be read, if
+    it is a symbolic link leading outside `folder` or to no regular file; else None."""
+    if not os.path.islink(path):
+        return None
+    if not is_inside(path, folder):
+        return f"symlink to outside {where}: not read"
+    if not os.path.isfile(path):
+        return "symlink to no regular file: not read"
+    return None
+
+
+def version_name(name: str, n: int) -> str:
+    """The name of the n-th delivery of `name` while earlier ones are still in landing/:
+    `products.csv`, `products~2.csv`, `products~3.csv`, ... The extension is kept (it tells
+    the format) and so is the start of the name (it tells the entity); fits in `NAME_MAX`."""
+    if n == 1:
+        return name
+    stem, ext = os.path.splitext(name)
+    if len(ext.encode()) > 16:  # not an extension, a dotted name: version at the end
+        stem, ext = name, ""
+    tag = f"~{n}"
+    room = NAME_MAX - len((tag + ext).encode())
+    head = stem.encode(errors="surrogateescape")[:room].decode(errors="ignore")
+    return head + tag + ext
 
 
 @dataclass(frozen=True)
@@ -119,20 +192,43 @@ class Root:
 
     # --- files -------------------------------------------------------------
     def list_files(self, *parts: str) -> list[LandedFile]:
-        """Files below a folder, sorted by relative path; names starting with '.' or '_' skipped."""
-        base = self.path(*parts)
-        info = self.fs.get_file_info(base)
-        if info.type == pafs.FileType.NotFound:
-            return []
-        out = []
-        for fi in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-            if fi.type != pafs.FileType.File:
-                continue
-            rel = fi.path[len(base) :].lstrip("/")
-            if any(seg.startswith((".", "_")) for seg in rel.split("/")):
-                continue
-            out.append(LandedFile(fi.path, rel, fi.size or 0, fi.mtime_ns or 0))
+        """Deliveries below a folder (see `is_delivery`), sorted by relative path."""
+        out = [f for f in self.walk_files(*parts) if is_delivery(f.relative)]
         return sorted(out, key=lambda f: f.relative)
+
+    def walk_files(self, *parts: str) -> Iterator[LandedFile]:
+        """Every file below a folder, hidden ones too. A local folder is walked without
+        following symbolic links to folders (a link loop or a link to `/` is not walked);
+        only regular files and links are listed; a name that is not UTF-8 is skipped with an
+        event (no table can record it)."""
+        base = self.path(*parts)
+        if not self.is_local:
+            if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
+                return
+            for fi in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
+                if fi.type == pafs.FileType.File:
+                    rel = fi.path[len(base) :].lstrip("/")
+                    yield LandedFile(fi.path, rel, fi.size or 0, fi.mtime_ns or 0)
+            return
+        for folder, _, names in os.walk(base):
+            for name in names:
+                path = os.path.join(folder, name)
+                rel = os.path.relpath(path, base).replace(os.sep, "/")
+                try:
+                    rel.encode()
+                except UnicodeEncodeError:
+                    shown = os.fsencode(rel).decode(errors="backslashreplace")
+                    event("file_name_not_utf8", file=shown, action="skipped: rename it")
+                    continue
+                try:
+                    st = os.stat(path)
+                except FileNotFoundError:  # a dangling link (or gone since the listing)
+                    st = None
+                if st is None or not stat.S_ISREG(st.st_mode):  # a fifo would block a reader
+                    if not os.path.islink(path):
+                        continue
+                    st = os.lstat(path)  # listed: the run refuses it (`link_refusal`)
+                yield LandedFile(path, rel, st.st_size, st.st_mtime_ns)
 
     def read_bytes(self, path: str) -> bytes:
         with self.fs.open_input_stream(path) as stream:
@@ -148,11 +244,21 @@ class Root:
             with self.fs.open_output_stream(path) as stream:
                 fill(stream)
             return
-        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        tmp = f"{path}.tmp-{os.getpid()}"
-        with self.fs.open_output_stream(tmp) as stream:
-            fill(stream)
-        self.fs.move(tmp, path)
+        tmp = self._local_tmp(path)
+        try:
+            with open(tmp, "wb") as stream:
+                fill(stream)
+            os.replace(tmp, path)
+        finally:
+            _remove_quietly(tmp)
+
+    @staticmethod
+    def _local_tmp(path: str) -> str:
+        """A short hidden name beside `path` (its folder created): never taken for a delivery
+        and never too long, whatever the length of `path`'s own name."""
+        folder = os.path.dirname(path)
+        os.makedirs(folder, exist_ok=True)
+        return os.path.join(folder, f"{_TMP_PREFIX}{os.getpid()}-{secrets.token_hex(4)}")
 
     def exists(self, path: str) -> bool:
         return bool(self.fs.get_file_info(path).type != pafs.FileType.NotFound)
@@ -184,10 +290,78 @@ class Root:
             return None
         return boto3.client("s3")  # endpoint, region, credentials: the same environment
 
-    def copy_in(self, local_source: Path, dest: str) -> None:
-        """Copy a local file in, streamed (a large delivery is never held in memory)."""
-        with open(local_source, "rb") as src:
-            self._write(dest, lambda out: shutil.copyfileobj(src, out, 1 << 20))
+    def copy_in(self, local_source: Path, dest: str) -> str:
+        """Copy a local file in as `dest`, streamed; returns the path it was written to.
+
+        A file already there is never replaced: when `dest` is taken (an earlier delivery of
+        the same name not yet processed, or one being copied right now), the copy takes the
+        next free `version_name` (`products.csv` -> `products~2.csv`). Taking a name is one
+        atomic step — a hard link of the finished copy (local) or a PUT with
+        `If-None-Match: *` (S3) — so two copies racing for one name both land, whole."""
+        if self.is_local:
+            return self._copy_in_local(local_source, dest)
+        return self._copy_in_object(local_source, dest)
+
+    def _copy_in_local(self, local_source: Path, dest: str) -> str:
+        tmp = self._local_tmp(dest)
+        try:
+            shutil.copyfile(local_source, tmp)
+            for candidate in _versions(dest):
+                try:
+                    os.link(tmp, candidate)
+                    return candidate
+                except FileExistsError:
+                    continue
+                except OSError as exc:  # no hard links here (some network filesystems)
+                    if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                        raise
+                    if _claim(candidate):
+                        os.replace(tmp, candidate)
+                        return candidate
+        finally:
+            _remove_quietly(tmp)
+        raise AssertionError("unreachable: the versions of a name never run out")
+
+    def _copy_in_object(self, local_source: Path, dest: str) -> str:
+        client = self._s3_client
+        if client is None:  # no conditional PUT without boto3: a check, then a plain PUT
+            candidate = next(c for c in _versions(dest) if not self.exists(c))
+            with open(local_source, "rb") as src:
+                self._write(candidate, lambda out: shutil.copyfileobj(src, out, 1 << 20))
+            return candidate
+        from botocore.exceptions import ClientError
+
+        for candidate in _versions(dest):
+            bucket, _, key = candidate.partition("/")
+            try:
+                with open(local_source, "rb") as src:
+                    client.put_object(Bucket=bucket, Key=key, Body=src, IfNoneMatch="*")
+                return candidate
+            except ClientError as exc:
+                code = exc.response.get("Error", {}).get("Code", "")
+                if code not in ("PreconditionFailed", "ConditionalRequestConflict", "412"):
+                    raise
+        raise AssertionError("unreachable: the versions of a name never run out")
+
+
+def _versions(dest: str) -> Iterator[str]:
+    folder, _, name = dest.rpartition("/")
+    for n in itertools.count(1):
+        yield f"{folder}/{version_name(name, n)}"
+
+
+def _claim(path: str) -> bool:
+    """Create `path` empty if nobody has (O_EXCL): the name is ours to replace."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+    except FileExistsError:
+        return False
+    return True
+
+
+def _remove_quietly(path: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.remove(path)
 
 
 def _normalise(uri: str | os.PathLike[str]) -> str:

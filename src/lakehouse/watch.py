@@ -2,8 +2,8 @@
 
 A file is *complete* when its size and modification time are the same in `stable_polls`
 consecutive looks `poll_seconds` apart. Not looked at until renamed: names starting with '.'
-or '_' (in any folder below landing/) and temporary names (ending in .tmp, .part, .partial,
-.crdownload, optionally followed by -<suffix>, as `lakehouse run --source` writes).
+or '_' (in any folder below landing/) and partial copies (ending in .tmp, .part, .partial,
+.crdownload, optionally followed by -<suffix>): `storage.is_delivery`, the rule `run` follows.
 Multi-file drops: a folder holding a file named `_incomplete` is held back until the producer
 deletes that marker. Files that become complete together, or within `batch_window_seconds` of
 the first, share a run. Local roots are woken by filesystem events (watchdog) and polled as a
@@ -16,24 +16,20 @@ Between runs, freshness is checked every `idle_check_seconds`, so a silent shop 
 from __future__ import annotations
 
 import datetime as dt
-import re
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import pyarrow.fs as pafs
-
 from lakehouse.log import event
+from lakehouse.storage import Root, is_delivery
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.orchestration.state import RunSummary
-    from lakehouse.storage import Root
 
 HOLD_MARKER = "_incomplete"
-TEMPORARY = re.compile(r"\.(tmp|part|partial|crdownload)(-[\w.]+)?$", re.IGNORECASE)
 
 
 @dataclass
@@ -69,24 +65,20 @@ class Watcher:
     # --- looking at landing/ ---------------------------------------------------------
     def scan(self) -> tuple[list[str], int]:
         """(complete files, files still settling), updating what was seen."""
-        base = self.root.path("landing")
         try:
-            infos = self.root.fs.get_file_info(pafs.FileSelector(base, recursive=True))
+            files = list(self.root.walk_files("landing"))
         except FileNotFoundError:
-            infos = []
+            files = []
         held: set[str] = set()
         current: dict[str, tuple[int, int]] = {}
-        for fi in infos:
-            if fi.type != pafs.FileType.File:
-                continue
-            rel = fi.path[len(base) :].lstrip("/")
-            parts = rel.split("/")
+        for f in files:
+            parts = f.relative.split("/")
             if parts[-1].lower() == HOLD_MARKER:
                 held.add("/".join(parts[:-1]))
                 continue
-            if any(p.startswith((".", "_")) for p in parts) or TEMPORARY.search(parts[-1]):
+            if not is_delivery(f.relative):
                 continue
-            current[rel] = (fi.size or 0, fi.mtime_ns or 0)
+            current[f.relative] = (f.size, f.mtime_ns)
         ready, settling = [], 0
         seen: dict[str, _Seen] = {}
         for rel, (size, mtime) in sorted(current.items()):

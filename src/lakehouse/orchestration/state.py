@@ -73,6 +73,8 @@ class RunState:
     # discover / bronze
     landed: list[LandedFile] = field(default_factory=list)
     known: dict[str, ops.KnownFile] = field(default_factory=dict)
+    # files not read at all, name -> (why, their path in landing/ or None if never copied in)
+    refused: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     fresh: list[Intake] = field(default_factory=list)
     records: list[ops.FileRecord] = field(default_factory=list)
     moves: list[tuple[str, str, str | None]] = field(default_factory=list)

@@ -13,6 +13,7 @@ import os
 import time
 from typing import Any
 
+import pyarrow.fs as pafs
 from pyarrow import feather
 
 from lakehouse import ops
@@ -22,18 +23,32 @@ from lakehouse.faults import checkpoint
 from lakehouse.intake import Intake, bronze_rows, take_in
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
-from lakehouse.storage import Root
+from lakehouse.storage import LandedFile, Root, arrival_order, fit_name, link_refusal
 
 
 def discover(state: RunState) -> dict[str, Any]:
-    """Files in landing/ (only those named in `state.only`, when set) and the manifest."""
-    landed = state.root.list_files("landing")
+    """Files in landing/ (only those named in `state.only`, when set) and the manifest.
+
+    The files are taken in arrival order (`storage.arrival_order`), so of two deliveries of
+    one file the later one wins in silver (bronze `_seq` follows this order). A symbolic
+    link in landing/ that leads outside it (or to no regular file) is refused, its target
+    never read."""
+    root = state.root
+    landed = root.list_files("landing")
     if state.only is not None:
         wanted = set(state.only)
         landed = [f for f in landed if f.relative in wanted]
-    state.landed = landed
-    state.known = ops.known_files(state.root)
-    return {"files": len(landed), "bytes": sum(f.size for f in landed)}
+    if root.is_local:
+        area = root.path("landing")
+        for f in landed:
+            why = link_refusal(f.path, area, "landing/")
+            if why is not None:
+                state.refused[f.relative] = (why, f.path)
+        landed = [f for f in landed if f.relative not in state.refused]
+    state.landed = sorted(landed, key=arrival_order)
+    state.known = ops.known_files(root)
+    files = len(landed) + len(state.refused)
+    return {"files": files, "bytes": sum(f.size for f in landed)}
 
 
 def bronze(state: RunState) -> dict[str, Any]:
@@ -224,25 +239,63 @@ def quality(state: RunState) -> dict[str, Any]:
 
 
 def archive(state: RunState) -> dict[str, Any]:
-    """Write the files manifest once, then move each file still in landing/."""
+    """Write the files manifest once, then move each file still in landing/ as it was read.
+
+    A file whose size or modification time changed since discovery was replaced by its
+    producer while the run read it: it is left for the next run (its manifest entry here
+    names the bytes this run read, not the new ones)."""
     if not state.outputs.get("archive", {}).get("manifest"):
+        _record_refused(state)
         ops.record_files(state.root, state.records, state.run_id, state.now)
         state.outputs["archive"] = {"manifest": True}
     checkpoint("after_manifest")
     moves = state.moves
+    seen = {f.path: f for f in state.landed}
     moved = 0
     for i, (src, dst, reason) in enumerate(moves):
         state.tick("archive", i, len(moves))
         if i == len(moves) // 2:
             checkpoint("mid_archive")
-        if not state.root.exists(src):
-            continue  # moved by an earlier attempt
+        if not _still_as_read(state.root, src, seen.get(src)):
+            continue  # moved by an earlier attempt, or replaced since it was read
         if reason is not None:
-            state.root.write_bytes(dst + ".reason.json", reason.encode())
+            folder, _, name = dst.rpartition("/")
+            state.root.write_bytes(f"{folder}/{fit_name(name, '.reason.json')}", reason.encode())
         state.root.move(src, dst)
         moved += 1
     state.tick("archive", len(moves), len(moves))
     return {"manifest": True, "moved": moved}
+
+
+def _still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
+    """Whether `path` is still in landing/ as discovered (`landed`; None: not read, as a
+    refused link, whose own entry is checked instead of its target)."""
+    if landed is None:
+        return os.path.lexists(path) if root.is_local else root.exists(path)
+    info = root.fs.get_file_info(path)
+    if info.type == pafs.FileType.NotFound:
+        return False
+    if (info.size, info.mtime_ns) != (landed.size, landed.mtime_ns):
+        event("file_changed_in_landing", file=landed.relative, action="left for the next run")
+        return False
+    return True
+
+
+def _record_refused(state: RunState) -> None:
+    """Refused files join the run's rejected files, `unreadable_file` with why; a link found
+    in landing/ moves to quarantine/files like any rejected file. Their manifest SHA-256 is
+    empty: no byte of theirs was read."""
+    reasons = ["unreadable_file"]
+    for name, (why, path) in state.refused.items():
+        state.summary.files_rejected[name] = reasons
+        dst = ""
+        if path is not None:
+            move = _reject_move(state.root, state.run_id, name, path, reasons, why)
+            state.moves.append(move)
+            dst = move[1]
+        record = ops.FileRecord("", name, None, None, 0, 0, "rejected", reasons, why, dst)
+        state.records.append(record)
+        event("file_refused", file=name, detail=why)
 
 
 def notify(state: RunState) -> dict[str, Any]:

@@ -1,0 +1,309 @@
+"""A delivered file is never lost: landing is never overwritten, every version is processed in
+arrival order, the manifest names the bytes that reached bronze, partial copies are not
+deliveries, and symbolic links leading outside a source folder or landing/ are never read."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from lakehouse import Lakehouse
+from lakehouse.config import Settings
+from lakehouse.lock import RunLock
+from lakehouse.orchestration import steps
+from lakehouse.orchestration.definition import pipeline_definition
+from lakehouse.orchestration.state import RunState
+from lakehouse.pipeline import copy_sources, run
+from lakehouse.storage import LandedFile, Root, arrival_order, version_name
+
+if TYPE_CHECKING:
+    from aws_fixtures import Aws
+
+pytest_plugins = ["aws_fixtures"]
+QUIET = Settings(notifiers=())
+HEADER = "product_id,department_id,department,product_name\n"
+SECRET = b"root:x:0:0:secret-marker-7f3a:/root:/bin/bash\n"
+
+
+def products(path: Path, **names: str) -> bytes:
+    """A products file: product_id -> product_name (department fixed)."""
+    body = (HEADER + "".join(f"{k[1:]},4,Books,{v}\n" for k, v in names.items())).encode()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(body)
+    return body
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def manifest(lh: Lakehouse) -> list[dict[str, Any]]:
+    t = lh.sql("SELECT file, sha256, status, reasons, detail, moved_to, run_id FROM _ops.files")
+    return sorted(t.to_pylist(), key=lambda r: (r["run_id"], r["file"]))
+
+
+def names_in_silver(lh: Lakehouse) -> dict[int, str]:
+    t = lh.sql("SELECT product_id, product_name FROM silver.products")
+    return {r["product_id"]: r["product_name"] for r in t.to_pylist()}
+
+
+def landing(lh: Lakehouse) -> list[str]:
+    return sorted(os.listdir(lh.root.path("landing")))
+
+
+def leaked(top: Path) -> bool:
+    """Whether the secret's bytes are in any regular file below `top` (links not followed)."""
+    for here, _, names in os.walk(top):
+        for n in names:
+            p = Path(here, n)
+            if stat.S_ISREG(p.lstat().st_mode) and b"secret-marker" in p.read_bytes():
+                return True
+    return False
+
+
+# --- landing is never overwritten -------------------------------------------------------------
+def test_a_taken_name_is_delivered_under_its_next_version_whole(tmp_path: Path) -> None:
+    root = Root(tmp_path / "lake")
+    first = products(tmp_path / "a" / "products.csv", p1="Old")
+    second = products(tmp_path / "b" / "products.csv", p1="New")
+    dest = root.path("landing", "products.csv")
+    assert root.copy_in(tmp_path / "a" / "products.csv", dest) == dest
+    assert root.copy_in(tmp_path / "b" / "products.csv", dest) == root.path(
+        "landing", "products~2.csv"
+    )
+    folder = Path(root.path("landing"))
+    assert sorted(os.listdir(folder)) == ["products.csv", "products~2.csv"]  # no temp left
+    assert (folder / "products.csv").read_bytes() == first
+    assert (folder / "products~2.csv").read_bytes() == second
+
+
+def test_versions_keep_the_extension_fit_255_bytes_and_sort_by_arrival() -> None:
+    assert version_name("products.csv", 2) == "products~2.csv"
+    assert version_name("orders", 3) == "orders~3"
+    long = "products_" + "é" * 121 + ".csv"  # 9 + 242 + 4 = 255 bytes
+    assert len(long.encode()) == 255
+    v = version_name(long, 12)
+    assert len(v.encode()) <= 255 and v.startswith("products_é") and v.endswith("~12.csv")
+    same_time = [LandedFile("", n, 1, 7) for n in ("products~10.csv", "products~2.csv")]
+    same_time.append(LandedFile("", "products.csv", 1, 7))
+    order = [f.relative for f in sorted(same_time, key=arrival_order)]
+    assert order == ["products.csv", "products~2.csv", "products~10.csv"]
+
+
+def test_two_versions_delivered_while_a_run_holds_the_lock_are_both_processed(
+    tmp_path: Path,
+) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    v1 = products(tmp_path / "v1" / "products.csv", p1="Old", p2="Two")
+    v2 = products(tmp_path / "v2" / "products.csv", p1="New", p2="Two")
+    with RunLock(lh.root, wait_seconds=0):  # another run is busy
+        one = copy_sources(lh.root, [tmp_path / "v1" / "products.csv"])
+        two = copy_sources(lh.root, [tmp_path / "v2" / "products.csv"])
+    assert (one.landed, two.landed) == (["products.csv"], ["products~2.csv"])
+    summary = run(lh.root, settings=QUIET)
+    assert summary.files_loaded == ["products.csv", "products~2.csv"]
+    rows = manifest(lh)
+    assert [(r["file"], r["sha256"], r["status"]) for r in rows] == [
+        ("products.csv", sha(v1), "loaded"),
+        ("products~2.csv", sha(v2), "loaded"),
+    ]
+    assert names_in_silver(lh) == {1: "New", 2: "Two"}
+    assert landing(lh) == []
+
+
+def test_the_later_arrival_wins_whatever_its_name(tmp_path: Path) -> None:
+    """`products~2.csv` arrived first; `products.csv` was free again and arrived later."""
+    lh = Lakehouse(tmp_path / "lake")
+    folder = Path(lh.root.path("landing"))
+    products(folder / "products~2.csv", p1="Earlier")
+    products(folder / "products.csv", p1="Later")
+    os.utime(folder / "products~2.csv", ns=(1_700_000_000_000_000_000,) * 2)
+    os.utime(folder / "products.csv", ns=(1_700_000_001_000_000_000,) * 2)
+    summary = run(lh.root, settings=QUIET)
+    assert summary.files_loaded == ["products~2.csv", "products.csv"]
+    assert names_in_silver(lh) == {1: "Later"}
+
+
+def _deliver_before_archive(deliver: Any) -> Any:
+    def step(state: RunState, **params: Any) -> Any:
+        deliver(state)
+        return steps.archive(state, **params)
+
+    return step
+
+
+def test_a_change_delivered_while_a_run_reads_the_old_file_is_processed_next(
+    tmp_path: Path,
+) -> None:
+    """The race of issue 15: `run --source` of a changed products.csv while another run is
+    between reading the old one and archiving it."""
+    lh = Lakehouse(tmp_path / "lake")
+    old = products(tmp_path / "old" / "products.csv", p1="Old")
+    new = products(tmp_path / "new" / "products.csv", p1="New")
+    copy_sources(lh.root, [tmp_path / "old" / "products.csv"])
+    delivered: list[list[str]] = []
+    d = pipeline_definition().replace_task(
+        "archive",
+        fn=_deliver_before_archive(
+            lambda _: delivered.append(
+                copy_sources(lh.root, [tmp_path / "new" / "products.csv"]).landed
+            )
+        ),
+    )
+    first = run(lh.root, settings=QUIET, definition=d)
+    assert delivered == [["products~2.csv"]]
+    assert landing(lh) == ["products~2.csv"]
+    second = run(lh.root, settings=QUIET)
+    assert (first.files_loaded, second.files_loaded) == (["products.csv"], ["products~2.csv"])
+    rows = manifest(lh)
+    assert [(r["file"], r["sha256"]) for r in rows] == [
+        ("products.csv", sha(old)),
+        ("products~2.csv", sha(new)),
+    ]
+    assert Path(rows[0]["moved_to"]).read_bytes() == old  # archived: the bytes it read
+    assert Path(rows[1]["moved_to"]).read_bytes() == new
+    assert names_in_silver(lh) == {1: "New"}
+
+
+def test_a_file_replaced_in_landing_while_a_run_reads_it_is_left_for_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """A producer writing into landing/ directly may replace a file in place: the run that
+    read the old bytes must not archive the new ones under the old bytes' manifest entry."""
+    lh = Lakehouse(tmp_path / "lake")
+    path = Path(lh.root.path("landing", "products.csv"))
+    old = products(path, p1="Old")
+
+    def replace(_: RunState) -> None:
+        products(path, p1="New and longer")
+        os.utime(path, ns=(1_900_000_000_000_000_000,) * 2)
+
+    d = pipeline_definition().replace_task("archive", fn=_deliver_before_archive(replace))
+    run(lh.root, settings=QUIET, definition=d)
+    assert landing(lh) == ["products.csv"]
+    new = path.read_bytes()
+    run(lh.root, settings=QUIET)
+    rows = manifest(lh)
+    assert [(r["file"], r["sha256"], r["status"]) for r in rows] == [
+        ("products.csv", sha(old), "loaded"),
+        ("products.csv", sha(new), "loaded"),
+    ]
+    assert Path(rows[1]["moved_to"]).read_bytes() == new
+    assert names_in_silver(lh) == {1: "New and longer"}
+    assert landing(lh) == []
+
+
+# --- partial copies ----------------------------------------------------------------------------
+def test_partial_copies_are_never_taken_for_deliveries(tmp_path: Path) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    folder = Path(lh.root.path("landing"))
+    products(folder / "products.csv", p1="Whole")
+    left = ["products.csv.tmp-4242", ".tmp-4242-0a1b2c3d", "orders.csv.part"]
+    for name in left:
+        (folder / name).write_bytes(HEADER.encode() + b"9,4,Bo")  # cut short
+    summary = run(lh.root, settings=QUIET)
+    assert (summary.files_loaded, summary.files_rejected) == (["products.csv"], {})
+    assert [r["file"] for r in manifest(lh)] == ["products.csv"]
+    assert landing(lh) == sorted(left)
+
+
+def test_the_temporary_copy_is_hidden_and_short(tmp_path: Path) -> None:
+    root = Root(tmp_path / "lake")
+    name = "products_" + "x" * 242 + ".csv"
+    src = tmp_path / name
+    products(src, p1="A")
+    seen: list[str] = []
+    real = os.link
+
+    def spy(a: Any, b: Any, **kw: Any) -> None:
+        seen.append(os.path.basename(a))
+        real(a, b, **kw)
+
+    os.link = spy  # type: ignore[assignment]
+    try:
+        root.copy_in(src, root.path("landing", name))
+    finally:
+        os.link = real
+    assert len(seen) == 1 and seen[0].startswith(".tmp-") and len(seen[0]) < 40
+
+
+# --- symbolic links ------------------------------------------------------------------------------
+def test_symlinks_leaving_the_source_folder_are_refused_and_recorded(tmp_path: Path) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    secret = tmp_path / "outside" / "passwd"
+    secret.parent.mkdir()
+    secret.write_bytes(SECRET)
+    (tmp_path / "outside" / "orders_2.csv").write_bytes(SECRET)
+    src = tmp_path / "drop"
+    products(src / "products.csv", p1="Kept")
+    (src / "orders_x.csv").symlink_to(secret)
+    (src / "more").symlink_to(tmp_path / "outside", target_is_directory=True)
+    (src / "products_again.csv").symlink_to(src / "products.csv")  # inside: followed
+    summary = lh.run([src])
+    assert summary.status == "SUCCEEDED"
+    assert summary.files_loaded == ["drop/products.csv"]
+    assert summary.files_duplicate == ["drop/products_again.csv"]
+    assert summary.files_rejected == {
+        "drop/more/": ["unreadable_file"],
+        "drop/orders_x.csv": ["unreadable_file"],
+    }
+    refused = {r["file"]: r for r in manifest(lh) if r["status"] == "rejected"}
+    assert refused["drop/orders_x.csv"]["detail"] == (
+        "symlink to outside the source folder: not read"
+    )
+    assert refused["drop/more/"]["detail"].startswith("symlinked folder leading outside")
+    assert {r["sha256"] for r in refused.values()} == {""}
+    assert not leaked(tmp_path / "lake")
+
+
+def test_a_symlink_in_landing_leading_outside_is_not_read(tmp_path: Path) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    secret = tmp_path / "passwd"
+    secret.write_bytes(SECRET)
+    folder = Path(lh.root.path("landing"))
+    products(folder / "products.csv", p1="Kept")
+    (folder / "orders_x.csv").symlink_to(secret)
+    (folder / "orders_gone.csv").symlink_to(folder / "nowhere.csv")
+    os.mkfifo(folder / "orders_pipe.csv")  # a reader would wait forever
+    summary = run(lh.root, settings=QUIET)
+    assert summary.files_loaded == ["products.csv"]
+    assert summary.files_rejected == {
+        "orders_x.csv": ["unreadable_file"],
+        "orders_gone.csv": ["unreadable_file"],
+    }
+    details = {r["file"]: r["detail"] for r in manifest(lh) if r["status"] == "rejected"}
+    assert details == {
+        "orders_x.csv": "symlink to outside landing/: not read",
+        "orders_gone.csv": "symlink to no regular file: not read",
+    }
+    row = next(r for r in manifest(lh) if r["file"] == "orders_x.csv")
+    moved = Path(row["moved_to"])
+    assert moved.is_symlink() and moved.parent.parent.name == "files"
+    reason = json.loads((moved.parent / "orders_x.csv.reason.json").read_text())
+    assert reason["reasons"] == ["unreadable_file"]
+    assert landing(lh) == ["orders_pipe.csv"]  # not a file: never listed
+    assert not leaked(tmp_path / "lake")
+    assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
+
+
+@pytest.mark.aws
+def test_on_s3_a_taken_key_is_delivered_under_its_next_version(aws: Aws, tmp_path: Path) -> None:
+    bucket = aws.bucket("landing-race")
+    root = Root(f"s3://{bucket}/lake")
+    first = products(tmp_path / "a" / "products.csv", p1="Old")
+    second = products(tmp_path / "b" / "products.csv", p1="New")
+    one = copy_sources(root, [tmp_path / "a" / "products.csv"])
+    two = copy_sources(root, [tmp_path / "b" / "products.csv"])
+    assert (one.landed, two.landed) == (["products.csv"], ["products~2.csv"])
+    s3 = aws.client("s3")
+    body = {
+        k: s3.get_object(Bucket=bucket, Key=f"lake/landing/{k}")["Body"].read()
+        for k in ("products.csv", "products~2.csv")
+    }
+    assert body == {"products.csv": first, "products~2.csv": second}
