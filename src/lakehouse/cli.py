@@ -342,7 +342,7 @@ _register_areas()
 
 def main() -> None:
     """Entry point: usage errors as typer prints them; any other error as one red line."""
-    from lakehouse.errors import LakehouseError
+    from lakehouse.errors import LakehouseError, storage_failure
 
     try:
         app()
@@ -351,8 +351,8 @@ def main() -> None:
         sys.exit(130)
     except LakehouseError as exc:
         _fail(str(exc), exc)
-    except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}", exc)
+    except Exception as exc:  # a storage failure in the libraries' words: name its cause
+        _fail(str(storage_failure(exc) or f"{type(exc).__name__}: {exc}"), exc)
 
 
 def _fail(message: str, exc: BaseException) -> None:
