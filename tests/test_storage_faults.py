@@ -173,6 +173,9 @@ def test_storage_failures_are_named_by_their_cause(tmp_path: Path) -> None:
     assert str(s3).startswith("S3 request failed: connection refused at http://127.0.0.1:9 ")
     slow = storage_failure(OSError("AWS Error SLOW_DOWN during PutObject: SlowDown"), "s3://b")
     assert str(slow).startswith("S3 request failed: throttled (503 SlowDown) for s3://b after")
+    server = storage_failure(OSError("non-2xx status code: 500 Internal Server Error"), "s3://b")
+    assert str(server).startswith("S3 request failed: server error (5xx) for s3://b after")
+    assert storage_failure(RuntimeError("INTERNAL Error: a DuckDB assertion"), "s3://b") is None
     try:  # the cause is found down the chain of errors
         try:
             raise ConnectionResetError("Connection reset by peer (os error 104)")

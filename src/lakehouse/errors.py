@@ -68,9 +68,9 @@ _STORAGE_CAUSES = {
     "connection reset": "connection reset|os error 104|connection closed|connection aborted"
     "|broken pipe|incompleteread|connection was closed|recv failure",
     "throttled (503 SlowDown)": "slowdown|reduce your request rate|throttl|toomanyrequests",
-    "server error (5xx)": "internalerror|internal error|service unavailable|bad gateway"
-    "|gateway timeout",
-    "timed out": "timed out|timeout|deadline",
+    "server error (5xx)": "internalerror|internal server error|internal_failure"
+    "|service unavailable|serviceunavailable|bad gateway|gateway timeout",
+    "timed out": "timed out|timeout",
 }
 _DISK_CAUSES = ("no space left on device", "disk quota exceeded", "read-only file system")
 
