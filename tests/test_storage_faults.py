@@ -239,3 +239,43 @@ def test_status_never_ok_while_a_run_is_stuck(tmp_path: Path) -> None:
             f"{settings.sla.max_run_seconds:g} s) under {lock.holder().describe()}: check that "
             "process"
         )
+
+
+EXIT_WITH_S3_IN_FLIGHT = """
+import os, socket, sys, threading, time
+import pyarrow.fs as pafs
+from lakehouse.cli import main
+
+server = socket.create_server(("127.0.0.1", 0))  # accepts, never answers: requests hang
+held = []
+hold = lambda: [held.append(server.accept()) for _ in range(8)]
+threading.Thread(target=hold, daemon=True).start()
+fs = pafs.S3FileSystem(
+    endpoint_override=f"127.0.0.1:{server.getsockname()[1]}", scheme="http", request_timeout=60
+)
+for _ in range(4):
+    threading.Thread(target=fs.get_file_info, args=("bucket/key",), daemon=True).start()
+while len(held) < 4:
+    time.sleep(0.01)
+sys.argv = ["lakehouse", "sql", "--root", sys.argv[1], "SELECT * FROM silver.nope"]
+main()
+"""
+
+
+def test_the_cli_exits_1_once_the_error_is_printed_with_s3_work_in_flight(tmp_path: Path) -> None:
+    """After a storage failure, S3 requests may still be in flight in native threads (pyarrow,
+    delta-rs retrying); the interpreter's teardown under them hung the exit (or crashed it,
+    exit -11, after the error was printed). The CLI exits 1 with its one line, at once."""
+    env = os.environ | {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
+    env |= {"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    done = subprocess.run(
+        [sys.executable, "-c", EXIT_WITH_S3_IN_FLIGHT, str(tmp_path / "lake")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 1, (done.returncode, done.stderr)
+    assert done.stderr.splitlines()[-1].startswith(
+        "lakehouse: error: table silver.nope does not exist"
+    ), done.stderr

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -364,4 +365,16 @@ def _fail(message: str, exc: BaseException) -> None:
         import traceback
 
         traceback.print_exception(exc)
-    sys.exit(1)
+    _exit_now(1)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with `code` once the reason is written, without the interpreter's teardown: after a
+    storage failure, native work may still be in flight in other threads (an S3 request that
+    pyarrow or delta-rs keeps retrying), and tearing their libraries down under it can hang the
+    exit or crash it (exit -11) after the error was reported. Nothing is left to save: every
+    write is committed or abandoned whole, and the streams are flushed here."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
