@@ -65,7 +65,8 @@ def report(
 ) -> StatusReport:
     """Freshness is computed at `now` (default: the wall clock), so the report is a health
     check even when no run has happened for a while; breaches are stale tables, reject rates
-    over their limit in the latest run, and open alerts."""
+    over their limit in the latest run, open alerts, and runs recorded RUNNING that no live
+    lock holder runs (shown ABANDONED) or that run past `max_run_seconds`."""
     moment = now or dt.datetime.now(dt.UTC)
     lock = RunLock.configured(root, settings.lock)
     before = lock.holder()
