@@ -9,7 +9,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from lakehouse.delta import open_table
+from lakehouse.delta import is_committed, open_table
 from lakehouse.errors import TableNotFound
 from lakehouse.storage import ZONES, Root
 
@@ -43,8 +43,7 @@ def list_tables(root: Root) -> list[str]:
         for fi in root.fs.get_file_info(pafs.FileSelector(base, recursive=False)):
             if fi.type != pafs.FileType.Directory:
                 continue
-            log = root.fs.get_file_info(f"{fi.path}/_delta_log")
-            if log.type == pafs.FileType.Directory:
+            if is_committed(root, fi.path):  # not a folder a failed create left behind
                 names.append(f"{zone}.{fi.base_name}")
     return sorted(names, key=lambda n: (ZONES.index(n.split(".")[0]), n))
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -360,7 +361,7 @@ _register_areas()
 
 def main() -> None:
     """Entry point: usage errors as typer prints them; any other error as one red line."""
-    from lakehouse.errors import LakehouseError
+    from lakehouse.errors import LakehouseError, storage_failure
 
     try:
         app()
@@ -369,8 +370,8 @@ def main() -> None:
         sys.exit(130)
     except LakehouseError as exc:
         _fail(str(exc), exc)
-    except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}", exc)
+    except Exception as exc:  # a storage failure in the libraries' words: name its cause
+        _fail(str(storage_failure(exc) or f"{type(exc).__name__}: {exc}"), exc)
 
 
 def _fail(message: str, exc: BaseException) -> None:
@@ -384,4 +385,16 @@ def _fail(message: str, exc: BaseException) -> None:
         import traceback
 
         traceback.print_exception(exc)
-    sys.exit(1)
+    _exit_now(1)
+
+
+def _exit_now(code: int) -> NoReturn:
+    """Exit with `code` once the reason is written, without the interpreter's teardown: after a
+    storage failure, native work may still be in flight in other threads (an S3 request that
+    pyarrow or delta-rs keeps retrying), and tearing their libraries down under it can hang the
+    exit or crash it (exit -11) after the error was reported. Nothing is left to save: every
+    write is committed or abandoned whole, and the streams are flushed here."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pyarrow as pa
+import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
@@ -54,6 +55,18 @@ def open_table(root: Root, zone: str, name: str, version: int | str | None = Non
     if version is not None:
         dt.load_as_version(version)
     return dt
+
+
+def is_committed(root: Root, table_path: str) -> bool:
+    """Whether the folder at `table_path` (a `root.fs` path) holds a table: its `_delta_log`
+    has a commit or a checkpoint. A folder whose first commit never landed (a full disk, a
+    crash while creating it) is not a table, and is created afresh by the next writer."""
+    log = pafs.FileSelector(f"{table_path}/_delta_log", allow_not_found=True)
+    for f in root.fs.get_file_info(log):
+        version, _, kind = f.base_name.partition(".")
+        if version.isdigit() and (kind == "json" or kind.startswith("checkpoint")):
+            return True
+    return False
 
 
 def try_open(root: Root, zone: str, name: str) -> DeltaTable | None:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lakehouse.errors import RetryableError, TerminalError
 from lakehouse.log import event
-from lakehouse.storage import Root
+from lakehouse.storage import Root, s3_client
 
 if TYPE_CHECKING:
     from lakehouse.config import LockSettings
@@ -130,6 +130,10 @@ class RunLock:
         if holder.host == socket.gethostname() and holder.pid > 0 and not _alive(holder.pid):
             return True
         return time.time() - holder.heartbeat > self.stale_seconds
+
+    def holder(self) -> Holder | None:
+        """Who holds the root's lock now (None when it is free); reads, takes nothing."""
+        return self._backend.read()
 
     def try_acquire(self) -> bool:
         """One attempt: take a free lock, or take over a stale one. True when held."""
@@ -318,15 +322,13 @@ class _S3Backend:
 
     def __init__(self, uri: str) -> None:
         try:
-            import boto3
+            self.s3 = s3_client()  # retried like every S3 request (LAKEHOUSE_S3_RETRY_SECONDS)
         except ImportError as exc:
             raise TerminalError(
                 "locking an s3:// root needs boto3: pip install 'lakehouse[aws]'"
             ) from exc
         bucket, _, key = uri.removeprefix("s3://").partition("/")
         self.bucket, self.key = bucket, key
-        endpoint = os.environ.get("AWS_ENDPOINT_URL")
-        self.s3 = boto3.client("s3", endpoint_url=endpoint) if endpoint else boto3.client("s3")
         self.etag = ""
         self._seen = ("", "")  # (token, ETag) of the lock as last read
 

@@ -3,20 +3,23 @@
 Rules: `freshness` (per silver table: time since a run last loaded a file of the entity, on
 the run's clock, against `freshness_minutes`; a table never loaded counts from the first run),
 `reject_rate` (per table: share of a run's new rows quarantined, against `max_reject_rate`),
-`run_duration` (against `[sla] max_run_seconds`), `run_failed` (the last run failed).
+`run_duration` (against `[sla] max_run_seconds`), `run_failed` (the last run failed),
+`run_abandoned` (a run recorded RUNNING that no live lock holder runs: killed, or its FAILED
+record could not be written), `run_stuck` (RUNNING longer than `max_run_seconds`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from lakehouse import ops
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.contracts import Contract
+    from lakehouse.lock import Holder
     from lakehouse.orchestration.state import RunState
     from lakehouse.storage import Root
 
@@ -146,3 +149,42 @@ def failure_finding(error: str | None) -> Finding:
         f"run failed: {error}" if error else "runs succeed again",
         "critical",
     )
+
+
+def stuck_run_findings(
+    runs: list[dict[str, Any]], live: list[Holder], max_run_seconds: float, now: dt.datetime
+) -> list[Finding]:
+    """A breached `run_abandoned` finding per run recorded RUNNING that is not running, and a
+    `run_stuck` one per run running longer than `max_run_seconds` (a hung holder may keep its
+    heartbeat). One writer per root: only a live lock holder's run can be running — the run
+    it names, or, when it names none (a local lock), the newest RUNNING run. `live`: the live
+    holders seen reading the lock just before and just after `runs` were read, so a run that
+    starts or ends meanwhile is not taken for an abandoned one."""
+    running = sorted(
+        (r for r in runs if r["status"] == "RUNNING"), key=lambda r: r["started_at"], reverse=True
+    )
+    out = []
+    for i, r in enumerate(running):
+        seconds = max(0.0, (now - r["started_at"]).total_seconds())
+        holder = next(
+            (h for h in live if (r["run_id"] == h.run_id or (not h.run_id and i == 0))), None
+        )
+        if holder is None:
+            why = f"the lock is held by {live[0].describe()}" if live else "nobody holds the lock"
+            message = (
+                f"run {r['run_id']} is recorded RUNNING but no live process runs it ({why}): "
+                "it was killed or could not record its failure (e.g. a full disk) — treat it "
+                "as FAILED; the next run marks it so and converges"
+            )
+            out.append(Finding("run_abandoned", r["run_id"], True, seconds, 0, message, "critical"))
+        elif seconds > max_run_seconds:
+            message = (
+                f"run {r['run_id']} has been RUNNING for {seconds:.0f} s (objective "
+                f"{max_run_seconds:g} s) under {holder.describe()}: check that process"
+            )
+            out.append(
+                Finding(
+                    "run_stuck", r["run_id"], True, seconds, max_run_seconds, message, "critical"
+                )
+            )
+    return out

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 
 from lakehouse import ops
+from lakehouse.lock import RunLock
 from lakehouse.monitoring import sla
 
 if TYPE_CHECKING:
@@ -64,15 +65,24 @@ def report(
 ) -> StatusReport:
     """Freshness is computed at `now` (default: the wall clock), so the report is a health
     check even when no run has happened for a while; breaches are stale tables, reject rates
-    over their limit in the latest run, and open alerts."""
+    over their limit in the latest run, open alerts, and runs recorded RUNNING that no live
+    lock holder runs (shown ABANDONED) or that run past `max_run_seconds`."""
     moment = now or dt.datetime.now(dt.UTC)
+    lock = RunLock.configured(root, settings.lock)
+    before = lock.holder()
     runs = [
         {k: r[k] for k in ("run_id", "trigger", "status", "started_at", "duration_s", "error")}
         for r in ops.recent_runs(root, limit)
     ]
+    live = [h for h in (before, lock.holder()) if h is not None and not lock.is_stale(h)]
+    stuck = sla.stuck_run_findings(runs, live, settings.sla.max_run_seconds, moment)
+    for finding in stuck:  # a run that is not running is shown as what it is
+        run = next(r for r in runs if r["run_id"] == finding.subject)
+        if finding.rule == "run_abandoned":
+            run.update(status="ABANDONED", error=run["error"] or finding.message)
     rates = _last_reject_rates(root)
     tables = []
-    breaches = []
+    breaches = [finding.message for finding in stuck]
     for f in sla.freshness(root, contracts, settings, moment):
         rate = rates.get(f.table)
         limit_rate = settings.sla.max_reject_rate(f.entity, contracts.get(f.entity))

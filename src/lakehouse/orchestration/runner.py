@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, storage_failure
 from lakehouse.log import event
 from lakehouse.orchestration.definition import Gate, Parallel, PipelineDefinition, StepFn, Task
 from lakehouse.orchestration.state import RunState
@@ -87,7 +87,8 @@ def execute(definition: PipelineDefinition, state: RunState, sleep: Sleep = time
         _nodes(definition, state, sleep)
     except Exception as exc:
         state.summary.status = "FAILED"
-        state.summary.error = f"{type(exc).__name__}: {exc}"
+        failure = None if isinstance(exc, LakehouseError) else storage_failure(exc, state.root.uri)
+        state.summary.error = str(failure or f"{type(exc).__name__}: {exc}")
         event(
             "run_failed",
             run_id=state.run_id,
@@ -98,6 +99,8 @@ def execute(definition: PipelineDefinition, state: RunState, sleep: Sleep = time
             run_task(definition.on_failure, state, sleep)
         except Exception as again:  # the original error is what the caller must see
             event("record_failure_failed", run_id=state.run_id, error=repr(again))
+        if failure is not None:
+            raise failure from exc
         raise
 
 
