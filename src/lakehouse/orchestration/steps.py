@@ -19,7 +19,7 @@ from lakehouse import ops
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import checkpoint
-from lakehouse.intake import Intake, bronze_rows, take_in
+from lakehouse.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
 from lakehouse.storage import Root
@@ -51,9 +51,9 @@ def bronze(state: RunState) -> dict[str, Any]:
     written = 0
     day = s.started_at.strftime("%Y-%m-%d")
     landed = state.landed
-    for i, f in enumerate(landed):
+    taken = take_in_all(state.root, landed, state.contracts, state.settings.intake)
+    for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
-        item = take_in(state.root, f, state.contracts)
         prior = state.known.get(item.sha256)
         if prior is not None or item.sha256 in seen_now:
             status = prior.status if prior else "loaded"

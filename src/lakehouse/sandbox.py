@@ -1,0 +1,250 @@
+"""Read an untrusted file in a child process whose memory, time and output are capped.
+
+A delivered file can make its reader abort natively (calamine allocating 512 GiB for one cell at
+XFD1048576 ends the process with SIGABRT), run out of memory or never finish. None of that can
+be caught in the pipeline's own process, so `read_isolated` hands the bytes to a child, confines
+it (`RLIMIT_AS` = `intake.max_reader_memory_bytes`, a wall-clock deadline and CPU seconds from
+`intake.max_seconds_per_file`, output files no larger than the memory cap, no core file) and takes
+back the batches as Arrow IPC files. A child that dies or overruns becomes
+`FileRejected(unreadable_file)` whose detail names the signal or the limit; the run goes on with
+its other files and the next run meets the file only in quarantine.
+
+The children are forked by a small reader server (`python -m lakehouse.sandbox`, started once
+per process, readers already imported), never by the pipeline's process itself, which holds
+DuckDB and the lock's heartbeat thread; unlike `multiprocessing`, it never re-imports the
+caller's `__main__`. The answer travels through files so that a child killed mid-write can
+never leave a half message in a pipe.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from lakehouse.config import IntakeSettings
+from lakehouse.errors import FileRejected
+from lakehouse.readers import Batch, read_file
+
+_UNREADABLE = ["unreadable_file"]
+_GRACE_SECONDS = 10.0  # the server reports a timeout itself; the parent waits this much longer
+
+
+def read_isolated(name: str, data: bytes, limits: IntakeSettings) -> list[Batch]:
+    """`read_file` in a confined child: the same batches, or `FileRejected` naming what failed."""
+    with tempfile.TemporaryDirectory(prefix="lakehouse-read-") as scratch:
+        how, value = _server().read(name, data, limits, scratch)
+        answer = Path(scratch, "answer.json")
+        if how == "exited" and value == 0 and answer.exists():
+            return _answer(name, json.loads(answer.read_text()), Path(scratch))
+        raise FileRejected(name, _UNREADABLE, _why(how, value, Path(scratch, "stderr"), limits))
+
+
+def _answer(name: str, answer: dict[str, Any], scratch: Path) -> list[Batch]:
+    if "rejected" in answer:
+        reasons, detail = answer["rejected"]
+        raise FileRejected(name, reasons, detail)
+    batches = []
+    for i, (sheet, index, columns) in enumerate(answer["batches"]):
+        # mapped, not copied: the pages stay valid after the scratch folder is removed
+        table = pa.ipc.open_file(pa.memory_map(str(scratch / f"{i}.arrow"))).read_all()
+        batches.append(Batch(sheet, index, columns, table))
+    return batches
+
+
+def _why(how: str, value: int, stderr: Path, limits: IntakeSettings) -> str:
+    seconds = f"intake.max_seconds_per_file = {limits.max_seconds_per_file:g} s"
+    memory = f"intake.max_reader_memory_bytes = {limits.max_reader_memory_bytes:,}"
+    if how == "timeout" or (how == "signal" and value == signal.SIGXCPU):
+        return f"reading took longer than {seconds}; the reader was stopped"
+    if how == "signal" and value == signal.SIGXFSZ:
+        return f"the file's rows as text are larger than {memory}"
+    said = _first_line(stderr)
+    ended = f"ended by {signal.Signals(value).name}" if how == "signal" else f"exited ({value})"
+    return f"the reader process {ended}{f' ({said})' if said else ''}; it may use at most {memory}"
+
+
+def _first_line(path: Path) -> str:
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", errors="replace").strip()
+    except OSError:
+        return ""
+    return head.splitlines()[0][:200] if head else ""
+
+
+# --- the parent's side of the reader server ------------------------------------
+class _ReaderServer:
+    """A `python -m lakehouse.sandbox` process that forks one confined child per file."""
+
+    def __init__(self) -> None:
+        ours_r, theirs_w = os.pipe()
+        theirs_r, ours_w = os.pipe()
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "lakehouse.sandbox", str(theirs_r), str(theirs_w)],
+            pass_fds=(theirs_r, theirs_w),
+            stdin=subprocess.DEVNULL,
+            env=env,
+        )
+        os.close(theirs_r)
+        os.close(theirs_w)
+        self.requests = Connection(ours_w, readable=False)
+        self.answers = Connection(ours_r, writable=False)
+        self.lock = threading.Lock()
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def read(self, name: str, data: bytes, limits: IntakeSettings, scratch: str) -> tuple[str, int]:
+        """Have a child read the file into `scratch`; how it ended: exited/signal/timeout."""
+        with self.lock:
+            hung = False
+            try:
+                self.requests.send((name, limits, scratch))
+                self.requests.send_bytes(data)
+                if self.answers.poll(limits.max_seconds_per_file + _GRACE_SECONDS):
+                    how, value = self.answers.recv()
+                    return str(how), int(value)
+                hung = True
+            except (OSError, EOFError):
+                pass
+            self.stop()  # a server that died or hangs is replaced for the next file
+            return ("timeout", 0) if hung else ("exited", -1)
+
+    def stop(self) -> None:
+        self.requests.close()
+        self.answers.close()
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+
+
+_started: list[_ReaderServer] = []
+_starting = threading.Lock()
+
+
+def _server() -> _ReaderServer:
+    with _starting:
+        if not _started or not _started[-1].alive() or _started[-1].requests.closed:
+            _started[:] = [_ReaderServer()]
+        return _started[-1]
+
+
+# --- the server and its children -----------------------------------------------
+_WARM_UP = {
+    "warm.csv": b"a,b\n1,x\n",
+    "warm.jsonl": b'{"a": 1, "b": "x"}\n',
+}
+
+
+def _serve(requests: Connection, answers: Connection) -> None:
+    """Fork a confined child per request and report how it ended; stop when the parent goes."""
+    for name, sample in _WARM_UP.items():  # first use of the Arrow readers costs about a second:
+        read_file(name, sample)  # pay it here once, not in every child
+    while True:
+        try:
+            name, limits, scratch = requests.recv()
+            data = requests.recv_bytes()
+        except EOFError:
+            return
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                requests.close()
+                answers.close()
+                _confine(limits, Path(scratch, "stderr"))
+                _read_into(name, data, limits, Path(scratch))
+                code = 0
+            finally:
+                os._exit(code)
+        del data
+        answers.send(_wait(pid, time.monotonic() + limits.max_seconds_per_file))
+
+
+def _wait(pid: int, deadline: float) -> tuple[str, int]:
+    """How the child ended, killing it at the deadline (woken by a pidfd where Linux has one)."""
+    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
+    pause = 0.001
+    try:
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                if os.WIFSIGNALED(status):
+                    return "signal", os.WTERMSIG(status)
+                return "exited", os.WEXITSTATUS(status)
+            left = deadline - time.monotonic()
+            if left <= 0:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                return "timeout", 0
+            if pidfd is not None:
+                select.select([pidfd], [], [], left)
+            else:
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.05)
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
+
+
+def _confine(limits: IntakeSettings, stderr: Path) -> None:
+    """Cap the child's address space, CPU time and file sizes; keep its dying words short."""
+    memory = limits.max_reader_memory_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (memory, memory))
+    cpu = math.ceil(limits.max_seconds_per_file) + 1  # the wall clock usually acts first
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    os.environ["RUST_BACKTRACE"] = "0"
+    fd = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.dup2(fd, 2)
+    os.close(fd)
+
+
+def _read_into(name: str, data: bytes, limits: IntakeSettings, scratch: Path) -> None:
+    """Read the file; write each batch as `<i>.arrow`, then `answer.json` (last: it means done)."""
+    try:
+        batches = read_file(name, data, limits)
+    except FileRejected as exc:
+        answer: dict[str, Any] = {"rejected": [exc.reasons, _memory_hint(exc, limits)]}
+    else:
+        for i, b in enumerate(batches):
+            with (
+                pa.OSFile(str(scratch / f"{i}.arrow"), "wb") as sink,
+                pa.ipc.new_file(sink, b.table.schema) as writer,
+            ):
+                writer.write_table(b.table)
+        answer = {"batches": [[b.sheet, b.sheet_index, b.columns] for b in batches]}
+    partial = scratch / "answer.json.partial"
+    partial.write_text(json.dumps(answer))
+    shutil.move(partial, scratch / "answer.json")
+
+
+def _memory_hint(exc: FileRejected, limits: IntakeSettings) -> str:
+    if isinstance(exc.__cause__, MemoryError):
+        return (
+            f"out of memory: reading needs more than intake.max_reader_memory_bytes = "
+            f"{limits.max_reader_memory_bytes:,} ({exc.detail})"
+        )
+    return exc.detail
+
+
+if __name__ == "__main__":
+    _serve(
+        Connection(int(sys.argv[1]), writable=False), Connection(int(sys.argv[2]), readable=False)
+    )
