@@ -32,6 +32,7 @@ import pyarrow.csv as pacsv
 import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from defusedxml import ElementTree
+from python_calamine import CalamineWorkbook
 
 from lakehouse.config import IntakeSettings
 from lakehouse.errors import FileRejected
@@ -145,8 +146,8 @@ def _check_field_sizes(batch: Batch, limits: IntakeSettings) -> None:
     """Reject the file if any value is longer than `intake.max_field_bytes` (UTF-8 bytes)."""
     table = batch.table
     for name in table.column_names:
-        if name == ROW:
-            continue
+        if name == ROW or table[name].nbytes <= limits.max_field_bytes:
+            continue  # all of the column's text together is within the limit: nothing to look at
         lengths = pc.binary_length(table[name])
         longest = pc.max(lengths).as_py()
         if longest is None or longest <= limits.max_field_bytes:
@@ -261,8 +262,6 @@ def _cell_text(value: object) -> str:
 
 
 def _read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
-    from python_calamine import CalamineWorkbook
-
     formulas = _xlsx_formulas(data, limits)
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     batches = []
