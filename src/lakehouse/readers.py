@@ -195,8 +195,9 @@ def _read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
 
 
 def _csv(data: bytes, read: Callable[[pacsv.ReadOptions, pacsv.ParseOptions], T]) -> T:
-    """Run a pyarrow CSV read, growing the block for long records and allowing line breaks inside
-    quoted values when the file has them (both only when needed: the defaults are faster)."""
+    """Run a pyarrow CSV read, growing the block for a record longer than a block and allowing
+    line breaks inside quoted values when a block boundary falls inside one (Arrow detects that
+    and says "out of sync"). Both only when needed: the defaults read faster."""
     block, newlines = _BLOCK, False
     while True:
         try:
