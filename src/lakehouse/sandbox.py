@@ -22,14 +22,12 @@ import json
 import math
 import os
 import resource
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -114,8 +112,8 @@ class _ReaderServer:
         with self.lock:
             hung = False
             try:
+                Path(scratch, "input").write_bytes(data)
                 self.requests.send((name, limits, scratch))
-                self.requests.send_bytes(data)
                 if self.answers.poll(limits.max_seconds_per_file + _GRACE_SECONDS):
                     how, value = self.answers.recv()
                     return str(how), int(value)
@@ -152,65 +150,104 @@ _WARM_UP = {
 
 
 def _serve(requests: Connection, answers: Connection) -> None:
-    """Fork a confined child per request and report how it ended; stop when the parent goes."""
+    """Relay each request to a confined worker and report how it ended; stop when the parent goes.
+
+    A worker reads file after file (a fork per file costs more than reading a day's file); one
+    that dies or overruns is replaced, so a file can only ever take down its own read.
+    """
     for name, sample in _WARM_UP.items():  # first use of the Arrow readers costs about a second:
-        read_file(name, sample)  # pay it here once, not in every child
+        read_file(name, sample)  # pay it here once, not in every worker
+    worker: _Worker | None = None
     while True:
         try:
             name, limits, scratch = requests.recv()
-            data = requests.recv_bytes()
         except EOFError:
             return
-        pid = os.fork()
-        if pid == 0:
+        if worker is not None and worker.limits != limits:
+            worker.stop()
+            worker = None
+        worker = worker or _Worker(limits)
+        outcome = worker.read(name, scratch)
+        if outcome != ("exited", 0):
+            worker = None
+        answers.send(outcome)
+
+
+class _Worker:
+    """A forked, confined process that reads the files it is sent, one at a time."""
+
+    def __init__(self, limits: IntakeSettings) -> None:
+        self.limits = limits
+        jobs_r, jobs_w = os.pipe()
+        done_r, done_w = os.pipe()
+        self.pid = os.fork()
+        if self.pid == 0:
             code = 1
             try:
-                requests.close()
-                answers.close()
-                _confine(limits, Path(scratch, "stderr"))
-                _read_into(name, data, limits, Path(scratch))
+                os.close(jobs_w)
+                os.close(done_r)
+                _confine(limits)
+                jobs = Connection(jobs_r, writable=False)
+                _work(jobs, Connection(done_w, readable=False), limits)
                 code = 0
             finally:
                 os._exit(code)
-        del data
-        answers.send(_wait(pid, time.monotonic() + limits.max_seconds_per_file))
+        os.close(jobs_r)
+        os.close(done_w)
+        self.jobs = Connection(jobs_w, readable=False)
+        self.done = Connection(done_r, writable=False)
+
+    def read(self, name: str, scratch: str) -> tuple[str, int]:
+        """exited/0 once the worker answered; otherwise how it ended (signal, exit, timeout)."""
+        try:
+            self.jobs.send((name, scratch))
+            if self.done.poll(self.limits.max_seconds_per_file):
+                self.done.recv()
+                return "exited", 0
+        except (OSError, EOFError):  # it died: a signal, or an exit of its own
+            return self._reap()
+        self.stop()
+        return "timeout", 0
+
+    def stop(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        self._reap()
+
+    def _reap(self) -> tuple[str, int]:
+        _, status = os.waitpid(self.pid, 0)
+        self.jobs.close()
+        self.done.close()
+        if os.WIFSIGNALED(status):
+            return "signal", os.WTERMSIG(status)
+        return "exited", os.WEXITSTATUS(status) or -1  # a worker never ends on its own
 
 
-def _wait(pid: int, deadline: float) -> tuple[str, int]:
-    """How the child ended, killing it at the deadline (woken by a pidfd where Linux has one)."""
-    pidfd = os.pidfd_open(pid) if hasattr(os, "pidfd_open") else None
-    pause = 0.001
-    try:
-        while True:
-            done, status = os.waitpid(pid, os.WNOHANG)
-            if done:
-                if os.WIFSIGNALED(status):
-                    return "signal", os.WTERMSIG(status)
-                return "exited", os.WEXITSTATUS(status)
-            left = deadline - time.monotonic()
-            if left <= 0:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return "timeout", 0
-            if pidfd is not None:
-                select.select([pidfd], [], [], left)
-            else:
-                time.sleep(min(pause, left))
-                pause = min(pause * 2, 0.05)
-    finally:
-        if pidfd is not None:
-            os.close(pidfd)
+def _work(jobs: Connection, done: Connection, limits: IntakeSettings) -> None:
+    while True:
+        try:
+            name, scratch = jobs.recv()
+        except EOFError:
+            return
+        _per_file(Path(scratch, "stderr"), limits)
+        _read_into(name, Path(scratch, "input").read_bytes(), limits, Path(scratch))
+        done.send(True)
 
 
-def _confine(limits: IntakeSettings, stderr: Path) -> None:
-    """Cap the child's address space, CPU time and file sizes; keep its dying words short."""
+def _confine(limits: IntakeSettings) -> None:
+    """Cap the worker's address space and file sizes; no core file; short dying words."""
     memory = limits.max_reader_memory_bytes
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_FSIZE, (memory, memory))
-    cpu = math.ceil(limits.max_seconds_per_file) + 1  # the wall clock usually acts first
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.environ["RUST_BACKTRACE"] = "0"
+
+
+def _per_file(stderr: Path, limits: IntakeSettings) -> None:
+    """CPU seconds for this file (the parent's wall clock usually acts first); stderr to its own
+    file so that a native abort's message can be quoted."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = math.ceil(used.ru_utime + used.ru_stime + limits.max_seconds_per_file) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, resource.RLIM_INFINITY))
     fd = os.open(stderr, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(fd, 2)
     os.close(fd)
