@@ -16,7 +16,7 @@ from lakehouse.config import IntakeSettings
 from lakehouse.contracts import Contract
 from lakehouse.errors import FileRejected
 from lakehouse.readers import ROW, Batch, file_format, normalise_header
-from lakehouse.sandbox import read_isolated
+from lakehouse.sandbox import read_isolated, start_reader_server
 from lakehouse.storage import LandedFile, Root
 
 
@@ -76,7 +76,17 @@ def header_reasons(contract: Contract, batch: Batch) -> list[str]:
 def take_in_all(
     root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
 ) -> Iterator[Intake]:
-    """`take_in` of each file in order; the next file is read while the caller handles this one."""
+    """`take_in` of each file in order; the next file is read while the caller handles this one.
+
+    The reader server starts now (its imports take about a second), not at the first read.
+    """
+    start_reader_server()
+    return _read_ahead(root, landed, contracts, limits)
+
+
+def _read_ahead(
+    root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
+) -> Iterator[Intake]:
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-read") as pool:
         ahead: list[Future[Intake]] = []
         for i in range(len(landed)):

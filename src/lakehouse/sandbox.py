@@ -135,6 +135,11 @@ _started: list[_ReaderServer] = []
 _starting = threading.Lock()
 
 
+def start_reader_server() -> None:
+    """Start the reader server if it is not running; returns at once (it imports on its own)."""
+    _server()
+
+
 def _server() -> _ReaderServer:
     with _starting:
         if not _started or not _started[-1].alive() or _started[-1].requests.closed:

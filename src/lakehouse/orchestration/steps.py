@@ -40,6 +40,7 @@ def bronze(state: RunState) -> dict[str, Any]:
     """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
     from lakehouse.preflight import check_tables
 
+    taken = take_in_all(state.root, state.landed, state.contracts, state.settings.intake)
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing
     s = state.summary
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
@@ -51,7 +52,6 @@ def bronze(state: RunState) -> dict[str, Any]:
     written = 0
     day = s.started_at.strftime("%Y-%m-%d")
     landed = state.landed
-    taken = take_in_all(state.root, landed, state.contracts, state.settings.intake)
     for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
         prior = state.known.get(item.sha256)
