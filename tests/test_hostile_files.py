@@ -4,10 +4,12 @@ Values the readers used to change silently now arrive exactly (or the file carri
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,10 +18,10 @@ import pytest
 
 from conftest import lab_csvs
 from hostile_files import cell, far_cell_xlsx, last_cell_xlsx, sheet_xml, xlsx, zip_bomb_xlsx
-from lakehouse import Lakehouse
+from lakehouse import Lakehouse, sandbox
 from lakehouse.config import IntakeSettings
 from lakehouse.contracts import load_contracts
-from lakehouse.errors import FileRejected
+from lakehouse.errors import FileRejected, RetryableError
 from lakehouse.intake import header_reasons
 from lakehouse.readers import read_file
 from lakehouse.sandbox import read_isolated
@@ -148,6 +150,28 @@ def test_sandbox_returns_what_the_reader_returns(lab: Path) -> None:
     with pytest.raises(FileRejected) as err:  # a reader's own rejection comes back unchanged
         read_isolated("products.csv", b"a,a\n1,2\n", IntakeSettings())
     assert err.value.detail == "ValueError: header: duplicate column names ['a']"
+
+
+def test_a_scratch_folder_that_cannot_be_written_fails_the_run_not_the_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A full disk under the worker is a retryable storage error, never `unreadable_file`."""
+    real = sandbox.tempfile.TemporaryDirectory
+
+    @contextlib.contextmanager
+    def blocked(**kwargs: str) -> Iterator[str]:
+        with real(**kwargs) as scratch:
+            (Path(scratch) / "0.arrow").mkdir()  # where the worker writes the first batch
+            yield scratch
+
+    monkeypatch.setattr(sandbox.tempfile, "TemporaryDirectory", blocked)
+    with pytest.raises(RetryableError) as err:
+        read_isolated("products.csv", b"product_id\n1\n", IntakeSettings())
+    assert "products.csv: the reader's scratch folder" in str(err.value)
+    assert "0.arrow is a directory" in str(err.value)
+    monkeypatch.undo()
+    [batch] = read_isolated("products.csv", b"product_id\n1\n", IntakeSettings())  # same worker
+    assert batch.table.to_pylist() == [{"product_id": "1", "_row": 2}]
 
 
 # --- limits checked before the reader allocates ----------------------------------------------

@@ -1,19 +1,21 @@
-"""Read an untrusted file in a child process whose memory, time and output are capped.
+"""Read an untrusted file in a worker process whose memory, time and output are capped.
 
 A delivered file can make its reader abort natively (calamine allocating 512 GiB for one cell at
 XFD1048576 ends the process with SIGABRT), run out of memory or never finish. None of that can
-be caught in the pipeline's own process, so `read_isolated` hands the bytes to a child, confines
-it (`RLIMIT_AS` = `intake.max_reader_memory_bytes`, a wall-clock deadline and CPU seconds from
-`intake.max_seconds_per_file`, output files no larger than the memory cap, no core file) and takes
-back the batches as Arrow IPC files. A child that dies or overruns becomes
+be caught in the pipeline's own process, so `read_isolated` hands the bytes to a worker confined
+by `RLIMIT_AS` = `intake.max_reader_memory_bytes`, a wall-clock deadline and CPU seconds from
+`intake.max_seconds_per_file`, output files no larger than the memory cap and no core file, and
+takes back the batches as Arrow IPC files. A worker that dies or overruns becomes
 `FileRejected(unreadable_file)` whose detail names the signal or the limit; the run goes on with
 its other files and the next run meets the file only in quarantine.
 
-The children are forked by a small reader server (`python -m lakehouse.sandbox`, started once
-per process, readers already imported), never by the pipeline's process itself, which holds
-DuckDB and the lock's heartbeat thread; unlike `multiprocessing`, it never re-imports the
-caller's `__main__`. The answer travels through files so that a child killed mid-write can
-never leave a half message in a pipe.
+The worker is forked by a small reader server (`python -m lakehouse.sandbox`, started once per
+process, readers already imported), never by the pipeline's process itself, which holds DuckDB
+and the lock's heartbeat thread; unlike `multiprocessing`, it never re-imports the caller's
+`__main__`. The worker reads file after file and is replaced whenever a file takes it down, so a
+file only ever costs its own read. Input and answer travel through a private scratch folder, so
+a worker killed mid-write can never leave half a message in a pipe; a scratch folder that cannot
+be written (a full disk) is a `RetryableError` of the run, never a rejection of the file.
 """
 
 from __future__ import annotations
@@ -35,17 +37,22 @@ from typing import Any
 import pyarrow as pa
 
 from lakehouse.config import IntakeSettings
-from lakehouse.errors import FileRejected
+from lakehouse.errors import FileRejected, RetryableError
 from lakehouse.readers import Batch, read_file
 
 _UNREADABLE = ["unreadable_file"]
+# how a read ended: ("exited", 0, "") answered, ("storage", 0, error) scratch not writable,
+# ("signal", number, ""), ("exited", code, "") or ("timeout", 0, "") the worker is gone
+Outcome = tuple[str, int, str]
 _GRACE_SECONDS = 10.0  # the server reports a timeout itself; the parent waits this much longer
 
 
 def read_isolated(name: str, data: bytes, limits: IntakeSettings) -> list[Batch]:
     """`read_file` in a confined child: the same batches, or `FileRejected` naming what failed."""
     with tempfile.TemporaryDirectory(prefix="lakehouse-read-") as scratch:
-        how, value = _server().read(name, data, limits, scratch)
+        how, value, note = _server().read(name, data, limits, scratch)
+        if how == "storage":
+            raise RetryableError(f"{name}: the reader's scratch folder {scratch}: {note}")
         answer = Path(scratch, "answer.json")
         if how == "exited" and value == 0 and answer.exists():
             return _answer(name, json.loads(answer.read_text()), Path(scratch))
@@ -86,7 +93,7 @@ def _first_line(path: Path) -> str:
 
 # --- the parent's side of the reader server ------------------------------------
 class _ReaderServer:
-    """A `python -m lakehouse.sandbox` process that forks one confined child per file."""
+    """A `python -m lakehouse.sandbox` process whose confined worker reads the files."""
 
     def __init__(self) -> None:
         ours_r, theirs_w = os.pipe()
@@ -107,21 +114,21 @@ class _ReaderServer:
     def alive(self) -> bool:
         return self.process.poll() is None
 
-    def read(self, name: str, data: bytes, limits: IntakeSettings, scratch: str) -> tuple[str, int]:
-        """Have a child read the file into `scratch`; how it ended: exited/signal/timeout."""
+    def read(self, name: str, data: bytes, limits: IntakeSettings, scratch: str) -> Outcome:
+        """Have the worker read the file into `scratch`; how that ended (see `Outcome`)."""
+        Path(scratch, "input").write_bytes(data)  # a full disk fails the run, retryably
         with self.lock:
             hung = False
             try:
-                Path(scratch, "input").write_bytes(data)
                 self.requests.send((name, limits, scratch))
                 if self.answers.poll(limits.max_seconds_per_file + _GRACE_SECONDS):
-                    how, value = self.answers.recv()
-                    return str(how), int(value)
+                    how, value, note = self.answers.recv()
+                    return str(how), int(value), str(note)
                 hung = True
             except (OSError, EOFError):
                 pass
             self.stop()  # a server that died or hangs is replaced for the next file
-            return ("timeout", 0) if hung else ("exited", -1)
+            return ("timeout", 0, "") if hung else ("exited", -1, "")
 
     def stop(self) -> None:
         self.requests.close()
@@ -173,7 +180,7 @@ def _serve(requests: Connection, answers: Connection) -> None:
             worker = None
         worker = worker or _Worker(limits)
         outcome = worker.read(name, scratch)
-        if outcome != ("exited", 0):
+        if outcome[0] not in ("exited", "storage") or outcome[1] != 0:
             worker = None
         answers.send(outcome)
 
@@ -202,29 +209,29 @@ class _Worker:
         self.jobs = Connection(jobs_w, readable=False)
         self.done = Connection(done_r, writable=False)
 
-    def read(self, name: str, scratch: str) -> tuple[str, int]:
-        """exited/0 once the worker answered; otherwise how it ended (signal, exit, timeout)."""
+    def read(self, name: str, scratch: str) -> Outcome:
+        """How the worker's read of one file ended (see `Outcome`)."""
         try:
             self.jobs.send((name, scratch))
             if self.done.poll(self.limits.max_seconds_per_file):
-                self.done.recv()
-                return "exited", 0
+                error = self.done.recv()
+                return ("storage", 0, error) if error else ("exited", 0, "")
         except (OSError, EOFError):  # it died: a signal, or an exit of its own
             return self._reap()
         self.stop()
-        return "timeout", 0
+        return "timeout", 0, ""
 
     def stop(self) -> None:
         os.kill(self.pid, signal.SIGKILL)
         self._reap()
 
-    def _reap(self) -> tuple[str, int]:
+    def _reap(self) -> Outcome:
         _, status = os.waitpid(self.pid, 0)
         self.jobs.close()
         self.done.close()
         if os.WIFSIGNALED(status):
-            return "signal", os.WTERMSIG(status)
-        return "exited", os.WEXITSTATUS(status) or -1  # a worker never ends on its own
+            return "signal", os.WTERMSIG(status), ""
+        return "exited", os.WEXITSTATUS(status) or -1, ""  # a worker never ends on its own
 
 
 def _work(jobs: Connection, done: Connection, limits: IntakeSettings) -> None:
@@ -233,9 +240,13 @@ def _work(jobs: Connection, done: Connection, limits: IntakeSettings) -> None:
             name, scratch = jobs.recv()
         except EOFError:
             return
-        _per_file(Path(scratch, "stderr"), limits)
-        _read_into(name, Path(scratch, "input").read_bytes(), limits, Path(scratch))
-        done.send(True)
+        try:
+            _per_file(Path(scratch, "stderr"), limits)
+            _read_into(name, Path(scratch, "input").read_bytes(), limits, Path(scratch))
+        except OSError as exc:  # the scratch folder, not the file: say so, keep the worker
+            done.send(f"{type(exc).__name__}: {exc}")
+        else:
+            done.send("")
 
 
 def _confine(limits: IntakeSettings) -> None:
