@@ -23,6 +23,14 @@ batch_window_seconds = 0.5    # files that become complete within this window sh
 [notify]
 repeat_minutes = 0            # re-send an alert still open after this long (0 = never)
 
+[intake]                      # limits on one delivered file; a file over any is rejected whole
+max_decompressed_bytes = 2147483648  # xlsx: sum of the zip members' uncompressed sizes
+max_cells = 50000000          # xlsx: cells in one sheet's used range (the reader allocates each)
+max_columns = 1000            # header columns (or JSON keys) of one file or sheet
+max_field_bytes = 1048576     # UTF-8 bytes of one value (cell, field, JSON value)
+max_seconds_per_file = 600    # wall-clock time to read one file
+max_reader_memory_bytes = 8589934592  # address space of the process that reads one file
+
 [notifiers.ops]               # any name; type = console | file | webhook | sns
 type = "webhook"
 url = "https://hooks.example.com/T000/B000"
@@ -155,6 +163,24 @@ class WatchSettings:
 
 
 @dataclass(frozen=True)
+class IntakeSettings:
+    """Limits on one delivered file, checked before and while it is read.
+
+    Untrusted files are read in a child process (`lakehouse.sandbox`) whose memory and time are
+    capped, so a file that defeats its reader (native abort, out-of-memory, endless loop) is
+    rejected with `unreadable_file` naming the limit instead of taking the run down. The
+    defaults suit 2 cores / 24 GiB: a 1 M-row sheet or a 10 M-row CSV reads well inside them.
+    """
+
+    max_decompressed_bytes: int = 2 << 30
+    max_cells: int = 50_000_000
+    max_columns: int = 1_000
+    max_field_bytes: int = 1 << 20
+    max_seconds_per_file: float = 600.0
+    max_reader_memory_bytes: int = 8 << 30
+
+
+@dataclass(frozen=True)
 class NotifySettings:
     repeat_minutes: float = 0.0
     resolved: bool = True  # also tell when an alert is resolved
@@ -185,6 +211,7 @@ class Settings:
     lock: LockSettings = LockSettings()
     watch: WatchSettings = WatchSettings()
     notify: NotifySettings = NotifySettings()
+    intake: IntakeSettings = IntakeSettings()
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
     notifiers: tuple[NotifierSettings, ...] = (NotifierSettings("console", "console"),)
     sources: tuple[str, ...] = ()  # where values came from, for messages
@@ -211,6 +238,7 @@ _SECTIONS: dict[str, type] = {
     "lock": LockSettings,
     "watch": WatchSettings,
     "notify": NotifySettings,
+    "intake": IntakeSettings,
 }
 _NOTIFIER_TYPES = ("console", "file", "webhook", "sns")
 _SECRET_KEYS = {"url"}

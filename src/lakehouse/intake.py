@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse import zones
+from lakehouse.config import IntakeSettings
 from lakehouse.contracts import Contract
 from lakehouse.errors import FileRejected
-from lakehouse.readers import ROW, Batch, file_format, normalise_header, read_file
+from lakehouse.readers import ROW, Batch, file_format, normalise_header
+from lakehouse.sandbox import read_isolated, start_reader_server
 from lakehouse.storage import LandedFile, Root
 
 
@@ -63,16 +67,48 @@ def recognise(name: str, headers: list[list[str]], contracts: dict[str, Contract
 
 def header_reasons(contract: Contract, batch: Batch) -> list[str]:
     cols = [normalise_header(h) for h in batch.columns]
-    missing = [f"missing_column:{c}" for c in contract.required if c not in cols]
-    unexpected = [f"unexpected_column:{c}" for c in cols if c not in contract.names]
+    present, known = set(cols), set(contract.names)
+    missing = [f"missing_column:{c}" for c in contract.required if c not in present]
+    unexpected = [f"unexpected_column:{c}" for c in cols if c not in known]
     return missing + unexpected
 
 
-def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> Intake:
+def take_in_all(
+    root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
+) -> Iterator[Intake]:
+    """`take_in` of each file in order; the next file is read while the caller handles this one.
+
+    The reader server starts now (its imports take about a second), not at the first read.
+    """
+    start_reader_server()
+    return _read_ahead(root, landed, contracts, limits)
+
+
+def _read_ahead(
+    root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
+) -> Iterator[Intake]:
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-read") as pool:
+        ahead: list[Future[Intake]] = []
+        for i in range(len(landed)):
+            if not ahead:
+                ahead.append(pool.submit(take_in, root, landed[i], contracts, limits))
+            item = ahead.pop(0).result()
+            if i + 1 < len(landed):
+                ahead.append(pool.submit(take_in, root, landed[i + 1], contracts, limits))
+            yield item
+
+
+def take_in(
+    root: Root,
+    landed: LandedFile,
+    contracts: dict[str, Contract],
+    limits: IntakeSettings | None = None,
+) -> Intake:
+    """Read one landed file in the reader sandbox and check it against its contract."""
     data = root.read_bytes(landed.path)
     item = Intake(landed, sha256_of(data), file_format(landed.relative))
     try:
-        item.batches = read_file(landed.relative, data)
+        item.batches = read_isolated(landed.relative, data, limits or IntakeSettings())
         item.entity = recognise(landed.relative, [b.columns for b in item.batches], contracts)
         if item.entity is None:
             raise FileRejected(
@@ -82,9 +118,7 @@ def take_in(root: Root, landed: LandedFile, contracts: dict[str, Contract]) -> I
                 "or give it the contract's columns",
             )
         per_batch = [(b, header_reasons(contracts[item.entity], b)) for b in item.batches]
-        reasons: list[str] = []
-        for _, found in per_batch:
-            reasons += [r for r in found if r not in reasons]
+        reasons = list(dict.fromkeys(r for _, found in per_batch for r in found))
         if reasons:
             where = [f"sheet {b.sheet!r}" for b, found in per_batch if found and b.sheet]
             detail = (

@@ -20,7 +20,7 @@ from lakehouse import ops
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import checkpoint
-from lakehouse.intake import Intake, bronze_rows, take_in
+from lakehouse.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
 from lakehouse.orchestration.state import RunState
 from lakehouse.storage import LandedFile, Root, arrival_order, fit_name, link_refusal
@@ -55,6 +55,7 @@ def bronze(state: RunState) -> dict[str, Any]:
     """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
     from lakehouse.preflight import check_tables, create_entity_tables
 
+    taken = take_in_all(state.root, state.landed, state.contracts, state.settings.intake)
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing
     create_entity_tables(state.root, state.contracts)
     s = state.summary
@@ -67,9 +68,8 @@ def bronze(state: RunState) -> dict[str, Any]:
     written = 0
     day = s.started_at.strftime("%Y-%m-%d")
     landed = state.landed
-    for i, f in enumerate(landed):
+    for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
-        item = take_in(state.root, f, state.contracts)
         prior = state.known.get(item.sha256)
         if prior is not None or item.sha256 in seen_now:
             status = prior.status if prior else "loaded"
