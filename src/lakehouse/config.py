@@ -172,12 +172,12 @@ class IntakeSettings:
     defaults suit 2 cores / 24 GiB: a 1 M-row sheet or a 10 M-row CSV reads well inside them.
     """
 
-    max_decompressed_bytes: int = 2 << 30
-    max_cells: int = 50_000_000
-    max_columns: int = 1_000
-    max_field_bytes: int = 1 << 20
-    max_seconds_per_file: float = 600.0
-    max_reader_memory_bytes: int = 8 << 30
+    max_decompressed_bytes: int = number(2 << 30, AT_LEAST_ONE)
+    max_cells: int = number(50_000_000, AT_LEAST_ONE)
+    max_columns: int = number(1_000, AT_LEAST_ONE)
+    max_field_bytes: int = number(1 << 20, AT_LEAST_ONE)
+    max_seconds_per_file: float = number(600.0, POSITIVE)
+    max_reader_memory_bytes: int = number(8 << 30, AT_LEAST_ONE)
 
 
 @dataclass(frozen=True)
