@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lakehouse import ops
 from lakehouse.config import Settings
+from lakehouse.contracts import Contract
 from lakehouse.errors import LakehouseError
 from lakehouse.lock import RunLock
 from lakehouse.log import event
@@ -87,6 +88,8 @@ def run(
         started = now or dt.datetime.now(dt.UTC)
         summary = RunSummary(new_run_id(started), "RUNNING", started, 0.0)
         lock.run_id = summary.run_id
+        if lock.took_over is not None:
+            _fence_takeover(root, contracts, summary.run_id)
         _abandon_leftovers(root, lock, summary.run_id)
         ops.record_run(
             root,
@@ -124,6 +127,14 @@ def run(
         if own_lock:
             lock.release()
     return summary
+
+
+def _fence_takeover(root: Root, contracts: dict[str, Contract], run_id: str) -> None:
+    """Before anything else commits: stamp this holder's epoch into every table, so the run it
+    took over cannot commit if it resumes (`lakehouse.fencing`)."""
+    from lakehouse.fencing import stamp_tables
+
+    stamp_tables(root, run_id)
 
 
 def _abandon_leftovers(root: Root, lock: RunLock, run_id: str) -> None:

@@ -171,6 +171,7 @@ class LocalEngine:
         # New keys are appended: a MERGE would read the whole table to learn what it already
         # knows (the run holds the root's lock, so no one else adds keys in between).
         if inserts.num_rows:
+            checkpoint(f"before_silver_append:{contract.entity}")
             write_deltalake(dt, inserts, mode="append", commit_properties=commit)
             result.inserted = inserts.num_rows
         if updates.num_rows:
@@ -284,8 +285,8 @@ class LocalEngine:
         uri = self.root.table_uri("gold", w.model)
         current = try_open(self.root, "gold", w.model)
         if current is None or w.mode == "overwrite":
-            write_deltalake(
-                uri,
+            write_deltalake(  # on the opened snapshot, when there is one: fenced
+                uri if current is None else current,
                 w.table,
                 mode="overwrite",
                 schema_mode="overwrite",

@@ -1,0 +1,115 @@
+"""One writer per root, proven: a lock holder paused past `stale_seconds` and taken over makes
+no commit when it resumes (fencing at commit time), and duplicate silver keys — from a writer
+of before fencing — are repaired by the next run or by `lakehouse repair`, never left stuck."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.compute as pc
+import pytest
+
+from lakehouse import Lakehouse, catalog, pipeline
+from lakehouse.delta import open_table
+from lakehouse.storage import Root
+from test_orchestration import small_delivery
+
+STALE_S = 2.0
+
+
+def stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat", "rb") as f:
+        return f.read().rsplit(b")", 1)[1].split()[0] == b"T"
+
+
+def commits_by_run(root: Root, run_id: str) -> dict[str, list[dict[str, object]]]:
+    """Every table's commits that carry `run_id`."""
+    found: dict[str, list[dict[str, object]]] = {}
+    for name in catalog.list_tables(root):
+        zone, table = name.split(".", 1)
+        for c in open_table(root, zone, table).history():
+            if c.get("lakehouse.run_id") == run_id:
+                found.setdefault(name, []).append(c)
+    return found
+
+
+def silver_keys(root: Root) -> tuple[int, int]:
+    t = open_table(root, "silver", "products").to_pyarrow_table(columns=["product_id"])
+    return t.num_rows, len(pc.unique(t["product_id"]))
+
+
+@pytest.mark.slow
+def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
+    tmp_path: Path,
+) -> None:
+    root = tmp_path / "lake"
+    root.mkdir()
+    (root / "lakehouse.toml").write_text(
+        f"[lock]\nstale_seconds = {STALE_S}\nheartbeat_seconds = 0.2\n"
+    )
+    delivery = small_delivery(tmp_path / "in")
+    paused = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse", "run", "--root", str(root), "--no-summary",
+         "--source", str(tmp_path / "in")],
+        env={**os.environ, "LAKEHOUSE_PAUSE": "before_silver_append:products"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not stopped(paused.pid):
+            assert paused.poll() is None, paused.communicate()
+            assert time.monotonic() < deadline, "the run never reached its silver append"
+            time.sleep(0.05)
+        # paused right before appending the 1,000 products, its snapshot of silver.products
+        # read and its lease checked: another run waits for the lock to go stale, takes over
+        # and loads the same landed files
+        takeover = dt.datetime.now(dt.UTC)
+        taker = pipeline.run(Root(root))
+        assert taker.status == "SUCCEEDED"
+        assert taker.entities["products"].inserted == 1000
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    _, err = paused.communicate(timeout=120)
+
+    assert paused.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("lakehouse: error: ") and "commits nothing more" in last, err
+    lake = Root(root)
+    runs = Lakehouse(root).sql("SELECT run_id, status, error FROM _ops.runs").to_pylist()
+    [stalled] = [r for r in runs if r["run_id"] != taker.run_id]
+    # zero commits by the resumed run after the takeover, in any table
+    late = {
+        table: [(c["version"], c["lakehouse.operation"]) for c in commits if _at(c) >= takeover]
+        for table, commits in commits_by_run(lake, stalled["run_id"]).items()
+    }
+    assert {t: v for t, v in late.items() if v} == {}
+    assert silver_keys(lake) == (1000, 1000)
+    assert sorted(r["status"] for r in runs) == ["FAILED", "SUCCEEDED"]
+    assert stalled["error"].startswith(f"abandoned: pid {paused.pid} ")
+    # the storage refused it: every table carries the taker's fencing epoch
+    fenced = {
+        json.loads(c["lakehouse.writer_epoch"])
+        for c in open_table(lake, "silver", "products").history()
+        if c.get("lakehouse.operation") == "fence"
+    }
+    assert len(fenced) == 1
+    assert sorted(p.name for p in (root / "archive").rglob("*.csv")) == sorted(
+        p.name for p in delivery
+    )
+    # and the root goes on: the next run finds nothing new and succeeds
+    assert pipeline.run(lake).status == "SUCCEEDED"
+
+
+def _at(commit: dict[str, object]) -> dt.datetime:
+    ts = commit["timestamp"]
+    assert isinstance(ts, int)
+    return dt.datetime.fromtimestamp(ts / 1000, dt.UTC)
