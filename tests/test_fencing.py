@@ -13,14 +13,18 @@ import sys
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from deltalake import DeltaTable, write_deltalake
+from typer.testing import CliRunner
 
 from lakehouse import Lakehouse, catalog, pipeline
 from lakehouse.delta import open_table
 from lakehouse.storage import Root
 from test_orchestration import small_delivery
 
+PRODUCTS = Path(__file__).parent / "scenarios" / "late_parent" / "input" / "run1" / "products.csv"
 STALE_S = 2.0
 
 
@@ -113,3 +117,83 @@ def _at(commit: dict[str, object]) -> dt.datetime:
     ts = commit["timestamp"]
     assert isinstance(ts, int)
     return dt.datetime.fromtimestamp(ts / 1000, dt.UTC)
+
+
+def craft_duplicates(root: Root, ids: list[int]) -> None:
+    """What a writer of before fencing left: second, older rows for existing keys, appended
+    straight to silver with delta-rs."""
+    table = open_table(root, "silver", "products")
+    rows = table.to_pyarrow_table(filters=[("product_id", "in", ids)])
+    older = rows.set_column(
+        rows.schema.get_field_index("product_name"),
+        "product_name",
+        pa.array([f"stale {i}" for i in rows["product_id"].to_pylist()]),
+    ).set_column(
+        rows.schema.get_field_index("_ingested_at"),
+        "_ingested_at",
+        pc.subtract(rows["_ingested_at"], pa.scalar(dt.timedelta(days=1))),
+    )
+    write_deltalake(table, older, mode="append")
+
+
+def test_duplicate_keys_are_repaired_by_the_next_run_and_recorded(tmp_path: Path) -> None:
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([PRODUCTS]).status == "SUCCEEDED"
+    total, _ = silver_keys(lh.root)
+    craft_duplicates(lh.root, [1, 2, 3])
+    assert silver_keys(lh.root) == (total + 3, total)
+    changed = tmp_path / "products_fix.csv"
+    lines = PRODUCTS.read_text().splitlines()
+    assert lines[1].startswith("1,")
+    changed.write_text("\n".join([lines[0], lines[1].replace("Product_1", "Renamed_1")]) + "\n")
+
+    summary = lh.run([changed])
+
+    assert summary.status == "SUCCEEDED"
+    assert summary.entities["products"].updated == 1
+    assert silver_keys(lh.root) == (total, total)
+    names = lh.sql(
+        "SELECT product_id, product_name FROM silver.products WHERE product_id <= 3 ORDER BY 1"
+    ).to_pylist()
+    assert [r["product_name"] for r in names] == [
+        "Renamed_1_Store",
+        *(p["product_name"] for p in _csv_rows(PRODUCTS)[1:3]),
+    ]
+    [repair] = [
+        c
+        for c in open_table(lh.root, "silver", "products").history()
+        if c.get("lakehouse.operation") == "repair"
+    ]
+    assert repair["lakehouse.run_id"] == summary.run_id
+    assert (repair["lakehouse.duplicate_keys"], repair["lakehouse.rows_removed"]) == ("3", "3")
+
+
+def test_lakehouse_repair_keeps_the_newest_row_of_each_key_and_says_what_it_removed(
+    tmp_path: Path,
+) -> None:
+    from lakehouse.cli import app
+
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([PRODUCTS]).status == "SUCCEEDED"
+    total, _ = silver_keys(lh.root)
+    craft_duplicates(lh.root, [5, 7])
+    before = DeltaTable(lh.root.table_uri("silver", "products")).version()
+
+    out = CliRunner().invoke(app, ["repair", "--root", str(lh.root.uri)])
+
+    assert out.exit_code == 0, out.output
+    assert "silver.products: 2 duplicate keys, 2 rows removed" in out.output
+    assert "silver.order_items" not in out.output  # absent tables are not mentioned
+    assert silver_keys(lh.root) == (total, total)
+    stale = lh.sql("SELECT count(*) AS n FROM silver.products WHERE product_name LIKE 'stale%'")
+    assert stale.to_pylist() == [{"n": 0}]
+    assert DeltaTable(lh.root.table_uri("silver", "products")).version() == before + 1
+    again = CliRunner().invoke(app, ["repair", "--root", str(lh.root.uri)])
+    assert again.exit_code == 0 and "no duplicate keys" in again.output
+
+
+def _csv_rows(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open() as f:
+        return list(csv.DictReader(f))

@@ -131,10 +131,13 @@ def run(
 
 def _fence_takeover(root: Root, contracts: dict[str, Contract], run_id: str) -> None:
     """Before anything else commits: stamp this holder's epoch into every table, so the run it
-    took over cannot commit if it resumes (`lakehouse.fencing`)."""
+    took over cannot commit if it resumes (`lakehouse.fencing`); then repair any duplicate key
+    a writer from before fencing could have left in silver."""
     from lakehouse.fencing import stamp_tables
+    from lakehouse.repair import repair_all
 
     stamp_tables(root, run_id)
+    repair_all(root, contracts, run_id)
 
 
 def _abandon_leftovers(root: Root, lock: RunLock, run_id: str) -> None:
