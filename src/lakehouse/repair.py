@@ -18,14 +18,13 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as ds
 
 from lakehouse.delta import CommitInfo, retry_conflicts, try_open
 from lakehouse.log import event
 
 if TYPE_CHECKING:
-    import duckdb
-    from deltalake import DeltaTable
-
     from lakehouse.contracts import Contract
     from lakehouse.storage import Root
 
@@ -51,15 +50,11 @@ def repair_entity(
         table = try_open(root, "silver", contract.entity)
         if table is None:
             return Repaired(name, 0, 0, None)
-        con = _connect(table, contract, written_by)
-        try:
-            keys = _duplicate_keys(con, contract, written_by is not None)
-            if keys.num_rows == 0:
-                return Repaired(name, 0, 0, None)
-            winners = _newest_rows(con, contract, pa.schema(table.schema()))
-            removed = int(_count(con, "SELECT sum(n) FROM dup_keys")) - winners.num_rows
-        finally:
-            con.close()
+        rows = table.to_pyarrow_dataset()
+        keys = _duplicate_keys(rows, list(contract.primary_key), written_by)
+        if keys.num_rows == 0:
+            return Repaired(name, 0, 0, None)
+        winners, removed = _newest_rows(rows, contract, keys, pa.schema(table.schema()))
         from deltalake import write_deltalake
 
         write_deltalake(
@@ -97,55 +92,40 @@ def repair_all(root: Root, contracts: dict[str, Contract], run_id: str) -> list[
     ]
 
 
-def _connect(
-    table: DeltaTable, contract: Contract, written_by: str | None
-) -> duckdb.DuckDBPyConnection:
-    """`silver_rows`: the table; `written`, with `written_by`: the keys of rows that run wrote
-    (filtered by pyarrow: DuckDB's pushed-down string filters do not match delta-rs's
-    string_view columns)."""
-    import pyarrow.dataset as ds
+def _duplicate_keys(rows: ds.Dataset, keys: list[str], written_by: str | None) -> pa.Table:
+    """Keys with more than one row, with their row count `n` — scanned by pyarrow, key columns
+    only (DuckDB streaming a delta-rs dataset can stall on its Python file system); with
+    `written_by`, only keys that run wrote."""
+    present = rows.to_table(columns=keys)
+    if written_by is not None:
+        run = ds.field("_run_id").cast(pa.string()) == written_by
+        written = rows.to_table(columns=keys, filter=run).group_by(keys).aggregate([])
+        present = present.join(written, keys, join_type="left semi")
+    counts = present.group_by(keys).aggregate([([], "count_all")]).rename_columns([*keys, "n"])
+    return counts.filter(pc.greater(counts["n"], 1))
 
+
+def _newest_rows(
+    rows: ds.Dataset, contract: Contract, keys: pa.Table, schema: pa.Schema
+) -> tuple[pa.Table, int]:
+    """The newest row of each duplicated key, and how many rows the others are."""
     from lakehouse.query import new_connection
 
+    first = contract.primary_key[0]
+    dups = rows.to_table(filter=ds.field(first).isin(keys[first]))  # the few rows involved
+    names = ", ".join(f'"{k}"' for k in contract.primary_key)
     con = new_connection()
-    rows = table.to_pyarrow_dataset()
-    con.register("silver_rows", rows)
-    if written_by is not None:
-        keys = list(contract.primary_key)
-        con.register(
-            "written",
-            rows.to_table(columns=keys, filter=ds.field("_run_id").cast(pa.string()) == written_by),
-        )
-    return con
-
-
-def _keys_sql(contract: Contract) -> str:
-    return ", ".join(f'"{k}"' for k in contract.primary_key)
-
-
-def _duplicate_keys(con: duckdb.DuckDBPyConnection, contract: Contract, scoped: bool) -> pa.Table:
-    keys = _keys_sql(contract)
-    # scoped: only keys the run wrote, a semi-join instead of a whole-table aggregation
-    scope = f"SEMI JOIN (SELECT DISTINCT {keys} FROM written) USING ({keys})" if scoped else ""
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE dup_keys AS SELECT {keys}, count(*) AS n "
-        f"FROM silver_rows {scope} GROUP BY {keys} HAVING count(*) > 1"
-    )
-    return con.sql(f"SELECT {keys} FROM dup_keys ORDER BY {keys}").to_arrow_table()
-
-
-def _newest_rows(con: duckdb.DuckDBPyConnection, contract: Contract, schema: pa.Schema) -> pa.Table:
-    keys = _keys_sql(contract)
-    rows = con.sql(
-        f"SELECT * FROM silver_rows SEMI JOIN dup_keys USING ({keys}) "
-        f"QUALIFY row_number() OVER (PARTITION BY {keys} ORDER BY {NEWEST_FIRST}) = 1"
-    ).to_arrow_table()
-    return rows.select(schema.names).cast(schema)
-
-
-def _count(con: duckdb.DuckDBPyConnection, sql: str) -> int:
-    row = con.execute(sql).fetchone()
-    return int(row[0]) if row and row[0] is not None else 0
+    try:
+        con.register("dups", dups)
+        con.register("dup_keys", keys)
+        winners = con.sql(
+            f"SELECT * FROM dups SEMI JOIN dup_keys USING ({names}) "
+            f"QUALIFY row_number() OVER (PARTITION BY {names} ORDER BY {NEWEST_FIRST}) = 1"
+        ).to_arrow_table()
+    finally:
+        con.close()
+    removed = int(pc.sum(keys["n"]).as_py()) - winners.num_rows
+    return winners.select(schema.names).cast(schema), removed
 
 
 def _key_predicate(contract: Contract, keys: pa.Table) -> str:
