@@ -50,8 +50,15 @@ def silver_keys(root: Root) -> tuple[int, int]:
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize(
+    "point",
+    [
+        "before_silver_append:products",  # its snapshot of silver.products read, lease checked
+        "before_gold_write:sales_daily",  # lease checked; the gold table does not exist yet
+    ],
+)
 def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
-    tmp_path: Path,
+    tmp_path: Path, point: str
 ) -> None:
     root = tmp_path / "lake"
     root.mkdir()
@@ -62,7 +69,7 @@ def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
     paused = subprocess.Popen(
         [sys.executable, "-m", "lakehouse", "run", "--root", str(root), "--no-summary",
          "--source", str(tmp_path / "in")],
-        env={**os.environ, "LAKEHOUSE_PAUSE": "before_silver_append:products"},
+        env={**os.environ, "LAKEHOUSE_PAUSE": point},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -73,13 +80,13 @@ def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
             assert paused.poll() is None, paused.communicate()
             assert time.monotonic() < deadline, "the run never reached its silver append"
             time.sleep(0.05)
-        # paused right before appending the 1,000 products, its snapshot of silver.products
-        # read and its lease checked: another run waits for the lock to go stale, takes over
-        # and loads the same landed files
+        # paused right before a commit, after its checks: another run waits for the lock to
+        # go stale, takes over and processes the same landed files
         takeover = dt.datetime.now(dt.UTC)
         taker = pipeline.run(Root(root))
         assert taker.status == "SUCCEEDED"
-        assert taker.entities["products"].inserted == 1000
+        if point.startswith("before_silver_append"):
+            assert taker.entities["products"].inserted == 1000
     finally:
         os.kill(paused.pid, signal.SIGCONT)
     _, err = paused.communicate(timeout=120)

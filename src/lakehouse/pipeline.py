@@ -20,7 +20,7 @@ from lakehouse import ops
 from lakehouse.config import Settings
 from lakehouse.contracts import Contract
 from lakehouse.errors import LakehouseError
-from lakehouse.lock import RunLock
+from lakehouse.lock import LockLost, RunLock
 from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
@@ -116,6 +116,11 @@ def run(
         try:
             execute(definition, state, sleep)
             summary.status = "SUCCEEDED"
+        except LockLost:
+            raise
+        except Exception as exc:
+            _explain_by_lost_lock(lock, exc)
+            raise
         finally:
             state.close_engines()
             state.remove_scratch()
@@ -127,6 +132,15 @@ def run(
         if own_lock:
             lock.release()
     return summary
+
+
+def _explain_by_lost_lock(lock: RunLock, failure: Exception) -> None:
+    """A step refused by the fence fails with the storage's words (a commit conflict, a table
+    that already exists); when this run lost its lock, that loss is the error to report."""
+    try:
+        lock.check()
+    except LockLost as lost:
+        raise lost from failure
 
 
 def _fence_takeover(root: Root, contracts: dict[str, Contract], run_id: str) -> None:

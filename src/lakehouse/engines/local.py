@@ -284,16 +284,21 @@ class LocalEngine:
 
         uri = self.root.table_uri("gold", w.model)
         current = try_open(self.root, "gold", w.model)
+        properties = commit.properties()  # the lease is checked here
+        checkpoint(f"before_gold_write:{w.model}")
         if current is None or w.mode == "overwrite":
-            write_deltalake(  # on the opened snapshot, when there is one: fenced
+            # Fenced: a whole-table write goes on the snapshot opened above, and a first write
+            # refuses a table that appeared meanwhile (a writer paused between its lease check
+            # and this write must not overwrite what a new lock holder created).
+            write_deltalake(
                 uri if current is None else current,
                 w.table,
-                mode="overwrite",
-                schema_mode="overwrite",
+                mode="error" if current is None else "overwrite",
+                schema_mode=None if current is None else "overwrite",
                 name=f"gold.{w.model}",
                 description=get_model(w.model).description,
                 storage_options=self.root.storage_options(),
-                commit_properties=commit.properties(),
+                commit_properties=properties,
             )
             current = open_table(self.root, "gold", w.model)
         else:  # the table object follows its own write: no re-open needed
@@ -302,7 +307,7 @@ class LocalEngine:
                 w.table.cast(pa.schema(current.schema())),
                 mode="overwrite",
                 predicate=w.predicate,
-                commit_properties=commit.properties(),
+                commit_properties=properties,
             )
         return int(current.version())
 
