@@ -204,3 +204,95 @@ def test_s3_lock_uses_conditional_writes(monkeypatch: pytest.MonkeyPatch) -> Non
         assert c.try_acquire() and c.took_over is not None and c.took_over.token == "gone"
         c.release()
         assert "Contents" not in s3.list_objects_v2(Bucket="lake", Prefix="prod/_ops/")
+
+
+def test_a_heartbeat_that_fails_marks_the_lock_lost(tmp_path: Path) -> None:
+    """A network cut in the heartbeat thread must stop the run, not kill the thread silently."""
+    root = Root(tmp_path / "lake")
+    lock = RunLock(root, stale_seconds=3, heartbeat_seconds=0.05)
+    assert lock.try_acquire()
+
+    def cut(body: bytes) -> bool:
+        raise ConnectionResetError("connection reset by peer")
+
+    lock._backend.refresh = cut  # type: ignore[method-assign]
+    assert lock.lost.wait(5)
+    with pytest.raises(LockLost, match=r"heartbeat failed \(ConnectionResetError: connection"):
+        lock.check()
+    lock.release()
+
+
+def test_a_lease_not_renewed_in_time_refuses_every_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paused process cannot know it was taken over: past its lease it commits nothing."""
+    from lakehouse import lock as lock_module
+    from lakehouse import ops
+    from lakehouse.delta import open_table
+
+    root = Root(tmp_path / "lake")
+    ops.record_run(root, {"run_id": "r1", "status": "RUNNING"})
+    lock = RunLock(root, stale_seconds=30, heartbeat_seconds=60)  # no beat during the test
+    assert lock.try_acquire()
+    assert lock.lease_seconds == 20
+    ops.record_run(root, {"run_id": "r1", "status": "RUNNING"})
+    before = open_table(root, "_ops", "runs").version()
+    now = lock_module._lease_clock()
+    monkeypatch.setattr(lock_module, "_lease_clock", lambda: now + 21)
+    with pytest.raises(LockLost, match=r"not renewed for 2\d\.\d s .*lease 20\.0 s"):
+        ops.record_run(root, {"run_id": "r1", "status": "SUCCEEDED"})
+    lock.release()
+    assert open_table(root, "_ops", "runs").version() == before
+
+
+def test_a_taker_gets_a_higher_epoch_and_a_table_it_stamped_refuses_the_old_holder(
+    tmp_path: Path,
+) -> None:
+    from lakehouse import fencing
+    from lakehouse.delta import open_table
+
+    root = Root(tmp_path / "lake")
+    products = [f for f in small_delivery(tmp_path / "in") if f.name == "products.csv"]
+    assert Lakehouse(root.uri).run(products).status == "SUCCEEDED"
+    old = RunLock(root)
+    assert old.try_acquire()
+    first = json.loads(lock_file(root).read_text())["epoch"]
+    assert first == old.epoch > 0
+    # the old holder is gone for another host's clock; someone takes over and stamps
+    old._stop.set()
+    t = time.time() - 120
+    os.utime(lock_file(root), (t, t))
+    taker = RunLock(root, stale_seconds=60)
+    assert taker.try_acquire() and taker.took_over is not None
+    assert taker.epoch > first
+    stamped = fencing.stamp_tables(root, "taker-run")
+    assert "silver.products" in stamped
+    assert fencing.table_epoch(open_table(root, "silver", "products")) == taker.epoch
+    taker.release()
+    # the old holder (its lease looks fine to it) opens a stamped table: refused
+    fencing.hold(root, old)
+    try:
+        with pytest.raises(LockLost, match=r"silver\.products was fenced by a newer lock holder"):
+            open_table(root, "silver", "products")
+    finally:
+        fencing.drop(root, old)
+
+
+def test_a_waiting_run_says_once_who_holds_the_lock_and_how_long_it_waits(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    root = Root(tmp_path / "lake")
+    holder = RunLock(root, run_id="r-holding")
+    assert holder.try_acquire()
+    with caplog.at_level(logging.WARNING, logger="lakehouse"), pytest.raises(LockBusy):
+        RunLock(root).acquire(wait_seconds=1.0)
+    holder.release()
+    waits = [r for r in caplog.records if r.getMessage() == "lock_wait"]
+    assert len(waits) == 1
+    fields = waits[0].fields  # type: ignore[attr-defined]
+    assert fields["holder_pid"] == os.getpid() and fields["holder_run_id"] == "r-holding"
+    assert fields["since"] == json.loads(holder._body())["acquired_at"]
+    assert fields["message"].startswith(f"waiting for the lock on {root.uri}: held by pid ")
+    assert fields["message"].endswith("waiting up to 1 s")

@@ -350,9 +350,9 @@ def generate(
 
 
 def _register_areas() -> None:
-    from lakehouse import cli_aws, cli_maintenance, cli_ops, cli_report
+    from lakehouse import cli_aws, cli_maintenance, cli_ops, cli_repair, cli_report
 
-    for area in (cli_ops, cli_aws, cli_report, cli_maintenance):
+    for area in (cli_ops, cli_aws, cli_report, cli_maintenance, cli_repair):
         area.register(app)
 
 

@@ -13,6 +13,7 @@ import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
+from lakehouse import fencing
 from lakehouse.errors import RetryableError, SchemaEvolutionError, TableNotFound
 from lakehouse.storage import Root
 
@@ -30,6 +31,9 @@ class CommitInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def properties(self, app_ids: Sequence[str] = ()) -> CommitProperties:
+        """The commit's metadata, built right before each commit: a writer whose lock lease
+        ran out is stopped here (`lakehouse.fencing`)."""
+        fencing.check_leases()
         meta = {
             "lakehouse.run_id": self.run_id,
             "lakehouse.operation": self.operation,
@@ -54,6 +58,8 @@ def open_table(root: Root, zone: str, name: str, version: int | str | None = Non
         ) from exc
     if version is not None:
         dt.load_as_version(version)
+    else:  # a snapshot this process may commit on: fenced
+        fencing.guard(root, dt, f"{zone}.{name}")
     return dt
 
 
@@ -91,19 +97,23 @@ def ensure_table(
     dt = try_open(root, zone, name)
     if dt is None:
         try:
-            return DeltaTable.create(
+            dt = DeltaTable.create(
                 root.table_uri(zone, name),
                 schema=schema,
                 partition_by=list(partition_by) or None,
                 name=f"{zone}.{name}",
                 description=description,
-                configuration=configuration,
+                configuration={**(configuration or {}), **fencing.epoch_configuration(root)},
                 storage_options=root.storage_options(),
                 mode="ignore",
+                raise_if_key_not_exists=False,  # lakehouse.* keys are ours
             )
         except CommitFailedError:
             # another writer created it first (on S3 its conditional write of version 0 won)
             dt = open_table(root, zone, name)
+        else:
+            fencing.guard(root, dt, f"{zone}.{name}")  # `ignore` may have found one
+            return dt
     evolve_schema(dt, schema, f"{zone}.{name}", allowed=evolve)
     return dt
 

@@ -8,6 +8,11 @@ older than `stale_seconds`; a stale lock is taken over atomically (local: under 
 mutex file, check it is still the one judged stale, remove it and create ours with O_EXCL;
 S3: PUT with If-Match on the stale lock's ETag), and the taker learns the
 previous holder (`RunLock.took_over`) so it can mark the run that holder left RUNNING as FAILED.
+
+A holder that was paused past `stale_seconds` must not commit after it resumes: every
+acquisition carries a fencing `epoch` (above the epoch it took over), the holder keeps a
+*lease* (its last confirmed heartbeat, on a clock that counts suspended time), and a heartbeat
+that fails in any way marks the lock lost. `lakehouse.fencing` enforces both at commit time.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import logging
 import os
 import secrets
 import socket
@@ -24,7 +30,9 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lakehouse import fencing
 from lakehouse.errors import RetryableError, TerminalError
+from lakehouse.fencing import LockLost as LockLost
 from lakehouse.log import event
 from lakehouse.storage import Root, s3_client
 
@@ -38,10 +46,6 @@ class LockBusy(RetryableError):
     """Another process holds the root's lock (a run or `watch` is processing files)."""
 
 
-class LockLost(TerminalError):
-    """This process's lock was taken over (its heartbeat stalled longer than `stale_seconds`)."""
-
-
 @dataclass(frozen=True)
 class Holder:
     token: str
@@ -50,6 +54,7 @@ class Holder:
     run_id: str
     acquired_at: str
     heartbeat: float  # epoch seconds of the last refresh
+    epoch: int = 0  # fencing epoch of the acquisition (0: written by an older version)
 
     @classmethod
     def parse(cls, data: bytes, heartbeat: float) -> Holder:
@@ -62,12 +67,17 @@ class Holder:
                 str(raw.get("run_id", "")),
                 str(raw.get("acquired_at", "")),
                 heartbeat,
+                int(raw.get("epoch", 0)),
             )
         except (ValueError, KeyError, TypeError):  # half-written: treat as unknown, age decides
             return cls("?", -1, "?", "", "", heartbeat)
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} since {self.acquired_at}"
+
+    def age(self) -> float:
+        """Seconds since the holder's last heartbeat (this host's clock)."""
+        return max(0.0, time.time() - self.heartbeat)
 
 
 class _Backend(Protocol):
@@ -93,11 +103,17 @@ class RunLock:
         self.root = root
         self.stale_seconds = stale_seconds
         self.heartbeat_seconds = max(0.05, min(heartbeat_seconds, stale_seconds / 3))
+        # a taker needs `stale_seconds` without a heartbeat: stop committing well before that
+        self.lease_seconds = stale_seconds - max(self.heartbeat_seconds, stale_seconds / 3)
         self.wait_seconds = wait_seconds
         self.token = secrets.token_hex(8)
         self.run_id = run_id
+        self.epoch = 0
         self.took_over: Holder | None = None
         self.lost = threading.Event()
+        self.lost_reason = ""
+        self._acquired_at = ""
+        self._confirmed = 0.0  # _lease_clock() of the last heartbeat the storage accepted
         self._stop = threading.Event()
         self._beat: threading.Thread | None = None
         self._backend: _Backend = (
@@ -115,14 +131,15 @@ class RunLock:
             wait_seconds=s.wait_seconds,
         )
 
-    def _body(self) -> bytes:
+    def _body(self, epoch: int | None = None) -> bytes:
         return json.dumps(
             {
                 "token": self.token,
                 "pid": os.getpid(),
                 "host": socket.gethostname(),
                 "run_id": self.run_id,
-                "acquired_at": dt.datetime.now(dt.UTC).isoformat(),
+                "acquired_at": self._acquired_at,
+                "epoch": self.epoch if epoch is None else epoch,
             }
         ).encode()
 
@@ -137,24 +154,27 @@ class RunLock:
 
     def try_acquire(self) -> bool:
         """One attempt: take a free lock, or take over a stale one. True when held."""
-        body = self._body()
-        if self._backend.create(body):
-            return self._held()
+        self._acquired_at = dt.datetime.now(dt.UTC).isoformat()
+        epoch = time.time_ns()
+        if self._backend.create(self._body(epoch)):
+            return self._held(epoch)
         holder = self._backend.read()
         if holder is None:  # released between our create and read: try again next time
             return False
         if holder.token == self.token:
-            return self._held()
-        if self.is_stale(holder) and self._backend.replace_stale(holder, body):
+            return self._held(holder.epoch)
+        epoch = max(epoch, holder.epoch + 1)  # fencing: always above the holder it replaces
+        if self.is_stale(holder) and self._backend.replace_stale(holder, self._body(epoch)):
             self.took_over = holder
             event("lock_taken_over", previous=holder.describe(), run_id=holder.run_id)
-            return self._held()
+            return self._held(epoch)
         return False
 
     def acquire(self, wait_seconds: float | None = None) -> RunLock:
         limit = self.wait_seconds if wait_seconds is None else wait_seconds
         deadline = time.monotonic() + limit
         pause = 0.05
+        told = False
         while not self.try_acquire():
             if time.monotonic() >= deadline:
                 holder = self._backend.read()
@@ -164,40 +184,98 @@ class RunLock:
                     f"processing files — waited {limit:.0f} s (raise [lock] wait_seconds, or "
                     f"remove _ops/{LOCK_NAME} if that process is gone)"
                 )
+            if not told:
+                told = self._tell_waiting(limit)
             time.sleep(pause)
             pause = min(pause * 2, 1.0)
         return self
 
-    def _held(self) -> bool:
+    def _tell_waiting(self, limit: float) -> bool:
+        """Say once who holds the lock, since when, and how long this process will wait."""
+        holder = self._backend.read()
+        if holder is None:
+            return False
+        event(
+            "lock_wait",
+            logging.WARNING,
+            message=(
+                f"waiting for the lock on {self.root.uri}: held by {holder.describe()} "
+                f"(heartbeat {holder.age():.0f} s ago; taken over once older than "
+                f"{self.stale_seconds:.0f} s); waiting up to {limit:.0f} s"
+            ),
+            holder_pid=holder.pid,
+            holder_host=holder.host,
+            holder_run_id=holder.run_id,
+            since=holder.acquired_at,
+            wait_s=limit,
+        )
+        return True
+
+    def _held(self, epoch: int) -> bool:
+        self.epoch = epoch
+        self.lost.clear()
+        self.lost_reason = ""
+        self._confirmed = _lease_clock()
         self._stop.clear()
         self._beat = threading.Thread(target=self._heartbeat, name="lakehouse-lock", daemon=True)
         self._beat.start()
+        fencing.hold(self.root, self)
         return True
 
     def _heartbeat(self) -> None:
+        """Refresh the lock every `heartbeat_seconds`. Any failure — taken over, or an error
+        such as a network cut — marks the lock lost: the run stops at its next commit."""
         while not self._stop.wait(self.heartbeat_seconds):
-            holder = self._backend.read()
-            if holder is None:  # a racing taker may have it aside for a moment: look again
-                time.sleep(0.05)
-                holder = self._backend.read()
-            if (
-                holder is None
-                or holder.token != self.token
-                or not self._backend.refresh(self._body())
-            ):
-                self.lost.set()
-                event("lock_lost", root=self.root.uri)
+            try:
+                kept = self._refresh()
+            except Exception as exc:
+                self._lose(f"its heartbeat failed ({type(exc).__name__}: {exc})")
                 return
+            if not kept:
+                self._lose("taken over by another process (its heartbeat stalled)")
+                return
+            self._confirmed = _lease_clock()
+
+    def _refresh(self) -> bool:
+        holder = self._backend.read()
+        if holder is None:  # a racing taker may have it aside for a moment: look again
+            time.sleep(0.05)
+            holder = self._backend.read()
+        return (
+            holder is not None
+            and holder.token == self.token
+            and self._backend.refresh(self._body())
+        )
+
+    def _lose(self, reason: str) -> None:
+        if not self.lost.is_set():
+            self.lost_reason = reason
+            self.lost.set()
+            event("lock_lost", logging.WARNING, root=self.root.uri, reason=reason)
 
     def check(self) -> None:
-        """Raise LockLost if another process took the lock over (call between steps)."""
+        """Raise LockLost unless this process still holds the lock with a valid lease (called
+        between steps and, through `lakehouse.fencing`, right before every commit)."""
+        if self._beat is not None and not self.lost.is_set():
+            silent = _lease_clock() - self._confirmed
+            if silent > self.lease_seconds:
+                self._lose(
+                    f"not renewed for {silent:.1f} s (the process was paused or its storage "
+                    f"unreachable; lease {self.lease_seconds:.1f} s, stale after "
+                    f"{self.stale_seconds:.0f} s)"
+                )
         if self.lost.is_set():
             raise LockLost(
-                f"{self.root.uri}: this run's lock was taken over by another process (its "
-                "heartbeat stalled); stopping before writing more — the next run converges"
+                f"{self.root.uri}: this run's lock was {self.lost_reason}; it commits nothing "
+                "more — the next run converges"
             )
 
+    def still_holds(self) -> bool:
+        holder = self._backend.read()
+        return holder is not None and holder.token == self.token and not self.lost.is_set()
+
     def release(self) -> None:
+        fencing.drop(self.root, self)
         self._stop.set()
         if self._beat is not None:
             self._beat.join(timeout=5)
@@ -215,6 +293,14 @@ class RunLock:
         tb: TracebackType | None,
     ) -> None:
         self.release()
+
+
+def _lease_clock() -> float:
+    """Seconds on a clock that keeps counting while the machine is suspended (Linux
+    CLOCK_BOOTTIME; CLOCK_MONOTONIC stops during suspend), never set back."""
+    if hasattr(time, "CLOCK_BOOTTIME"):
+        return time.clock_gettime(time.CLOCK_BOOTTIME)
+    return time.monotonic()
 
 
 def _alive(pid: int) -> bool:

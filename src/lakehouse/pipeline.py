@@ -20,8 +20,9 @@ from pathlib import Path
 
 from lakehouse import ops
 from lakehouse.config import Settings
+from lakehouse.contracts import Contract
 from lakehouse.errors import LakehouseError
-from lakehouse.lock import RunLock
+from lakehouse.lock import LockLost, RunLock
 from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
@@ -150,6 +151,8 @@ def run(
         started = now or dt.datetime.now(dt.UTC)
         summary = RunSummary(new_run_id(started), "RUNNING", started, 0.0)
         lock.run_id = summary.run_id
+        if lock.took_over is not None:
+            _fence_takeover(root, contracts, summary.run_id)
         _abandon_leftovers(root, lock, summary.run_id)
         ops.record_run(
             root,
@@ -177,6 +180,11 @@ def run(
         try:
             execute(definition, state, sleep)
             summary.status = "SUCCEEDED"
+        except LockLost:
+            raise
+        except Exception as exc:
+            _explain_by_lost_lock(lock, exc)
+            raise
         finally:
             state.close_engines()
             state.remove_scratch()
@@ -188,6 +196,26 @@ def run(
         if own_lock:
             lock.release()
     return summary
+
+
+def _explain_by_lost_lock(lock: RunLock, failure: Exception) -> None:
+    """A step refused by the fence fails with the storage's words (a commit conflict, a table
+    that already exists); when this run lost its lock, that loss is the error to report."""
+    try:
+        lock.check()
+    except LockLost as lost:
+        raise lost from failure
+
+
+def _fence_takeover(root: Root, contracts: dict[str, Contract], run_id: str) -> None:
+    """Before anything else commits: stamp this holder's epoch into every table, so the run it
+    took over cannot commit if it resumes (`lakehouse.fencing`); then repair any duplicate key
+    a writer from before fencing could have left in silver."""
+    from lakehouse.fencing import stamp_tables
+    from lakehouse.repair import repair_all
+
+    stamp_tables(root, run_id)
+    repair_all(root, contracts, run_id)
 
 
 def _abandon_leftovers(root: Root, lock: RunLock, run_id: str) -> None:

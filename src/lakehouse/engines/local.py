@@ -11,7 +11,7 @@ import pyarrow.compute as pc
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import CDF, CommitInfo, ensure_table, open_table, read_arrow, try_open
+from lakehouse.delta import CDF, CommitInfo, ensure_table, read_arrow, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
@@ -171,6 +171,7 @@ class LocalEngine:
         # New keys are appended: a MERGE would read the whole table to learn what it already
         # knows (the run holds the root's lock, so no one else adds keys in between).
         if inserts.num_rows:
+            checkpoint(f"before_silver_append:{contract.entity}")
             write_deltalake(dt, inserts, mode="append", commit_properties=commit)
             result.inserted = inserts.num_rows
         if updates.num_rows:
@@ -281,27 +282,39 @@ class LocalEngine:
 
         from lakehouse.gold import get_model
 
-        uri = self.root.table_uri("gold", w.model)
         current = try_open(self.root, "gold", w.model)
-        if current is None or w.mode == "overwrite":
+        created = current is None
+        if current is None:
+            # Created empty first (version 0, fenced: it carries this run's epoch and the lease
+            # is checked after it), so that the write below goes on an opened snapshot: a
+            # delta-rs write to a URI that finds version 0 taken meanwhile commits as version 1
+            # instead of failing, which would let a paused writer overwrite a new holder's table.
+            current = ensure_table(
+                self.root,
+                "gold",
+                w.model,
+                w.table.schema,
+                description=get_model(w.model).description,
+            )
+        properties = commit.properties()  # the lease is checked here
+        checkpoint(f"before_gold_write:{w.model}")
+        if created or w.mode == "overwrite":
             write_deltalake(
-                uri,
+                current,
                 w.table,
                 mode="overwrite",
                 schema_mode="overwrite",
                 name=f"gold.{w.model}",
                 description=get_model(w.model).description,
-                storage_options=self.root.storage_options(),
-                commit_properties=commit.properties(),
+                commit_properties=properties,
             )
-            current = open_table(self.root, "gold", w.model)
         else:  # the table object follows its own write: no re-open needed
             write_deltalake(
                 current,
                 w.table.cast(pa.schema(current.schema())),
                 mode="overwrite",
                 predicate=w.predicate,
-                commit_properties=commit.properties(),
+                commit_properties=properties,
             )
         return int(current.version())
 

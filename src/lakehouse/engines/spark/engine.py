@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from lakehouse import zones
 from lakehouse.contracts import Contract, contract_for
-from lakehouse.delta import CDF, ensure_table, try_open
+from lakehouse.delta import CDF, ensure_table, open_table, try_open
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.local import _bronze_app_id as bronze_app_id
 from lakehouse.engines.spark.frames import (
@@ -188,6 +188,10 @@ class SparkEngine:
                 conflicts_retryable(f"silver.{contract.entity}"),
                 commit_metadata(self.spark, ctx.commit("silver_merge", contract)) as meta,
             ):
+                checkpoint(f"before_silver_append:{contract.entity}")
+                # delta-spark reads its snapshot when the write starts, after any pause: check
+                # the fence on the newest snapshot right before (lakehouse.fencing)
+                open_table(self.root, "silver", contract.entity)
                 if dt.version() == 0 and len(dt.file_uris()) == 0:
                     source.write.format("delta").mode("append").option("userMetadata", meta).save(
                         uri

@@ -1,0 +1,52 @@
+"""`lakehouse repair`: remove duplicate primary keys from silver (newest row wins), holding the
+root's lock; registered on the main app by `lakehouse.cli`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+RootOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--root",
+        help="Lakehouse root (folder or s3://).",
+        envvar="LAKEHOUSE_ROOT",
+        show_envvar=True,
+    ),
+]
+
+
+def repair(root: RootOpt = None) -> None:
+    """Keep one row per primary key in every silver table: the newest (by `_ingested_at`),
+    in one commit per table recorded as `repair` in its history."""
+    import datetime as dt
+
+    from lakehouse import config
+    from lakehouse.api import Lakehouse
+    from lakehouse.contracts import load_contracts
+    from lakehouse.lock import RunLock
+    from lakehouse.log import configure
+    from lakehouse.pipeline import new_run_id
+    from lakehouse.repair import repair_all
+
+    configure()
+    lh = Lakehouse(root)
+    settings = config.load(lh.root)
+    run_id = new_run_id(dt.datetime.now(dt.UTC))
+    with RunLock.configured(lh.root, settings.lock):
+        done = repair_all(lh.root, load_contracts(lh.contracts_dir), run_id)
+    for r in done:
+        if r.keys:
+            typer.echo(
+                f"{r.table}: {r.keys} duplicate keys, {r.rows_removed} rows removed "
+                f"(version {r.version}, run {run_id})"
+            )
+    if not any(r.keys for r in done):
+        typer.echo(f"no duplicate keys in {len(done)} silver tables of {lh.root.uri}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to `app`."""
+    app.command()(repair)
