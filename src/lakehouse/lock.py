@@ -31,7 +31,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lakehouse import fencing
-from lakehouse.errors import RetryableError, TerminalError
+from lakehouse.errors import RetryableError, TerminalError, storage_failure
 from lakehouse.fencing import LockLost as LockLost
 from lakehouse.log import event
 from lakehouse.storage import Root, s3_client
@@ -229,10 +229,13 @@ class RunLock:
             try:
                 kept = self._refresh()
             except Exception as exc:
-                self._lose(f"its heartbeat failed ({type(exc).__name__}: {exc})")
+                cause = storage_failure(exc, self.root.uri)
+                self._lose(
+                    str(cause) if cause else f"its heartbeat failed ({type(exc).__name__}: {exc})"
+                )
                 return
             if not kept:
-                self._lose("taken over by another process (its heartbeat stalled)")
+                self._lose("the lock was taken over by another process (its heartbeat stalled)")
                 return
             self._confirmed = _lease_clock()
 
@@ -260,14 +263,14 @@ class RunLock:
             silent = _lease_clock() - self._confirmed
             if silent > self.lease_seconds:
                 self._lose(
-                    f"not renewed for {silent:.1f} s (the process was paused or its storage "
-                    f"unreachable; lease {self.lease_seconds:.1f} s, stale after "
+                    f"the lock was not renewed for {silent:.1f} s (the process was paused or "
+                    f"its storage unreachable; lease {self.lease_seconds:.1f} s, stale after "
                     f"{self.stale_seconds:.0f} s)"
                 )
         if self.lost.is_set():
             raise LockLost(
-                f"{self.root.uri}: this run's lock was {self.lost_reason}; it commits nothing "
-                "more — the next run converges"
+                f"{self.lost_reason} — {self.root.uri}: this run lost the root's lock, so it "
+                "commits nothing more; the next run converges"
             )
 
     def still_holds(self) -> bool:
