@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from lakehouse.cli_options import RootOpt
+
 if TYPE_CHECKING:
     import pyarrow as pa
 
@@ -24,15 +26,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="E-commerce lakehouse: shop files in, ACID Delta tables and answers out.",
 )
-RootOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--root",
-        help="Lakehouse root (folder or s3://).",
-        envvar="LAKEHOUSE_ROOT",
-        show_envvar=True,
-    ),
-]
 
 
 class Fmt(StrEnum):

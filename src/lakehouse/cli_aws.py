@@ -13,16 +13,14 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from lakehouse.cli_options import RootOpt
+
 if TYPE_CHECKING:
     from lakehouse.storage import Root
 
 catalog_app = typer.Typer(
     no_args_is_help=True, help="Publish the tables to a data catalog (AWS Glue, Athena DDL)."
 )
-RootOpt = Annotated[
-    str | None,
-    typer.Option("--root", help="Lakehouse root (folder or s3://).", envvar="LAKEHOUSE_ROOT"),
-]
 DatabaseOpt = Annotated[
     str,
     typer.Option("--database", help="Glue/Athena database.", envvar="LAKEHOUSE_GLUE_DATABASE"),

@@ -6,15 +6,8 @@ from typing import Annotated, Any
 
 import typer
 
-RootOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--root",
-        help="Lakehouse root (folder or s3://).",
-        envvar="LAKEHOUSE_ROOT",
-        show_envvar=True,
-    ),
-]
+from lakehouse.cli_options import RootOpt
+
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
 ]

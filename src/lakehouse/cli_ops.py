@@ -13,14 +13,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lakehouse.cli_options import RootOpt
+
 if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.storage import Root
 
-RootOpt = Annotated[
-    str | None,
-    typer.Option("--root", help="Lakehouse root (folder or s3://).", envvar="LAKEHOUSE_ROOT"),
-]
 ConfigOpt = Annotated[
     Path | None,
     typer.Option(

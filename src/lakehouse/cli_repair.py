@@ -3,19 +3,9 @@ root's lock; registered on the main app by `lakehouse.cli`."""
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
-RootOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--root",
-        help="Lakehouse root (folder or s3://).",
-        envvar="LAKEHOUSE_ROOT",
-        show_envvar=True,
-    ),
-]
+from lakehouse.cli_options import RootOpt
 
 
 def repair(root: RootOpt = None) -> None:

@@ -11,15 +11,7 @@ from typing import Annotated
 
 import typer
 
-RootOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--root",
-        help="Lakehouse root (folder or s3://).",
-        envvar="LAKEHOUSE_ROOT",
-        show_envvar=True,
-    ),
-]
+from lakehouse.cli_options import RootOpt
 
 
 def report(
