@@ -361,6 +361,10 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("lakehouse: aborted\n")
         sys.exit(130)
+    except SystemExit as exc:  # a non-zero verdict (`status` breached) skips the teardown too
+        if isinstance(exc.code, int) and exc.code != 0:
+            _exit_now(exc.code)
+        raise
     except LakehouseError as exc:
         _fail(str(exc), exc)
     except Exception as exc:  # a storage failure in the libraries' words: name its cause

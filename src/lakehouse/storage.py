@@ -405,7 +405,8 @@ def s3_client() -> Any:
     from botocore.config import Config
 
     # standard mode pauses rand(0, 1) * min(50 ms * 2^(n-1), 20 s) before retry n
-    retries = _retries_within(s3_retry_seconds(), lambda n: 0.5 * min(0.05 * 2 ** (n - 1), 20))
+    # counted at a tenth of the ceiling: the jitter can keep every pause far below the mean
+    retries = _retries_within(s3_retry_seconds(), lambda n: 0.1 * min(0.05 * 2 ** (n - 1), 20))
     config = Config(retries={"mode": "standard", "max_attempts": 1 + retries})
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     return boto3.client("s3", endpoint_url=endpoint or None, config=config)
