@@ -147,6 +147,7 @@ def bronze(state: RunState) -> dict[str, Any]:
         buffer.append(item)
     state.tick("read", len(landed), len(landed))
     s.files_loaded = [i.landed.relative for i in state.fresh]
+    _record_refused(state)
     for entity in state.contracts:
         items = buffered.pop(entity, [])
         state.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
@@ -264,7 +265,6 @@ def archive(state: RunState) -> dict[str, Any]:
     producer while the run read it: it is left for the next run (its manifest entry here
     names the bytes this run read, not the new ones)."""
     if not state.outputs.get("archive", {}).get("manifest"):
-        _record_refused(state)
         ops.record_files(state.root, state.records, state.run_id, state.now)
         state.outputs["archive"] = {"manifest": True}
     checkpoint("after_manifest")
