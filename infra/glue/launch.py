@@ -27,6 +27,7 @@ ENVIRONMENT = {
     "--environment": ("LAKEHOUSE_ENVIRONMENT",),
     "--sns-topic-arn": ("LAKEHOUSE__NOTIFIERS__SNS__TOPIC_ARN",),
     "--max-run-seconds": ("LAKEHOUSE__SLA__MAX_RUN_SECONDS",),
+    "--lf-tag-key": ("LAKEHOUSE_LF_TAG_KEY",),  # Lake Formation classification of the tables
 }
 RUN_ENDS = ("run", "all", "notify", "record_failure")  # steps after which a run is complete
 

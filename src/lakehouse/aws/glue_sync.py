@@ -4,11 +4,19 @@
 makes no call that writes. A column the contract no longer has is never dropped: the table keeps
 it, in its place, and the report names it as drift. Tables lakehouse did not create are never
 touched.
+
+With a Lake Formation LF-Tag key (`lf_tag_key`, or `LAKEHOUSE_LF_TAG_KEY` in the environment, set
+by the deployed Glue job) every synced table is also classified for tag-based access control:
+silver and gold tables get `<key>=analyst`, columns that identify a customer get
+`<key>=restricted` (a column tag overrides the table's), and every other table keeps what it
+inherits from the database (`restricted`, set by the stack). Analysts are granted on
+`<key>=analyst` only, so a table this code does not classify stays invisible (fail closed).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +38,7 @@ class SyncReport:
     unchanged: list[str] = field(default_factory=list)
     drift: list[str] = field(default_factory=list)  # kept columns the contract no longer has
     skipped: list[str] = field(default_factory=list)
+    tagged: list[str] = field(default_factory=list)  # Lake Formation classification written
     database_created: bool = False
 
     @property
@@ -43,17 +52,70 @@ class SyncReport:
         out += [f"unchanged {t}" for t in self.unchanged]
         out += [f"drift     {d}" for d in self.drift]
         out += [f"skipped   {s}" for s in self.skipped]
+        out += [f"tagged    {t}" for t in self.tagged]
         return out
 
 
-def glue_client(client: Any = None) -> Any:
+#: Lake Formation classification (LF-Tag values the stack defines on its tag key)
+ANALYST = "analyst"
+RESTRICTED = "restricted"
+ANALYST_ZONES = ("silver", "gold")
+#: columns that identify a customer: the contracts' `user_id` (orders, order_items) and the gold
+#: models that keep it (customer_profile, customer_segments); hidden from analysts
+CUSTOMER_IDENTIFIERS = frozenset({"user_id"})
+LF_TAG_KEY_ENV = "LAKEHOUSE_LF_TAG_KEY"
+
+
+def glue_client(client: Any = None, service: str = "glue") -> Any:
     if client is not None:
         return client
     try:
         import boto3
     except ImportError as exc:
         raise TerminalError("catalog sync needs boto3: pip install 'lakehouse[aws]'") from exc
-    return boto3.client("glue")
+    return boto3.client(service)
+
+
+def classify(table: CatalogTable) -> tuple[str, list[str]]:
+    """The table's LF-Tag value and the columns to restrict."""
+    value = ANALYST if table.zone in ANALYST_ZONES else RESTRICTED
+    columns = (*table.columns, *table.partition_keys)
+    return value, [c.name for c in columns if c.name in CUSTOMER_IDENTIFIERS]
+
+
+def tag_tables(
+    tables: Sequence[CatalogTable], database: str, tag_key: str, *, client: Any = None
+) -> list[str]:
+    """Write every table's classification (AddLFTagsToResource overwrites a key's value, so
+    this is idempotent; it runs on every sync, so a failed attempt is repaired by the next)."""
+    lf = glue_client(client, "lakeformation")
+    done = []
+    for table in tables:
+        value, restricted = classify(table)
+        calls = [({"Table": {"DatabaseName": database, "Name": table.name}}, value)]
+        if restricted:
+            resource = {
+                "TableWithColumns": {
+                    "DatabaseName": database,
+                    "Name": table.name,
+                    "ColumnNames": restricted,
+                }
+            }
+            calls.append((resource, RESTRICTED))
+        for resource, tag_value in calls:
+            answer = lf.add_lf_tags_to_resource(
+                Resource=resource, LFTags=[{"TagKey": tag_key, "TagValues": [tag_value]}]
+            )
+            if answer.get("Failures"):
+                raise CatalogError(
+                    f"Lake Formation refused tag {tag_key}={tag_value} on "
+                    f"{database}.{table.name}: {answer['Failures']}"
+                )
+        done.append(
+            f"{table.name} {tag_key}={value}"
+            + (f" ({', '.join(restricted)}: {RESTRICTED})" if restricted else "")
+        )
+    return done
 
 
 def sync(
@@ -62,8 +124,12 @@ def sync(
     *,
     description: str = "Lakehouse tables (silver and gold Delta tables), from the contracts.",
     client: Any = None,
+    lf_tag_key: str | None = None,
+    lakeformation_client: Any = None,
 ) -> SyncReport:
-    """Create or update `database` and its tables; idempotent; never drops a column."""
+    """Create or update `database` and its tables; idempotent; never drops a column. With an
+    LF-Tag key (default: `LAKEHOUSE_LF_TAG_KEY`), classify the tables for Lake Formation."""
+    tables = list(tables)
     glue = glue_client(client)
     check_database_name(database)
     report = SyncReport(database)
@@ -89,6 +155,9 @@ def sync(
         else:
             glue.update_table(DatabaseName=database, TableInput=merged)
             report.updated.append(table.name)
+    tag_key = lf_tag_key if lf_tag_key is not None else os.environ.get(LF_TAG_KEY_ENV, "")
+    if tag_key:
+        report.tagged = tag_tables(tables, database, tag_key, client=lakeformation_client)
     return report
 
 
