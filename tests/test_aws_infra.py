@@ -75,6 +75,40 @@ def one(doc: dict[str, Any], kind: str, prefix: str = "") -> tuple[str, dict[str
 
 
 BUCKETS = ("BucketsLanding", "BucketsLake", "BucketsArchive", "BucketsAthenaResults")
+ACCESS_LOGS = "BucketsAccessLogs"
+PSEUDO = {
+    "AWS::Partition": "aws",
+    "AWS::Region": "us-east-1",
+    "AWS::AccountId": "123456789012",
+    "AWS::URLSuffix": "amazonaws.com",
+    "AWS::StackId": "arn:aws:cloudformation:us-east-1:123456789012:stack/Lakehouse-dev/"
+    "1a2b3c4d-0000-0000-0000-000000000000",
+}
+
+
+def render(value: Any) -> Any:
+    """A template value with its intrinsics evaluated as far as an offline check can: pseudo
+    parameters get sample values, a resource's Ref/GetAtt becomes `<Id>` / `<Id.Attr>`."""
+    if isinstance(value, list):
+        return [render(v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if len(value) != 1:
+        return {k: render(v) for k, v in value.items()}
+    ((fn, arg),) = value.items()
+    if fn == "Ref":
+        return PSEUDO.get(arg, f"<{arg}>")
+    if fn == "Fn::GetAtt":
+        return f"<{arg[0]}.{arg[1]}>"
+    if fn == "Fn::Join":
+        return str(arg[0]).join(str(render(v)) for v in arg[1])
+    if fn == "Fn::Split":
+        return str(render(arg[1])).split(arg[0])
+    if fn == "Fn::Select":
+        return render(arg[1])[int(arg[0])]
+    if fn == "Fn::Sub":
+        return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m[1], f"<{m[1]}>"), arg)
+    return {fn: render(arg)}
 
 
 def bucket(doc: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
@@ -88,20 +122,52 @@ def bucket(doc: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
 
 
 # --- storage --------------------------------------------------------------------------------
-def test_four_buckets_encrypted_versioned_private_retained(
+def test_data_buckets_kms_encrypted_logged_versioned_private_retained(
     doc: dict[str, Any], template: Any
 ) -> None:
     from aws_cdk.assertions import Match
 
-    assert len(of_type(doc, "AWS::S3::Bucket")) == 4
+    assert len(of_type(doc, "AWS::S3::Bucket")) == 5  # 4 data buckets + their access logs
+    key_id, _ = one(doc, "AWS::KMS::Key")
+    logs_id, logs = bucket(doc, ACCESS_LOGS)
+    for name in BUCKETS:
+        props = bucket(doc, name)[1]["Properties"]
+        assert props["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+            {
+                "BucketKeyEnabled": True,
+                "ServerSideEncryptionByDefault": {
+                    "SSEAlgorithm": "aws:kms",
+                    "KMSMasterKeyID": {"Fn::GetAtt": [key_id, "Arn"]},
+                },
+            }
+        ]
+        assert props["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+        assert props["LoggingConfiguration"]["LogFilePrefix"].endswith("/")
+    # access-log targets must be SSE-S3 (S3 does not deliver logs to an SSE-KMS bucket)
+    assert logs["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"] == [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+    ]
+    assert "LoggingConfiguration" not in logs["Properties"]
+    # log delivery: one PutObject grant per data bucket, into its own prefix, same account
+    delivery = {
+        render(s["Condition"]["ArnLike"]["aws:SourceArn"]): render(s["Resource"])
+        for p in of_type(doc, "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logs_id}
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow"
+        and s["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+        and s["Action"] == "s3:PutObject"
+        and s["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    }
+    assert delivery == {
+        f"<{bucket(doc, b)[0]}.Arn>": f"<{logs_id}.Arn>/"
+        + bucket(doc, b)[1]["Properties"]["LoggingConfiguration"]["LogFilePrefix"]
+        + "*"
+        for b in BUCKETS
+    }
     template.all_resources_properties(
         "AWS::S3::Bucket",
         {
-            "BucketEncryption": {
-                "ServerSideEncryptionConfiguration": [
-                    {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
-                ]
-            },
             "VersioningConfiguration": {"Status": "Enabled"},
             "PublicAccessBlockConfiguration": {
                 "BlockPublicAcls": True,
@@ -129,7 +195,7 @@ def test_every_bucket_refuses_plain_http(doc: dict[str, Any]) -> None:
                 assert s["Effect"] == "Deny" and s["Principal"] == {"AWS": "*"}
                 assert s["Action"] == "s3:*" and len(s["Resource"]) == 2  # bucket and objects
                 guarded.add(p["Properties"]["Bucket"]["Ref"])
-    assert guarded == {bucket(doc, b)[0] for b in BUCKETS}
+    assert guarded == {bucket(doc, b)[0] for b in (*BUCKETS, ACCESS_LOGS)}
 
 
 def test_lifecycle_rules(doc: dict[str, Any]) -> None:
@@ -165,7 +231,7 @@ def test_glue_database_and_spark_job(doc: dict[str, Any]) -> None:
     assert args["--extra-py-files"]["Fn::Sub"].endswith(".zip")
     modules = args["--additional-python-modules"].split(",")
     assert "deltalake>=1.6" in modules and all(m[0].isalpha() for m in modules)
-    assert p["MaxRetries"] == 0 and p["ExecutionProperty"]["MaxConcurrentRuns"] >= 2
+    assert p["MaxRetries"] == 0
 
 
 def test_state_machine_definition_is_the_exported_one(doc: dict[str, Any]) -> None:
@@ -178,7 +244,20 @@ def test_state_machine_definition_is_the_exported_one(doc: dict[str, Any]) -> No
     placeholders = set(re.findall(r"\$\{(\w+)\}", json.dumps(exported)))
     assert set(p["DefinitionSubstitutions"]) == placeholders
     assert p["DefinitionSubstitutions"]["PipelineJobName"] == {"Ref": one(doc, "AWS::Glue::Job")[0]}
-    assert p["LoggingConfiguration"]["Level"] == "ERROR"
+    # every transition logged, without execution data; X-Ray tracing on (cdk-nag SF1, SF2)
+    assert p["LoggingConfiguration"]["Level"] == "ALL"
+    assert p["LoggingConfiguration"]["IncludeExecutionData"] is False
+    assert p["TracingConfiguration"] == {"Enabled": True}
+    # one Glue run at a time (docs/glue.md); a start refused for it is retried with backoff
+    _, job = one(doc, "AWS::Glue::Job")
+    assert job["Properties"]["ExecutionProperty"]["MaxConcurrentRuns"] == 1
+    glue_tasks = [
+        s for s in exported["States"].values() if "glue:startJobRun" in str(s.get("Resource", ""))
+    ]
+    assert glue_tasks
+    for task in glue_tasks:
+        retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
+        assert "Glue.ConcurrentRunsExceededException" in retried
 
 
 def test_trigger_lambda_on_landing_object_created(
@@ -257,7 +336,12 @@ def test_athena_workgroup_enforces_encrypted_results(doc: dict[str, Any]) -> Non
     cfg = wg["Properties"]["WorkGroupConfiguration"]
     assert cfg["EnforceWorkGroupConfiguration"] is True
     result = cfg["ResultConfiguration"]
-    assert result["EncryptionConfiguration"] == {"EncryptionOption": "SSE_S3"}
+    key_id, _ = one(doc, "AWS::KMS::Key")
+    assert result["EncryptionConfiguration"] == {
+        "EncryptionOption": "SSE_KMS",
+        "KmsKey": {"Fn::GetAtt": [key_id, "Arn"]},
+    }
+    assert wg["Properties"]["RecursiveDeleteOption"] is True  # delete-and-redeploy works
     results_bucket = bucket(doc, "BucketsAthenaResults")[0]
     assert {"Ref": results_bucket} in result["OutputLocation"]["Fn::Join"][1]
     queries = of_type(doc, "AWS::Athena::NamedQuery")
@@ -306,12 +390,25 @@ def test_no_wildcard_actions_or_resources_except_listed(doc: dict[str, Any]) -> 
 
 def test_one_role_per_component_without_managed_policies(doc: dict[str, Any]) -> None:
     roles = of_type(doc, "AWS::IAM::Role")
-    services = sorted(
-        r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"]
+    principals = sorted(
+        str(r["Properties"]["AssumeRolePolicyDocument"]["Statement"][0]["Principal"])
         for r in roles.values()
     )
-    assert services == ["glue.amazonaws.com", "lambda.amazonaws.com", "states.amazonaws.com"]
+    services = [
+        "glue.amazonaws.com",
+        "lakeformation.amazonaws.com",
+        "lambda.amazonaws.com",
+        "states.amazonaws.com",
+    ]
+    assert [p for p in principals if "Service" in p] == sorted(
+        str({"Service": s}) for s in services
+    )
     assert not [r for r in roles.values() if r["Properties"].get("ManagedPolicyArns")]
+    # the analyst role: principals of this account, with MFA
+    (analyst,) = [r for k, r in roles.items() if k.startswith("AnalystRole")]
+    (trust,) = analyst["Properties"]["AssumeRolePolicyDocument"]["Statement"]
+    assert render(trust["Principal"]) == {"AWS": "arn:aws:iam::123456789012:root"}
+    assert trust["Condition"] == {"Bool": {"aws:MultiFactorAuthPresent": "true"}}
 
 
 def test_cfn_lint_is_clean(synthesized: Synthesized) -> None:

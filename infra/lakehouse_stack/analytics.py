@@ -1,9 +1,10 @@
-"""Athena: a workgroup whose settings users cannot override (encrypted results in the results
-bucket, engine v3, a scan limit per query) and the KPI queries saved in it."""
+"""Athena: a workgroup whose settings users cannot override (results in the results bucket,
+SSE-KMS with the stack's key, engine v3, a scan limit per query) and the KPI queries saved in it."""
 
 from __future__ import annotations
 
 from aws_cdk import aws_athena as athena
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -13,7 +14,13 @@ from lakehouse_stack.settings import Settings
 
 class Analytics(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, settings: Settings, results: s3.Bucket
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        settings: Settings,
+        results: s3.Bucket,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
         self.workgroup = athena.CfnWorkGroup(
@@ -23,7 +30,9 @@ class Analytics(Construct):
             description="Lakehouse analytics: Delta tables of the Glue database "
             f"{settings.database}",
             state="ENABLED",
-            recursive_delete_option=False,
+            # deleting the stack deletes the workgroup with its named queries and query history
+            # (the results stay in the retained bucket), so a redeploy can create it again
+            recursive_delete_option=True,
             work_group_configuration=athena.CfnWorkGroup.WorkGroupConfigurationProperty(
                 enforce_work_group_configuration=True,
                 publish_cloud_watch_metrics_enabled=True,
@@ -34,7 +43,7 @@ class Analytics(Construct):
                 result_configuration=athena.CfnWorkGroup.ResultConfigurationProperty(
                     output_location=f"s3://{results.bucket_name}/results/",
                     encryption_configuration=athena.CfnWorkGroup.EncryptionConfigurationProperty(
-                        encryption_option="SSE_S3"
+                        encryption_option="SSE_KMS", kms_key=key.key_arn
                     ),
                     expected_bucket_owner=results.stack.account,
                 ),

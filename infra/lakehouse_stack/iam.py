@@ -6,11 +6,13 @@ for; each is listed here with the reason, and `tests/test_aws_infra.py` fails on
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Aws
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
+from cdk_nag import NagSuppressions
 from constructs import Construct
 
 #: action -> why it must be granted on Resource "*"
@@ -36,6 +38,29 @@ WILDCARD_EXCEPTIONS: dict[str, str] = {
             "DescribeLogGroups",
         )
     },
+    **{
+        f"xray:{action}": (
+            "X-Ray's trace and sampling APIs support no resource-level permissions (X-Ray "
+            "developer guide, 'How AWS X-Ray works with IAM'); the state machine sends its "
+            "execution traces with them"
+        )
+        for action in (
+            "PutTraceSegments",
+            "PutTelemetryRecords",
+            "GetSamplingRules",
+            "GetSamplingTargets",
+        )
+    },
+    "lakeformation:AddLFTagsToResource": (
+        "Lake Formation's IAM actions support no resource-level permissions; which tags on "
+        "which tables is decided by Lake Formation itself (ASSOCIATE on the stack's LF-Tag, "
+        "ownership of the tables the job created)"
+    ),
+    "lakeformation:GetDataAccess": (
+        "Lake Formation credential vending supports no resource-level permissions; what data "
+        "the caller gets is decided by its Lake Formation grants (analyst: tables tagged "
+        "analyst, without customer identifiers)"
+    ),
 }
 
 
@@ -59,7 +84,13 @@ def allow(
     actions: Sequence[str],
     resources: Sequence[str],
     conditions: dict[str, Any] | None = None,
+    *,
+    wildcard: str = "",
 ) -> None:
+    """Allow `actions` on `resources`. A resource with a `*` needs a reason: Resource "*" the
+    listed one per action (`WILDCARD_EXCEPTIONS`), a pattern (`bucket/*`, `table/db/*`) the
+    `wildcard` argument. Either becomes the cdk-nag AwsSolutions-IAM5 suppression of exactly
+    that resource on the role's policy."""
     if "*" in resources:
         unexplained = [a for a in actions if a not in WILDCARD_EXCEPTIONS]
         if unexplained:
@@ -72,3 +103,41 @@ def allow(
             conditions=conditions,
         )
     )
+    stack = Stack.of(target)
+    for resource in resources:
+        shown = nag_form(stack.resolve(resource))
+        if "*" not in shown:
+            continue
+        if resource == "*":
+            reason = "; ".join(sorted({WILDCARD_EXCEPTIONS[a] for a in actions}))
+        elif wildcard:
+            reason = wildcard
+        else:
+            raise ValueError(f"{sid}: {shown} is a wildcard resource; say why (wildcard=...)")
+        NagSuppressions.add_resource_suppressions(
+            target.node.find_child("DefaultPolicy"),
+            [
+                {
+                    "id": "AwsSolutions-IAM5",
+                    "reason": f"{sid}: {reason}",
+                    "appliesTo": [f"Resource::{shown}"],
+                }
+            ],
+        )
+
+
+def nag_form(value: Any) -> str:
+    """A resolved value as cdk-nag prints it in a finding (`<Logical.Arn>/*`, `<AWS::Region>`)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and len(value) == 1:
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return f"<{arg}>"
+        if fn == "Fn::GetAtt":
+            return f"<{arg[0]}.{arg[1]}>"
+        if fn == "Fn::Join":
+            return str(arg[0]).join(nag_form(v) for v in arg[1])
+        if fn == "Fn::Sub" and isinstance(arg, str):
+            return re.sub(r"\$\{([^}]+)\}", r"<\1>", arg)
+    raise ValueError(f"cannot show {value!r} as cdk-nag does")

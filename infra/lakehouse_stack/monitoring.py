@@ -13,26 +13,46 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_cloudwatch as cw
 from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lakehouse_stack.encryption import alarm_arn_pattern
 from lakehouse_stack.settings import Settings
 
 NAMESPACE = "Lakehouse"  # lakehouse.aws.cloudwatch.NAMESPACE
 
 
-def notifications(scope: Construct, settings: Settings) -> sns.Topic:
+def notifications(scope: Construct, settings: Settings, key: kms.IKey) -> sns.Topic:
+    """The topic, encrypted with the stack's key. Its policy (which replaces SNS's default
+    policy) denies non-TLS requests and allows CloudWatch to publish for this stack's alarms
+    only; the Glue job and the state machine publish with their roles' IAM permissions (same
+    account). The key policy lets CloudWatch use the key for those alarms (encryption.py)."""
     topic = sns.Topic(
         scope,
         "Notifications",
         display_name=f"Lakehouse {settings.env_name}",
         enforce_ssl=True,
+        master_key=key,
+    )
+    topic.add_to_resource_policy(
+        iam.PolicyStatement(
+            sid="CloudWatchAlarmsPublish",
+            principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+            actions=["sns:Publish"],
+            resources=[topic.topic_arn],
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": alarm_arn_pattern(settings.env_name)},
+            },
+        )
     )
     if settings.notification_email:
         topic.add_subscription(subs.EmailSubscription(settings.notification_email))

@@ -8,22 +8,56 @@ from typing import Any
 
 from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as assets
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lakehouse_stack import encryption
 from lakehouse_stack import iam as policy
+from lakehouse_stack.naming import stack_suffix
 from lakehouse_stack.settings import INFRA, SRC, Settings
 from lakehouse_stack.storage import GLUE_TEMP_PREFIX, Buckets
 
 METRIC_NAMESPACES = ("Lakehouse", "Glue")  # ours, and Glue's own job metrics (--enable-metrics)
+GLUE_LOGS_REASON = (
+    "Glue names the job's log groups itself under /aws-glue/ (output, error, continuous logs, "
+    "per security configuration and role); the job may write only there"
+)
 ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.DS_Store"]
 
 
-def log_group(scope: Construct, id: str, name: str, settings: Settings) -> logs.LogGroup:
-    group = logs.LogGroup(scope, id, log_group_name=name, removal_policy=RemovalPolicy.RETAIN)
+def log_group_prefixes(settings: Settings) -> dict[str, str]:
+    """Name prefixes of the stack's log groups (each name adds `-<stack_suffix()>`), and of the
+    groups Glue creates for the job's security configuration; the key policy lets CloudWatch
+    Logs use the key for these names only."""
+    env = settings.env_name
+    return {
+        "states": f"/aws/vendedlogs/states/lakehouse-{env}",  # Step Functions requires the prefix
+        "trigger": f"/aws/lambda/lakehouse-trigger-{env}",
+        "glue": f"/aws-glue/jobs/{security_configuration_prefix(settings)}",
+        "glue-continuous": f"/aws-glue/jobs/logs-v2-{security_configuration_prefix(settings)}",
+    }
+
+
+def security_configuration_prefix(settings: Settings) -> str:
+    return f"lakehouse-{settings.env_name}"
+
+
+def log_group(
+    scope: Construct, id: str, prefix: str, settings: Settings, key: kms.IKey
+) -> logs.LogGroup:
+    """A log group kept after the stack (RETAIN), encrypted with the key, named
+    `<prefix>-<stack suffix>` so a redeploy after a delete never collides with it."""
+    group = logs.LogGroup(
+        scope,
+        id,
+        log_group_name=f"{prefix}-{stack_suffix()}",
+        encryption_key=key,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
     cfn = group.node.default_child
     assert isinstance(cfn, logs.CfnLogGroup)
     cfn.retention_in_days = settings.log_retention_days
@@ -39,10 +73,14 @@ class Pipeline(Construct):
         settings: Settings,
         buckets: Buckets,
         topic: sns.Topic,
+        key: kms.IKey,
+        lf_tag_key: str,
         definition: dict[str, Any],
     ) -> None:
         super().__init__(scope, id)
         self.settings = settings
+        self.key = key
+        self.lf_tag_key = lf_tag_key
         self.database = glue.CfnDatabase(
             self,
             "Database",
@@ -51,6 +89,9 @@ class Pipeline(Construct):
                 name=settings.database,
                 description="Lakehouse tables (silver and gold Delta tables), from the contracts.",
                 parameters={"lakehouse.managed_by": "lakehouse"},
+                # tables the job creates get no IAMAllowedPrincipals grant: Lake Formation
+                # permissions alone decide who sees them (lakeformation.py)
+                create_table_default_permissions=[],
             ),
         )
         self.job = self._glue_job(buckets, topic)
@@ -81,15 +122,25 @@ class Pipeline(Construct):
             "LakeObjects",
             ["s3:GetObject", "s3:PutObject", "s3:DeleteObject"],
             [lake.arn_for_objects("*")],
+            wildcard="the lake bucket is the lakehouse root: the job writes every zone's Delta "
+            "tables, _ops and the lock, whose object keys are data-dependent (part files, "
+            "commit versions), in this one bucket",
         )
         policy.allow(
             role,
             "LandingObjects",
             ["s3:GetObject", "s3:DeleteObject"],
             [landing.arn_for_objects(f"{cfg.landing_prefix}/*")],
+            wildcard="producers choose the file names under the landing prefix; the job reads "
+            "and removes (after archiving) whatever landed there, nothing outside it",
         )
         policy.allow(
-            role, "ArchiveObjects", ["s3:GetObject", "s3:PutObject"], [archive.arn_for_objects("*")]
+            role,
+            "ArchiveObjects",
+            ["s3:GetObject", "s3:PutObject"],
+            [archive.arn_for_objects("*")],
+            wildcard="the archive bucket holds only processed landing files, under keys made of "
+            "the run's date and id, which exist only at run time",
         )
         db = cfg.database
         policy.allow(
@@ -113,12 +164,16 @@ class Pipeline(Construct):
                 f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:table/{db}/*",
                 f"arn:{Aws.PARTITION}:glue:{Aws.REGION}:{Aws.ACCOUNT_ID}:userDefinedFunction/{db}/*",
             ],
+            wildcard="the job creates its catalog tables at run time (silver from the contracts, "
+            "gold as models are first written), so they are named by the database; Lake "
+            "Formation grants decide the rest",
         )
         policy.allow(
             role,
             "Logs",
             ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
             [f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws-glue/*"],
+            wildcard=GLUE_LOGS_REASON,
         )
         policy.allow(
             role,
@@ -128,6 +183,41 @@ class Pipeline(Construct):
             {"StringEquals": {"cloudwatch:namespace": list(METRIC_NAMESPACES)}},
         )
         policy.allow(role, "Notify", ["sns:Publish"], [topic.topic_arn])
+        # the data buckets, the topic and the job's own logs and bookmarks use the stack's key
+        encryption.grant(
+            role, self.key, "DataKey", ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"]
+        )
+        policy.allow(
+            role,
+            "EncryptLogs",
+            ["logs:AssociateKmsKey"],
+            [f"arn:{Aws.PARTITION}:logs:{Aws.REGION}:{Aws.ACCOUNT_ID}:log-group:/aws-glue/*"],
+            wildcard=GLUE_LOGS_REASON,
+        )
+        policy.allow(
+            role,
+            "ClassifyTables",
+            ["lakeformation:AddLFTagsToResource"],
+            ["*"],
+        )
+        self.security_configuration = glue.CfnSecurityConfiguration(
+            self,
+            "SecurityConfiguration",
+            name=f"{security_configuration_prefix(cfg)}-{stack_suffix()}",
+            encryption_configuration=glue.CfnSecurityConfiguration.EncryptionConfigurationProperty(
+                s3_encryptions=[
+                    glue.CfnSecurityConfiguration.S3EncryptionProperty(
+                        s3_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn
+                    )
+                ],
+                cloud_watch_encryption=glue.CfnSecurityConfiguration.CloudWatchEncryptionProperty(
+                    cloud_watch_encryption_mode="SSE-KMS", kms_key_arn=self.key.key_arn
+                ),
+                job_bookmarks_encryption=glue.CfnSecurityConfiguration.JobBookmarksEncryptionProperty(
+                    job_bookmarks_encryption_mode="CSE-KMS", kms_key_arn=self.key.key_arn
+                ),
+            ),
+        )
         args = {
             "--job-language": "python",
             "--datalake-formats": "delta",
@@ -149,6 +239,7 @@ class Pipeline(Construct):
             "--sns-topic-arn": topic.topic_arn,
             "--metrics-namespace": METRIC_NAMESPACES[0],
             "--max-run-seconds": str(cfg.max_run_minutes * 60),
+            "--lf-tag-key": self.lf_tag_key,
         }
         return glue.CfnJob(
             self,
@@ -164,9 +255,13 @@ class Pipeline(Construct):
             number_of_workers=cfg.glue_workers,
             timeout=cfg.glue_timeout_minutes,
             max_retries=0,  # Step Functions retries transient errors per step
+            # one run at a time by default (docs/glue.md): runs on one root are serialised by
+            # its lock anyway; a second start fails with Glue.ConcurrentRunsExceededException,
+            # which the state machine retries with backoff
             execution_property=glue.CfnJob.ExecutionPropertyProperty(
                 max_concurrent_runs=cfg.glue_max_concurrent_runs
             ),
+            security_configuration=self.security_configuration.ref,
         )
 
     # --- Step Functions -----------------------------------------------------------------------
@@ -190,6 +285,18 @@ class Pipeline(Construct):
         )
         policy.allow(role, "ListLanding", ["s3:ListBucket"], [b.landing.bucket_arn])
         policy.allow(role, "NotifyFailure", ["sns:Publish"], [topic.topic_arn])
+        encryption.grant(role, self.key, "EncryptedTopic", encryption.READ_WRITE, via=["sns"])
+        policy.allow(
+            role,
+            "Tracing",
+            [
+                "xray:PutTraceSegments",
+                "xray:PutTelemetryRecords",
+                "xray:GetSamplingRules",
+                "xray:GetSamplingTargets",
+            ],
+            ["*"],
+        )
         policy.allow(
             role,
             "ExecutionLogs",
@@ -208,8 +315,9 @@ class Pipeline(Construct):
         self.execution_logs = log_group(
             self,
             "ExecutionLogs",
-            f"/aws/vendedlogs/states/lakehouse-{self.settings.env_name}",
+            log_group_prefixes(self.settings)["states"],
             self.settings,
+            self.key,
         )
         machine = sfn.CfnStateMachine(
             self,
@@ -226,8 +334,11 @@ class Pipeline(Construct):
                 "LandingBucket": b.landing.bucket_name,
                 "LandingPrefix": f"{self.settings.landing_prefix}/",
             },
+            # every state transition is logged (a run has a handful), without the execution's
+            # input and output; X-Ray traces each execution
+            tracing_configuration=sfn.CfnStateMachine.TracingConfigurationProperty(enabled=True),
             logging_configuration=sfn.CfnStateMachine.LoggingConfigurationProperty(
-                level="ERROR",
+                level="ALL",
                 include_execution_data=False,
                 destinations=[
                     sfn.CfnStateMachine.LogDestinationProperty(

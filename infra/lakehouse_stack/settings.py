@@ -42,17 +42,20 @@ class Settings:
     archive_expire_days: int = 730
     quarantine_expire_days: int = 180
     athena_results_expire_days: int = 30
+    access_log_expire_days: int = 365  # S3 server access logs of the data buckets
     noncurrent_version_days: int = 30
     # Glue
     glue_worker_type: str = "G.1X"
     glue_workers: int = 2
     glue_timeout_minutes: int = 60
-    glue_max_concurrent_runs: int = 3
+    glue_max_concurrent_runs: int = 1  # runs on one root are serialised by its lock anyway
     glue_entry_module: str = "lakehouse.glue"
     glue_python_modules: tuple[str, ...] = ()  # default: pyproject.toml dependencies
     # Athena, logs
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     log_retention_days: int = 90
+    # governance
+    cloudtrail_data_events: bool = False  # CloudTrail S3 data events on the data buckets
 
     @property
     def database(self) -> str:
@@ -100,7 +103,14 @@ class Settings:
             raise ValueError("context max_reject_rate: a fraction in (0, 1], e.g. 0.05")
         if not re.match(r"^[a-z0-9_]{1,255}$", self.database):
             raise ValueError(f"context glue_database={self.database!r}: a-z, 0-9 and '_' only")
-        for name in ("freshness_minutes", "max_run_minutes", "glue_workers", "log_retention_days"):
+        for name in (
+            "freshness_minutes",
+            "max_run_minutes",
+            "glue_workers",
+            "glue_max_concurrent_runs",
+            "log_retention_days",
+            "access_log_expire_days",
+        ):
             if getattr(self, name) <= 0:
                 raise ValueError(f"context {name}: must be positive")
         if not re.match(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$", self.landing_prefix):

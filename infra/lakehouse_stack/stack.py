@@ -7,9 +7,13 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from lakehouse_stack.analyst import Analyst
 from lakehouse_stack.analytics import Analytics
+from lakehouse_stack.audit import DataEventsTrail
+from lakehouse_stack.encryption import DataKey
+from lakehouse_stack.lakeformation import LakeFormation, tag_key
 from lakehouse_stack.monitoring import Monitoring, notifications
-from lakehouse_stack.pipeline import Pipeline
+from lakehouse_stack.pipeline import Pipeline, log_group_prefixes
 from lakehouse_stack.settings import Settings
 from lakehouse_stack.storage import Buckets
 from lakehouse_stack.trigger import Trigger
@@ -46,14 +50,23 @@ class LakehouseStack(Stack):
         self.settings = settings
         Tags.of(self).add("project", "lakehouse")
         Tags.of(self).add("environment", settings.env_name)
-        self.buckets = Buckets(self, "Buckets", settings=settings)
-        self.topic = notifications(self, settings)
+        self.data_key = DataKey(
+            self,
+            "DataKey",
+            env_name=settings.env_name,
+            log_groups=[f"{p}-*" for p in log_group_prefixes(settings).values()],
+        )
+        key = self.data_key.key
+        self.buckets = Buckets(self, "Buckets", settings=settings, key=key)
+        self.topic = notifications(self, settings, key)
         self.pipeline = Pipeline(
             self,
             "Pipeline",
             settings=settings,
             buckets=self.buckets,
             topic=self.topic,
+            key=key,
+            lf_tag_key=tag_key(settings),
             definition=definition if definition is not None else exported_definition(),
         )
         self.trigger = Trigger(
@@ -62,6 +75,7 @@ class LakehouseStack(Stack):
             settings=settings,
             landing=self.buckets.landing,
             state_machine=self.pipeline.state_machine,
+            key=key,
         )
         self.monitoring = Monitoring(
             self,
@@ -73,8 +87,33 @@ class LakehouseStack(Stack):
             tables=silver_tables(),
         )
         self.analytics = Analytics(
-            self, "Analytics", settings=settings, results=self.buckets.athena_results
+            self, "Analytics", settings=settings, results=self.buckets.athena_results, key=key
         )
+        self.lake_formation = LakeFormation(
+            self,
+            "LakeFormation",
+            settings=settings,
+            lake=self.buckets.lake,
+            key=key,
+            database=self.pipeline.database,
+            job_role=self.pipeline.glue_role,
+        )
+        self.analyst = Analyst(
+            self,
+            "Analyst",
+            settings=settings,
+            workgroup=self.analytics.workgroup,
+            results=self.buckets.athena_results,
+            key=key,
+        )
+        self.lake_formation.grant_analyst(self.analyst.role)
+        if settings.cloudtrail_data_events:
+            DataEventsTrail(
+                self,
+                "Audit",
+                buckets=list(self.buckets.all.values()),
+                destination=self.buckets.access_logs,
+            )
         outputs = {
             "LandingBucket": self.buckets.landing.bucket_name,
             "LakeBucket": self.buckets.lake.bucket_name,
@@ -90,6 +129,10 @@ class LakehouseStack(Stack):
             "NotificationTopic": self.topic.topic_arn,
             "AthenaWorkGroup": self.analytics.workgroup.ref,
             "Dashboard": self.monitoring.dashboard.dashboard_name,
+            "AccessLogBucket": self.buckets.access_logs.bucket_name,
+            "DataKeyArn": key.key_arn,
+            "AnalystRoleArn": self.analyst.role.role_arn,
+            "LakeFormationTag": self.lake_formation.tag_key,
         }
         for name, value in outputs.items():
             CfnOutput(self, name, value=value)

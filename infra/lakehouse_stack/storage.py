@@ -1,12 +1,21 @@
-"""The buckets: landing, lake (the lakehouse root), archive and Athena results.
+"""The buckets: landing, lake (the lakehouse root), archive and Athena results, and the bucket
+their S3 server access logs go to.
 
-Every bucket is encrypted (SSE-S3), versioned, blocks all public access, refuses plain HTTP
-and TLS < 1.2 (bucket policy), disables ACLs, and is kept when the stack is deleted.
+Every data bucket is encrypted with the stack's KMS key (SSE-KMS, with S3 Bucket Keys so S3
+asks KMS for a data key per bucket and time window instead of per object), versioned, blocks
+all public access, refuses plain HTTP and TLS < 1.2 (bucket policy), disables ACLs, logs every
+request to the access-log bucket, and is kept when the stack is deleted.
+
+The access-log bucket uses SSE-S3: S3 server access logging cannot deliver to a bucket whose
+default encryption is SSE-KMS (Amazon S3 user guide, "Enabling Amazon S3 server access
+logging"). Delivery is allowed by its bucket policy (`logging.s3.amazonaws.com`, limited to
+this account's source buckets; cdk.json `@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy`).
 """
 
 from __future__ import annotations
 
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -16,11 +25,29 @@ QUARANTINE_FILES_PREFIX = "quarantine/files/"  # files rejected whole (Delta tab
 GLUE_TEMP_PREFIX = "_glue_temp/"
 
 
-def _bucket(scope: Construct, id: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+ACCESS_LOG_PREFIXES = {
+    "Landing": "landing/",
+    "Lake": "lake/",
+    "Archive": "archive/",
+    "AthenaResults": "athena-results/",
+}
+
+
+def _bucket(
+    scope: Construct,
+    id: str,
+    rules: list[s3.LifecycleRule],
+    key: kms.IKey,
+    access_logs: s3.IBucket,
+) -> s3.Bucket:
     return s3.Bucket(
         scope,
         id,
-        encryption=s3.BucketEncryption.S3_MANAGED,
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        server_access_logs_bucket=access_logs,
+        server_access_logs_prefix=ACCESS_LOG_PREFIXES[id],
         enforce_ssl=True,
         minimum_tls_version=1.2,
         versioned=True,
@@ -32,7 +59,7 @@ def _bucket(scope: Construct, id: str, rules: list[s3.LifecycleRule]) -> s3.Buck
 
 
 class Buckets(Construct):
-    def __init__(self, scope: Construct, id: str, *, settings: Settings) -> None:
+    def __init__(self, scope: Construct, id: str, *, settings: Settings, key: kms.IKey) -> None:
         super().__init__(scope, id)
         cfg = settings
         housekeeping = s3.LifecycleRule(
@@ -40,7 +67,41 @@ class Buckets(Construct):
             abort_incomplete_multipart_upload_after=Duration.days(7),
             noncurrent_version_expiration=Duration.days(cfg.noncurrent_version_days),
         )
-        self.landing = _bucket(self, "Landing", [housekeeping])
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # SSE-KMS: S3 would not deliver
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                housekeeping,
+                s3.LifecycleRule(
+                    id="access-logs", expiration=Duration.days(cfg.access_log_expire_days)
+                ),
+            ],
+        )
+        from cdk_nag import NagSuppressions
+
+        NagSuppressions.add_resource_suppressions(
+            self.access_logs,
+            [
+                {
+                    "id": "AwsSolutions-S1",
+                    "reason": "This is the access-log destination of the data buckets; logging "
+                    "its own requests into itself would log every log delivery (an endless "
+                    "feedback of log objects), and a further bucket would only move the question",
+                }
+            ],
+        )
+
+        def bucket(id: str, rules: list[s3.LifecycleRule]) -> s3.Bucket:
+            return _bucket(self, id, rules, key, self.access_logs)
+
+        self.landing = bucket("Landing", [housekeeping])
         # S3 -> EventBridge natively (NotificationConfiguration), not through CDK's
         # notifications custom resource, which would need s3:PutBucketNotification on "*"
         cfn_landing = self.landing.node.default_child
@@ -50,8 +111,7 @@ class Buckets(Construct):
                 event_bridge_enabled=True
             )
         )
-        self.lake = _bucket(
-            self,
+        self.lake = bucket(
             "Lake",
             [
                 housekeeping,
@@ -65,8 +125,7 @@ class Buckets(Construct):
                 ),
             ],
         )
-        self.archive = _bucket(
-            self,
+        self.archive = bucket(
             "Archive",
             [
                 housekeeping,
@@ -86,8 +145,7 @@ class Buckets(Construct):
                 ),
             ],
         )
-        self.athena_results = _bucket(
-            self,
+        self.athena_results = bucket(
             "AthenaResults",
             [
                 housekeeping,

@@ -8,6 +8,7 @@ from aws_cdk import Aws, Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
@@ -15,7 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from lakehouse_stack import iam as policy
-from lakehouse_stack.pipeline import log_group
+from lakehouse_stack.pipeline import log_group, log_group_prefixes
 from lakehouse_stack.settings import SRC, Settings
 
 
@@ -28,8 +29,12 @@ class Trigger(Construct):
         settings: Settings,
         landing: s3.Bucket,
         state_machine: sfn.CfnStateMachine,
+        key: kms.IKey,
     ) -> None:
         super().__init__(scope, id)
+        # SSE-SQS, not the stack's key: EventBridge delivering to its dead-letter queue would
+        # need events.amazonaws.com in the key policy without a source condition (EventBridge
+        # sends none to KMS); the messages are S3 event envelopes (bucket, key), no data
         dead_letters = sqs.Queue(
             self,
             "TriggerDeadLetters",
@@ -39,10 +44,7 @@ class Trigger(Construct):
         )
         role = policy.role(self, "TriggerRole", "lambda.amazonaws.com", "Lakehouse trigger")
         group = log_group(
-            self,
-            "TriggerLogs",
-            f"/aws/lambda/lakehouse-trigger-{settings.env_name}",
-            settings,
+            self, "TriggerLogs", log_group_prefixes(settings)["trigger"], settings, key
         )
         policy.allow(
             role, "Logs", ["logs:CreateLogStream", "logs:PutLogEvents"], [group.log_group_arn]
@@ -52,13 +54,19 @@ class Trigger(Construct):
             f"arn:{Aws.PARTITION}:states:{Aws.REGION}:{Aws.ACCOUNT_ID}:execution:"
             f"{state_machine.attr_name}:*"
         )
-        policy.allow(role, "SeeExecutions", ["states:DescribeExecution"], [executions])
+        policy.allow(
+            role,
+            "SeeExecutions",
+            ["states:DescribeExecution"],
+            [executions],
+            wildcard="execution names derive from batch ids that exist only at run time; the "
+            "pattern is the one state machine's executions",
+        )
         fn = lambda_.Function(
             self,
             "Trigger",
-            function_name=f"lakehouse-trigger-{settings.env_name}",
             description="Starts one pipeline execution per complete landing batch",
-            runtime=lambda_.Runtime.PYTHON_3_12,
+            runtime=lambda_.Runtime.PYTHON_3_14,  # the newest Python runtime (cdk-nag L1)
             architecture=lambda_.Architecture.ARM_64,
             handler="trigger.handler",
             code=lambda_.Code.from_asset(
