@@ -466,3 +466,269 @@ def test_context_values_are_validated() -> None:
     ):
         with pytest.raises(ValueError, match="context"):
             Settings.from_context(bad.get)
+
+
+# --- governance -----------------------------------------------------------------------------
+ALARM_ARN = "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{}"
+
+
+def _conditions_hold(conditions: dict[str, Any], source_arn: str) -> bool:
+    """Whether a request from CloudWatch for the alarm `source_arn` (this account) satisfies
+    every condition; an unknown condition key counts as not provable."""
+    from fnmatch import fnmatchcase
+
+    for op, keys in conditions.items():
+        for key, want in keys.items():
+            values = [render(v) for v in _list(want)]
+            if key == "aws:SourceAccount" and op == "StringEquals":
+                ok = "123456789012" in values
+            elif key == "aws:SourceArn" and op in ("ArnLike", "StringLike"):
+                ok = any(fnmatchcase(source_arn, v) for v in values)
+            elif key == "aws:SourceArn" and op in ("ArnEquals", "StringEquals"):
+                ok = source_arn in values
+            else:
+                ok = False
+            if not ok:
+                return False
+    return True
+
+
+def _ref(value: Any) -> str:
+    if "Ref" in value:
+        return str(value["Ref"])
+    return str(value["Fn::GetAtt"][0])
+
+
+def test_every_alarm_action_can_publish_and_subscribers_receive(doc: dict[str, Any]) -> None:
+    """From the template alone: for every AlarmAction and OKAction of every alarm, the topic's
+    policy allows CloudWatch to publish for that alarm, no Deny applies to CloudWatch's TLS
+    requests, the topic's KMS key lets CloudWatch encrypt for it, and the e-mail subscriber
+    exists."""
+    topics = of_type(doc, "AWS::SNS::Topic")
+    keys = of_type(doc, "AWS::KMS::Key")
+    policies = of_type(doc, "AWS::SNS::TopicPolicy").values()
+    alarms = of_type(doc, "AWS::CloudWatch::Alarm")
+    assert len(alarms) == 9
+    for alarm in alarms.values():
+        props = alarm["Properties"]
+        source = ALARM_ARN.format(props["AlarmName"])
+        actions = props.get("AlarmActions", []) + props.get("OKActions", [])
+        assert len(actions) == 2, props["AlarmName"]
+        for action in actions:
+            topic_id = _ref(action)
+            assert topic_id in topics
+            statements = [
+                s
+                for p in policies
+                if {"Ref": topic_id} in p["Properties"]["Topics"]
+                for s in p["Properties"]["PolicyDocument"]["Statement"]
+            ]
+            allows = [
+                s
+                for s in statements
+                if s["Effect"] == "Allow"
+                and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+                and "sns:Publish" in _list(s["Action"])
+                and {"Ref": topic_id} in _list(s["Resource"])
+                and _conditions_hold(s.get("Condition", {}), source)
+            ]
+            assert allows, f"{props['AlarmName']} cannot publish to {topic_id}"
+            for deny in (s for s in statements if s["Effect"] == "Deny"):
+                assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+            key = topics[topic_id]["Properties"].get("KmsMasterKeyId")
+            if key is None:
+                continue
+            key_statements = keys[_ref(key)]["Properties"]["KeyPolicy"]["Statement"]
+            usable = [
+                s
+                for s in key_statements
+                if s["Effect"] == "Allow"
+                and s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+                and {"kms:Decrypt", "kms:GenerateDataKey*"} <= set(_list(s["Action"]))
+                and _conditions_hold(s.get("Condition", {}), source)
+            ]
+            assert usable, f"{props['AlarmName']}: CloudWatch cannot use {topic_id}'s key"
+    for topic_id in topics:
+        subscriptions = [
+            s["Properties"]
+            for s in of_type(doc, "AWS::SNS::Subscription").values()
+            if s["Properties"]["TopicArn"] == {"Ref": topic_id}
+        ]
+        assert {(s["Protocol"], s["Endpoint"]) for s in subscriptions} == {("email", EMAIL)}
+
+
+def test_retained_resources_carry_no_fixed_name(doc: dict[str, Any]) -> None:
+    """A retained resource outlives the stack: its name, if it has one, must hold a part that
+    is unique per deployment (from the stack id), or a redeploy after a delete collides."""
+    name_props = ("BucketName", "LogGroupName", "Name", "KeyName", "TopicName", "QueueName")
+    retained = {
+        k: r
+        for k, r in doc["Resources"].items()
+        if "Retain" in (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
+    }
+    kinds = {r["Type"] for r in retained.values()}
+    assert kinds == {"AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key"}
+    for rid, r in retained.items():
+        for prop in name_props:
+            if prop in r["Properties"]:
+                assert "AWS::StackId" in json.dumps(r["Properties"][prop]), (rid, prop)
+                assert render(r["Properties"][prop]).endswith("-1a2b3c4d"), rid
+    (fn,) = of_type(doc, "AWS::Lambda::Function").values()
+    assert "FunctionName" not in fn["Properties"]  # CloudFormation names it
+    _, key = one(doc, "AWS::KMS::Key")
+    assert key["Properties"]["PendingWindowInDays"] == 30
+
+
+def test_data_key_policy_is_least_privilege(doc: dict[str, Any]) -> None:
+    key_id, key = one(doc, "AWS::KMS::Key")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in key["Properties"]["KeyPolicy"]["Statement"]}
+    assert set(statements) == {
+        "AccountAdministersKeyAndDelegatesUseToIam",
+        "CloudWatchAlarmsPublishToEncryptedTopic",
+        "CloudWatchLogsEncryptsThisStacksLogGroups",
+    }
+    root = statements["AccountAdministersKeyAndDelegatesUseToIam"]
+    assert render(root["Principal"]) == {"AWS": "arn:aws:iam::123456789012:root"}
+    alarms = statements["CloudWatchAlarmsPublishToEncryptedTopic"]
+    assert render(alarms["Condition"]) == {
+        "StringEquals": {"aws:SourceAccount": "123456789012"},
+        "ArnLike": {"aws:SourceArn": ALARM_ARN.format("lakehouse-dev-*")},
+    }
+    logs = statements["CloudWatchLogsEncryptsThisStacksLogGroups"]
+    assert render(logs["Principal"]) == {"Service": "logs.us-east-1.amazonaws.com"}
+    patterns = render(logs["Condition"]["ArnLike"]["kms:EncryptionContext:aws:logs:arn"])
+    from fnmatch import fnmatchcase
+
+    groups = of_type(doc, "AWS::Logs::LogGroup").values()
+    assert len(groups) == 2
+    for g in groups:
+        assert g["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        name = render(g["Properties"]["LogGroupName"])
+        arn = f"arn:aws:logs:us-east-1:123456789012:log-group:{name}"
+        assert any(fnmatchcase(arn, p) for p in patterns), arn
+    # the Glue security configuration's log groups are covered too
+    assert any(p.endswith(":log-group:/aws-glue/jobs/lakehouse-dev-*") for p in patterns)
+
+
+def _role_statements(doc: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for p in of_type(doc, "AWS::IAM::Policy").values():
+        for role in p["Properties"]["Roles"]:
+            out.setdefault(role["Ref"], []).extend(p["Properties"]["PolicyDocument"]["Statement"])
+    return out
+
+
+def test_every_role_using_encrypted_data_has_exactly_its_kms_actions(doc: dict[str, Any]) -> None:
+    key_id, _ = one(doc, "AWS::KMS::Key")
+    key_arn = f"<{key_id}.Arn>"
+    encrypted = {f"<{bucket(doc, b)[0]}.Arn>" for b in BUCKETS}
+    topic = one(doc, "AWS::SNS::Topic")[0]
+    users = 0
+    for role, statements in _role_statements(doc).items():
+        need: set[str] = set()
+        for s in statements:
+            actions = set(_list(s["Action"]))
+            for r in (render(x) for x in _list(s["Resource"])):
+                if any(r.startswith(f"{b}/") for b in encrypted):
+                    if actions & {"s3:GetObject"}:
+                        need.add("kms:Decrypt")
+                    if actions & {"s3:PutObject"}:
+                        need.add("kms:GenerateDataKey")
+            if "sns:Publish" in actions and {"Ref": topic} in _list(s["Resource"]):
+                need |= {"kms:Decrypt", "kms:GenerateDataKey"}
+        kms = [s for s in statements if any(a.startswith("kms:") for a in _list(s["Action"]))]
+        for s in kms:
+            assert [render(r) for r in _list(s["Resource"])] == [key_arn], role
+        granted = {a for s in kms for a in _list(s["Action"])}
+        assert need <= granted, (role, need - granted)
+        extra = granted - need - {"kms:Encrypt"}  # Glue: bookmarks (CSE-KMS)
+        assert not extra, (role, extra)
+        users += bool(need)
+    assert users == 4  # Glue job, state machine, Lake Formation data access, analyst
+
+
+def test_glue_job_runs_with_its_security_configuration(doc: dict[str, Any]) -> None:
+    key_id, _ = one(doc, "AWS::KMS::Key")
+    sc_id, sc = one(doc, "AWS::Glue::SecurityConfiguration")
+    cfg = sc["Properties"]["EncryptionConfiguration"]
+    key = {"Fn::GetAtt": [key_id, "Arn"]}
+    assert cfg["S3Encryptions"] == [{"S3EncryptionMode": "SSE-KMS", "KmsKeyArn": key}]
+    assert cfg["CloudWatchEncryption"] == {"CloudWatchEncryptionMode": "SSE-KMS", "KmsKeyArn": key}
+    assert cfg["JobBookmarksEncryption"] == {
+        "JobBookmarksEncryptionMode": "CSE-KMS",
+        "KmsKeyArn": key,
+    }
+    _, job = one(doc, "AWS::Glue::Job")
+    assert job["Properties"]["SecurityConfiguration"] == {"Ref": sc_id}
+    assert job["Properties"]["DefaultArguments"]["--lf-tag-key"] == "lakehouse-dev-access"
+
+
+def test_lake_formation_governs_the_lake(doc: dict[str, Any]) -> None:
+    from lakehouse.aws.glue_sync import ANALYST, RESTRICTED
+
+    settings_id, settings = one(doc, "AWS::LakeFormation::DataLakeSettings")
+    assert settings["Properties"]["MutationType"] == "APPEND"  # keeps the account's admins
+    (admin,) = settings["Properties"]["Admins"]
+    assert render(admin["DataLakePrincipalIdentifier"]) == (
+        "arn:aws:iam::123456789012:role/cdk-hnb659fds-cfn-exec-role-123456789012-us-east-1"
+    )
+    lake = bucket(doc, "BucketsLake")[0]
+    _, location = one(doc, "AWS::LakeFormation::Resource")
+    assert location["Properties"]["ResourceArn"] == {"Fn::GetAtt": [lake, "Arn"]}
+    assert location["Properties"]["UseServiceLinkedRole"] is False
+    roles = of_type(doc, "AWS::IAM::Role")
+    access_role = _ref(location["Properties"]["RoleArn"])
+    assert roles[access_role]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0][
+        "Principal"
+    ] == {"Service": "lakeformation.amazonaws.com"}
+    _, tag = one(doc, "AWS::LakeFormation::Tag")
+    assert tag["Properties"]["TagKey"] == "lakehouse-dev-access"
+    assert set(tag["Properties"]["TagValues"]) == {ANALYST, RESTRICTED}
+    _, assoc = one(doc, "AWS::LakeFormation::TagAssociation")
+    assert assoc["Properties"]["Resource"]["Database"]["Name"] == "lakehouse_dev"
+    assert assoc["Properties"]["LFTags"][0]["TagValues"] == [RESTRICTED]  # fail closed
+    _, db = one(doc, "AWS::Glue::Database")
+    assert db["Properties"]["DatabaseInput"]["CreateTableDefaultPermissions"] == []
+    job_role = _ref(one(doc, "AWS::Glue::Job")[1]["Properties"]["Role"])
+    analyst = next(k for k in roles if k.startswith("AnalystRole"))
+    grants: dict[str, list[tuple[str, Any, list[str]]]] = {}
+    for g in of_type(doc, "AWS::LakeFormation::PrincipalPermissions").values():
+        p = g["Properties"]
+        assert settings_id in g["DependsOn"]  # the deployer is an admin first
+        assert p["PermissionsWithGrantOption"] == []
+        ((kind, resource),) = p["Resource"].items()
+        who = _ref(p["Principal"]["DataLakePrincipalIdentifier"])
+        grants.setdefault(who, []).append((kind, resource, sorted(p["Permissions"])))
+    job = {kind: perms for kind, _, perms in grants[job_role]}
+    assert job == {
+        "Database": ["ALTER", "CREATE_TABLE", "DESCRIBE"],
+        "Table": ["ALTER", "DELETE", "DESCRIBE", "INSERT", "SELECT"],
+        "DataLocation": ["DATA_LOCATION_ACCESS"],
+        "LFTag": ["ASSOCIATE", "DESCRIBE"],
+    }
+    by_kind = {kind: (resource, perms) for kind, resource, perms in grants[analyst]}
+    assert set(by_kind) == {"Database", "LFTagPolicy"}  # nothing named, no location
+    assert by_kind["Database"][1] == ["DESCRIBE"]
+    policy, perms = by_kind["LFTagPolicy"]
+    assert perms == ["DESCRIBE", "SELECT"] and policy["ResourceType"] == "TABLE"
+    assert policy["Expression"] == [{"TagKey": "lakehouse-dev-access", "TagValues": [ANALYST]}]
+    assert set(grants) == {job_role, analyst}
+
+
+def test_cloudtrail_data_events_are_an_option(doc: dict[str, Any], tmp_path: Path) -> None:
+    assert not of_type(doc, "AWS::CloudTrail::Trail")  # off by default (cost)
+    out = tmp_path / "audit.template.json"
+    result = CliRunner().invoke(
+        app,
+        ["deploy", "--synth", str(out), "--infra", str(INFRA), "-c", "cloudtrail_data_events=true"],
+    )
+    assert result.exit_code == 0, result.output
+    audited = json.loads(out.read_text())
+    _, trail = one(audited, "AWS::CloudTrail::Trail")
+    p = trail["Properties"]
+    assert p["EnableLogFileValidation"] is True and p["IsMultiRegionTrail"] is False
+    (selector,) = p["EventSelectors"]
+    assert selector["IncludeManagementEvents"] is False and selector["ReadWriteType"] == "All"
+    objects = {render(v) for v in selector["DataResources"][0]["Values"]}
+    assert objects == {f"<{bucket(audited, b)[0]}.Arn>/" for b in BUCKETS}
