@@ -92,16 +92,18 @@ def tag_tables(
     done = []
     for table in tables:
         value, restricted = classify(table)
-        calls = [({"Table": {"DatabaseName": database, "Name": table.name}}, value)]
+        calls: list[tuple[dict[str, Any], str]] = [
+            ({"Table": {"DatabaseName": database, "Name": table.name}}, value)
+        ]
         if restricted:
-            resource = {
+            columns: dict[str, Any] = {
                 "TableWithColumns": {
                     "DatabaseName": database,
                     "Name": table.name,
                     "ColumnNames": restricted,
                 }
             }
-            calls.append((resource, RESTRICTED))
+            calls.append((columns, RESTRICTED))
         for resource, tag_value in calls:
             answer = lf.add_lf_tags_to_resource(
                 Resource=resource, LFTags=[{"TagKey": tag_key, "TagValues": [tag_value]}]
