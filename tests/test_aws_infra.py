@@ -567,7 +567,12 @@ def test_retained_resources_carry_no_fixed_name(doc: dict[str, Any]) -> None:
         if "Retain" in (r.get("DeletionPolicy"), r.get("UpdateReplacePolicy"))
     }
     kinds = {r["Type"] for r in retained.values()}
-    assert kinds == {"AWS::S3::Bucket", "AWS::Logs::LogGroup", "AWS::KMS::Key"}
+    assert kinds == {
+        "AWS::S3::Bucket",
+        "AWS::Logs::LogGroup",
+        "AWS::KMS::Key",
+        "AWS::LakeFormation::DataLakeSettings",  # account-wide: never rewritten on delete
+    }
     for rid, r in retained.items():
         for prop in name_props:
             if prop in r["Properties"]:
@@ -696,6 +701,8 @@ def test_lake_formation_governs_the_lake(doc: dict[str, Any]) -> None:
     for g in of_type(doc, "AWS::LakeFormation::PrincipalPermissions").values():
         p = g["Properties"]
         assert settings_id in g["DependsOn"]  # the deployer is an admin first
+        if "Database" in p["Resource"]:
+            assert one(doc, "AWS::Glue::Database")[0] in g["DependsOn"]
         assert p["PermissionsWithGrantOption"] == []
         ((kind, resource),) = p["Resource"].items()
         who = _ref(p["Principal"]["DataLakePrincipalIdentifier"])

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Aws, DefaultStackSynthesizer, Fn, Stack
+from aws_cdk import Aws, DefaultStackSynthesizer, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -82,6 +82,9 @@ class LakeFormation(Construct):
             ],
             mutation_type="APPEND",
         )
+        # account-wide settings: deleting the stack must not rewrite the account's admin list
+        # (another environment's stack may rely on the same entry)
+        self.admins.apply_removal_policy(RemovalPolicy.RETAIN)
         self.data_access_role = self._data_access_role(lake, key)
         self.location = lf.CfnResource(
             self,
@@ -118,6 +121,7 @@ class LakeFormation(Construct):
             ],
         )
         default.node.add_dependency(self.tag, database)
+        self.database = database
         self.grants: list[lf.CfnPrincipalPermissions] = []
         self._job_grants(job_role, lake, database)
 
@@ -222,7 +226,11 @@ class LakeFormation(Construct):
         P = lf.CfnPrincipalPermissions
         arn = role.role_arn
         self._grant(
-            "AnalystDatabase", arn, P.ResourceProperty(database=self._database()), ["DESCRIBE"]
+            "AnalystDatabase",
+            arn,
+            P.ResourceProperty(database=self._database()),
+            ["DESCRIBE"],
+            self.database,
         )
         self._grant(
             "AnalystTables",
