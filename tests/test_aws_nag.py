@@ -19,8 +19,9 @@ pytestmark = pytest.mark.aws
 INFRA = Path(__file__).parents[1] / "infra"
 
 
-def nag_findings(context: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(findings, stack names) of the app built by `build_app(context)` under AwsSolutions."""
+def nag_findings(context: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(findings, stack templates) of the app built by `build_app(context)` under
+    AwsSolutions."""
     import json
 
     import aws_cdk as cdk
@@ -41,7 +42,7 @@ def nag_findings(context: dict[str, Any]) -> tuple[list[str], list[str]]:
             for entry in stack.find_metadata_by_type(kind):
                 if "AwsSolutions-" in str(entry.data):
                     findings.append(f"{stack.stack_name} {entry.path}: {entry.data}")
-    return findings, [s.stack_name for s in assembly.stacks]
+    return findings, [s.template for s in assembly.stacks]
 
 
 @pytest.mark.parametrize(
@@ -53,6 +54,20 @@ def nag_findings(context: dict[str, Any]) -> tuple[list[str], list[str]]:
     ids=["default", "cloudtrail"],
 )
 def test_aws_solutions_checks_pass_on_every_stack(context: dict[str, Any]) -> None:
-    findings, stacks = nag_findings(context)
-    assert stacks, "the app has no stack"
+    findings, templates = nag_findings(context)
+    assert templates, "the app has no stack"
     assert findings == [], "\n".join(findings)
+    # every suppression says why, and an IAM5 one names the exact wildcard it accepts
+    suppressions = [
+        (rid, rule)
+        for t in templates
+        for rid, r in t["Resources"].items()
+        for rule in r.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    ]
+    assert suppressions
+    for rid, rule in suppressions:
+        assert len(rule["reason"]) > 60 and "not needed" not in rule["reason"], (rid, rule)
+        if rule["id"] == "AwsSolutions-IAM5":
+            (applies,) = rule["applies_to"]
+            assert applies.startswith("Resource::") and "*" in applies, (rid, rule)
+    assert {rule["id"] for _, rule in suppressions} == {"AwsSolutions-S1", "AwsSolutions-IAM5"}
