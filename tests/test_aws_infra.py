@@ -695,6 +695,7 @@ def test_lake_formation_governs_the_lake(doc: dict[str, Any]) -> None:
     assert assoc["Properties"]["LFTags"][0]["TagValues"] == [RESTRICTED]  # fail closed
     _, db = one(doc, "AWS::Glue::Database")
     assert db["Properties"]["DatabaseInput"]["CreateTableDefaultPermissions"] == []
+    assert db["DependsOn"] == [settings_id]
     job_role = _ref(one(doc, "AWS::Glue::Job")[1]["Properties"]["Role"])
     analyst = next(k for k in roles if k.startswith("AnalystRole"))
     grants: dict[str, list[tuple[str, Any, list[str]]]] = {}

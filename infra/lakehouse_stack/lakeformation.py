@@ -85,6 +85,9 @@ class LakeFormation(Construct):
         # account-wide settings: deleting the stack must not rewrite the account's admin list
         # (another environment's stack may rely on the same entry)
         self.admins.apply_removal_policy(RemovalPolicy.RETAIN)
+        # an account that turned off IAMAllowedPrincipals' CREATE_DATABASE needs the deployer
+        # to be an administrator before it creates the database
+        database.node.add_dependency(self.admins)
         self.data_access_role = self._data_access_role(lake, key)
         self.location = lf.CfnResource(
             self,
