@@ -17,6 +17,7 @@ from __future__ import annotations
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from cdk_nag import NagSuppressions
 from constructs import Construct
 
 from lakehouse_stack.settings import Settings
@@ -84,8 +85,6 @@ class Buckets(Construct):
                 ),
             ],
         )
-        from cdk_nag import NagSuppressions
-
         NagSuppressions.add_resource_suppressions(
             self.access_logs,
             [
