@@ -36,7 +36,7 @@ class ColumnRef:
         return f"{self.table}.{self.column}"
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class Edge:
     source: ColumnRef
     target_table: str
