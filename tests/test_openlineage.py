@@ -24,23 +24,18 @@ import pytest
 from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset, parent_run
 
+from conftest import TWO_ORDERS
 from lakehouse.config import LineageSettings, Settings
 from lakehouse.errors import TerminalError
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.storage import Root
 
-ORDERS = (
-    "order_num,order_id,user_id,order_timestamp,total_amount,date,payment_method\n"
-    "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01,card\n"
-    "2,11,5,2025-04-02T10:00:00,5.00,2025-04-02,bitcoin\n"  # invalid_enum:payment_method
-)
-
 
 def deliver(tmp: Path, root: Root) -> None:
     src = tmp / "in" / "orders_1.csv"
     src.parent.mkdir(parents=True, exist_ok=True)
-    src.write_text(ORDERS)
+    src.write_text(TWO_ORDERS)
     copy_sources(root, [src])
 
 
@@ -91,13 +86,9 @@ def check_spec(e: dict[str, Any]) -> None:
 
 
 @pytest.fixture(scope="module")
-def file_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Root, list[dict[str, Any]], str]:
-    tmp = tmp_path_factory.mktemp("ol")
-    root = Root(str(tmp / "lake"))
-    deliver(tmp, root)
-    summary = run(root)
-    lines = (tmp / "lake" / "_ops" / "lineage" / "events.jsonl").read_text().splitlines()
-    return root, events_of(lines), summary.run_id
+def file_run(two_orders_lake: Path) -> tuple[Root, list[dict[str, Any]]]:
+    lines = (two_orders_lake / "_ops" / "lineage" / "events.jsonl").read_text().splitlines()
+    return Root(str(two_orders_lake)), events_of(lines)
 
 
 def by_job(events: list[dict[str, Any]], job: str, kind: str) -> dict[str, Any]:
@@ -107,9 +98,9 @@ def by_job(events: list[dict[str, Any]], job: str, kind: str) -> dict[str, Any]:
 
 
 def test_every_step_starts_and_completes_under_the_run(
-    file_run: tuple[Root, list[dict[str, Any]], str],
+    file_run: tuple[Root, list[dict[str, Any]]],
 ) -> None:
-    root, events, _ = file_run
+    root, events = file_run
     namespace = Path(root.uri).resolve().as_uri()
     for e in events:
         check_spec(e)
@@ -144,9 +135,9 @@ def test_every_step_starts_and_completes_under_the_run(
 
 
 def test_silver_step_reports_versions_rows_and_quarantine_reasons(
-    file_run: tuple[Root, list[dict[str, Any]], str],
+    file_run: tuple[Root, list[dict[str, Any]]],
 ) -> None:
-    _, events, _ = file_run
+    _, events = file_run
     silver = by_job(events, "lakehouse.silver_orders", "COMPLETE")
     assert [i["name"] for i in silver["inputs"]] == ["bronze.orders"]
     assertions = silver["inputs"][0]["inputFacets"]["dataQualityAssertions"]["assertions"]
@@ -183,9 +174,9 @@ def test_silver_step_reports_versions_rows_and_quarantine_reasons(
 
 
 def test_gold_step_names_its_tables_versions_and_column_lineage(
-    file_run: tuple[Root, list[dict[str, Any]], str],
+    file_run: tuple[Root, list[dict[str, Any]]],
 ) -> None:
-    _, events, _ = file_run
+    _, events = file_run
     gold = by_job(events, "lakehouse.gold", "COMPLETE")
     outputs = {o["name"]: o for o in gold["outputs"]}
     assert "gold.sales_daily" in outputs and "gold.line_revenue" not in outputs  # ephemeral

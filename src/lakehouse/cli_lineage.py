@@ -91,6 +91,25 @@ def lineage(
         con.print("nothing")
 
 
+def docs(
+    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    root: RootOpt = None,
+    models: ModelsOpt = None,
+) -> None:
+    """Write the data docs: every table by zone with its columns, checks, descriptions,
+    lineage, rows, version, freshness and reject rate, as one searchable offline HTML file."""
+    from lakehouse.api import Lakehouse
+    from lakehouse.datadocs import write
+    from lakehouse.log import configure
+
+    configure()
+    lh = Lakehouse(root)
+    path = write(lh.root, out, lh.contracts_dir, models)
+    size = path.stat().st_size / 1e6
+    sys.stdout.write(f"data docs written to {path} ({size:,.1f} MB)\n")
+
+
 def register(app: typer.Typer) -> None:
     """Add this area's commands to `app`."""
     app.command()(lineage)
+    app.command()(docs)
