@@ -31,6 +31,8 @@ from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.storage import Root
 
+pytest_plugins = ["aws_fixtures"]
+
 
 def deliver(tmp: Path, root: Root) -> None:
     src = tmp / "in" / "orders_1.csv"
@@ -311,3 +313,27 @@ def test_a_collector_that_is_down_costs_one_warning_not_the_run(
 def without_gold() -> Any:
     """The HTTP tests need the events, not the gold tables: skip the 25 models' compute."""
     return pipeline_definition().replace_task("gold", fn=lambda state: {"tables_written": 0})
+
+
+@pytest.mark.aws
+def test_file_transport_on_s3_writes_one_object_per_run(aws: Any) -> None:
+    from lakehouse.contracts import load_contracts
+    from lakehouse.gold.model import all_models
+    from lakehouse.lineage.openlineage import Emitter
+
+    bucket = aws.bucket("lineage")
+    root = Root(f"s3://{bucket}/prod")
+    started = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
+    settings = LineageSettings(column_lineage=False)
+    emitter = Emitter(settings, root, "r-1", started, load_contracts(), all_models, "local")
+    emitter.pipeline_start()
+    emitter.step_start("discover")
+    emitter.pipeline_end("SUCCEEDED", None)
+    body = aws.client("s3").get_object(Bucket=bucket, Key="prod/_ops/lineage/events/r-1.jsonl")
+    events = events_of(body["Body"].read().decode().splitlines())
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        ("lakehouse", "START"),
+        ("lakehouse.discover", "START"),
+        ("lakehouse", "COMPLETE"),
+    ]
+    assert {e["job"]["namespace"] for e in events} == {f"s3://{bucket}/prod"}
