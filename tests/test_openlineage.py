@@ -337,3 +337,25 @@ def test_file_transport_on_s3_writes_one_object_per_run(aws: Any) -> None:
         ("lakehouse", "COMPLETE"),
     ]
     assert {e["job"]["namespace"] for e in events} == {f"s3://{bucket}/prod"}
+
+
+def test_lineage_settings_are_checked(tmp_path: Path) -> None:
+    from lakehouse import config
+
+    (tmp_path / "lakehouse.toml").write_text(
+        '[lineage]\ntransport = "http"\nurl = "http://collector:5000"\napi_key = "s3cret"\n'
+    )
+    loaded = config.load(path=tmp_path / "lakehouse.toml", env={}, entities=[])
+    assert (loaded.lineage.transport, loaded.lineage.url) == ("http", "http://collector:5000")
+    assert loaded.lineage.api_key is not None and loaded.lineage.api_key.reveal() == "s3cret"
+    assert loaded.redacted()["lineage"]["api_key"] == "***"
+    assert config.load(env={}, entities=[]).lineage.transport == "file"
+    refused = {
+        "LAKEHOUSE__LINEAGE__TRANSPORT": "kafka",
+        "LAKEHOUSE__LINEAGE__TIMEOUT_SECONDS": "0",
+    }
+    for key, value in refused.items():
+        with pytest.raises(config.ConfigError, match=key):
+            config.load(env={key: value}, entities=[])
+    with pytest.raises(config.ConfigError, match="needs url"):
+        config.load(env={"LAKEHOUSE__LINEAGE__TRANSPORT": "http"}, entities=[])
