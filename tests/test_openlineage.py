@@ -183,6 +183,8 @@ def test_gold_step_names_its_tables_versions_and_column_lineage(
     outputs = {o["name"]: o for o in gold["outputs"]}
     assert "gold.sales_daily" in outputs and "gold.line_revenue" not in outputs  # ephemeral
     assert outputs["gold.sales_daily"]["facets"]["version"]["datasetVersion"] == "1"
+    stats = outputs["gold.sales_daily"]["outputFacets"]["outputStatistics"]
+    assert stats["rowCount"] == 1  # one valid order, one day
     assert {i["name"] for i in gold["inputs"]} == {
         "silver.orders",
         "silver.order_items",

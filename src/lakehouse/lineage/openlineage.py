@@ -285,7 +285,8 @@ class Emitter:
                 for name in written:
                     reads.update(e.source.table for e in stored_edges_into(graph, name))
             ins = [self._input(n) for n in sorted(reads - set(written))]
-            outs = [self._output(n, versions[n], None) for n in written]
+            rows = dict(state.rows_written)
+            outs = [self._output(n, versions[n], rows.get(n)) for n in written]
             return ins, outs
         return [], []
 

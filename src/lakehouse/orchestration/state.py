@@ -88,6 +88,7 @@ class RunState:
     latency: dict[str, float] = field(default_factory=dict)  # entity -> max landing->silver s
     # Delta versions this run wrote ("bronze.orders" -> 7), for the lineage events
     versions: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)  # gold: rows of each write
     lineage: Emitter | None = None  # OpenLineage events of this run (None: not sent)
     # quality / notify
     findings: list[Finding] = field(default_factory=list)

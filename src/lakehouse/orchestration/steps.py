@@ -241,9 +241,11 @@ def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContex
 def gold(state: RunState) -> dict[str, Any]:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
     so a run killed before this step is caught up by the next one)."""
-    versions = state.engine().refresh_gold(state.run_id, state.now)
+    engine = state.engine()
+    versions = engine.refresh_gold(state.run_id, state.now)
     with state._lock:
         state.versions.update(versions)
+        state.rows_written.update(getattr(engine, "gold_rows", {}))
     checkpoint("after_gold")
     return {"tables_written": len(versions)}
 
