@@ -2,8 +2,9 @@
 
 Contracts give landing -> bronze -> silver / quarantine, column for column (a bronze column is
 the text of the delivered column; silver types it; quarantine keeps it), plus the indirect edges
-the validation reads: a `date_of` check, foreign keys and the columns that must agree with the
-parent, and every bronze column deciding whether a row reaches silver or quarantine.
+the validation reads: every bronze column decides whether its row reaches silver (its checks,
+`date_of` included), and a foreign key's parent columns (key and `must_agree`) decide for the
+child; the same columns feed quarantine's `_reasons`.
 
 Each gold model's SQL is parsed once, qualified against the schemas the lakehouse really holds
 (silver: contract columns plus the lineage columns of `zones.LINEAGE`; gold: each model's output
@@ -80,7 +81,9 @@ def build_graph(contracts: Mapping[str, Contract], models: Mapping[str, GoldMode
 
 def _add_contract(graph: LineageGraph, c: Contract) -> None:
     e = c.entity
-    landing, bronze, silver, quarantine = (f"{z}.{e}" for z in zones_of_entity())
+    landing, bronze, silver, quarantine = (
+        f"{zone}.{e}" for zone in ("landing", "bronze", "silver", "quarantine")
+    )
     patterns = ", ".join(c.file_patterns)
     graph.add_table(
         TableNode(landing, tuple(c.names), f"Files dropped in landing/ named {patterns}.", "file")
@@ -99,22 +102,16 @@ def _add_contract(graph: LineageGraph, c: Contract) -> None:
         for target in (silver, quarantine):
             if col in graph.tables[target].columns:
                 graph.add_edge(Edge(ColumnRef(bronze, col), target, col, "direct"))
-    for col in c.names:  # every value is checked: it decides silver or quarantine
+    # every value is checked (types, ranges, enums, date_of ...): it decides silver or quarantine
+    for col in c.names:
         graph.add_edge(Edge(ColumnRef(bronze, col), quarantine, zones.REASONS.name, "direct"))
         graph.add_edge(Edge(ColumnRef(bronze, col), silver, None, "indirect"))
-    for checked in c.columns:
-        if checked.date_of:
-            graph.add_edge(Edge(ColumnRef(bronze, checked.date_of), silver, None, "indirect"))
     for fk in c.foreign_keys:
         parent = f"silver.{fk.references}"
         for ref_col in (fk.ref_column, *fk.must_agree):
             src = ColumnRef(parent, ref_col)
             graph.add_edge(Edge(src, silver, None, "indirect"))
             graph.add_edge(Edge(src, quarantine, zones.REASONS.name, "direct"))
-
-
-def zones_of_entity() -> tuple[str, str, str, str]:
-    return ("landing", "bronze", "silver", "quarantine")
 
 
 def sql_schema(

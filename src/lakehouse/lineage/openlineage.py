@@ -155,10 +155,6 @@ class Emitter:
         try:
             transport = build_transport(settings, root, run_id)
             self.client = OpenLineageClient(transport=transport)
-            if settings.column_lineage:  # pure Python: built while the steps read and write
-                pool = ThreadPoolExecutor(1, thread_name_prefix="lakehouse-lineage")
-                self._graph = pool.submit(self._build_graph)
-                pool.shutdown(wait=False)
         except Exception as exc:
             self._failed(exc)
 
@@ -199,7 +195,18 @@ class Emitter:
 
     # --- steps -----------------------------------------------------------------------
     def step_start(self, step: str) -> None:
+        if step == "bronze":
+            self._derive_lineage()
         self._emit(RunState.START, f"{PIPELINE_JOB}.{step}", self._step_id(step), self._parent())
+
+    def _derive_lineage(self) -> None:
+        """Start deriving the column lineage (pure Python, ~1 s the first time in a process,
+        cached per model after) while the steps read and write: only in runs with files."""
+        if not (self.enabled and self.settings.column_lineage) or self._graph is not None:
+            return
+        pool = ThreadPoolExecutor(1, thread_name_prefix="lakehouse-lineage")
+        self._graph = pool.submit(self._build_graph)
+        pool.shutdown(wait=False)
 
     def step_end(self, step: str, state: PipelineState, error: str | None = None) -> None:
         if not self.enabled or self.client is None:
