@@ -38,6 +38,7 @@ def test_page_documents_definitions_and_state(built: Path) -> None:
     gold = html.split('data-table="gold.product_performance"')[1].split("</section>")[0]
     assert "SQL of the model" in gold and "FROM gold.product_days AS d" in gold
     assert "one row per product in silver.products" in gold
+    assert "min objective (from silver." in gold  # as fresh as the silver it reads
 
 
 @pytest.fixture(scope="module")

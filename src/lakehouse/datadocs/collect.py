@@ -55,6 +55,7 @@ class TableDoc:
     fresh: bool | None = None
     reject_rate: float | None = None
     max_reject_rate: float | None = None
+    freshness_from: str = ""  # gold: the silver table its staleness is inherited from
 
 
 @dataclass(frozen=True)
@@ -213,3 +214,34 @@ def _add_state(
         silver.fresh = t.fresh
         silver.reject_rate = t.reject_rate
         silver.max_reject_rate = t.max_reject_rate
+    _inherit_freshness(docs, by_name)
+
+
+def _inherit_freshness(docs: list[TableDoc], by_name: dict[str, TableDoc]) -> None:
+    """A gold table is refreshed by every run that changes what it reads, so it is as fresh as
+    the stalest silver table upstream of it, against the tightest of their objectives."""
+    upstream: dict[str, set[str]] = {}
+
+    def silver_of(name: str, trail: frozenset[str] = frozenset()) -> set[str]:
+        if name not in upstream:
+            found: set[str] = set()
+            for read in by_name[name].reads if name in by_name else []:
+                if read.startswith("silver."):
+                    found.add(read)
+                elif read.startswith("gold.") and read not in trail:
+                    found |= silver_of(read, trail | {name})
+            upstream[name] = found
+        return upstream[name]
+
+    for doc in docs:
+        if doc.zone != "gold":
+            continue
+        sources = [by_name[s] for s in silver_of(doc.name) if s in by_name]
+        timed = [s for s in sources if s.staleness_minutes is not None]
+        if not timed:
+            continue
+        stalest = max(timed, key=lambda s: s.staleness_minutes or 0.0)
+        doc.staleness_minutes = stalest.staleness_minutes
+        doc.freshness_minutes = min(s.freshness_minutes or 0.0 for s in timed)
+        doc.fresh = all(s.fresh for s in timed)
+        doc.freshness_from = stalest.name

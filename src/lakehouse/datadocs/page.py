@@ -186,7 +186,8 @@ def _health(t: TableDoc) -> str:
     parts = []
     if t.freshness_minutes is not None and t.staleness_minutes is not None:
         text = (
-            f"staleness {t.staleness_minutes:,.0f} min of {t.freshness_minutes:,.0f} min objective"
+            f"staleness {t.staleness_minutes:,.0f} min of {t.freshness_minutes:,.0f} min "
+            "objective" + (f" (from {t.freshness_from})" if t.freshness_from else "")
         )
         parts.append(badge(text, "ok" if t.fresh else "bad"))
     if t.reject_rate is not None and t.max_reject_rate is not None:
