@@ -8,8 +8,6 @@ import json
 import logging
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -169,25 +167,19 @@ def test_impact_of_payment_method_is_exactly_what_the_sql_reads(graph: LineageGr
 
 
 def test_cli_lineage_json_downstream() -> None:
-    p = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "lakehouse",
-            "lineage",
-            "silver.orders",
-            "--column",
-            "payment_method",
-            "--downstream",
-            "--format",
-            "json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert p.returncode == 0, p.stderr
-    rows = json.loads(p.stdout)
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import app
+
+    args = ["lineage", "silver.orders", "--column", "payment_method", "--downstream"]
+    log = logging.getLogger("lakehouse")
+    handlers, propagate = list(log.handlers), log.propagate
+    try:  # the command configures the logger for a process of its own: undo that after
+        result = CliRunner().invoke(app, [*args, "--format", "json"])
+    finally:
+        log.handlers[:], log.propagate = handlers, propagate
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)
     assert {(r["table"], r["column"], r["kind"]) for r in rows} == PAYMENT_METHOD_IMPACT
     assert all(r["depth"] == 1 for r in rows)
 
