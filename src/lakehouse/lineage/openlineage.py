@@ -29,30 +29,30 @@ import logging
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import attr
 from openlineage.client import OpenLineageClient
 from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import (
-    DatasetFacet,
-    column_lineage_dataset,
-    data_quality_assertions_dataset,
     data_quality_metrics_dataset,
     dataset_version_dataset,
-    documentation_dataset,
     error_message_run,
     job_type_job,
     output_statistics_output_dataset,
     parent_run,
     processing_engine_run,
-    schema_dataset,
 )
-from openlineage.client.uuid import generate_static_uuid
 
-from lakehouse import zones
-from lakehouse.lineage.graph import ColumnRef, Edge, EdgeKind, LineageGraph
+from lakehouse.lineage.facets import (
+    QuarantineDatasetFacet,
+    assertions_facet,
+    column_lineage_facet,
+    dataset_facets,
+    namespace_of,
+    run_uuid,
+    stored_edges_into,
+)
+from lakehouse.lineage.graph import LineageGraph
 from lakehouse.log import event
 
 if TYPE_CHECKING:
@@ -65,60 +65,6 @@ if TYPE_CHECKING:
 
 PRODUCER = "https://github.com/lakehouse/lakehouse"
 PIPELINE_JOB = "lakehouse"
-QUARANTINE_FACET_SCHEMA = "https://lakehouse.dev/spec/QuarantineDatasetFacet.json"
-
-
-@attr.define
-class QuarantineDatasetFacet(DatasetFacet):
-    """Rows of this run's batch that were quarantined, in all and per reason code."""
-
-    rowsQuarantined: int
-    reasons: dict[str, int]
-
-    @staticmethod
-    def _get_schema() -> str:
-        return QUARANTINE_FACET_SCHEMA
-
-
-def stored_edges_into(graph: LineageGraph, table: str, column: str | None = None) -> list[Edge]:
-    """The edges into a table (or one column) with ephemeral models looked through: a dataset
-    that is never written is replaced by what it reads (an edge stays direct only when both
-    steps are direct). Sorted, without duplicates (direct wins)."""
-    found: dict[ColumnRef, Edge] = {}
-
-    def add(edge: Edge) -> None:
-        old = found.get(edge.source)
-        if old is None or (old.kind == "indirect" and edge.kind == "direct"):
-            found[edge.source] = edge
-
-    def visit(edge: Edge, kind: EdgeKind, trail: frozenset[str]) -> None:
-        src = edge.source
-        node = graph.tables.get(src.table)
-        if node is None or node.kind != "ephemeral":
-            add(Edge(src, table, column, kind))
-            return
-        if src.table in trail:
-            return
-        for inner in graph.edges_into(src.table, src.column):
-            both: EdgeKind = "direct" if kind == "direct" and inner.kind == "direct" else "indirect"
-            visit(inner, both, trail | {src.table})
-
-    for edge in graph.edges_into(table, column):
-        visit(edge, edge.kind, frozenset())
-    return sorted(found.values(), key=lambda e: (e.source, e.kind))
-
-
-def namespace_of(root: Root) -> str:
-    """The root's URI: `s3://bucket/prefix`, or `file:///abs/path` for a local root."""
-    if root.is_local:
-        return Path(root.uri).resolve().as_uri()
-    return root.uri
-
-
-def run_uuid(root_uri: str, run_id: str, started: dt.datetime, step: str = "") -> str:
-    """A stable UUID (v7, time-ordered) for the run or one of its steps."""
-    data = f"{root_uri}|{run_id}|{step}".encode()
-    return str(generate_static_uuid(started, data))
 
 
 class Emitter:
@@ -282,7 +228,7 @@ class Emitter:
             if result is None or not (result.rows_in + result.rows_rechecked or result.versions):
                 return [], []  # nothing of this entity arrived or waited
             parents = [self._input(f"silver.{fk.references}") for fk in contract.foreign_keys]
-            checked = self._input(f"bronze.{entity}", self._assertions(result))
+            checked = self._input(f"bronze.{entity}", assertions_facet(result))
             return [checked, *parents], self._entity_outputs(entity, result)
         if step == "gold":
             written = sorted(n for n in versions if n.startswith("gold."))
@@ -317,26 +263,11 @@ class Emitter:
             )
         return outputs
 
-    @staticmethod
-    def _assertions(r: EntityResult) -> dict[str, Any]:
-        """The contract's checks as run on the step's input rows: one failed assertion per
-        reason code found (`null_required:user_id`, column `user_id`), or one that passed."""
-        facet = data_quality_assertions_dataset.DataQualityAssertionsDatasetFacet(
-            assertions=[
-                data_quality_assertions_dataset.Assertion(
-                    assertion=reason, success=False, column=reason.partition(":")[2] or None
-                )
-                for reason in sorted(r.reasons)
-            ]
-            or [data_quality_assertions_dataset.Assertion(assertion="contract", success=True)]
-        )
-        return {"dataQualityAssertions": facet}
-
     def _input(self, name: str, input_facets: Mapping[str, Any] | None = None) -> InputDataset:
         return InputDataset(
             namespace=self.namespace,
             name=name,
-            facets=self._dataset_facets(name),
+            facets=dataset_facets(name, self.contracts, self._models()),
             inputFacets=dict(input_facets or {}),
         )
 
@@ -347,12 +278,16 @@ class Emitter:
         rows: int | None,
         extra: Mapping[str, Any] | None = None,
     ) -> OutputDataset:
-        facets: dict[str, Any] = {**self._dataset_facets(name), **(extra or {})}
+        facets: dict[str, Any] = {
+            **dataset_facets(name, self.contracts, self._models()),
+            **(extra or {}),
+        }
         if version is not None:
             facets["version"] = dataset_version_dataset.DatasetVersionDatasetFacet(
                 datasetVersion=str(version)
             )
-        lineage = self._column_lineage(name)
+        graph = self._lineage_graph()
+        lineage = None if graph is None else column_lineage_facet(graph, name, self.namespace)
         if lineage is not None:
             facets["columnLineage"] = lineage
         output_facets: dict[str, Any] = {}
@@ -363,73 +298,6 @@ class Emitter:
         return OutputDataset(
             namespace=self.namespace, name=name, facets=facets, outputFacets=output_facets
         )
-
-    def _dataset_facets(self, name: str) -> dict[str, DatasetFacet]:
-        columns, description = self._schema(name)
-        facets: dict[str, DatasetFacet] = {}
-        if columns:
-            facets["schema"] = schema_dataset.SchemaDatasetFacet(
-                fields=[
-                    schema_dataset.SchemaDatasetFacetFields(name=c, type=t, description=d or None)
-                    for c, t, d in columns
-                ]
-            )
-        if description:
-            facets["documentation"] = documentation_dataset.DocumentationDatasetFacet(
-                description=description
-            )
-        return facets
-
-    def _schema(self, name: str) -> tuple[list[tuple[str, str | None, str]], str]:
-        zone, _, table = name.partition(".")
-        contract = self.contracts.get(table)
-        if zone == "landing" and contract is not None:
-            cols: list[tuple[str, str | None, str]] = [
-                (c.name, "string", c.description) for c in contract.columns
-            ]
-            return cols, f"Files dropped in landing/ named {', '.join(contract.file_patterns)}."
-        if zone in ("bronze", "silver", "quarantine") and contract is not None:
-            schema = {
-                "bronze": zones.bronze_schema,
-                "silver": zones.silver_schema,
-                "quarantine": zones.quarantine_schema,
-            }[zone](contract)
-            cols = [
-                (f.name, str(f.type), (f.metadata or {}).get(b"comment", b"").decode())
-                for f in schema
-            ]
-            return cols, zones.descriptions(contract)[zone]
-        if zone == "gold":
-            model = self._models().get(table)
-            if model is not None:
-                return [(c.name, None, c.description) for c in model.columns], model.description
-        return [], ""
-
-    def _column_lineage(self, name: str) -> Any:
-        graph = self._lineage_graph()
-        if graph is None or name not in graph.tables:
-            return None
-        fields = {}
-        for column in graph.tables[name].columns:
-            edges = stored_edges_into(graph, name, column)
-            if not edges:
-                continue
-            fields[column] = column_lineage_dataset.Fields(
-                inputFields=[
-                    column_lineage_dataset.InputField(
-                        namespace=self.namespace,
-                        name=e.source.table,
-                        field=e.source.column,
-                        transformations=[
-                            column_lineage_dataset.Transformation(type=e.kind.upper())
-                        ],
-                    )
-                    for e in edges
-                ]
-            )
-        if not fields:
-            return None
-        return column_lineage_dataset.ColumnLineageDatasetFacet(fields=fields)
 
     # --- plumbing --------------------------------------------------------------------
     def _build_graph(self) -> LineageGraph:
