@@ -58,3 +58,27 @@ def business_rows(lh: Lakehouse, name: str) -> pa.Table:
             lh.sql(f"SELECT _source_file || ':' || _sheet || ':' || _row AS w FROM {name}")["w"],
         )
     return t.sort_by([(c, "ascending") for c in t.column_names if c != "_reasons"])
+
+
+TWO_ORDERS = (
+    "order_num,order_id,user_id,order_timestamp,total_amount,date,payment_method\n"
+    "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01,card\n"
+    "2,11,5,2025-04-02T10:00:00,5.00,2025-04-02,bitcoin\n"  # invalid_enum:payment_method
+)
+
+
+@pytest.fixture(scope="session")
+def two_orders_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One default run of two orders (one quarantined): shared by the lineage-event and the
+    data-docs tests, which only read it."""
+    from lakehouse.pipeline import copy_sources, run
+    from lakehouse.storage import Root
+
+    tmp = tmp_path_factory.mktemp("two-orders")
+    root = Root(str(tmp / "lake"))
+    src = tmp / "in" / "orders_1.csv"
+    src.parent.mkdir()
+    src.write_text(TWO_ORDERS)
+    copy_sources(root, [src])
+    run(root)
+    return tmp / "lake"

@@ -343,9 +343,9 @@ def generate(
 
 
 def _register_areas() -> None:
-    from lakehouse import cli_aws, cli_maintenance, cli_ops, cli_repair, cli_report
+    from lakehouse import cli_aws, cli_lineage, cli_maintenance, cli_ops, cli_repair, cli_report
 
-    for area in (cli_ops, cli_aws, cli_report, cli_maintenance, cli_repair):
+    for area in (cli_ops, cli_aws, cli_report, cli_maintenance, cli_repair, cli_lineage):
         area.register(app)
 
 

@@ -31,6 +31,12 @@ max_field_bytes = 1048576     # UTF-8 bytes of one value (cell, field, JSON valu
 max_seconds_per_file = 600    # wall-clock time to read one file
 max_reader_memory_bytes = 8589934592  # address space of the process that reads one file
 
+[lineage]                     # OpenLineage run events (docs/catalog.md)
+transport = "file"            # file | http | console | off
+path = "_ops/lineage/events.jsonl"  # file: below the root (s3: one object per run beside it)
+url = "http://localhost:5000" # http: the collector (Marquez, DataHub ...); POST to url/endpoint
+timeout_seconds = 2           # http: one attempt; a collector that fails is skipped for the run
+
 [notifiers.ops]               # any name; type = console | file | webhook | sns
 type = "webhook"
 url = "https://hooks.example.com/T000/B000"
@@ -46,7 +52,7 @@ import math
 import os
 import tomllib
 from collections.abc import Collection, Mapping
-from dataclasses import Field, dataclass, field, fields
+from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -186,6 +192,25 @@ class NotifySettings:
     resolved: bool = True  # also tell when an alert is resolved
 
 
+LineageTransport = Literal["file", "http", "console", "off"]
+LINEAGE_TRANSPORTS: tuple[str, ...] = ("file", "http", "console", "off")
+
+
+@dataclass(frozen=True)
+class LineageSettings:
+    """Where the run's OpenLineage events go (`lakehouse.lineage.openlineage`). Emission never
+    fails a run: a transport that fails is logged once and skipped for the rest of the run."""
+
+    transport: LineageTransport = "file"
+    path: str = "_ops/lineage/events.jsonl"  # file: relative to the root, or an absolute path
+    url: str = ""  # http: the collector's base URL (Marquez: http://localhost:5000)
+    endpoint: str = "api/v1/lineage"  # http
+    api_key: Secret | None = None  # http: sent as `Authorization: Bearer <key>`
+    timeout_seconds: float = number(2.0, POSITIVE)  # http: per event, no retries
+    namespace: str = ""  # datasets' and jobs' namespace; default: the root's URI
+    column_lineage: bool = True  # attach the columnLineage facet (derived from the definitions)
+
+
 NotifierType = Literal["console", "file", "webhook", "sns"]
 
 
@@ -213,6 +238,7 @@ class Settings:
     notify: NotifySettings = NotifySettings()
     intake: IntakeSettings = IntakeSettings()
     maintenance: MaintenanceSettings = field(default_factory=MaintenanceSettings)
+    lineage: LineageSettings = LineageSettings()
     notifiers: tuple[NotifierSettings, ...] = (NotifierSettings("console", "console"),)
     sources: tuple[str, ...] = ()  # where values came from, for messages
 
@@ -351,11 +377,11 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 
 def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> Settings:
-    unknown = set(raw) - {*_SECTIONS, "sla", "notifiers"}
+    unknown = set(raw) - {*_SECTIONS, "sla", "notifiers", "lineage"}
     if unknown:
         raise ConfigError(
             f"{where.of(min(unknown))}: unknown section(s) {sorted(unknown)}; known: "
-            f"{sorted({*_SECTIONS, 'sla', 'notifiers'})}"
+            f"{sorted({*_SECTIONS, 'sla', 'notifiers', 'lineage'})}"
         )
     parts: dict[str, Any] = {
         name: _typed(cls, _section(raw, name, where.of(name)), name, where)
@@ -385,8 +411,10 @@ def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> S
         _notifier(str(n), _section(notifiers_raw, n, where.of(f"notifiers.{n}")), where)
         for n in notifiers_raw
     )
+    lineage = _lineage(_section(raw, "lineage", where.of("lineage")), where)
     return Settings(
         sla=sla,
+        lineage=lineage,
         notifiers=notifiers or Settings().notifiers,
         sources=tuple(name for name, _ in where.layers),
         **parts,
@@ -437,6 +465,26 @@ def _coerce(value: Any, default: Any, key: str, where: _Origins, bounds: Bounds)
             raise ConfigError(f"{where.of(key)}: {key} must be a whole number, got {value!r}")
         return int(value) if whole else float(value)
     return value
+
+
+def _lineage(values: Mapping[str, Any], where: _Origins) -> LineageSettings:
+    plain = {k: v for k, v in values.items() if k != "api_key"}
+    for key in ("transport", "path", "url", "endpoint", "namespace"):
+        if key in plain and not isinstance(plain[key], str):
+            raise ConfigError(f"{where.of(f'lineage.{key}')}: lineage.{key} must be a string")
+    settings: LineageSettings = _typed(LineageSettings, plain, "lineage", where)
+    if settings.transport not in LINEAGE_TRANSPORTS:
+        raise ConfigError(
+            f"{where.of('lineage.transport')}: lineage.transport must be one of "
+            f"{', '.join(LINEAGE_TRANSPORTS)}, got {settings.transport!r}"
+        )
+    if settings.transport == "http" and not settings.url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f'{where.of("lineage")}: lineage.transport = "http" needs url = "http(s)://..."'
+        )
+    if "api_key" in values:
+        settings = replace(settings, api_key=Secret(str(values["api_key"])))
+    return settings
 
 
 def _notifier(name: str, values: Mapping[str, Any], where: _Origins) -> NotifierSettings:

@@ -17,6 +17,7 @@ import time
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from lakehouse import ops
 from lakehouse.config import Settings
@@ -28,6 +29,9 @@ from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
 from lakehouse.orchestration.state import Progress, RunState, RunSummary
 from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
+
+if TYPE_CHECKING:
+    from lakehouse.lineage.openlineage import Emitter
 
 __all__ = ["Delivery", "Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
 
@@ -177,6 +181,9 @@ def run(
             lock=lock,
             refused={name: (why, None) for name, why in (refused or {}).items()},
         )
+        state.lineage = _lineage_emitter(state)
+        if state.lineage is not None:
+            state.lineage.pipeline_start()
         try:
             execute(definition, state, sleep)
             summary.status = "SUCCEEDED"
@@ -192,10 +199,30 @@ def run(
             summary.entities = {e: summary.entities[e] for e in order}
             summary.seconds = state.elapsed()
             _finish(state, failing=summary.status != "SUCCEEDED")
+            if state.lineage is not None:
+                state.lineage.pipeline_end(summary.status, summary.error)
     finally:
         if own_lock:
             lock.release()
     return summary
+
+
+def _lineage_emitter(state: RunState) -> Emitter | None:
+    """The run's OpenLineage emitter (`[lineage]`), or None when lineage is off."""
+    if state.settings.lineage.transport == "off":
+        return None
+    from lakehouse.gold.model import all_models
+    from lakehouse.lineage.openlineage import Emitter
+
+    return Emitter(
+        state.settings.lineage,
+        state.root,
+        state.run_id,
+        state.now,
+        state.contracts,
+        all_models,
+        state.engine_name,
+    )
 
 
 def _explain_by_lost_lock(lock: RunLock, failure: Exception) -> None:

@@ -8,21 +8,36 @@ import pyarrow as pa
 from lakehouse import zones
 from lakehouse.contracts import Contract
 from lakehouse.delta import CDF, columns_to_add, ensure_table, try_open
+from lakehouse.errors import SchemaEvolutionError
+from lakehouse.lineage import LineageGraph, build_graph, load_models
+from lakehouse.lineage.impact import impact_text, report_contract_change
 from lakehouse.storage import Root
 
 
 def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
     """Refuse a run whose contracts change a stored column's type, or add columns to a frozen one.
 
-    Added optional columns are fine (the tables evolve when the run writes them).
+    Added optional columns are fine (the tables evolve when the run writes them). A new contract
+    version that changes silver columns logs each change with the gold tables and columns
+    downstream of it (`contract_change_impact`); a refused change names them in its error.
     """
+    graph: list[LineageGraph] = []
+
+    def graph_of() -> LineageGraph:  # built only when a contract changed something
+        if not graph:
+            graph.append(build_graph(contracts, load_models()))
+        return graph[0]
+
     for c in contracts.values():
         for zone, schema in (
             ("silver", zones.silver_schema(c)),
             ("bronze", zones.bronze_schema(c)),
         ):
             dt = try_open(root, zone, c.entity)
-            if dt is not None:
+            if dt is None:
+                continue
+            impact = report_contract_change(dt, c, graph_of) if zone == "silver" else []
+            try:
                 columns_to_add(
                     pa.schema(dt.schema()),
                     schema,
@@ -30,6 +45,13 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
                     allowed=c.evolution == "evolve",
                     contract=f"contract {c.entity} v{c.version}",
                 )
+            except SchemaEvolutionError as exc:
+                hits = [h for change, found in impact if change.change == "type" for h in found]
+                if not hits:
+                    raise
+                raise SchemaEvolutionError(
+                    f"{exc}; downstream of the changed column(s): {impact_text(hits)}"
+                ) from exc
 
 
 def create_entity_tables(root: Root, contracts: dict[str, Contract]) -> None:

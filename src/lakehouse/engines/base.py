@@ -67,7 +67,14 @@ class RunContext:
 
     def commit(self, operation: str, contract: Contract | None = None) -> CommitInfo:
         """Commit metadata: run id, step, source files and the contract version applied."""
-        extra = {"contract": f"{contract.entity}@v{contract.version}"} if contract else {}
+        extra: dict[str, object] = {}
+        if contract is not None:
+            from lakehouse.lineage.impact import column_specs
+
+            extra = {
+                "contract": f"{contract.entity}@v{contract.version}",
+                "contract_columns": column_specs(contract),
+            }
         return CommitInfo(self.run_id, operation, self.source_files, extra)
 
 

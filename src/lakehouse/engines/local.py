@@ -46,6 +46,7 @@ class LocalEngine:
         self.root = root
         self.contracts_dir = contracts_dir
         self.con = new_connection()
+        self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
 
     def close(self) -> None:
         self.con.close()
@@ -260,6 +261,7 @@ class LocalEngine:
             for w in writes:
                 began = time.perf_counter()
                 versions[f"gold.{w.model}"] = self._write_gold(w, commit)
+                self.gold_rows[f"gold.{w.model}"] = w.table.num_rows
                 written[w.model] = time.perf_counter() - began
                 checkpoint(f"gold_written:{w.model}")
         finally:

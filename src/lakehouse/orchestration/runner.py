@@ -49,6 +49,8 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
     delays = task.retry.delays()
     t0 = time.perf_counter()
     attempt = 0
+    if state.lineage is not None:
+        state.lineage.step_start(task.name)
     try:
         while True:
             attempt += 1
@@ -59,6 +61,8 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
                 break
             except Exception as exc:
                 if not is_transient(exc) or attempt > len(delays):
+                    if state.lineage is not None:
+                        state.lineage.step_end(task.name, state, f"{type(exc).__name__}: {exc}")
                     raise
                 pause = delays[attempt - 1]
                 event(
@@ -78,6 +82,8 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
     with state._lock:
         state.outputs[task.name] = result
         state.trace.append(task.name)
+    if state.lineage is not None:
+        state.lineage.step_end(task.name, state)
     return result
 
 

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import Engine
     from lakehouse.intake import Intake
+    from lakehouse.lineage.openlineage import Emitter
     from lakehouse.lock import RunLock
     from lakehouse.monitoring.sla import Finding
     from lakehouse.storage import LandedFile, Root
@@ -85,6 +86,10 @@ class RunState:
     scratch: str | None = None  # local folder of those files, removed when the run ends
     bytes_in: dict[str, int] = field(default_factory=dict)
     latency: dict[str, float] = field(default_factory=dict)  # entity -> max landing->silver s
+    # Delta versions this run wrote ("bronze.orders" -> 7), for the lineage events
+    versions: dict[str, int] = field(default_factory=dict)
+    rows_written: dict[str, int] = field(default_factory=dict)  # gold: rows of each write
+    lineage: Emitter | None = None  # OpenLineage events of this run (None: not sent)
     # quality / notify
     findings: list[Finding] = field(default_factory=list)
     metrics: list[dict[str, Any]] = field(default_factory=list)

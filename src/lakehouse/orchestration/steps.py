@@ -172,7 +172,11 @@ def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bo
         feather.write_feather(rows, path, compression="uncompressed")  # written and mapped fast
         spills.append((path, items))
     if rows.num_rows:
-        state.engine().write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
+        engine = state.engine()
+        version = engine.write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
+        if version is not None:
+            with state._lock:
+                state.versions[f"bronze.{contract.entity}"] = version
     for item in items:
         item.release()
     return int(rows.num_rows)
@@ -203,6 +207,7 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
         state.latency[entity] = max(0.0, time.time() - newest)
     with state._lock:
         state.summary.entities[entity] = result
+        state.versions.update(result.versions)
         done = len(state.summary.entities)
     state.tick("validate", done, len(state.contracts))
     event(
@@ -236,7 +241,11 @@ def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContex
 def gold(state: RunState) -> dict[str, Any]:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
     so a run killed before this step is caught up by the next one)."""
-    versions = state.engine().refresh_gold(state.run_id, state.now)
+    engine = state.engine()
+    versions = engine.refresh_gold(state.run_id, state.now)
+    with state._lock:
+        state.versions.update(versions)
+        state.rows_written.update(getattr(engine, "gold_rows", {}))
     checkpoint("after_gold")
     return {"tables_written": len(versions)}
 

@@ -58,6 +58,7 @@ class SparkEngine:
     def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
         self.root = root
         self.contracts_dir = contracts_dir
+        self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
         # a session of its own: temp views and commit metadata never mix with another engine's
         self.spark: SparkSession = new_session()
         # MERGE sources here are persisted and deterministic: Delta need not copy them again
@@ -273,4 +274,5 @@ class SparkEngine:
         try:
             return local.refresh_gold(run_id, now)
         finally:
+            self.gold_rows = local.gold_rows
             local.close()
