@@ -5,12 +5,15 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from lakehouse import Lakehouse
 from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.delta import open_table
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.preflight import check_tables
+from lakehouse.storage import Root
 
 ORDERS = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
 
@@ -101,3 +104,42 @@ def test_new_required_column_cannot_be_added_to_existing_table(tmp_path: Path) -
     wanted = pa.schema([*pa.schema(dt.schema()), pa.field("x", pa.string(), nullable=False)])
     with pytest.raises(SchemaEvolutionError, match="must be optional"):
         evolve_schema(dt, wanted, "silver.orders", allowed=True)
+
+
+def test_edited_description_reaches_every_table_and_blocks_nothing(tmp_path: Path) -> None:
+    """A description edited in a contract (no version change) used to fail every later run:
+    delta-rs refuses to merge field metadata with a different `comment`."""
+    cdir = contracts_copy(tmp_path)
+    root = tmp_path / "lake"
+    first = Lakehouse(root, contracts_dir=str(cdir)).run(
+        [
+            write(
+                tmp_path / "a" / "orders_1.csv",
+                ORDERS + "1,10,5,2025-04-01T10:00:00,9.99,2025-04-01\n",
+            )
+        ]
+    )
+    assert first.status == "SUCCEEDED"
+    toml = (cdir / "orders.toml").read_text()
+    old = "Order identifier, unique across all orders."
+    assert old in toml
+    (cdir / "orders.toml").write_text(toml.replace(old, "Order identifier, <unique> per shop."))
+    lh = Lakehouse(root, contracts_dir=str(cdir))
+    second = lh.run(
+        [
+            write(
+                tmp_path / "b" / "orders_2.csv",
+                ORDERS + "2,11,5,2025-04-02T10:00:00,5.00,2025-04-02\n",
+            )
+        ]
+    )
+    assert second.status == "SUCCEEDED"
+    assert lh.sql("SELECT count(*) AS n FROM silver.orders").to_pylist() == [{"n": 2}]
+    for zone in ("bronze", "silver", "quarantine"):
+        schema = pa.schema(open_table(Root(str(root)), zone, "orders").schema())
+        comment = (schema.field("order_id").metadata or {}).get(b"comment", b"").decode()
+        assert comment == "Order identifier, <unique> per shop.", zone
+    # converged: a further run changes no table's metadata again
+    versions = {t.name: t.version for t in lh.tables() if t.name.endswith(".orders")}
+    lh.run([])
+    assert {t.name: t.version for t in lh.tables() if t.name.endswith(".orders")} == versions

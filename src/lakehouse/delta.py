@@ -115,6 +115,7 @@ def ensure_table(
             fencing.guard(root, dt, f"{zone}.{name}")  # `ignore` may have found one
             return dt
     evolve_schema(dt, schema, f"{zone}.{name}", allowed=evolve)
+    sync_comments(dt, schema)
     return dt
 
 
@@ -137,6 +138,28 @@ def evolve_schema(dt: DeltaTable, wanted: pa.Schema, table: str, *, allowed: boo
         [Field(x.name, x.type, nullable=True, metadata=x.metadata) for x in fields]
     )
     return [f.name for f in added]
+
+
+def sync_comments(dt: DeltaTable, wanted: pa.Schema) -> list[str]:
+    """Give stored columns the descriptions (`comment`) the definitions now hold; returns the
+    columns changed.
+
+    delta-rs refuses to write data whose field comment differs from the table's ("Cannot merge
+    metadata with different values for key comment"), so a description edited in a contract or
+    a model header would otherwise block every later run. One metadata commit per changed
+    column, only when something changed."""
+    stored = {f.name: f for f in pa.schema(dt.schema())}
+    changed: list[str] = []
+    for f in wanted:
+        have = stored.get(f.name)
+        want = (f.metadata or {}).get(b"comment")
+        if have is None or want is None or (have.metadata or {}).get(b"comment") == want:
+            continue
+        fencing.check_leases()
+        kept = {k.decode(): v.decode() for k, v in (have.metadata or {}).items()}
+        dt.alter.set_column_metadata(f.name, {**kept, "comment": want.decode()})
+        changed.append(f.name)
+    return changed
 
 
 def columns_to_add(
