@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_fixtures import OFFLINE, REGION, SERVER
 
+from aws_fixtures import OFFLINE, REGION, SERVER
 from lakehouse.aws import trigger
 
 pytestmark = pytest.mark.aws
@@ -225,8 +225,7 @@ def test_fail_when_gold_is_empty(make: Any) -> None:
     done = world.run()
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1] == (
-        f"FAIL {world.stack}: no rows in gold_sales_daily "
-        "(silver_orders=3000 gold_sales_daily=0)"
+        f"FAIL {world.stack}: no rows in gold_sales_daily (silver_orders=3000 gold_sales_daily=0)"
     )
     assert "PASS" not in done.stdout
 
