@@ -30,8 +30,9 @@ $(VENV)/.installed: pyproject.toml $(RUNTIME_LOCK)
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
-# Regenerate the locks after any dependency change in pyproject.toml (tests/test_lock.py fails
-# until then); `make lock UPGRADE=--upgrade` moves every pin to the newest allowed release.
+# Regenerate the locks after any dependency change in pyproject.toml (until then
+# tests/test_requirements_lock.py fails); `make lock UPGRADE=--upgrade` moves every pin to the
+# newest allowed release.
 # uv resolves for the CI/Glue target: CPython 3.11, Linux x86_64 (manylinux 2.28).
 UV          ?= $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
 LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
