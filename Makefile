@@ -2,13 +2,18 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 ROOT   ?= demo-lakehouse
+DEV_LOCK     := requirements/dev.txt
+RUNTIME_LOCK := requirements/runtime.txt
 
-.PHONY: demo test test-fast lint types bench bench-small clean sample-data browser
+.PHONY: lock demo test test-fast lint types bench bench-small clean sample-data browser
 
-$(VENV)/.installed-dev: pyproject.toml
+# Dependencies come from the hash-locked requirements (see `make lock`), the project itself
+# without dependencies: pip refuses any file whose hash is not in the lock.
+$(VENV)/.installed-dev: pyproject.toml $(DEV_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev,spark,aws,infra]'
+	$(PY) -m pip install -q --require-hashes -r $(DEV_LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 # Debian's chromium for the browser tests (Playwright drives it; it never downloads a browser)
@@ -17,11 +22,26 @@ browser:
 		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-$(VENV)/.installed: pyproject.toml
+# the demo's runtime dependencies only, locked to the same versions as the dev lock
+$(VENV)/.installed: pyproject.toml $(RUNTIME_LOCK)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e .
+	$(PY) -m pip install -q --require-hashes -r $(RUNTIME_LOCK)
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
+
+# Regenerate the locks after any dependency change in pyproject.toml (until then
+# tests/test_requirements_lock.py fails); `make lock UPGRADE=--upgrade` moves every pin to the
+# newest allowed release.
+# uv resolves for the CI/Glue target: CPython 3.11, Linux x86_64 (manylinux 2.28).
+UV          ?= $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
+LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
+lock:
+	$(UV) pip compile -q pyproject.toml --all-extras --generate-hashes $(LOCK_TARGET) \
+		$(UPGRADE) -o $(DEV_LOCK)
+	$(UV) pip compile -q pyproject.toml --generate-hashes $(LOCK_TARGET) \
+		-c $(DEV_LOCK) -o $(RUNTIME_LOCK)
+	# GLUE LOCK: requirements/glue.txt (the Glue 5 runtime lock, branch aws-artifact) — command to be wired here
 
 demo: $(VENV)/.installed
 	rm -rf $(ROOT)

@@ -16,6 +16,7 @@ import typer
 from lakehouse.cli_options import RootOpt
 
 if TYPE_CHECKING:
+    from lakehouse.aws.next_steps import NextSteps
     from lakehouse.storage import Root
 
 catalog_app = typer.Typer(
@@ -98,12 +99,13 @@ def catalog_ddl(
 
 def deploy(
     synth: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             "--synth",
-            help="Write the CloudFormation template (OUT.json) or the cloud assembly (folder).",
+            help="Only synthesize: the CloudFormation template (OUT.json) or the cloud "
+            "assembly (folder).",
         ),
-    ],
+    ] = None,
     context: Annotated[
         list[str] | None,
         typer.Option("--context", "-c", help="Override a cdk.json context value: key=value."),
@@ -111,14 +113,65 @@ def deploy(
     infra: Annotated[
         Path | None, typer.Option("--infra", help="The CDK app folder (default: ./infra).")
     ] = None,
+    cdk: Annotated[
+        str | None,
+        typer.Option(
+            "--cdk",
+            help="The CDK CLI command (default: npx --yes aws-cdk@2).",
+            envvar="LAKEHOUSE_CDK",
+        ),
+    ] = None,
+    outputs_file: Annotated[
+        Path,
+        typer.Option("--outputs-file", help="Where the deployed stack's outputs are written."),
+    ] = Path("cdk-outputs.json"),
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", help="Deploy without asking to approve IAM changes (CI)."),
+    ] = False,
 ) -> None:
-    """Synthesize the AWS stack (deploy it with `cdk deploy`, see docs/aws.md)."""
-    from lakehouse.aws.deploy import parse_overrides
-    from lakehouse.aws.deploy import synth as run_synth
+    """Deploy the AWS stack with the CDK CLI (or only synthesize it with --synth), then print
+    the stack's outputs and the next steps (docs/aws.md, "First deploy")."""
+    from lakehouse.aws import deploy as d
+    from lakehouse.aws.next_steps import next_steps
 
-    done = run_synth(synth, infra=infra, context=parse_overrides(context or []))
-    where = f" (cloud assembly in {done.assembly})" if done.assembly else ""
-    sys.stderr.write(f"stack {done.stack}: wrote {done.template}{where}\n")
+    overrides = d.parse_overrides(context or [])
+    if synth is not None:
+        done = d.synth(synth, infra=infra, context=overrides)
+        where = f" (cloud assembly in {done.assembly})" if done.assembly else ""
+        sys.stderr.write(f"stack {done.stack}: wrote {done.template}{where}\n")
+        print_next_steps(next_steps(done.stack, None), deployed=False)
+        return
+    extra = ["--require-approval", "never"] if yes else []
+    stack, outputs = d.deploy(
+        infra=infra, context=overrides, outputs_file=outputs_file, cdk=cdk, extra_args=extra
+    )
+    print_next_steps(next_steps(stack, outputs), deployed=True)
+
+
+def print_next_steps(plan: NextSteps, *, deployed: bool) -> None:
+    """The outputs and the next commands, on stdout; every value printed as data."""
+    from rich.text import Text
+
+    from lakehouse.cli_console import console, visible
+
+    out = console()
+    if deployed:
+        out.print(Text(f"Deployed {visible(plan.stack)}.", style="bold green"), soft_wrap=True)
+        width = max((len(name) for name, _ in plan.outputs), default=0)
+        for name, value in plan.outputs:  # one line each: long ARNs stay whole to copy
+            out.print(f"  {name:<{width}}  {value}", soft_wrap=True)
+    else:
+        out.print(
+            f"Synthesized {plan.stack}. Deploy it with `lakehouse deploy` (or `npx aws-cdk@2 "
+            "deploy`); the commands below then take the stack's outputs in place of <Name>.",
+            soft_wrap=True,
+        )
+    out.print(Text("Next steps", style="bold"), soft_wrap=True)
+    for n, step in enumerate(plan.steps, 1):
+        out.print(f"{n}. {step.title}", soft_wrap=True)
+        for command in step.commands:
+            out.print(f"   {command}", soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:
