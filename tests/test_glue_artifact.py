@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from conftest import business_rows, lab_csvs
+from conftest import business_rows
 from lakehouse import Lakehouse
 
 if TYPE_CHECKING:
@@ -49,6 +49,8 @@ pytest_plugins = ["aws_fixtures"]
 REPO = Path(__file__).resolve().parents[1]
 INFRA = REPO / "infra"
 EXECUTION = "lakehouse-batch_2026-12-03T16-00-00Z"  # a Step Functions execution name
+#: small and varied: valid rows, quarantined rows, a file rejected whole
+DELIVERY = sorted((REPO / "tests" / "scenarios" / "dirty_lab" / "input" / "run1").iterdir())
 #: what Glue 5.0 provides and the zip of wheels leaves out: distribution -> import names
 GLUE_RUNTIME = {
     "pyspark": ("pyspark",),
@@ -136,7 +138,9 @@ def _glue_python(tmp: Path, wheels_zip: Path, installer_options: str) -> Path:
     with zipfile.ZipFile(wheels_zip) as z:
         z.extractall(unpacked)
     wheels = unpacked / "wheels"
+    # --no-compile: byte code is a speed-up only (Glue's installer may compile; results agree)
     install = [str(python), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
+    install += ["--no-compile"]
     install += [*installer_options.split(), "--find-links", str(wheels)]
     install += ["-r", str(wheels / "requirements.txt")]
     done = subprocess.run(install, capture_output=True, text=True, timeout=600, check=False)
@@ -158,7 +162,7 @@ def test_the_deployed_glue_job_matches_a_local_run_under_the_state_machines_run_
 
     landing = args["--landing"].removeprefix("s3://")
     bucket, _, prefix = landing.partition("/")
-    for path in lab_csvs(tmp_path / "lab"):
+    for path in DELIVERY:
         aws.client("s3").upload_file(str(path), bucket, f"{prefix}/{path.name}")
     argv = [str(script), "--JOB_NAME", "lakehouse-job"]
     for name, value in args.items():
@@ -175,10 +179,19 @@ def test_the_deployed_glue_job_matches_a_local_run_under_the_state_machines_run_
     assert (summary["run_id"], summary["status"]) == (EXECUTION, "SUCCEEDED")
 
     local = Lakehouse(tmp_path / "local")
-    assert local.run(lab_csvs(tmp_path / "lab2")).status == "SUCCEEDED"
+    expected = local.run(DELIVERY)
+    assert expected.status == "SUCCEEDED"
+    assert (summary["rows_in"], summary["rows_quarantined"]) == (
+        expected.rows_in,
+        expected.rows_quarantined,
+    )
+    assert summary["files_rejected"] == len(expected.files_rejected) > 0
     remote = Lakehouse(args["--root"])
-    names = [t.name for t in local.tables() if t.name.split(".")[0] in ("silver", "gold")]
-    assert {"silver.orders", "silver.order_items", "gold.sales_daily"} <= set(names)
+    zones = ("silver", "quarantine", "gold")
+    names = [t.name for t in local.tables() if t.name.split(".")[0] in zones and t.rows]
+    assert {"silver.orders", "silver.order_items", "quarantine.order_items"} <= set(names)
+    assert "gold.sales_daily" in names
+    assert [t.name for t in remote.tables() if t.name.split(".")[0] in zones and t.rows] == names
     for name in names:
         assert business_rows(remote, name).equals(business_rows(local, name)), name
     runs = remote.sql("SELECT run_id, status, engine FROM _ops.runs").to_pylist()
