@@ -31,7 +31,9 @@ def test_the_artifact_is_keyed_by_the_lock_and_sources_and_not_rebuilt(tmp_path:
     built = tmp_path / "build" / key / ARTIFACT
     built.parent.mkdir(parents=True)
     built.write_bytes(b"built before")
+    (tmp_path / "build" / "0123456789abcdef0123").mkdir()  # an earlier source's artifact
     assert glue_wheels(repo, tmp_path / "build") == built  # no pip: the fake repo has no wheel
+    assert [p.name for p in (tmp_path / "build").iterdir()] == [key]  # the earlier one removed
     (repo / "requirements" / "glue.txt").write_text("a==2 --hash=sha256:01\n")
     assert source_key(repo) != key
     (repo / "requirements" / "glue.txt").write_text("a==1 --hash=sha256:00\n")

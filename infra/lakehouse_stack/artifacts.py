@@ -11,7 +11,7 @@ from an index at job start (a job in a private subnet has none).
 The wheels are for Glue 5.0: CPython 3.11, manylinux x86_64 (Amazon Linux 2023, glibc 2.34).
 The build reuses pip's cache (offline once the wheels were fetched) and keeps the artifact under
 `infra/build/<key>/` (git-ignored), `<key>` a hash of the lock, `pyproject.toml` and the
-package's files: synthesizing twice builds once.
+package's files: synthesizing twice builds once; a new build removes the earlier ones.
 """
 
 from __future__ import annotations
@@ -67,8 +67,16 @@ def glue_wheels(repo: Path = REPO, build: Path = BUILD) -> Path:
     if not lock.is_file():
         raise ArtifactError(f"no lock file {lock}: generate it (command in docs/glue.md)")
     target = build / source_key(repo) / ARTIFACT
-    if target.is_file():
-        return target
+    if not target.is_file():
+        _build(repo, lock, target)
+    for stale in build.iterdir():  # earlier sources' artifacts (170 MB each)
+        if stale.is_dir() and stale != target.parent and not stale.name.startswith("."):
+            shutil.rmtree(stale, ignore_errors=True)
+    return target
+
+
+def _build(repo: Path, lock: Path, target: Path) -> None:
+    build = target.parents[1]
     build.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=build, prefix=".tmp-") as tmp:
         wheels = Path(tmp) / "wheels"
@@ -82,7 +90,6 @@ def glue_wheels(repo: Path = REPO, build: Path = BUILD) -> Path:
         _pack(wheels, packed)
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(packed, target)
-    return target
 
 
 def _pip(*args: str) -> None:
