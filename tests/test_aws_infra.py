@@ -228,9 +228,9 @@ def test_glue_database_and_spark_job(doc: dict[str, Any]) -> None:
     assert args["--datalake-formats"] == "delta"
     assert args["--entry-module"] == "lakehouse.glue"
     assert "io.delta.sql.DeltaSparkSessionExtension" in args["--conf"]
-    assert args["--extra-py-files"]["Fn::Sub"].endswith(".zip")
-    modules = args["--additional-python-modules"].split(",")
-    assert "deltalake>=1.6" in modules and all(m[0].isalpha() for m in modules)
+    assert "--extra-py-files" not in args  # the package is a wheel in the zip of wheels
+    assert args["--additional-python-modules"]["Fn::Sub"].endswith(".gluewheels.zip")
+    assert args["--python-modules-installer-option"] == "--no-index"
     assert p["MaxRetries"] == 0
 
 

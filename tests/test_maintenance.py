@@ -16,7 +16,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from lakehouse import Lakehouse, zones
 from lakehouse.contracts import contract_for
-from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.contracts.model import packaged_contracts
 from lakehouse.delta import CDF, ensure_table
 from lakehouse.maintenance import (
     MaintenanceSettings,
@@ -227,7 +227,9 @@ def test_a_reader_holding_an_old_snapshot_completes_during_optimize(lake: Lakeho
 
 def test_optimize_all_tables_uses_the_contract_zorder(lake: Lakehouse, tmp_path: Path) -> None:
     contracts = tmp_path / "contracts"
-    shutil.copytree(CONTRACTS_DIR, contracts, ignore=shutil.ignore_patterns("*.py", "__py*"))
+    shutil.copytree(
+        str(packaged_contracts()), contracts, ignore=shutil.ignore_patterns("*.py", "__py*")
+    )
     toml = contracts / "order_items.toml"  # the shipped contract says ["product_id"]
     text = "\n".join(
         'zorder = ["product_id", "order_id"]' if line.startswith("zorder =") else line

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.contracts.model import packaged_contracts
 from lakehouse.delta import open_table
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.preflight import check_tables
@@ -20,7 +20,9 @@ ORDERS = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
 
 def contracts_copy(tmp_path: Path) -> Path:
     d = tmp_path / "contracts"
-    shutil.copytree(CONTRACTS_DIR, d, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        str(packaged_contracts()), d, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
     return d
 
 

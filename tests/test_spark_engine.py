@@ -79,14 +79,14 @@ def test_maven_resolves_when_sparks_resolver_cannot(
     jar.write_bytes(b"")
     starts: list[list[str] | None] = []
 
-    def start(jars: list[str] | None) -> str:
+    def start(jars: list[str] | None, object_store: bool = False) -> str:
         starts.append(jars)
         if jars is None:
             raise RuntimeError("Java gateway process exited: unresolved dependency")
         return "session"
 
     monkeypatch.setattr(session, "_builder_start", start)
-    monkeypatch.setattr(session, "maven_jars", lambda: [str(jar)])
+    monkeypatch.setattr(session, "maven_jars", lambda coordinates=None: [str(jar)])
     assert session._start_local() == "session"
     assert starts == [None, [str(jar)]]
     assert session.cached_jars() == [str(jar)]  # the next start resolves nothing

@@ -1,7 +1,7 @@
 """AWS Glue job script: run the lakehouse's Glue entry point, then publish the run's metrics.
 
-Glue runs this file; the lakehouse package comes from `--extra-py-files` (a zip of `src/`,
-uploaded by `cdk deploy`) and its dependencies from `--additional-python-modules`. The module
+Glue runs this file; the lakehouse package and its dependencies are installed from the zip of
+wheels in `--additional-python-modules` (built at `cdk synth`, see docs/glue.md). The module
 to run is the job argument `--entry-module` (default `lakehouse.glue`), run as `__main__` with
 the job's arguments in `sys.argv` (`--root`, `--step`, `--run-id`, ...).
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from aws_cdk import Aws, RemovalPolicy
+from aws_cdk import (
+    AssetStaging,
+    Aws,
+    FileAssetLocation,
+    FileAssetPackaging,
+    RemovalPolicy,
+    Stack,
+)
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -17,8 +24,9 @@ from constructs import Construct
 
 from lakehouse_stack import encryption
 from lakehouse_stack import iam as policy
+from lakehouse_stack.artifacts import glue_wheels
 from lakehouse_stack.naming import stack_suffix
-from lakehouse_stack.settings import INFRA, SRC, Settings
+from lakehouse_stack.settings import INFRA, Settings
 from lakehouse_stack.storage import GLUE_TEMP_PREFIX, Buckets
 
 METRIC_NAMESPACES = ("Lakehouse", "Glue")  # ours, and Glue's own job metrics (--enable-metrics)
@@ -26,7 +34,7 @@ GLUE_LOGS_REASON = (
     "Glue names the job's log groups itself under /aws-glue/ (output, error, continuous logs, "
     "per security configuration and role); the job may write only there"
 )
-ASSET_EXCLUDE = ["**/__pycache__", "**/*.pyc", "*.egg-info", "**/.DS_Store"]
+WHEELS_SUFFIX = ".gluewheels"  # Glue 5.0 installs a zip of wheels only by this name's end
 
 
 def log_group_prefixes(settings: Settings) -> dict[str, str]:
@@ -98,10 +106,22 @@ class Pipeline(Construct):
         self.state_machine = self._state_machine(buckets, topic, definition)
 
     # --- Glue ---------------------------------------------------------------------------------
+    def _wheels_asset(self) -> FileAssetLocation:
+        """The zip of wheels (`lakehouse_stack.artifacts`) as a file asset whose S3 key keeps
+        the `.gluewheels.zip` end Glue needs: `aws_s3_assets.Asset` would name it `<hash>.zip`,
+        so the staged file is registered with a source hash that carries the suffix (the key is
+        `<source hash><extension>`)."""
+        staging = AssetStaging(self, "LakehouseWheels", source_path=str(glue_wheels()))
+        return Stack.of(self).synthesizer.add_file_asset(
+            source_hash=f"{staging.asset_hash}{WHEELS_SUFFIX}",
+            file_name=staging.relative_staged_path(Stack.of(self)),
+            packaging=FileAssetPackaging.FILE,
+        )
+
     def _glue_job(self, b: Buckets, topic: sns.Topic) -> glue.CfnJob:
         cfg = self.settings
         script = assets.Asset(self, "GlueLauncher", path=str(INFRA / "glue" / "launch.py"))
-        package = assets.Asset(self, "LakehousePackage", path=str(SRC), exclude=ASSET_EXCLUDE)
+        wheels = self._wheels_asset()
         role = policy.role(self, "GlueJobRole", "glue.amazonaws.com", "Lakehouse Glue job")
         self.glue_role = role
         lake, landing, archive = b.lake, b.landing, b.archive
@@ -111,7 +131,7 @@ class Pipeline(Construct):
             ["s3:GetObject"],
             [
                 script.bucket.arn_for_objects(script.s3_object_key),
-                package.bucket.arn_for_objects(package.s3_object_key),
+                f"arn:{Aws.PARTITION}:s3:::{wheels.bucket_name}/{wheels.object_key}",
             ],
         )
         policy.allow(
@@ -227,8 +247,9 @@ class Pipeline(Construct):
             "--enable-glue-datacatalog": "true",
             "--enable-metrics": "true",
             "--enable-continuous-cloudwatch-log": "true",
-            "--extra-py-files": package.s3_object_url,
-            "--additional-python-modules": ",".join(cfg.python_modules),
+            # the lakehouse wheel and its locked dependencies; pip takes nothing from an index
+            "--additional-python-modules": wheels.s3_object_url,
+            "--python-modules-installer-option": "--no-index",
             "--TempDir": f"s3://{lake.bucket_name}/{GLUE_TEMP_PREFIX}",
             "--entry-module": cfg.glue_entry_module,
             "--root": f"s3://{lake.bucket_name}",

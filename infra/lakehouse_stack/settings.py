@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -14,16 +13,6 @@ INFRA = REPO / "infra"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _ENV = re.compile(r"^[a-z][a-z0-9-]{0,19}$")
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827)
-
-
-def package_requirements() -> tuple[str, ...]:
-    """The lakehouse package's runtime dependencies (pyproject.toml), for Glue to pip install.
-
-    Glue's `--additional-python-modules` is a comma-separated list, so a requirement keeps only
-    its first version clause (`deltalake>=1.6,<2` -> `deltalake>=1.6`); pin exact versions
-    with the `glue_python_modules` context value instead."""
-    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    return tuple(str(d).replace(" ", "").split(",")[0] for d in project["dependencies"])
 
 
 @dataclass(frozen=True)
@@ -50,7 +39,6 @@ class Settings:
     glue_timeout_minutes: int = 60
     glue_max_concurrent_runs: int = 1  # runs on one root are serialised by its lock anyway
     glue_entry_module: str = "lakehouse.glue"
-    glue_python_modules: tuple[str, ...] = ()  # default: pyproject.toml dependencies
     # Athena, logs
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     log_retention_days: int = 90
@@ -60,10 +48,6 @@ class Settings:
     @property
     def database(self) -> str:
         return self.glue_database or f"lakehouse_{self.env_name.replace('-', '_')}"
-
-    @property
-    def python_modules(self) -> tuple[str, ...]:
-        return self.glue_python_modules or package_requirements()
 
     @classmethod
     def from_context(cls, get: Any) -> Settings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import secrets
 import time
 from collections.abc import Collection, Iterable, Mapping
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 from lakehouse import ops
 from lakehouse.config import Settings
 from lakehouse.contracts import Contract
-from lakehouse.errors import LakehouseError
+from lakehouse.errors import LakehouseError, TerminalError
 from lakehouse.lock import LockLost, RunLock
 from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
@@ -33,11 +34,33 @@ from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
 if TYPE_CHECKING:
     from lakehouse.lineage.openlineage import Emitter
 
-__all__ = ["Delivery", "Progress", "RunSummary", "copy_sources", "new_run_id", "run"]
+__all__ = [
+    "Delivery",
+    "Progress",
+    "RunSummary",
+    "check_run_id",
+    "copy_sources",
+    "new_run_id",
+    "run",
+]
+
+#: A run id given from outside (a Step Functions execution name: 1-80 of these characters). It
+#: lands in paths (archive/<date>/<run id>/), SQL literals and commit metadata: nothing else.
+RUN_ID = re.compile(r"[A-Za-z0-9_-]{1,80}")
 
 
 def new_run_id(now: dt.datetime) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{secrets.token_hex(3)}"
+
+
+def check_run_id(run_id: str) -> str:
+    """`run_id` if it is safe to use as a run id; TerminalError naming the rule otherwise."""
+    if not RUN_ID.fullmatch(run_id):
+        raise TerminalError(
+            f"run id {run_id[:100]!r}: use 1-80 characters of A-Z, a-z, 0-9, '_' and '-' "
+            "(a Step Functions execution name)"
+        )
+    return run_id
 
 
 @dataclass
@@ -130,6 +153,7 @@ def run(
     sleep: Sleep = time.sleep,
     lock: RunLock | None = None,
     refused: Mapping[str, str] | None = None,
+    run_id: str | None = None,
 ) -> RunSummary:
     """Process every file in landing/ (or only `files`, relative to landing/).
 
@@ -137,7 +161,10 @@ def run(
     (and notifying) if anything fails. `now` fixes the run's clock (tests); `definition`
     replaces the pipeline (tests inject failing steps); `sleep` is used between retries;
     `lock` is one the caller already holds (and releases); `refused`: files a delivery
-    refused (`copy_sources`), recorded by this run as rejected.
+    refused (`copy_sources`), recorded by this run as rejected; `run_id`: the run's id, given by
+    the caller (a Step Functions execution name; default a new one), checked by `check_run_id`.
+    A run id already in `_ops.runs` (a retried attempt) names this attempt too: its row is
+    replaced, and the Delta history keeps every attempt's commits under that id.
     """
     from lakehouse import config
     from lakehouse.contracts import load_contracts
@@ -145,6 +172,8 @@ def run(
     from lakehouse.orchestration.definition import pipeline_definition
     from lakehouse.orchestration.runner import execute
 
+    if run_id is not None:
+        check_run_id(run_id)
     contracts = load_contracts(contracts_dir)
     settings = settings or config.load(root, entities=contracts)
     definition = definition or pipeline_definition(contracts)
@@ -153,7 +182,7 @@ def run(
         lock = RunLock.configured(root, settings.lock).acquire()
     try:
         started = now or dt.datetime.now(dt.UTC)
-        summary = RunSummary(new_run_id(started), "RUNNING", started, 0.0)
+        summary = RunSummary(run_id or new_run_id(started), "RUNNING", started, 0.0)
         lock.run_id = summary.run_id
         if lock.took_over is not None:
             _fence_takeover(root, contracts, summary.run_id)

@@ -7,6 +7,8 @@ import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -14,7 +16,9 @@ import pyarrow as pa
 
 from lakehouse.errors import ContractError
 
-CONTRACTS_DIR = Path(__file__).parent
+#: The packaged contracts: a package resource, so they load from a wheel, a zip or a folder
+PACKAGE = "lakehouse.contracts"
+_PACKAGED = f"package:{PACKAGE}"  # the cache key of the packaged contracts
 EVOLUTION_POLICIES = ("evolve", "freeze")
 SCHEMA_MISMATCH_POLICIES = ("reject_file",)
 _DECIMAL = re.compile(r"^decimal\((\d+),\s*(\d+)\)$")
@@ -144,12 +148,13 @@ def _column(raw: dict[str, Any], entity: str) -> Column:
     return col
 
 
-def parse_contract(path: Path) -> Contract:
+def parse_contract(path: Traversable) -> Contract:
+    """Parse one contract file (a path, or a package resource: `packaged_contracts()`)."""
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ContractError(f"{path}: not valid TOML: {exc}") from exc
-    entity = raw.get("entity") or path.stem
+    entity = raw.get("entity") or path.name.removesuffix(".toml")
     known = {
         "entity",
         "version",
@@ -196,7 +201,7 @@ def parse_contract(path: Path) -> Contract:
     return contract
 
 
-def _check(c: Contract, path: Path) -> None:
+def _check(c: Contract, path: Traversable) -> None:
     names = c.names
     if len(set(names)) != len(names):
         raise ContractError(f"{path}: duplicate column names")
@@ -218,20 +223,43 @@ def _check(c: Contract, path: Path) -> None:
                 raise ContractError(f"{path}: foreign key column {name!r} is not a column")
 
 
+def packaged_contracts() -> Traversable:
+    """The folder of contracts shipped in the package (inside a wheel, a zip or a checkout)."""
+    return resources.files(PACKAGE)
+
+
+def contract_files(base: Traversable) -> list[Traversable]:
+    """The `*.toml` files directly in `base`, by name."""
+    found = (f for f in base.iterdir() if f.name.endswith(".toml") and f.is_file())
+    return sorted(found, key=lambda f: f.name)
+
+
 def load_contracts(directory: str | None = None) -> dict[str, Contract]:
     """Contracts by entity, in dependency order (parents before children).
 
-    Re-read whenever a contract file changes (the cache key holds the files' mtimes).
+    `directory`: a folder of contract files; default the packaged contracts, read through
+    `importlib.resources` (a wheel, a zip on `sys.path` or a source checkout alike).
+    Re-read whenever a contract file in a folder changes (the cache key holds the files' mtimes).
     """
-    base = Path(directory) if directory else CONTRACTS_DIR
-    stamp = tuple((p.name, p.stat().st_mtime_ns) for p in sorted(base.glob("*.toml")))
-    return _load(str(base.resolve()), stamp)
+    if not directory:
+        base = packaged_contracts()
+        key = _PACKAGED
+    else:
+        base = Path(directory)
+        key = str(Path(directory).resolve())
+    stamp = tuple((f.name, _mtime(f)) for f in contract_files(base))
+    return _load(key, stamp)
+
+
+def _mtime(file: Traversable) -> int:
+    """A file's modification time (0 inside an archive, whose members do not change)."""
+    return file.stat().st_mtime_ns if isinstance(file, Path) else 0
 
 
 @cache
-def _load(directory: str, stamp: tuple[tuple[str, int], ...]) -> dict[str, Contract]:
-    base = Path(directory)
-    found = {c.entity: c for c in map(parse_contract, sorted(base.glob("*.toml")))}
+def _load(key: str, stamp: tuple[tuple[str, int], ...]) -> dict[str, Contract]:
+    base = packaged_contracts() if key == _PACKAGED else Path(key)
+    found = {c.entity: c for c in map(parse_contract, contract_files(base))}
     if not found:
         raise ContractError(f"no contract files (*.toml) in {base}")
     ordered: dict[str, Contract] = {}

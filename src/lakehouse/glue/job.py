@@ -9,8 +9,11 @@ other entry point runs. Parameters (Glue passes them as `--name value`):
   which the pipeline does not persist yet: any other step is refused with that reason.
 - `--contracts`: a folder of contract files (default: the packaged contracts).
 - `--trigger`: recorded in `_ops.runs` (default `glue`).
+- `--run-id`: the run's id (the state machine passes its execution name), recorded in
+  `_ops.runs` and in every Delta commit of the run; 1-80 of `A-Za-z0-9_-`, else the job fails
+  before touching anything. Default: a new id.
 
-Everything else Glue passes (`--JOB_NAME`, `--TempDir`, `--run-id`, ...) is ignored.
+Everything else Glue passes (`--JOB_NAME`, `--TempDir`, ...) is ignored.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from dataclasses import dataclass
 from lakehouse.errors import LakehouseError, TerminalError
 
 WHOLE_RUN = ("run", "all")
-OPTIONAL = {"step": "run", "contracts": "", "trigger": "glue"}
+OPTIONAL = {"step": "run", "contracts": "", "trigger": "glue", "run_id": ""}
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,11 @@ class JobArgs:
     step: str = "run"
     contracts: str | None = None
     trigger: str = "glue"
+    run_id: str | None = None
+
+
+def _flag(name: str) -> str:
+    return f"--{name.replace('_', '-')}"
 
 
 def parse_args(argv: Sequence[str]) -> JobArgs:
@@ -44,19 +52,23 @@ def parse_args(argv: Sequence[str]) -> JobArgs:
         parser = argparse.ArgumentParser(prog="lakehouse.glue", description=__doc__)
         parser.add_argument("--root", required=True)
         for name, default in OPTIONAL.items():
-            parser.add_argument(f"--{name}", default=default)
+            parser.add_argument(_flag(name), default=default)
         known, _ = parser.parse_known_args(argv[1:])
         values: dict[str, str] = vars(known)
     else:  # Glue: getResolvedOptions fails on absent names, so ask only for those given
         given = [
-            n for n in OPTIONAL if f"--{n}" in argv or any(a.startswith(f"--{n}=") for a in argv)
+            _flag(n)[2:]
+            for n in OPTIONAL
+            if _flag(n) in argv or any(a.startswith(f"{_flag(n)}=") for a in argv)
         ]
-        values = {**OPTIONAL, **getResolvedOptions(argv, ["root", *given])}
+        resolved = getResolvedOptions(argv, ["root", *given])
+        values = {**OPTIONAL, **{k.replace("-", "_"): v for k, v in resolved.items()}}
     return JobArgs(
         root=values["root"],
         step=values["step"] or "run",
         contracts=values["contracts"] or None,
         trigger=values["trigger"] or "glue",
+        run_id=values["run_id"] or None,
     )
 
 
@@ -72,7 +84,7 @@ def glue_session() -> None:
 
 
 def run_job(args: JobArgs) -> int:
-    from lakehouse.pipeline import run
+    from lakehouse.pipeline import check_run_id, run
     from lakehouse.storage import Root
 
     if args.step not in WHOLE_RUN:
@@ -81,9 +93,15 @@ def run_job(args: JobArgs) -> int:
             "one step per job run needs the run's state persisted between steps, which the "
             "pipeline does not do yet — point the state machine at one `run` task"
         )
+    if args.run_id is not None:
+        check_run_id(args.run_id)  # before Spark starts: a bad id fails fast, touching nothing
     glue_session()
     summary = run(
-        Root(args.root), engine_name="spark", trigger=args.trigger, contracts_dir=args.contracts
+        Root(args.root),
+        engine_name="spark",
+        trigger=args.trigger,
+        contracts_dir=args.contracts,
+        run_id=args.run_id,
     )
     print(
         json.dumps(

@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from pathlib import Path
+from importlib.resources.abc import Traversable
 from typing import Any, Literal, cast, get_args
 
 from lakehouse.errors import ContractError
@@ -81,8 +81,10 @@ class GoldModel:
         return self.refresh != "ephemeral"
 
 
-def models_dir() -> Path:
-    return Path(str(resources.files("lakehouse.gold") / "models"))
+def models_dir() -> Traversable:
+    """The packaged model files: a package resource, so they load from a wheel, a zip or a
+    folder alike (never a `Path`: inside a zip there is no folder to glob)."""
+    return resources.files("lakehouse.gold") / "models"
 
 
 def parse_model(text: str, path: str = "<string>") -> GoldModel:
@@ -160,12 +162,19 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
     )
 
 
+def _name(file: Traversable) -> str:
+    return file.name
+
+
 @cache
 def _load_all() -> dict[str, GoldModel]:
     models: dict[str, GoldModel] = {}
-    for path in sorted(models_dir().glob("*.sql")):
+    files = sorted((f for f in models_dir().iterdir() if f.name.endswith(".sql")), key=_name)
+    if not files:
+        raise ModelError(f"no gold model files (*.sql) in {models_dir()}")
+    for path in files:
         model = parse_model(path.read_text(encoding="utf-8"), str(path))
-        if model.name != path.stem:
+        if model.name != path.name.removesuffix(".sql"):
             raise ModelError(f"{path}: name = {model.name!r} must equal the file name")
         models[model.name] = model
     for model in models.values():

@@ -60,7 +60,7 @@ class SparkEngine:
         self.contracts_dir = contracts_dir
         self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
         # a session of its own: temp views and commit metadata never mix with another engine's
-        self.spark: SparkSession = new_session()
+        self.spark: SparkSession = new_session(object_store=not root.is_local)
         # MERGE sources here are persisted and deterministic: Delta need not copy them again
         self.spark.conf.set("spark.databricks.delta.merge.materializeSource", "none")
         self._frames: dict[str, tuple[pa.Table, DataFrame]] = {}  # by entity: its latest rows
