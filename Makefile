@@ -33,7 +33,8 @@ $(VENV)/.installed: pyproject.toml $(RUNTIME_LOCK)
 # Regenerate the locks after any dependency change in pyproject.toml (until then
 # tests/test_requirements_lock.py fails); `make lock UPGRADE=--upgrade` moves every pin to the
 # newest allowed release.
-# uv resolves for the CI/Glue target: CPython 3.11, Linux x86_64 (manylinux 2.28).
+# uv resolves for the CI/Glue target: CPython 3.11, Linux x86_64 (manylinux 2.28); the runtime
+# lock is also what the Glue job's zip of wheels holds (infra/lakehouse_stack/artifacts.py).
 UV          ?= $(shell command -v uv 2>/dev/null || echo $(VENV)/bin/uv)
 LOCK_TARGET := --python-version 3.11 --python-platform x86_64-manylinux_2_28
 lock:
@@ -41,7 +42,6 @@ lock:
 		$(UPGRADE) -o $(DEV_LOCK)
 	$(UV) pip compile -q pyproject.toml --generate-hashes $(LOCK_TARGET) \
 		-c $(DEV_LOCK) -o $(RUNTIME_LOCK)
-	# GLUE LOCK: requirements/glue.txt (the Glue 5 runtime lock, branch aws-artifact) — command to be wired here
 
 demo: $(VENV)/.installed
 	rm -rf $(ROOT)

@@ -16,7 +16,7 @@ from lakehouse_stack.artifacts import ARTIFACT, glue_wheels, source_key  # noqa:
 
 def _tree(root: Path) -> Path:
     (root / "requirements").mkdir(parents=True)
-    (root / "requirements" / "glue.txt").write_text("a==1 --hash=sha256:00\n")
+    (root / "requirements" / "runtime.txt").write_text("a==1 --hash=sha256:00\n")
     (root / "pyproject.toml").write_text("[project]\nname = 'lakehouse'\n")
     (root / "src" / "lakehouse" / "__pycache__").mkdir(parents=True)
     (root / "src" / "lakehouse" / "__init__.py").write_text("")
@@ -34,9 +34,9 @@ def test_the_artifact_is_keyed_by_the_lock_and_sources_and_not_rebuilt(tmp_path:
     (tmp_path / "build" / "0123456789abcdef0123").mkdir()  # an earlier source's artifact
     assert glue_wheels(repo, tmp_path / "build") == built  # no pip: the fake repo has no wheel
     assert [p.name for p in (tmp_path / "build").iterdir()] == [key]  # the earlier one removed
-    (repo / "requirements" / "glue.txt").write_text("a==2 --hash=sha256:01\n")
+    (repo / "requirements" / "runtime.txt").write_text("a==2 --hash=sha256:01\n")
     assert source_key(repo) != key
-    (repo / "requirements" / "glue.txt").write_text("a==1 --hash=sha256:00\n")
+    (repo / "requirements" / "runtime.txt").write_text("a==1 --hash=sha256:00\n")
     (repo / "src" / "lakehouse" / "models.sql").write_text("SELECT 1")
     assert source_key(repo) != key
 
