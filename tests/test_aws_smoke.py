@@ -29,16 +29,20 @@ STACK = "Lakehouse-smoke"
 SAMPLES = ("products.xlsx", "orders_2025_04.xlsx", "order_items_2025_04.xlsx")
 SUCCEED = {"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}
 FAIL = {"StartAt": "Boom", "States": {"Boom": {"Type": "Fail", "Error": "X", "Cause": "test"}}}
-needs_aws_cli = pytest.mark.skipif(shutil.which("aws") is None, reason="no AWS CLI (aws)")
+# the dev extra installs the AWS CLI and shellcheck next to this interpreter
+TOOLS = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def tool(name: str) -> str:
+    found = shutil.which(name, path=TOOLS)
+    assert found, f"{name} is missing: `make test` installs it (the dev extra)"
+    return found
 
 
 def test_bash_syntax_and_shellcheck() -> None:
     subprocess.run(["bash", "-n", str(SMOKE)], check=True)
     assert os.access(SMOKE, os.X_OK)
-    shellcheck = shutil.which("shellcheck")
-    if shellcheck is None:
-        pytest.skip("shellcheck is not installed (bash -n passed)")
-    subprocess.run([shellcheck, str(SMOKE)], check=True)
+    subprocess.run([tool("shellcheck"), str(SMOKE)], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +128,7 @@ class World:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         env |= OFFLINE | {
             "AWS_ENDPOINT_URL": self.endpoint,
+            "PATH": f"{Path(tool('aws')).parent}{os.pathsep}{env.get('PATH', '')}",
             "SMOKE_POLL_SECONDS": "1",
             "SMOKE_TIMEOUT_SECONDS": str(timeout),
         }
@@ -195,7 +200,6 @@ def make(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         t.close()
 
 
-@needs_aws_cli
 def test_pass_uploads_one_batch_waits_for_its_execution_and_counts(make: Any) -> None:
     world = make("pass")
     world.athena_counts("3000", "30")
@@ -218,7 +222,6 @@ def test_pass_uploads_one_batch_waits_for_its_execution_and_counts(make: Any) ->
     assert f"execution {execution} SUCCEEDED" in done.stdout
 
 
-@needs_aws_cli
 def test_fail_when_gold_is_empty(make: Any) -> None:
     world = make("emptygold")
     world.athena_counts("3000", "0")
@@ -230,7 +233,6 @@ def test_fail_when_gold_is_empty(make: Any) -> None:
     assert "PASS" not in done.stdout
 
 
-@needs_aws_cli
 def test_fail_when_the_execution_fails(make: Any) -> None:
     world = make("failed", FAIL)
     done = world.run()
@@ -240,7 +242,6 @@ def test_fail_when_the_execution_fails(make: Any) -> None:
     assert last.endswith(" ended FAILED")
 
 
-@needs_aws_cli
 def test_fail_when_no_execution_starts(make: Any) -> None:
     world = make("notrigger", live=False)
     started = time.monotonic()
@@ -250,7 +251,6 @@ def test_fail_when_no_execution_starts(make: Any) -> None:
     assert " within 4s (trigger?)" in done.stderr.strip().splitlines()[-1]
 
 
-@needs_aws_cli
 def test_dry_run_reads_the_outputs_and_changes_nothing(make: Any) -> None:
     world = make("dry", live=False)
     done = world.run("--dry-run")
@@ -260,7 +260,6 @@ def test_dry_run_reads_the_outputs_and_changes_nothing(make: Any) -> None:
     assert done.stdout.strip().splitlines()[-1] == f"DRY-RUN {world.stack}: nothing changed"
 
 
-@needs_aws_cli
 def test_fail_without_the_stack(make: Any) -> None:
     world = make("nostack", live=False)
     world.stack = "Lakehouse-absent"
