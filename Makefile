@@ -60,7 +60,7 @@ test: $(VENV)/.installed-dev $(VENV)/.installed browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/ruff format --check src tests benchmarks
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest -n 2 --dist loadgroup
+	$(VENV)/bin/pytest -n 2 --dist loadgroup --durations=30
 
 test-fast: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest -n 2 -m "not slow and not spark and not aws and not browser"
