@@ -147,6 +147,15 @@ def test_what_counts_as_transient() -> None:
     assert is_transient(CommitFailedError("concurrent commit"))
     assert not is_transient(TerminalError("x"))
     assert not is_transient(ValueError("a bug"))
+    # delta-rs does not retry a commit PUT whose connection was reset (seen through the fault
+    # proxy in test_storage_faults): the step is retried instead; a full disk is not transient
+    reset = OSError(
+        "Generic S3 error: Error performing PUT http://127.0.0.1:1/b/lake/gold/t/_delta_log/"
+        "00000000000000000001.json in 3ms - HTTP error: error sending request: client error "
+        "(SendRequest): connection error: Connection reset by peer (os error 104)"
+    )
+    assert is_transient(reset)
+    assert not is_transient(OSError("Failed to write parquet: No space left on device"))
 
 
 def test_nothing_landed_skips_to_quality_checks(tmp_path: Path) -> None:

@@ -30,6 +30,9 @@ def is_transient(exc: BaseException) -> bool:
         return exc.retryable
     if isinstance(exc, ConnectionError | TimeoutError):
         return True
+    failure = storage_failure(exc)  # e.g. a commit PUT reset: delta-rs does not retry it
+    if failure is not None:
+        return failure.retryable
     try:
         from deltalake.exceptions import CommitFailedError
     except ImportError:  # pragma: no cover
