@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from browser_support import Console, browser, laptop_page
-from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.contracts.model import packaged_contracts
 from lakehouse.datadocs import write
 from lakehouse.gold.model import models_dir
 from lakehouse.storage import Root
@@ -89,7 +89,9 @@ def test_filter_finds_a_column_and_shows_its_upstream(page: tuple[Any, Console])
 @pytest.mark.browser
 def test_hostile_names_and_descriptions_stay_text(tmp_path: Path, chromium: Any) -> None:
     cdir = tmp_path / "contracts"
-    shutil.copytree(CONTRACTS_DIR, cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        str(packaged_contracts()), cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
     toml = (cdir / "orders.toml").read_text()
     toml = toml.replace('description = "Customer orders:', f'description = "{_toml(HOSTILE)}')
     toml += (

@@ -15,7 +15,7 @@ from deltalake import write_deltalake
 
 from lakehouse import zones
 from lakehouse.contracts import load_contracts
-from lakehouse.contracts.model import CONTRACTS_DIR
+from lakehouse.contracts.model import packaged_contracts
 from lakehouse.delta import ensure_table
 from lakehouse.engines.base import RunContext
 from lakehouse.errors import SchemaEvolutionError
@@ -188,7 +188,9 @@ def test_contract_change_logs_the_impact_and_a_refusal_names_it(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     cdir = tmp_path / "contracts"
-    shutil.copytree(CONTRACTS_DIR, cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__"))
+    shutil.copytree(
+        str(packaged_contracts()), cdir, ignore=shutil.ignore_patterns("*.py", "__pycache__")
+    )
     root = Root(str(tmp_path / "lake"))
     v1 = load_contracts(str(cdir))["orders"]
     table = ensure_table(root, "silver", "orders", zones.silver_schema(v1))
