@@ -15,6 +15,7 @@ import secrets
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,9 +44,9 @@ OFFLINE = {
 }
 
 
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """http://127.0.0.1:PORT of a moto server for this test session (one per xdist worker)."""
+@contextmanager
+def moto_server() -> Iterator[str]:
+    """http://127.0.0.1:PORT of a new moto server, stopped when the block ends."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | OFFLINE
     proc = subprocess.Popen(
         [sys.executable, "-c", SERVER],
@@ -70,6 +71,13 @@ def moto_endpoint() -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server for this test session (one per xdist worker)."""
+    with moto_server() as url:
+        yield url
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from aws_fixtures import OFFLINE, REGION, SERVER
+from aws_fixtures import OFFLINE, REGION, moto_server
 from lakehouse.aws import trigger
 
 pytestmark = pytest.mark.aws
@@ -49,26 +49,12 @@ def test_bash_syntax_and_shellcheck() -> None:
 def endpoint() -> Iterator[str]:
     """A moto server of its own: this module turns on Step Functions execution, a server-wide
     setting the other aws tests do not expect."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | OFFLINE
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None and proc.stdin is not None
-    url = f"http://127.0.0.1:{int(proc.stdout.readline())}"
-    try:
-        import requests
+    import requests
 
+    with moto_server() as url:
         config = {"stepfunctions": {"execute_state_machine": True}}
         requests.post(f"{url}/moto-api/config", json=config, timeout=10).raise_for_status()
         yield url
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=10)
 
 
 class World:
