@@ -12,6 +12,7 @@ import datetime as dt
 import json
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,27 +61,40 @@ def scenario_runs(name: str) -> list[list[Path]]:
     return [sorted(d.iterdir()) for d in sorted((SCENARIOS / name / "input").iterdir())]
 
 
-@pytest.fixture(scope="module")
-def lab_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    base = tmp_path_factory.mktemp("conformance_lab")
-    return run_both(base, [lab_workbooks(base / "in")])
+def build_pair(name: str, base: Path) -> Pair:
+    if name == "lab_pair":
+        return run_both(base, [lab_workbooks(base / "in")])
+    scenario = {"dirty_pair": "dirty_lab", "corrections_pair": "corrections"}[name]
+    return run_both(base, scenario_runs(scenario))
 
 
 @pytest.fixture(scope="module")
-def dirty_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    return run_both(tmp_path_factory.mktemp("conformance_dirty"), scenario_runs("dirty_lab"))
+def pairs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pair]:
+    """Each pair built once for the module, when a test first asks for it (a fixture requested
+    with `getfixturevalue` from a function-scoped one was set up twice per run)."""
+    built: dict[str, Pair] = {}
+
+    def get(name: str) -> Pair:
+        if name not in built:
+            built[name] = build_pair(name, tmp_path_factory.mktemp(f"conformance_{name}"))
+        return built[name]
+
+    return get
 
 
-@pytest.fixture(scope="module")
-def corrections_pair(tmp_path_factory: pytest.TempPathFactory) -> Pair:
-    base = tmp_path_factory.mktemp("conformance_corrections")
-    return run_both(base, scenario_runs("corrections"))
+@pytest.fixture
+def lab_pair(pairs: Callable[[str], Pair]) -> Pair:
+    return pairs("lab_pair")
+
+
+@pytest.fixture
+def dirty_pair(pairs: Callable[[str], Pair]) -> Pair:
+    return pairs("dirty_pair")
 
 
 @pytest.fixture(params=["lab_pair", "dirty_pair", "corrections_pair"])
-def pair(request: pytest.FixtureRequest) -> Pair:
-    result: Pair = request.getfixturevalue(request.param)
-    return result
+def pair(request: pytest.FixtureRequest, pairs: Callable[[str], Pair]) -> Pair:
+    return pairs(request.param)
 
 
 # --- comparing tables -------------------------------------------------------------------------
