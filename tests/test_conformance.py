@@ -68,10 +68,11 @@ def build_pair(name: str, base: Path) -> Pair:
     return run_both(base, scenario_runs(scenario))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pair]:
-    """Each pair built once for the module, when a test first asks for it (a fixture requested
-    with `getfixturevalue` from a function-scoped one was set up twice per run)."""
+    """Each pair built once per test process, when a test first asks for it. Session scope on
+    purpose: `--dist loadgroup` interleaves the Spark group's modules, and every switch of module
+    tore a module-scoped pair down (each was built twice, ~145 s of the Spark worker)."""
     built: dict[str, Pair] = {}
 
     def get(name: str) -> Pair:
