@@ -70,9 +70,8 @@ def build_pair(name: str, base: Path) -> Pair:
 
 @pytest.fixture(scope="session")
 def pairs(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Pair]:
-    """Each pair built once per test process, when a test first asks for it. Session scope on
-    purpose: `--dist loadgroup` interleaves the Spark group's modules, and every switch of module
-    tore a module-scoped pair down (each was built twice, ~145 s of the Spark worker)."""
+    """Each pair built once per test process, when a test first asks for it (the Spark group
+    keeps every test of this module on one worker: `xdist_group`, honoured with pytest < 9)."""
     built: dict[str, Pair] = {}
 
     def get(name: str) -> Pair:
