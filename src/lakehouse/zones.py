@@ -42,6 +42,20 @@ def quarantine_schema(contract: Contract) -> pa.Schema:
     return pa.schema([*text_fields(contract), REASONS, *LINEAGE, BRONZE_EXTRA[0], QUARANTINED_AT])
 
 
+SCHEMAS = {"bronze": bronze_schema, "silver": silver_schema, "quarantine": quarantine_schema}
+
+
+def schema_of(zone: str, contract: Contract) -> pa.Schema:
+    """The layout of `contract`'s table in `zone` (bronze, silver or quarantine)."""
+    return SCHEMAS[zone](contract)
+
+
+def comment(f: pa.Field) -> str:
+    """A field's description (its `comment` metadata; '' when it has none)."""
+    meta: dict[bytes, bytes] = f.metadata or {}
+    return meta.get(b"comment", b"").decode("utf-8", "replace")
+
+
 def descriptions(contract: Contract) -> dict[str, str]:
     return {
         "bronze": f"Every received {contract.entity} row, values as text, with lineage.",

@@ -117,18 +117,10 @@ def _table(
     if contract is not None:
         doc.key = ", ".join(contract.primary_key)
         declared = {c.name: c for c in contract.columns}
-        schema = {
-            "landing": None,
-            "bronze": zones.bronze_schema(contract),
-            "silver": zones.silver_schema(contract),
-            "quarantine": zones.quarantine_schema(contract),
-        }[zone]
-        if schema is not None:
+        if zone != "landing":
+            schema = zones.schema_of(zone, contract)
             types = {f.name: str(f.type) for f in schema}
-            described = {
-                f.name: (f.metadata or {}).get(b"comment", b"").decode("utf-8", "replace")
-                for f in schema
-            }
+            described = {f.name: zones.comment(f) for f in schema}
         if zone == "silver":
             doc.partition_by = list(contract.partition_by)
             doc.grain = f"one row per {contract.entity} key ({doc.key})"

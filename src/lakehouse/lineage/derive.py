@@ -89,13 +89,10 @@ def _add_contract(graph: LineageGraph, c: Contract) -> None:
         TableNode(landing, tuple(c.names), f"Files dropped in landing/ named {patterns}.", "file")
     )
     descriptions = zones.descriptions(c)
-    for zone, schema in (
-        ("bronze", zones.bronze_schema(c)),
-        ("silver", zones.silver_schema(c)),
-        ("quarantine", zones.quarantine_schema(c)),
-    ):
-        graph.add_table(TableNode(f"{zone}.{e}", tuple(schema.names), descriptions[zone]))
-    bronze_cols = zones.bronze_schema(c).names
+    for zone in zones.SCHEMAS:
+        names = zones.schema_of(zone, c).names
+        graph.add_table(TableNode(f"{zone}.{e}", tuple(names), descriptions[zone]))
+    bronze_cols = graph.tables[bronze].columns
     for col in c.names:
         graph.add_edge(Edge(ColumnRef(landing, col), bronze, col, "direct"))
     for col in bronze_cols:

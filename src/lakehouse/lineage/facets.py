@@ -116,14 +116,7 @@ def _schema(
         ]
         return cols, f"Files dropped in landing/ named {', '.join(contract.file_patterns)}."
     if zone in ("bronze", "silver", "quarantine") and contract is not None:
-        schema = {
-            "bronze": zones.bronze_schema,
-            "silver": zones.silver_schema,
-            "quarantine": zones.quarantine_schema,
-        }[zone](contract)
-        cols = [
-            (f.name, str(f.type), (f.metadata or {}).get(b"comment", b"").decode()) for f in schema
-        ]
+        cols = [(f.name, str(f.type), zones.comment(f)) for f in zones.schema_of(zone, contract)]
         return cols, zones.descriptions(contract)[zone]
     if zone == "gold":
         model = models.get(table)

@@ -76,7 +76,7 @@ def schema_changes(
         have = stored.field(f.name)
         if not _same_type(have.type, f.type):
             out.append(ColumnChange(table, f.name, "type", str(have.type), str(f.type)))
-        before, after = _comment(have), _comment(f)
+        before, after = zones.comment(have), zones.comment(f)
         if before and before != after:
             out.append(ColumnChange(table, f.name, "description", before, after))
         was = (recorded or {}).get(f.name)
@@ -153,11 +153,6 @@ def report_contract_change(
             downstream=[f"{h.ref} ({h.kind})" for h in hits],
         )
     return found
-
-
-def _comment(f: pa.Field) -> str:
-    meta: dict[bytes, bytes] = f.metadata or {}
-    return meta.get(b"comment", b"").decode("utf-8", "replace")
 
 
 def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
