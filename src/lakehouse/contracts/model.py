@@ -52,6 +52,21 @@ class Column:
             return self.type  # type: ignore[return-value]
         raise ContractError(f"column {self.name}: unknown type {self.type!r}")
 
+    @property
+    def spec(self) -> str:
+        """The column's rules in a few words (`string; optional; enum=card|paypal`): recorded in
+        every commit that applies the contract, so a later version's changed checks are found."""
+        parts = [self.type, "required" if self.required else "optional"]
+        for name in ("min", "max", "default", "date_of"):
+            value = getattr(self, name)
+            if value is not None:
+                parts.append(f"{name}={value}")
+        if self.enum:
+            parts.append("enum=" + "|".join(self.enum))
+        if self.not_in_future:
+            parts.append("not_in_future")
+        return "; ".join(parts)
+
     def arrow_type(self) -> pa.DataType:
         dec = self.decimal
         if dec:
@@ -106,6 +121,10 @@ class Contract:
 
     def matches_file_name(self, name: str) -> bool:
         return any(fnmatch.fnmatch(name.lower(), p) for p in self.file_patterns)
+
+    def column_specs(self) -> dict[str, str]:
+        """Each column's `Column.spec`, by name."""
+        return {c.name: c.spec for c in self.columns}
 
     def arrow_schema(self) -> pa.Schema:
         """Typed silver schema (business columns only), with descriptions as field metadata."""

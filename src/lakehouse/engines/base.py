@@ -69,11 +69,9 @@ class RunContext:
         """Commit metadata: run id, step, source files and the contract version applied."""
         extra: dict[str, object] = {}
         if contract is not None:
-            from lakehouse.lineage.impact import column_specs
-
             extra = {
                 "contract": f"{contract.entity}@v{contract.version}",
-                "contract_columns": column_specs(contract),
+                "contract_columns": contract.column_specs(),
             }
         return CommitInfo(self.run_id, operation, self.source_files, extra)
 
@@ -81,6 +79,7 @@ class RunContext:
 class Engine(Protocol):
     capabilities: Capabilities
     root: Root
+    gold_rows: dict[str, int]  # "gold.<model>" -> rows of its last write by `refresh_gold`
 
     def write_bronze(
         self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext

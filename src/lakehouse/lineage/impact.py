@@ -25,26 +25,8 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 Change = Literal["added", "removed", "type", "description", "checks"]
-#: the commit metadata key holding `column_specs` of the contract a write applied
+#: the commit metadata key holding `Contract.column_specs()` of the contract a write applied
 SPECS_KEY = "lakehouse.contract_columns"
-
-
-def column_specs(contract: Contract) -> dict[str, str]:
-    """Each column's rules in a few words (`string; optional; enum=card|paypal`): recorded in
-    every commit that applies the contract, so the next version's changed checks are found."""
-    specs = {}
-    for c in contract.columns:
-        parts = [c.type, "required" if c.required else "optional"]
-        for name in ("min", "max", "default", "date_of"):
-            value = getattr(c, name)
-            if value is not None:
-                parts.append(f"{name}={value}")
-        if c.enum:
-            parts.append("enum=" + "|".join(c.enum))
-        if c.not_in_future:
-            parts.append("not_in_future")
-        specs[c.name] = "; ".join(parts)
-    return specs
 
 
 @dataclass(frozen=True)
@@ -66,7 +48,7 @@ def schema_changes(
     """How the contract's silver schema differs from the stored one, column by column, and
     (given the `column_specs` recorded by the last write) whose checks changed."""
     table = f"silver.{contract.entity}"
-    specs = column_specs(contract)
+    specs = contract.column_specs()
     wanted = zones.silver_schema(contract)
     out: list[ColumnChange] = []
     for f in wanted:
