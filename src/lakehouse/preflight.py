@@ -9,7 +9,8 @@ from lakehouse import zones
 from lakehouse.contracts import Contract
 from lakehouse.delta import CDF, columns_to_add, ensure_table, try_open
 from lakehouse.errors import SchemaEvolutionError
-from lakehouse.lineage import LineageGraph, build_graph, load_models
+from lakehouse.gold.model import all_models
+from lakehouse.lineage import LineageGraph, build_graph
 from lakehouse.lineage.impact import impact_text, report_contract_change
 from lakehouse.storage import Root
 
@@ -25,7 +26,7 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
 
     def graph_of() -> LineageGraph:  # built only when a contract changed something
         if not graph:
-            graph.append(build_graph(contracts, load_models()))
+            graph.append(build_graph(contracts, all_models()))
         return graph[0]
 
     for c in contracts.values():

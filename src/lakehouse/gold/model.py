@@ -168,10 +168,16 @@ def _name(file: Traversable) -> str:
 
 @cache
 def _load_all() -> dict[str, GoldModel]:
+    return read_models(models_dir())
+
+
+def read_models(base: Traversable) -> dict[str, GoldModel]:
+    """Every `*.sql` model in `base` (the packaged folder, or a user's), checked: each named
+    as its file, dependencies known, no cycle."""
     models: dict[str, GoldModel] = {}
-    files = sorted((f for f in models_dir().iterdir() if f.name.endswith(".sql")), key=_name)
+    files = sorted((f for f in base.iterdir() if f.name.endswith(".sql")), key=_name)
     if not files:
-        raise ModelError(f"no gold model files (*.sql) in {models_dir()}")
+        raise ModelError(f"no gold model files (*.sql) in {base}")
     for path in files:
         model = parse_model(path.read_text(encoding="utf-8"), str(path))
         if model.name != path.name.removesuffix(".sql"):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lakehouse.contracts import load_contracts
-from lakehouse.gold.model import GoldModel, ModelError, all_models, parse_model
+from lakehouse.gold.model import GoldModel, all_models, read_models
 from lakehouse.lineage.derive import ModelLineage, build_graph, model_lineage, sql_schema
 from lakehouse.lineage.graph import (
     ColumnRef,
@@ -43,19 +43,9 @@ __all__ = [
 
 
 def load_models(directory: str | Path | None = None) -> dict[str, GoldModel]:
-    """Gold models by name: the packaged ones, or every `*.sql` in `directory` (parsed with the
-    loader's own `parse_model`, so the same rules apply)."""
-    if directory is None:
-        return all_models()
-    models: dict[str, GoldModel] = {}
-    for path in sorted(Path(directory).glob("*.sql")):
-        model = parse_model(path.read_text(encoding="utf-8"), str(path))
-        if model.name != path.stem:
-            raise ModelError(f"{path}: name = {model.name!r} must equal the file name")
-        models[model.name] = model
-    if not models:
-        raise ModelError(f"no gold model files (*.sql) in {directory}")
-    return models
+    """Gold models by name: the packaged ones, or every `*.sql` in `directory` (read by the
+    gold loader itself, so the same rules apply)."""
+    return all_models() if directory is None else read_models(Path(directory))
 
 
 def lakehouse_graph(
