@@ -245,7 +245,7 @@ def gold(state: RunState) -> dict[str, Any]:
     versions = engine.refresh_gold(state.run_id, state.now)
     with state._lock:
         state.versions.update(versions)
-        state.rows_written.update(getattr(engine, "gold_rows", {}))
+        state.rows_written.update(engine.gold_rows)
     checkpoint("after_gold")
     return {"tables_written": len(versions)}
 
