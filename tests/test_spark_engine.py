@@ -86,7 +86,7 @@ def test_maven_resolves_when_sparks_resolver_cannot(
         return "session"
 
     monkeypatch.setattr(session, "_builder_start", start)
-    monkeypatch.setattr(session, "maven_jars", lambda coordinates=None: [str(jar)])
+    monkeypatch.setattr(session, "maven_jars", lambda object_store=False: [str(jar)])
     assert session._start_local() == "session"
     assert starts == [None, [str(jar)]]
     assert session.cached_jars() == [str(jar)]  # the next start resolves nothing

@@ -30,7 +30,6 @@ import os
 import re
 import subprocess
 import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -144,11 +143,11 @@ def _remember(jars: list[str], object_store: bool = False) -> None:
     tmp.replace(manifest)
 
 
-def maven_jars(coordinates: Sequence[str] | None = None) -> list[str]:
-    """Resolve Delta Lake (and any other `coordinates`) and their runtime dependencies with
-    Maven into the cache."""
-    coordinates = list(coordinates or [delta_package()])
-    out = _manifest(len(coordinates) > 1).with_suffix("")
+def maven_jars(object_store: bool = False) -> list[str]:
+    """Resolve the session's `packages` (Delta Lake, and S3A for object storage) and their
+    runtime dependencies with Maven into the cache."""
+    coordinates = packages(object_store)
+    out = _manifest(object_store).with_suffix("")
     work = cache_dir() / "maven"
     work.mkdir(parents=True, exist_ok=True)
     dependencies = "".join(
@@ -238,7 +237,7 @@ def _start_local(object_store: bool = False) -> SparkSession:
         spark = _builder_start(None, object_store)
     except Exception as exc:  # the JVM exits when ivy cannot resolve the package
         event("spark_ivy_failed", error=f"{type(exc).__name__}: {exc}"[:300])
-        jars = maven_jars(packages(object_store))
+        jars = maven_jars(object_store)
         spark = _builder_start(jars, object_store)
         _remember(jars, object_store)
         return spark
