@@ -27,7 +27,7 @@ import zipfile
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-LOCK = REPO / "requirements" / "runtime.txt"
+LOCK = Path("requirements") / "runtime.txt"  # below the repository
 BUILD = REPO / "infra" / "build"
 ARTIFACT = "lakehouse.gluewheels.zip"
 PYTHON_VERSION = "3.11"
@@ -51,7 +51,7 @@ class ArtifactError(RuntimeError):
 def source_key(repo: Path = REPO) -> str:
     """A hash of everything the artifact is made of: the lock, pyproject.toml, src/lakehouse."""
     digest = hashlib.sha256()
-    files = [repo / "requirements" / "runtime.txt", repo / "pyproject.toml"]
+    files = [repo / LOCK, repo / "pyproject.toml"]
     files += sorted(p for p in (repo / "src" / "lakehouse").rglob("*") if p.is_file())
     for path in files:
         relative = path.relative_to(repo).as_posix()
@@ -63,7 +63,7 @@ def source_key(repo: Path = REPO) -> str:
 
 def glue_wheels(repo: Path = REPO, build: Path = BUILD) -> Path:
     """The zip of wheels for the current sources and lock, built if not built yet."""
-    lock = repo / "requirements" / "runtime.txt"
+    lock = repo / LOCK
     if not lock.is_file():
         raise ArtifactError(f"no lock file {lock}: generate it (command in docs/glue.md)")
     target = build / source_key(repo) / ARTIFACT

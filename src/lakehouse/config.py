@@ -54,7 +54,7 @@ import tomllib
 from collections.abc import Collection, Mapping
 from dataclasses import Field, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from lakehouse.errors import TerminalError
 from lakehouse.maintenance.settings import MaintenanceSettings
@@ -193,7 +193,7 @@ class NotifySettings:
 
 
 LineageTransport = Literal["file", "http", "console", "off"]
-LINEAGE_TRANSPORTS: tuple[str, ...] = ("file", "http", "console", "off")
+LINEAGE_TRANSPORTS: tuple[str, ...] = get_args(LineageTransport)
 
 
 @dataclass(frozen=True)
