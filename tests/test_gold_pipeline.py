@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
@@ -12,7 +13,7 @@ from deltalake import DeltaTable
 
 from lakehouse import Lakehouse
 from lakehouse.generate import generate
-from lakehouse.gold import list_models, refresh
+from lakehouse.gold import GoldWrite, list_models, refresh
 
 
 def gold_rows(lh: Lakehouse, name: str) -> list[dict[str, object]]:
@@ -177,23 +178,23 @@ def test_a_failed_gold_write_fails_the_run_with_its_own_error(
 ) -> None:
     """A write that fails after others were committed: the run raises that error (not one from
     tidying the half-consumed refresh), and the next run catches gold up."""
-    from lakehouse.engines.local import LocalEngine
+    from lakehouse.engines.local import LocalAdapter
 
-    write = LocalEngine._write_gold
+    write = LocalAdapter.write_gold
 
-    def failing(self: LocalEngine, w: refresh.GoldWrite, commit: object) -> int:
+    def failing(self: LocalAdapter, w: GoldWrite[Any], description: str, commit: Any) -> int:
         if w.model == "customer_profile":
             raise ValueError("gold.customer_profile: simulated write failure")
-        return write(self, w, commit)  # type: ignore[arg-type]
+        return write(self, w, description, commit)
 
     files = [p for d in days[:3] for p in d]
     lh = Lakehouse(tmp_path / "lake")
-    monkeypatch.setattr(LocalEngine, "_write_gold", failing)
+    monkeypatch.setattr(LocalAdapter, "write_gold", failing)
     with pytest.raises(ValueError, match="simulated write failure"):
         lh.run(files)
     written = {t.name for t in lh.tables() if t.name.startswith("gold.")}
     assert "gold.sales_daily" in written and "gold.customer_profile" not in written
-    monkeypatch.setattr(LocalEngine, "_write_gold", write)
+    monkeypatch.setattr(LocalAdapter, "write_gold", write)
     assert lh.run([]).status == "SUCCEEDED"
     clean = Lakehouse(tmp_path / "clean")
     clean.run(files)

@@ -12,7 +12,8 @@ import pytest
 from gold_oracle import connect_silver, load_lab_silver
 from lakehouse.errors import TerminalError
 from lakehouse.gold import GoldWrite, Touched, get_model, list_models, plan_refresh, refresh_gold
-from lakehouse.gold.refresh import freshest_first, period_start, shift_period
+from lakehouse.gold.plan import period_start, shift_period
+from lakehouse.gold.refresh import freshest_first
 from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
 
 MODELS = [m.name for m in list_models()]

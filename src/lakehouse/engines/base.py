@@ -17,9 +17,7 @@ from lakehouse.storage import Root
 class Capabilities:
     name: str
     sql_dialect: str  # the sqlglot dialect shared definitions are rendered to
-    distributed: bool
-    supports_s3: bool
-    change_data_feed: bool = True
+    distributed: bool  # steps run one after another: the engine parallelises each itself
 
 
 @dataclass

@@ -2,287 +2,137 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import time
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
-from lakehouse import zones
-from lakehouse.contracts import Contract
-from lakehouse.delta import CDF, CommitInfo, ensure_table, read_arrow, try_open
-from lakehouse.engines.base import Capabilities, EntityResult, RunContext
-from lakehouse.engines.sql import (
-    BATCH_LINEAGE,
-    any_known_key_sql,
-    changed_rows_sql,
-    merge_predicates,
-    outcome_counts_sql,
-    quarantine_changes_sql,
-    quarantine_merge_predicates,
-    quarantine_rows_sql,
-    reason_counts_sql,
-    valid_rows_sql,
-    waiting_rows_sql,
-)
+from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.engines.adapter import Merge, Merged, Target
+from lakehouse.engines.base import Capabilities
+from lakehouse.engines.flow import FlowEngine
 from lakehouse.faults import checkpoint
-from lakehouse.log import event
+from lakehouse.gold.session import DuckDBSession, GoldWrite
+from lakehouse.gold_state import SILVER
 from lakehouse.storage import Root
-from lakehouse.validation import validation_query
 
-if TYPE_CHECKING:
-    from lakehouse.gold import GoldWrite
-
-CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False, supports_s3=True)
+CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)
 
 
-class LocalEngine:
-    capabilities = CAPABILITIES
+class LocalAdapter(DuckDBSession):
+    """Relations are DuckDB relations (Arrow tables and Delta snapshots registered, views and
+    temp tables); writes are delta-rs commits of Arrow tables."""
 
-    def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
+    def __init__(self, root: Root) -> None:
         from lakehouse.query import new_connection
 
+        super().__init__(new_connection())
         self.root = root
-        self.contracts_dir = contracts_dir
-        self.con = new_connection()
-        self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
+        self.sources: Mapping[str, str] = {f"silver.{e}": f"__silver_{e}" for e in SILVER}
+        self._registered: set[str] = set()
+        self._views: set[str] = set()
 
     def close(self) -> None:
         self.con.close()
 
-    # --- bronze ----------------------------------------------------------------
-    def write_bronze(
-        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
-    ) -> int | None:
-        from deltalake import write_deltalake
+    # --- relations -------------------------------------------------------------------------
+    def put_arrow(self, name: str, table: pa.Table) -> None:
+        self.forget(name)
+        self.con.register(name, table)
+        self._registered.add(name)
 
-        schema = zones.bronze_schema(contract)
-        dt = ensure_table(
-            self.root,
-            "bronze",
-            contract.entity,
-            schema,
-            description=zones.descriptions(contract)["bronze"],
-        )
-        done = {s for s in shas if dt.transaction_version(_bronze_app_id(s)) is not None}
-        todo = [s for s in shas if s not in done]
-        if not todo:
-            return None
-        if done:
-            rows = rows.filter(pc.is_in(rows["_file_sha256"], pa.array(todo)))
-        write_deltalake(
-            dt,
-            rows.select(schema.names).cast(schema),
-            mode="append",
-            schema_mode="merge",
-            commit_properties=ctx.commit("bronze", contract).properties(
-                [_bronze_app_id(s) for s in todo]
-            ),
-        )
-        return int(dt.version())
+    def hold(self, name: str, rows: pa.Table) -> None:
+        self.put_arrow(name, rows)
 
-    # --- silver + quarantine -----------------------------------------------------------
-    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
-        result = EntityResult(contract.entity, rows_in=rows.num_rows)
-        waiting = self._waiting(contract, ctx)
-        result.rows_rechecked = waiting.num_rows
-        batch = pa.concat_tables([rows, waiting], promote_options="permissive")
-        self._register_parents(contract)
-        self.con.register("batch", batch)
-        query = validation_query(contract, BATCH_LINEAGE, ctx.now)
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE checked AS {query.sql}")
-        self.con.unregister("batch")
-        counts = self.con.execute(outcome_counts_sql("checked")).fetchone()
-        assert counts is not None
-        result.valid, result.quarantined = int(counts[0]), int(counts[1])
-        result.reasons = self._reason_counts()
-        self._merge_silver(contract, ctx, result)
-        checkpoint(f"between_silver_and_quarantine:{contract.entity}")
-        self._write_quarantine(contract, ctx, result)
-        return result
+    def put_delta(self, name: str, zone: str, table: str, columns: Sequence[str]) -> None:
+        self.forget(name)
+        source = f"__delta_{name}"
+        self.con.register(source, open_table(self.root, zone, table).to_pyarrow_dataset())
+        self._registered.add(source)
+        self.view(name, f"SELECT {_select(columns)} FROM {source}")
 
-    def _waiting(self, contract: Contract, ctx: RunContext) -> pa.Table:
-        """Quarantined rows that only wait for a parent: re-checked once per run."""
-        empty = zones.bronze_schema(contract).empty_table()
-        if not (contract.foreign_keys and ctx.recheck_waiting):
-            return empty
-        dt = try_open(self.root, "quarantine", contract.entity)
-        if dt is None:
-            return empty
-        self.con.register("q_all", read_arrow(dt))
-        table = self.con.sql(waiting_rows_sql(contract, "q_all", ctx.current_shas)).to_arrow_table()
-        self.con.unregister("q_all")
-        return table
+    def view(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+        self._views.add(name)
 
-    def _register_parents(self, contract: Contract) -> None:
-        for fk in contract.foreign_keys:
-            dt = try_open(self.root, "silver", fk.references)
-            cols = [fk.ref_column, *fk.must_agree]
-            if dt is None:
-                parent = pa.schema(
-                    [
-                        zones.silver_schema(_contract(fk.references, self.contracts_dir)).field(c)
-                        for c in cols
-                    ]
-                ).empty_table()
-            else:
-                parent = dt.to_pyarrow_dataset()
-            self.con.register(f"_parent_src_{fk.references}", parent)
-            select = ", ".join(f'"{c}"' for c in cols)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW parent_{fk.references} AS "
-                f"SELECT {select} FROM _parent_src_{fk.references}"
-            )
+    def union(self, name: str, first: str, second: str) -> None:
+        self.view(name, f'SELECT * FROM "{first}" UNION ALL BY NAME SELECT * FROM "{second}"')
 
-    def _reason_counts(self) -> dict[str, int]:
-        rows = self.con.execute(reason_counts_sql("checked")).fetchall()
-        return {str(r): int(n) for r, n in rows}
-
-    def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
-        from deltalake import write_deltalake
-
-        schema = zones.silver_schema(contract)
-        self.con.execute(
-            f"CREATE OR REPLACE TEMP TABLE valid AS {valid_rows_sql(contract, 'checked')}"
-        )
-        dt = ensure_table(
-            self.root,
-            "silver",
-            contract.entity,
-            schema,
-            partition_by=contract.partition_by,
-            description=contract.description,
-            configuration=CDF,
-            evolve=contract.evolution == "evolve",
-        )
-        self.con.register("silver_now", dt.to_pyarrow_dataset())
-        [(known,)] = self.con.execute(any_known_key_sql(contract, "valid", "silver_now")).fetchall()
-        changed_sql = changed_rows_sql(contract, "valid", "silver_now", any_known=known)
-        changed = self.con.sql(changed_sql).to_arrow_table()
-        self.con.unregister("silver_now")
-        result.unchanged = result.valid - changed.num_rows
-        if changed.num_rows == 0:
-            return
-        commit = ctx.commit("silver_merge", contract).properties()
-        new_key = changed["_new_key"]
-        inserts = changed.filter(new_key).select(schema.names).cast(schema)
-        updates = changed.filter(pc.invert(new_key)).select(schema.names).cast(schema)
-        del changed
-        # New keys are appended: a MERGE would read the whole table to learn what it already
-        # knows (the run holds the root's lock, so no one else adds keys in between).
-        if inserts.num_rows:
-            checkpoint(f"before_silver_append:{contract.entity}")
-            write_deltalake(dt, inserts, mode="append", commit_properties=commit)
-            result.inserted = inserts.num_rows
-        if updates.num_rows:
-            on, update_when = merge_predicates(contract)
-            metrics = (
-                dt.merge(
-                    updates,
-                    predicate=on,
-                    source_alias="s",
-                    target_alias="t",
-                    commit_properties=commit,
-                )
-                .when_matched_update_all(predicate=update_when)
-                .when_not_matched_insert_all()
-                .execute()
-            )
-            result.inserted += int(metrics["num_target_rows_inserted"])
-            result.updated = int(metrics["num_target_rows_updated"])
-            result.unchanged += (
-                updates.num_rows - result.updated - int(metrics["num_target_rows_inserted"])
-            )
-        result.versions[f"silver.{contract.entity}"] = int(dt.version())
-
-    def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
-        rows = self.con.sql(quarantine_rows_sql(contract, "checked", ctx.now)).to_arrow_table()
-        result.released = int(pc.sum(pc.equal(rows["_action"], "release")).as_py() or 0)
-        dt = try_open(self.root, "quarantine", contract.entity)
-        if rows.num_rows == 0:
-            return
-        schema = zones.quarantine_schema(contract)
-        if dt is not None:
-            # a re-checked row whose reasons did not change needs no rewrite
-            self.con.register("q_rows", rows)
-            self.con.register("q_now", dt.to_pyarrow_dataset())
-            rows = self.con.sql(quarantine_changes_sql("q_rows", "q_now")).to_arrow_table()
-            self.con.unregister("q_rows")
-            self.con.unregister("q_now")
-            if rows.num_rows == 0:
-                return
-        dt = ensure_table(
-            self.root,
-            "quarantine",
-            contract.entity,
-            schema,
-            description=zones.descriptions(contract)["quarantine"],
-            configuration=CDF,
-        )
-        on, delete_when, upsert_when = quarantine_merge_predicates()
-        updates = {f'"{n}"': f's."{n}"' for n in schema.names}
-        source = pa.Table.from_arrays(
-            [*rows.select(schema.names).cast(schema).columns, rows["_action"]],
-            names=[*schema.names, "_action"],
-        )
-        (
-            dt.merge(
-                source,
-                predicate=on,
-                source_alias="s",
-                target_alias="t",
-                commit_properties=ctx.commit("quarantine", contract).properties(),
-            )
-            .when_matched_delete(predicate=delete_when)
-            .when_matched_update(updates=updates, predicate=upsert_when)
-            .when_not_matched_insert(updates=updates, predicate=upsert_when)
-            .execute()
-        )
-        result.versions[f"quarantine.{contract.entity}"] = int(dt.version())
-
-    # --- gold ---------------------------------------------------------------------
-    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
-        """Refresh gold for what changed in silver since the last build; versions written."""
-        from lakehouse.gold import refresh_gold
-        from lakehouse.gold_state import SILVER, pending, record_build
-        from lakehouse.query import connect
-
-        todo = pending(self.root)
-        if todo is None or todo.nothing:
-            return {}
-        con = connect(self.root, [f"silver.{e}" for e in SILVER], None)
-        computed: dict[str, float] = {}
-        versions: dict[str, int] = {}
-        written: dict[str, float] = {}
-        commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
-        writes = refresh_gold(con, todo.touched, self._read_gold, timings=computed)
-        try:  # each table is written as soon as its model is computed: daily sales first
-            for w in writes:
-                began = time.perf_counter()
-                versions[f"gold.{w.model}"] = self._write_gold(w, commit)
-                self.gold_rows[f"gold.{w.model}"] = w.table.num_rows
-                written[w.model] = time.perf_counter() - began
-                checkpoint(f"gold_written:{w.model}")
+    @contextmanager
+    def materialized(self, name: str, sql: str) -> Iterator[int]:
+        self.temp_table(name, sql)
+        try:
+            [(n,)] = self.fetch(f'SELECT count(*) FROM "{name}"')
+            yield int(n)
         finally:
-            writes.close()  # a failed write: the models' relations are dropped while `con` is open
-            con.close()
-        record_build(self.root, todo, run_id, now, len(versions))
-        event(
-            "gold_refreshed",
-            run_id=run_id,
-            touched=_describe(todo.touched),
-            compute_s=_slowest_first(computed),
-            write_s=_slowest_first(written),
-        )
-        return versions
+            self.forget(name)
 
-    def _write_gold(self, w: GoldWrite, commit: CommitInfo) -> int:
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        return self.con.execute(sql).fetchall()
+
+    def forget(self, name: str) -> None:
+        if name in self._views:
+            self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+            self._views.discard(name)
+            self.forget(f"__delta_{name}")
+        elif name in self._registered:
+            self.con.unregister(name)
+            self._registered.discard(name)
+        elif name in self._tables:
+            super().forget(name)
+
+    def read_delta(self, zone: str, table: str) -> pa.Table:
+        return open_table(self.root, zone, table).to_pyarrow_dataset().to_table()
+
+    # --- writes ----------------------------------------------------------------------------
+    def _rows(self, target: Target, sql: str) -> pa.Table:
+        """The rows of `sql`: the target's columns cast to its schema, then any others."""
+        table = self.con.sql(sql).to_arrow_table()
+        names = target.schema.names
+        extra = [c for c in table.column_names if c not in names]
+        typed = table.select(names).cast(target.schema)
+        return pa.Table.from_arrays(
+            [*typed.columns, *(table[c] for c in extra)], names=[*names, *extra]
+        )
+
+    def append(self, target: Target, sql: str, transactions: Mapping[str, str] = {}) -> int:
+        from deltalake import write_deltalake
+
+        rows = self._rows(target, sql)
+        table = open_table(self.root, target.zone, target.name)
+        properties = target.commit.properties(list(transactions))  # the lease is checked here
+        if target.pause_point:
+            checkpoint(target.pause_point)
+        write_deltalake(table, rows, mode="append", commit_properties=properties)
+        return int(table.version())
+
+    def merge(self, target: Target, sql: str, merge: Merge) -> Merged:
+        rows = self._rows(target, sql)
+        table = open_table(self.root, target.zone, target.name)
+        every = {f'"{n}"': f's."{n}"' for n in target.schema.names}
+        builder = table.merge(
+            rows,
+            predicate=merge.on,
+            source_alias="s",
+            target_alias="t",
+            commit_properties=target.commit.properties(),
+        )
+        if merge.delete_when is not None:
+            builder = builder.when_matched_delete(predicate=merge.delete_when)
+        builder = builder.when_matched_update(updates=every, predicate=merge.update_when)
+        metrics = builder.when_not_matched_insert(updates=every, predicate=merge.insert_when)
+        counts = metrics.execute()
+        return Merged(
+            int(table.version()),
+            int(counts["num_target_rows_inserted"]),
+            int(counts["num_target_rows_updated"]),
+        )
+
+    def write_gold(self, w: GoldWrite[pa.Table], description: str, commit: CommitInfo) -> int:
         """Commit one gold write (a whole table, or the rows replacing its predicate); the
         table's new version."""
         from deltalake import write_deltalake
-
-        from lakehouse.gold import get_model
 
         current = try_open(self.root, "gold", w.model)
         created = current is None
@@ -292,11 +142,7 @@ class LocalEngine:
             # delta-rs write to a URI that finds version 0 taken meanwhile commits as version 1
             # instead of failing, which would let a paused writer overwrite a new holder's table.
             current = ensure_table(
-                self.root,
-                "gold",
-                w.model,
-                w.table.schema,
-                description=get_model(w.model).description,
+                self.root, "gold", w.model, w.table.schema, description=description
             )
         properties = commit.properties()  # the lease is checked here
         checkpoint(f"before_gold_write:{w.model}")
@@ -307,7 +153,7 @@ class LocalEngine:
                 mode="overwrite",
                 schema_mode="overwrite",
                 name=f"gold.{w.model}",
-                description=get_model(w.model).description,
+                description=description,
                 commit_properties=properties,
             )
         else:  # the table object follows its own write: no re-open needed
@@ -320,32 +166,13 @@ class LocalEngine:
             )
         return int(current.version())
 
-    def _read_gold(self, name: str) -> pa.Table | None:
-        dt_ = try_open(self.root, "gold", name)
-        return None if dt_ is None else read_arrow(dt_)
+
+def _select(columns: Sequence[str]) -> str:
+    return ", ".join(f'"{c}"' for c in columns) if columns else "*"
 
 
-def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
+class LocalEngine(FlowEngine):
+    capabilities = CAPABILITIES
 
-
-def _describe(t: object) -> str:
-    from lakehouse.gold import Touched
-
-    assert isinstance(t, Touched)
-    if t.is_full:
-        return "full"
-    return (
-        f"{len(t.dates or ())} dates, {len(t.users or ())} customers, "
-        f"{len(t.products or ())} products"
-    )
-
-
-def _bronze_app_id(sha: str) -> str:
-    return f"lakehouse-bronze-{sha}"
-
-
-def _contract(entity: str, directory: str | None) -> Contract:
-    from lakehouse.contracts import contract_for
-
-    return contract_for(entity, directory)
+    def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
+        super().__init__(LocalAdapter(root), contracts_dir)

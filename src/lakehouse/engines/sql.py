@@ -30,6 +30,11 @@ def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_all(names: Iterable[str]) -> str:
+    """A select list of quoted identifiers in the shared dialect."""
+    return ", ".join(_q(n) for n in names)
+
+
 def render(sql: str, dialect: str) -> str:
     """One statement or expression in the shared dialect, rendered for `dialect`."""
     if dialect == SOURCE_DIALECT:

@@ -1,20 +1,25 @@
 """Gold analytics: engine-neutral SQL models over silver, refreshed in full or incrementally.
 
 Each model is one file in `models/` (a TOML header, then one SELECT in DuckDB dialect);
-`render` transpiles it for DuckDB, Spark or Trino; `refresh_gold` runs the models on DuckDB
-for what a run touched and returns Arrow tables for the engine to write.
+`render` transpiles it for DuckDB, Spark or Trino; `plan_refresh` decides what a run's changes
+make each model recompute, and `refresh_gold` runs the plans on an engine's `GoldSession`
+(DuckDB or Spark) and yields the results for the engine to write.
 """
 
 from __future__ import annotations
 
 from lakehouse.gold.model import Column, GoldModel, ModelError, get_model, list_models
-from lakehouse.gold.refresh import GoldWrite, RefreshPlan, Touched, plan_refresh, refresh_gold
+from lakehouse.gold.plan import RefreshPlan, Touched, plan_refresh
+from lakehouse.gold.refresh import refresh_gold
 from lakehouse.gold.render import DIALECTS, render
+from lakehouse.gold.session import DuckDBSession, GoldSession, GoldWrite
 
 __all__ = [
     "DIALECTS",
     "Column",
+    "DuckDBSession",
     "GoldModel",
+    "GoldSession",
     "GoldWrite",
     "ModelError",
     "RefreshPlan",

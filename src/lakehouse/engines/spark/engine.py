@@ -1,23 +1,23 @@
 """The Spark engine: Spark SQL computes, delta-spark commits (AWS Glue 5: Spark 3.5, Delta 3.x).
 
-It runs the shared definitions exactly as the local engine does: the validation statement and
-the merge SQL of `engines/sql.py`, rendered to Spark SQL by `engines.sql.render`. Tables are
-created and evolved by the shared `lakehouse.delta.ensure_table` (delta-rs, metadata only), so
-both engines write the same layouts and protocol; every row is computed and written by Spark.
+The shared flow (`engines/flow.py`) runs here exactly as on the local engine: the validation
+statement, the merge SQL and the gold models, rendered to Spark SQL. Tables are created and
+evolved by the shared `lakehouse.delta.ensure_table` (delta-rs, metadata only), so both engines
+write the same layouts and protocol; every row is computed and written by Spark, gold included.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-from typing import TYPE_CHECKING
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse import zones
-from lakehouse.contracts import Contract, contract_for
-from lakehouse.delta import CDF, ensure_table, open_table, try_open
-from lakehouse.engines.base import Capabilities, EntityResult, RunContext
-from lakehouse.engines.local import _bronze_app_id as bronze_app_id
+from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.engines.adapter import Merge, Merged, Target
+from lakehouse.engines.base import Capabilities
+from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.spark.frames import (
     append_with_transactions,
     commit_metadata,
@@ -29,250 +29,232 @@ from lakehouse.engines.spark.frames import (
     user_metadata,
 )
 from lakehouse.engines.spark.session import new_session
-from lakehouse.engines.sql import (
-    BATCH_LINEAGE,
-    changed_rows_sql,
-    merge_predicates,
-    outcome_counts_sql,
-    quarantine_changes_sql,
-    quarantine_merge_predicates,
-    quarantine_rows_sql,
-    reason_counts_sql,
-    render,
-    valid_rows_sql,
-    waiting_rows_sql,
-)
+from lakehouse.engines.sql import render
 from lakehouse.faults import checkpoint
+from lakehouse.gold.render import Dialect
+from lakehouse.gold.session import GoldWrite
+from lakehouse.gold_state import SILVER
 from lakehouse.storage import Root
-from lakehouse.validation import validation_query
 
 if TYPE_CHECKING:
-    from pyspark.sql import Column, DataFrame, SparkSession
+    from pyspark.sql import Column, DataFrame
 
-CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True, supports_s3=True)
+CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True)
 
 
-class SparkEngine:
-    capabilities = CAPABILITIES
+class SparkAdapter:
+    """Relations are temp views of this engine's own Spark session (Arrow tables converted once,
+    Delta tables read by path, computed frames persisted); writes are delta-spark commits."""
 
-    def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
+    dialect: Dialect = "spark"
+
+    def __init__(self, root: Root) -> None:
         self.root = root
-        self.contracts_dir = contracts_dir
-        self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
         # a session of its own: temp views and commit metadata never mix with another engine's
-        self.spark: SparkSession = new_session(object_store=not root.is_local)
+        self.spark = new_session(object_store=not root.is_local)
         # MERGE sources here are persisted and deterministic: Delta need not copy them again
         self.spark.conf.set("spark.databricks.delta.merge.materializeSource", "none")
-        self._frames: dict[str, tuple[pa.Table, DataFrame]] = {}  # by entity: its latest rows
+        self.sources: Mapping[str, str] = {f"silver.{e}": f"__silver_{e}" for e in SILVER}
+        self._arrow: dict[str, tuple[pa.Table, DataFrame]] = {}  # converted once per table
         self._views: set[str] = set()
+        self._computed: list[DataFrame] = []
 
     def close(self) -> None:
         """Forget this engine's data; the Spark context stays up for the next engine."""
-        for view in self._views:
-            self.spark.catalog.dropTempView(view)
-        self._views.clear()
-        self._frames.clear()
+        for name in list(self._views):
+            self.forget(name)
+        for frame in self._computed:
+            frame.unpersist()
+        self._computed.clear()
 
-    # --- helpers ---------------------------------------------------------------------------
     def _sql(self, shared_sql: str) -> DataFrame:
-        return self.spark.sql(render(shared_sql, self.capabilities.sql_dialect))
-
-    def _view(self, name: str, frame: DataFrame) -> None:
-        frame.createOrReplaceTempView(name)
-        self._views.add(name)
-
-    def _frame(self, entity: str, rows: pa.Table) -> DataFrame:
-        """Rows from the readers as a DataFrame, converted once for bronze and silver. Only the
-        entity's latest rows are kept: a big run passes one chunk after another (each held in
-        the driver's memory, Python and JVM, while it is kept), and silver is their last use."""
-        cached = self._frames.get(entity)
-        if cached is None or cached[0] is not rows:
-            cached = self._frames[entity] = (rows, to_spark(self.spark, rows))
-        return cached[1]
+        return self.spark.sql(render(shared_sql, self.dialect))
 
     def _read(self, zone: str, name: str) -> DataFrame:
         return self.spark.read.format("delta").load(self.root.table_uri(zone, name))
 
-    # --- bronze ----------------------------------------------------------------------------
-    def write_bronze(
-        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
-    ) -> int | None:
-        schema = zones.bronze_schema(contract)
-        dt = ensure_table(
-            self.root,
-            "bronze",
-            contract.entity,
-            schema,
-            description=zones.descriptions(contract)["bronze"],
+    # --- relations -------------------------------------------------------------------------
+    def hold(self, name: str, rows: DataFrame) -> None:
+        rows.createOrReplaceTempView(name)
+        self._views.add(name)
+
+    def put_arrow(self, name: str, table: pa.Table) -> None:
+        """Rows from the readers are converted once for bronze and silver; only the latest
+        table of each name is kept (a big run passes one chunk after another)."""
+        cached = self._arrow.get(name)
+        if cached is None or cached[0] is not table:
+            cached = self._arrow[name] = (table, to_spark(self.spark, table))
+        self.hold(name, cached[1])
+
+    def put_delta(self, name: str, zone: str, table: str, columns: Sequence[str]) -> None:
+        frame = self._read(zone, table)
+        self.hold(name, frame.select(*[quote(c) for c in columns]) if columns else frame)
+
+    def view(self, name: str, sql: str) -> None:
+        self.hold(name, self._sql(sql))
+
+    def union(self, name: str, first: str, second: str) -> None:
+        both = self.spark.table(first).unionByName(
+            self.spark.table(second), allowMissingColumns=True
         )
-        todo = [s for s in shas if dt.transaction_version(bronze_app_id(s)) is None]
-        if not todo:
-            return None
-        frame = self._frame(contract.entity, rows).select(*[quote(n) for n in schema.names])
-        data = frame.where(frame["_file_sha256"].isin(todo)) if len(todo) < len(shas) else frame
-        parts = {bronze_app_id(s): frame.where(frame["_file_sha256"] == s) for s in todo}
-        meta = user_metadata(ctx.commit("bronze", contract))
-        uri = self.root.table_uri("bronze", contract.entity)
-        with conflicts_retryable(f"bronze.{contract.entity}"):
-            append_with_transactions(self.spark, uri, data, parts, meta)
-        return last_commit(self.root, "bronze", contract.entity)[0]
+        self.hold(name, both)
 
-    # --- silver + quarantine ---------------------------------------------------------------
-    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
-        result = EntityResult(contract.entity, rows_in=rows.num_rows)
-        batch = self._frame(contract.entity, rows)
-        waiting = self._waiting(contract, ctx)
-        if waiting is not None:
-            result.rows_rechecked = waiting.count()
-            batch = batch.unionByName(waiting)
-        self._register_parents(contract)
-        self._view("batch", batch)
-        query = validation_query(contract, BATCH_LINEAGE, ctx.now)
-        with materialized(self._sql(query.sql)) as (checked, _):
-            self._view("checked", checked)
-            counts = self._sql(outcome_counts_sql("checked")).first()
-            assert counts is not None
-            result.valid, result.quarantined = int(counts["valid"]), int(counts["quarantined"])
-            reasons = self._sql(reason_counts_sql("checked")).collect()
-            result.reasons = {str(r["reason"]): int(r["n"]) for r in reasons}
-            self._merge_silver(contract, ctx, result)
-            checkpoint(f"between_silver_and_quarantine:{contract.entity}")
-            self._write_quarantine(contract, ctx, result)
-        self._frames.pop(contract.entity, None)  # these rows are done with
-        return result
+    @contextmanager
+    def materialized(self, name: str, sql: str) -> Iterator[int]:
+        with materialized(self._sql(sql)) as (frame, n):
+            self.hold(name, frame)
+            try:
+                yield n
+            finally:
+                self.forget(name)
 
-    def _waiting(self, contract: Contract, ctx: RunContext) -> DataFrame | None:
-        """Quarantined rows that only wait for a parent: re-checked once per run."""
-        if not (contract.foreign_keys and ctx.recheck_waiting):
-            return None
-        if try_open(self.root, "quarantine", contract.entity) is None:
-            return None
-        self._view("q_all", self._read("quarantine", contract.entity))
-        return self._sql(waiting_rows_sql(contract, "q_all", ctx.current_shas))
+    def fetch(self, sql: str) -> list[tuple[Any, ...]]:
+        return [tuple(r) for r in self._sql(sql).collect()]
 
-    def _register_parents(self, contract: Contract) -> None:
-        for fk in contract.foreign_keys:
-            cols = [fk.ref_column, *fk.must_agree]
-            if try_open(self.root, "silver", fk.references) is None:
-                parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
-                source = to_spark(
-                    self.spark, pa.schema([parent.field(c) for c in cols]).empty_table()
+    def forget(self, name: str) -> None:
+        if name in self._views:
+            self.spark.catalog.dropTempView(name)
+            self._views.discard(name)
+        self._arrow.pop(name, None)
+
+    def read_delta(self, zone: str, table: str) -> DataFrame:
+        return self._read(zone, table)
+
+    # --- the gold session ------------------------------------------------------------------
+    def time_zone(self) -> str:
+        return str(self.spark.conf.get("spark.sql.session.timeZone"))
+
+    def scalar(self, sql: str) -> Any:
+        row = self.spark.sql(sql).first()
+        return None if row is None else row[0]
+
+    def compute(self, sql: str) -> DataFrame:
+        from pyspark import StorageLevel
+
+        frame = self.spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
+        self._computed.append(frame)
+        return frame
+
+    def temp_table(self, name: str, sql: str) -> None:
+        self.hold(name, self.compute(sql))
+
+    def columns(self, rows: DataFrame) -> list[str]:
+        return list(rows.columns)
+
+    def num_rows(self, rows: DataFrame) -> int:
+        return int(rows.count())
+
+    def select(self, rows: DataFrame, columns: Sequence[str]) -> DataFrame:
+        return rows.select(*[quote(c) for c in columns])
+
+    def replace_keys(
+        self, stored: DataFrame, key: str, values: Sequence[object], rows: DataFrame
+    ) -> DataFrame | None:
+        from pyspark.sql import functions as F
+
+        wanted = {f.name: f.dataType for f in rows.schema.fields}
+        if set(stored.columns) != set(wanted):
+            return None
+        typed = stored.select(*[F.col(quote(c)).cast(t).alias(c) for c, t in wanted.items()])
+        replaced = F.coalesce(F.col(quote(key)).isin(list(values)), F.lit(False))
+        return typed.where(~replaced).unionByName(rows)
+
+    # --- writes ----------------------------------------------------------------------------
+    def append(self, target: Target, sql: str, transactions: Mapping[str, str] = {}) -> int:
+        frame = self._sql(sql)
+        uri = self.root.table_uri(target.zone, target.name)
+        label = f"{target.zone}.{target.name}"
+        if transactions:
+            parts = {
+                app: frame.where(frame["_file_sha256"] == sha) for app, sha in transactions.items()
+            }
+            with conflicts_retryable(label):
+                append_with_transactions(
+                    self.spark, uri, frame, parts, user_metadata(target.commit)
                 )
+        else:
+            with conflicts_retryable(label), commit_metadata(self.spark, target.commit) as meta:
+                self._before_write(target)
+                frame.write.format("delta").mode("append").option("userMetadata", meta).save(uri)
+        return last_commit(self.root, target.zone, target.name)[0]
+
+    def _before_write(self, target: Target) -> None:
+        if target.pause_point:
+            checkpoint(target.pause_point)
+        # delta-spark reads its snapshot when the write starts, after any pause: check the
+        # fence on the newest snapshot right before (lakehouse.fencing)
+        open_table(self.root, target.zone, target.name)
+
+    def merge(self, target: Target, sql: str, merge: Merge) -> Merged:
+        from delta.tables import DeltaTable
+
+        uri = self.root.table_uri(target.zone, target.name)
+        every: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in target.schema.names}
+        with (
+            conflicts_retryable(f"{target.zone}.{target.name}"),
+            commit_metadata(self.spark, target.commit),
+        ):
+            self._before_write(target)
+            builder = (
+                DeltaTable.forPath(self.spark, uri)
+                .alias("t")
+                .merge(self._sql(sql).alias("s"), render(merge.on, self.dialect))
+            )
+            if merge.delete_when is not None:
+                builder = builder.whenMatchedDelete(
+                    condition=render(merge.delete_when, self.dialect)
+                )
+            builder = builder.whenMatchedUpdate(
+                condition=render(merge.update_when, self.dialect), set=every
+            )
+            if merge.insert_when is None:
+                builder = builder.whenNotMatchedInsert(values=every)
             else:
-                source = self._read("silver", fk.references).select(*[quote(c) for c in cols])
-            self._view(f"parent_{fk.references}", source)
-
-    def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
-        from delta.tables import DeltaTable
-
-        schema = zones.silver_schema(contract)
-        self._view("valid", self._sql(valid_rows_sql(contract, "checked")))
-        dt = ensure_table(
-            self.root,
-            "silver",
-            contract.entity,
-            schema,
-            partition_by=contract.partition_by,
-            description=contract.description,
-            configuration=CDF,
-            evolve=contract.evolution == "evolve",
+                condition = render(merge.insert_when, self.dialect)
+                builder = builder.whenNotMatchedInsert(condition=condition, values=every)
+            builder.execute()
+        version, metrics = last_commit(self.root, target.zone, target.name)
+        return Merged(
+            version,
+            int(metrics.get("numTargetRowsInserted") or 0),
+            int(metrics.get("numTargetRowsUpdated") or 0),
         )
-        uri = self.root.table_uri("silver", contract.entity)
-        self._view("silver_now", self._read("silver", contract.entity))
-        changed_sql = changed_rows_sql(contract, "valid", "silver_now")
-        with materialized(self._sql(changed_sql)) as (changed, n):
-            result.unchanged = result.valid - n
-            if n == 0:
-                return
-            source = changed.select(*[quote(c) for c in schema.names])
-            with (
-                conflicts_retryable(f"silver.{contract.entity}"),
-                commit_metadata(self.spark, ctx.commit("silver_merge", contract)) as meta,
-            ):
-                checkpoint(f"before_silver_append:{contract.entity}")
-                # delta-spark reads its snapshot when the write starts, after any pause: check
-                # the fence on the newest snapshot right before (lakehouse.fencing)
-                open_table(self.root, "silver", contract.entity)
-                if dt.version() == 0 and len(dt.file_uris()) == 0:
-                    source.write.format("delta").mode("append").option("userMetadata", meta).save(
-                        uri
-                    )
-                    result.inserted = n
-                else:
-                    on, update_when = (render(p, "spark") for p in merge_predicates(contract))
-                    (
-                        DeltaTable.forPath(self.spark, uri)
-                        .alias("t")
-                        .merge(source.alias("s"), on)
-                        .whenMatchedUpdateAll(condition=update_when)
-                        .whenNotMatchedInsertAll()
-                        .execute()
-                    )
-        version, metrics = last_commit(self.root, "silver", contract.entity)
-        if metrics.get("numTargetRowsInserted") is not None:
-            result.inserted = int(metrics["numTargetRowsInserted"])
-            result.updated = int(metrics["numTargetRowsUpdated"])
-            result.unchanged += n - result.inserted - result.updated
-        result.versions[f"silver.{contract.entity}"] = version
 
-    def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
-        from delta.tables import DeltaTable
+    def write_gold(self, w: GoldWrite[DataFrame], description: str, commit: CommitInfo) -> int:
+        from pyspark.sql.pandas.types import to_arrow_schema
 
-        rows_sql = quarantine_rows_sql(contract, "checked", ctx.now)
-        existing = try_open(self.root, "quarantine", contract.entity) is not None
-        if existing:
-            self._view("q_rows", self._sql(rows_sql))
-            self._view("q_now", self._read("quarantine", contract.entity))
-            rows_sql = quarantine_changes_sql("q_rows", "q_now")
-        with materialized(self._sql(rows_sql)) as (rows, n):
-            if n == 0:
-                return
-            result.released = rows.where("_action = 'release'").count()
-            schema = zones.quarantine_schema(contract)
-            ensure_table(
-                self.root,
-                "quarantine",
-                contract.entity,
-                schema,
-                description=zones.descriptions(contract)["quarantine"],
-                configuration=CDF,
-            )
-            uri = self.root.table_uri("quarantine", contract.entity)
-            on, delete_when, upsert_when = (
-                render(p, "spark") for p in quarantine_merge_predicates()
-            )
-            updates: dict[str, str | Column] = {quote(c): f"s.{quote(c)}" for c in schema.names}
-            with (
-                conflicts_retryable(f"quarantine.{contract.entity}"),
-                commit_metadata(self.spark, ctx.commit("quarantine", contract)),
-            ):
-                (
-                    DeltaTable.forPath(self.spark, uri)
-                    .alias("t")
-                    .merge(rows.alias("s"), on)
-                    .whenMatchedDelete(condition=delete_when)
-                    .whenMatchedUpdate(condition=upsert_when, set=updates)
-                    .whenNotMatchedInsert(condition=upsert_when, values=updates)
-                    .execute()
+        created = try_open(self.root, "gold", w.model) is None
+        if created:  # created empty first and fenced, as on the local engine
+            schema = to_arrow_schema(w.table.schema)
+            ensure_table(self.root, "gold", w.model, schema, description=description)
+        uri = self.root.table_uri("gold", w.model)
+        with (
+            conflicts_retryable(f"gold.{w.model}"),
+            commit_metadata(self.spark, commit) as meta,  # the lease is checked here
+        ):
+            checkpoint(f"before_gold_write:{w.model}")
+            open_table(self.root, "gold", w.model)  # the fence, on the newest snapshot
+            writer = w.table.write.format("delta").mode("overwrite").option("userMetadata", meta)
+            if created or w.mode == "overwrite":
+                writer.option("overwriteSchema", "true").save(uri)
+            else:
+                stored = self._read("gold", w.model).schema
+                typed = w.table.select(
+                    *[w.table[quote(f.name)].cast(f.dataType).alias(f.name) for f in stored.fields]
                 )
-        result.versions[f"quarantine.{contract.entity}"] = last_commit(
-            self.root, "quarantine", contract.entity
-        )[0]
+                assert w.predicate is not None
+                (
+                    typed.write.format("delta")
+                    .mode("overwrite")
+                    .option("userMetadata", meta)
+                    .option("replaceWhere", render(w.predicate, self.dialect))
+                    .save(uri)
+                )
+        return last_commit(self.root, "gold", w.model)[0]
 
-    # --- gold ------------------------------------------------------------------------------
-    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
-        """Refresh gold with the shared runner (`lakehouse.gold`, DuckDB on the driver).
 
-        The models' SQL renders to Spark and gives the same rows there (test_conformance), but
-        the incremental refresh (what to recompute, how partial results are merged) is written
-        against a DuckDB connection; until it takes a Spark session too, both engines refresh
-        gold the same way, and the tables are identical by construction.
-        """
-        from lakehouse.engines.local import LocalEngine
+class SparkEngine(FlowEngine):
+    capabilities = CAPABILITIES
 
-        local = LocalEngine(self.root, self.contracts_dir)
-        try:
-            return local.refresh_gold(run_id, now)
-        finally:
-            self.gold_rows = local.gold_rows
-            local.close()
+    def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
+        super().__init__(SparkAdapter(root), contracts_dir)

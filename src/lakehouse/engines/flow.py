@@ -1,0 +1,283 @@
+"""The pipeline's data flow, written once for every engine.
+
+Bronze: append the files not yet in the table, each file's hash recorded as a Delta app
+transaction in the same commit. An entity: waiting rows -> parents -> validate -> counts ->
+reasons -> append new keys / merge changed keys -> quarantine. Gold: refresh what changed in
+silver since the last build, each table committed as soon as its model is computed.
+
+Every step is shared SQL (`engines/sql.py`, `validation.py`, the gold models) over relations an
+`Adapter` holds; the adapter runs it on its engine and commits the Delta writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pyarrow as pa
+
+from lakehouse import zones
+from lakehouse.contracts import Contract, contract_for
+from lakehouse.delta import CDF, CommitInfo, ensure_table, try_open
+from lakehouse.engines.adapter import Adapter, Merge, Target
+from lakehouse.engines.base import Capabilities, EntityResult, RunContext
+from lakehouse.engines.sql import (
+    BATCH_LINEAGE,
+    QUARANTINE_KEY,
+    any_known_key_sql,
+    changed_rows_sql,
+    merge_predicates,
+    outcome_counts_sql,
+    quarantine_changes_sql,
+    quarantine_merge_predicates,
+    quarantine_rows_sql,
+    quote_all,
+    reason_counts_sql,
+    valid_rows_sql,
+    waiting_rows_sql,
+)
+from lakehouse.faults import checkpoint
+from lakehouse.log import event
+from lakehouse.validation import validation_query
+
+
+def bronze_app_id(sha: str) -> str:
+    """The Delta app transaction recording that a file's rows are in bronze."""
+    return f"lakehouse-bronze-{sha}"
+
+
+class FlowEngine:
+    """An engine: the shared flow over one adapter."""
+
+    capabilities: Capabilities
+
+    def __init__(self, adapter: Adapter, contracts_dir: str | None = None) -> None:
+        self.adapter = adapter
+        self.root = adapter.root
+        self.contracts_dir = contracts_dir
+        self.gold_rows: dict[str, int] = {}  # "gold.<model>" -> rows of its last write
+
+    def close(self) -> None:
+        self.adapter.close()
+
+    # --- bronze ----------------------------------------------------------------------------
+    def write_bronze(
+        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
+    ) -> int | None:
+        """Append rows of files not yet in bronze (idempotent per file hash); version or None."""
+        a, entity = self.adapter, contract.entity
+        schema = zones.bronze_schema(contract)
+        table = ensure_table(
+            self.root, "bronze", entity, schema, description=zones.descriptions(contract)["bronze"]
+        )
+        todo = [s for s in shas if table.transaction_version(bronze_app_id(s)) is None]
+        if not todo:
+            return None
+        a.put_arrow(_rows(entity), rows)
+        sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)}"
+        if len(todo) < len(shas):
+            sql += f" WHERE _file_sha256 IN ({', '.join(_text(s) for s in todo)})"
+        target = Target("bronze", entity, schema, ctx.commit("bronze", contract))
+        return a.append(target, sql, {bronze_app_id(s): s for s in todo})
+
+    # --- silver + quarantine ---------------------------------------------------------------
+    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
+        """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
+        a, entity = self.adapter, contract.entity
+        result = EntityResult(entity, rows_in=rows.num_rows)
+        a.put_arrow(_rows(entity), rows)
+        try:
+            waiting = self._put_waiting(contract, ctx)
+            result.rows_rechecked = waiting
+            if waiting:
+                a.union("batch", _rows(entity), "waiting")
+            else:
+                a.view("batch", f"SELECT * FROM {_rows(entity)}")
+            self._put_parents(contract)
+            query = validation_query(contract, BATCH_LINEAGE, ctx.now)
+            with a.materialized("checked", query.sql):
+                [(valid, quarantined)] = a.fetch(outcome_counts_sql("checked"))
+                result.valid, result.quarantined = int(valid), int(quarantined)
+                reasons = a.fetch(reason_counts_sql("checked"))
+                result.reasons = {str(r): int(n) for r, n in reasons}
+                self._merge_silver(contract, ctx, result)
+                checkpoint(f"between_silver_and_quarantine:{entity}")
+                self._write_quarantine(contract, ctx, result)
+        finally:  # these rows are done with
+            for name in (_rows(entity), "batch", "waiting", "q_all", "q_rows", "q_now"):
+                a.forget(name)
+            for fk in contract.foreign_keys:
+                a.forget(f"parent_{fk.references}")
+        return result
+
+    def _put_waiting(self, contract: Contract, ctx: RunContext) -> int:
+        """Quarantined rows that only wait for a parent, re-checked once per run, as relation
+        `waiting`; how many."""
+        if not (contract.foreign_keys and ctx.recheck_waiting):
+            return 0
+        if try_open(self.root, "quarantine", contract.entity) is None:
+            return 0
+        columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
+        self.adapter.put_delta("q_all", "quarantine", contract.entity, columns)
+        self.adapter.view("waiting", waiting_rows_sql(contract, "q_all", ctx.current_shas))
+        [(n,)] = self.adapter.fetch("SELECT count(*) FROM waiting")
+        return int(n)
+
+    def _put_parents(self, contract: Contract) -> None:
+        for fk in contract.foreign_keys:
+            name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
+            if try_open(self.root, "silver", fk.references) is None:
+                parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
+                empty = pa.schema([parent.field(c) for c in cols]).empty_table()
+                self.adapter.put_arrow(name, empty)
+            else:
+                self.adapter.put_delta(name, "silver", fk.references, cols)
+
+    def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
+        a, entity = self.adapter, contract.entity
+        schema = zones.silver_schema(contract)
+        ensure_table(
+            self.root,
+            "silver",
+            entity,
+            schema,
+            partition_by=contract.partition_by,
+            description=contract.description,
+            configuration=CDF,
+            evolve=contract.evolution == "evolve",
+        )
+        with a.materialized("valid", valid_rows_sql(contract, "checked")):
+            a.put_delta("silver_now", "silver", entity, contract.names)
+            [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
+            changed = changed_rows_sql(contract, "valid", "silver_now", any_known=bool(known))
+            with a.materialized("changed", changed) as n:
+                a.forget("silver_now")
+                result.unchanged = result.valid - n
+                if n == 0:
+                    return
+                [(new, old)] = a.fetch(
+                    "SELECT count(*) FILTER (WHERE _new_key), count(*) FILTER (WHERE NOT _new_key)"
+                    " FROM changed"
+                )
+                commit = ctx.commit("silver_merge", contract)
+                cols = quote_all(schema.names)
+                version = -1
+                # New keys are appended: a MERGE would read the whole table to learn what it
+                # already knows (the run holds the root's lock: no one else adds keys meanwhile).
+                if new:
+                    target = Target(
+                        "silver", entity, schema, commit, f"before_silver_append:{entity}"
+                    )
+                    version = a.append(target, f"SELECT {cols} FROM changed WHERE _new_key")
+                    result.inserted = int(new)
+                if old:
+                    on, update_when = merge_predicates(contract)
+                    merged = a.merge(
+                        Target("silver", entity, schema, commit),
+                        f"SELECT {cols} FROM changed WHERE NOT _new_key",
+                        Merge(on, update_when),
+                    )
+                    version = merged.version
+                    result.inserted += merged.inserted
+                    result.updated = merged.updated
+                    result.unchanged += int(old) - merged.updated - merged.inserted
+        result.versions[f"silver.{entity}"] = version
+
+    def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
+        a, entity = self.adapter, contract.entity
+        rows = quarantine_rows_sql(contract, "checked", ctx.now)
+        if try_open(self.root, "quarantine", entity) is not None:
+            # a re-checked row whose reasons did not change needs no rewrite
+            a.view("q_rows", rows)
+            a.put_delta("q_now", "quarantine", entity, [*QUARANTINE_KEY, "_reasons"])
+            rows = quarantine_changes_sql("q_rows", "q_now")
+        with a.materialized("q_changes", rows) as n:
+            if n == 0:
+                return
+            [(released,)] = a.fetch("SELECT count(*) FROM q_changes WHERE _action = 'release'")
+            result.released = int(released)
+            schema = zones.quarantine_schema(contract)
+            ensure_table(
+                self.root,
+                "quarantine",
+                entity,
+                schema,
+                description=zones.descriptions(contract)["quarantine"],
+                configuration=CDF,
+            )
+            on, delete_when, upsert_when = quarantine_merge_predicates()
+            merged = a.merge(
+                Target("quarantine", entity, schema, ctx.commit("quarantine", contract)),
+                f"SELECT {quote_all(schema.names)}, _action FROM q_changes",
+                Merge(on, upsert_when, insert_when=upsert_when, delete_when=delete_when),
+            )
+        result.versions[f"quarantine.{entity}"] = merged.version
+
+    # --- gold ------------------------------------------------------------------------------
+    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
+        """Refresh gold for what changed in silver since the last build; versions written."""
+        from lakehouse.gold import get_model, refresh_gold
+        from lakehouse.gold_state import SILVER, pending, record_build
+
+        todo = pending(self.root)
+        if todo is None or todo.nothing:
+            return {}
+        a = self.adapter
+        for entity in SILVER:
+            a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, ())
+        computed: dict[str, float] = {}
+        versions: dict[str, int] = {}
+        written: dict[str, float] = {}
+        commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
+        writes = refresh_gold(a, todo.touched, self._stored_gold, timings=computed)
+        try:  # each table is written as soon as its model is computed: daily sales first
+            for w in writes:
+                began = time.perf_counter()
+                model = get_model(w.model)
+                versions[f"gold.{w.model}"] = a.write_gold(w, model.description, commit)
+                self.gold_rows[f"gold.{w.model}"] = a.num_rows(w.table)
+                written[w.model] = time.perf_counter() - began
+                checkpoint(f"gold_written:{w.model}")
+        finally:
+            writes.close()  # a failed write: the models' relations are dropped first
+            for entity in SILVER:
+                a.forget(a.sources[f"silver.{entity}"])
+        record_build(self.root, todo, run_id, now, len(versions))
+        event(
+            "gold_refreshed",
+            run_id=run_id,
+            touched=_describe(todo.touched),
+            compute_s=_slowest_first(computed),
+            write_s=_slowest_first(written),
+        )
+        return versions
+
+    def _stored_gold(self, name: str) -> Any:
+        if try_open(self.root, "gold", name) is None:
+            return None
+        return self.adapter.read_delta("gold", name)
+
+
+def _rows(entity: str) -> str:
+    return f"rows_{entity}"
+
+
+def _text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:
+    return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
+
+
+def _describe(t: object) -> str:
+    from lakehouse.gold import Touched
+
+    assert isinstance(t, Touched)
+    if t.is_full:
+        return "full"
+    return (
+        f"{len(t.dates or ())} dates, {len(t.users or ())} customers, "
+        f"{len(t.products or ())} products"
+    )

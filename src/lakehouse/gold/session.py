@@ -1,0 +1,132 @@
+"""Where gold models run: the few operations the refresh needs from a SQL engine.
+
+`lakehouse.gold.refresh` plans and orders the models once; a `GoldSession` computes their SQL
+(already rendered for `dialect`) and holds the results by name for the models that read them.
+`DuckDBSession` is the embedded one (results are Arrow tables); the Spark engine's adapter is
+the other (results are persisted DataFrames), so gold is computed where the engine computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakehouse.gold.render import Dialect
+
+if TYPE_CHECKING:
+    import duckdb
+
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class GoldWrite(Generic[R]):
+    """One table write: `overwrite` the whole table, or `replace` the rows matching `predicate`
+    (SQL over the model's own columns, e.g. ``date IN ('2025-04-01')``) by `table`'s rows.
+    `table` is the session's result type (an Arrow table on DuckDB)."""
+
+    model: str
+    table: R
+    mode: Literal["overwrite", "replace"]
+    predicate: str | None = None
+
+
+class GoldSession(Protocol[R]):
+    #: the dialect every SQL text given to `compute`, `scalar` and `temp_table` is in
+    dialect: Dialect
+    #: the silver tables' names in this session ("silver.orders" -> a relation name)
+    sources: Mapping[str, str]
+
+    def time_zone(self) -> str: ...
+
+    def scalar(self, sql: str) -> Any: ...
+
+    def compute(self, sql: str) -> R:
+        """The rows of `sql`, computed once (reading them again does not recompute them)."""
+        ...
+
+    def temp_table(self, name: str, sql: str) -> None:
+        """The rows of `sql` as relation `name`, stored compactly (spilling past memory)."""
+        ...
+
+    def hold(self, name: str, rows: R) -> None:
+        """`rows` as relation `name`."""
+        ...
+
+    def put_arrow(self, name: str, table: pa.Table) -> None: ...
+
+    def forget(self, name: str) -> None: ...
+
+    def columns(self, rows: R) -> list[str]: ...
+
+    def num_rows(self, rows: R) -> int: ...
+
+    def select(self, rows: R, columns: Sequence[str]) -> R: ...
+
+    def replace_keys(self, stored: R, key: str, values: Sequence[object], rows: R) -> R | None:
+        """`stored` with the rows whose `key` is in `values` replaced by `rows`; None when the
+        stored column types no longer fit `rows` (the caller rebuilds)."""
+        ...
+
+
+class DuckDBSession:
+    """Gold on a DuckDB connection that has `silver.products`, `silver.orders` and
+    `silver.order_items` (e.g. `lakehouse.query.connect`); results are Arrow tables."""
+
+    dialect: Dialect = "duckdb"
+    sources: Mapping[str, str] = {}  # the connection reads silver.* by those names
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        self._tables: set[str] = set()
+
+    def time_zone(self) -> str:
+        return str(self.scalar("SELECT current_setting('TimeZone')"))
+
+    def scalar(self, sql: str) -> Any:
+        rows = self.con.execute(sql).fetchall()  # fetched whole: DuckDB 2 wants results finished
+        return rows[0][0] if rows else None
+
+    def compute(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def temp_table(self, name: str, sql: str) -> None:
+        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        self._tables.add(name)
+
+    def hold(self, name: str, rows: pa.Table) -> None:
+        self.con.register(name, rows)
+
+    def put_arrow(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def forget(self, name: str) -> None:
+        if name in self._tables:
+            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            self._tables.discard(name)
+        else:
+            self.con.unregister(name)
+
+    def columns(self, rows: pa.Table) -> list[str]:
+        return list(rows.column_names)
+
+    def num_rows(self, rows: pa.Table) -> int:
+        return int(rows.num_rows)
+
+    def select(self, rows: pa.Table, columns: Sequence[str]) -> pa.Table:
+        return rows.select(list(columns))
+
+    def replace_keys(
+        self, stored: pa.Table, key: str, values: Sequence[object], rows: pa.Table
+    ) -> pa.Table | None:
+        try:
+            column = stored.column(key)
+            replaced = pc.is_in(column, value_set=pa.array(values, type=column.type))
+            kept = stored.filter(pc.invert(pc.fill_null(replaced, False)))
+            return pa.concat_tables([kept.cast(rows.schema), rows])
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None
