@@ -26,6 +26,14 @@ TS_RE = (
 )
 
 
+# Years 0001..9999 (UTC), what Delta readers (Spark, Python's datetime) can hold: DuckDB also
+# reads year 0000, and an offset can move an instant to year 0000 or 10000.
+TIME_RANGE = {
+    "date": ("0001-01-01", "9999-12-31"),
+    "timestamp": ("0001-01-01 00:00:00+00:00", "9999-12-31 23:59:59.999999+00:00"),
+}
+
+
 def decimal_re(precision: int, scale: int) -> str:
     whole = precision - scale
     return rf"^[+-]?([0-9]{{1,{whole}}}(\.[0-9]{{0,{scale}}})?|\.[0-9]{{1,{scale}}})\z"
@@ -62,9 +70,13 @@ def typed_expr(col: Column) -> str:
             f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(decimal_re(p, s))}) "
             f"THEN CAST({raw} AS DECIMAL({p}, {s})) END"
         )
-    if kind == "date":
-        return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(DATE_RE)}) THEN TRY_CAST({raw} AS DATE) END"
-    return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(TS_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
+    sql_type, pattern = ("DATE", DATE_RE) if kind == "date" else ("TIMESTAMPTZ", TS_RE)
+    value = f"TRY_CAST({raw} AS {sql_type})"
+    low, high = (f"CAST({_lit(x)} AS {sql_type})" for x in TIME_RANGE[kind])
+    return (
+        f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(pattern)}) "
+        f"AND {value} BETWEEN {low} AND {high} THEN {value} END"
+    )
 
 
 @dataclass(frozen=True)
