@@ -120,7 +120,7 @@ class Contract:
         raise ContractError(f"contract {self.entity}: no column {name!r}")
 
     def matches_file_name(self, name: str) -> bool:
-        return any(fnmatch.fnmatch(name.lower(), p) for p in self.file_patterns)
+        return any(fnmatch.fnmatch(name.lower(), p.lower()) for p in self.file_patterns)
 
     def column_specs(self) -> dict[str, str]:
         """Each column's `Column.spec`, by name."""
