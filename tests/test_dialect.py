@@ -12,6 +12,9 @@ from sqlglot import exp
 
 from lakehouse import dialect
 from lakehouse.dialect import DIALECTS, quote, to_dialect
+from lakehouse.gold.model import GoldModel, parse_model
+from lakehouse.gold.render import render as gold_render
+from lakehouse.validation import ValidationQuery
 
 HOSTILE = [
     'a"b',
@@ -151,3 +154,44 @@ def test_condition_accepts_text_or_a_tree() -> None:
     tree = dialect.condition("a = 1 AND b IS NOT NULL")
     assert isinstance(tree, exp.And)
     assert dialect.condition(tree) is tree
+
+
+# --- one renderer for every path -------------------------------------------------------------
+def _model(select: str) -> GoldModel:
+    header = '/*\nname = "x"\ndescription = "d"\ngrain = "g"\nrefresh = "full"\n[columns]\n'
+    return parse_model(f'{header}v = "v"\n*/\n{select}')
+
+
+def test_merge_validation_and_gold_sql_share_the_renderer() -> None:
+    from lakehouse.engines import sql
+
+    assert sql.render is to_dialect
+    # a fix written for validation SQL applies to a gold model, and the other way round
+    model = _model("SELECT TRIM(status) AS v FROM silver.orders")
+    assert "REGEXP_REPLACE(status, '^\\\\p{Zs}+" in gold_render(model, "spark", pretty=False)
+    rule = ValidationQuery("orders", "SELECT ISODOW(d) AS v FROM batch", ())
+    assert rule.render("spark") == "SELECT EXTRACT(DAYOFWEEK_ISO FROM d) AS v FROM batch"
+    assert sql.render(rule.sql, "trino") == "SELECT DAY_OF_WEEK(d) AS v FROM batch"
+
+
+def test_every_path_goes_through_the_fixes_of_lakehouse_dialect(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A fix added in lakehouse.dialect reaches merge, validation and gold SQL alike."""
+    from lakehouse.engines import sql
+
+    def marker(node: exp.Expr, target: dialect.Dialect) -> exp.Expr:
+        if isinstance(node, exp.Column) and node.name == "status":
+            return exp.column(f"fixed_for_{target}")
+        return node
+
+    targets: tuple[dialect.Dialect, ...] = ("spark", "trino")
+    for target in targets:
+        monkeypatch.setitem(dialect._FIXES, target, (marker,))
+    model = _model("SELECT status AS v FROM silver.orders")
+    rule = ValidationQuery("orders", "SELECT status AS v FROM batch", ())
+    for target in targets:
+        assert f"fixed_for_{target} AS v" in gold_render(model, target, pretty=False)
+        assert f"fixed_for_{target} AS v" in rule.render(target)
+        assert f"fixed_for_{target} AS v" in sql.render("SELECT status AS v FROM t", target)
+    assert "status" in gold_render(model, "duckdb") and "status" in rule.render("duckdb")

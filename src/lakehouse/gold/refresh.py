@@ -39,9 +39,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from lakehouse.dialect import Dialect
 from lakehouse.errors import TerminalError
 from lakehouse.gold.model import GoldModel, ModelError, Period, all_models, list_models
-from lakehouse.gold.render import Dialect, reads, render
+from lakehouse.gold.render import reads, render
 
 if TYPE_CHECKING:
     import duckdb
