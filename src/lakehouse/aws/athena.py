@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lakehouse.aws.glue_catalog import CatalogTable, check_database_name
+from lakehouse.dialect import quote
 
 VIEW_SUFFIX = "_view"
 
@@ -67,11 +68,12 @@ def view_ddl(model: str, database: str, entities: Iterable[str]) -> str:
     m = get_model(model)
     tables = view_tables(database, entities, [x.name for x in list_models()])
     body = render(m, "trino", tables=tables, pretty=True)
+    view = f"{quote(database, 'trino')}.{quote(view_name(m.name), 'trino')}"
     return "\n".join(
         [
             f"-- gold.{m.name} as a view ({m.grain})",
             *_comment_lines(m.description),
-            f'CREATE OR REPLACE VIEW "{database}"."{view_name(m.name)}" AS',
+            f"CREATE OR REPLACE VIEW {view} AS",
             body + ";",
         ]
     )
