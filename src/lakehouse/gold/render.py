@@ -1,4 +1,4 @@
-"""Render a gold model's SQL for one engine: the single place where dialects differ.
+"""Render a gold model's SQL for one engine (through `lakehouse.dialect`, where dialects differ).
 
 Model SQL is written in DuckDB dialect and transpiled by sqlglot. Rendering also
 
