@@ -22,6 +22,7 @@ from sqlglot import exp
 
 from lakehouse.catalog import list_tables, split_name
 from lakehouse.delta import open_table
+from lakehouse.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound
 from lakehouse.storage import ZONES, Root
 
@@ -136,8 +137,9 @@ def connect(
             _load_as_of(dt_, name, as_of)
         alias = f"__{zone}__{table}"
         con.register(alias, dt_.to_pyarrow_dataset())
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{zone}"')
-        con.execute(f'CREATE OR REPLACE VIEW "{zone}"."{table}" AS SELECT * FROM "{alias}"')
+        view, source = f"{quote(zone)}.{quote(table)}", quote(alias)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(zone)}")
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
     return con
 
 

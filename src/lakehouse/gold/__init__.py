@@ -7,9 +7,10 @@ for what a run touched and returns Arrow tables for the engine to write.
 
 from __future__ import annotations
 
+from lakehouse.dialect import DIALECTS
 from lakehouse.gold.model import Column, GoldModel, ModelError, get_model, list_models
 from lakehouse.gold.refresh import GoldWrite, RefreshPlan, Touched, plan_refresh, refresh_gold
-from lakehouse.gold.render import DIALECTS, render
+from lakehouse.gold.render import render
 
 __all__ = [
     "DIALECTS",

@@ -39,9 +39,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlglot import exp
 
+from lakehouse.dialect import Dialect, quote
 from lakehouse.errors import TerminalError
 from lakehouse.gold.model import GoldModel, ModelError, Period, all_models, list_models
-from lakehouse.gold.render import Dialect, reads, render
+from lakehouse.gold.render import reads, render
 
 if TYPE_CHECKING:
     import duckdb
@@ -387,7 +388,8 @@ def _refreshed(
     try:
         for name in shared:  # a DuckDB temp table: compressed, and spilled past the limit
             registered[name] = _registered(name)
-            con.execute(f'CREATE OR REPLACE TEMP TABLE "{registered[name]}" AS {render(name)}')
+            temp = quote(registered[name])
+            con.execute(f"CREATE OR REPLACE TEMP TABLE {temp} AS {render(name)}")
             temp_tables.append(registered[name])
             lap(name)
         for model in models:
@@ -428,7 +430,7 @@ def _refreshed(
     finally:
         for relation in registered.values():
             if relation in temp_tables:
-                con.execute(f'DROP TABLE IF EXISTS "{relation}"')
+                con.execute(f"DROP TABLE IF EXISTS {quote(relation)}")
             else:
                 con.unregister(relation)
 
