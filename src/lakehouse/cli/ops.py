@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
@@ -76,7 +76,7 @@ def _print_status(rep: Any) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from lakehouse.cli_console import console, visible
+    from lakehouse.cli.console import console, visible
 
     con = console()
     runs = Table(title=f"recent runs — {rep.root}")
@@ -167,7 +167,7 @@ def show() -> None:
     """The steps in order, with parallelism and retry policy."""
     from rich.table import Table
 
-    from lakehouse.cli_console import console
+    from lakehouse.cli.console import console
     from lakehouse.orchestration.definition import Gate, Parallel, pipeline_definition
 
     d = pipeline_definition()

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
@@ -22,7 +22,7 @@ def _root(root: str | None) -> Any:
 
 
 def _console() -> Any:
-    from lakehouse.cli_console import console
+    from lakehouse.cli.console import console
 
     return console()
 

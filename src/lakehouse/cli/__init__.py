@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -55,7 +55,7 @@ def _lh(root: str | None) -> Lakehouse:
 
 
 def _console(stderr: bool = False) -> Any:
-    from lakehouse.cli_console import console
+    from lakehouse.cli.console import console
 
     return console(stderr)
 
@@ -219,7 +219,7 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
     from rich.table import Table
     from rich.text import Text
 
-    from lakehouse.cli_console import visible
+    from lakehouse.cli.console import visible
 
     d = _lh(root).describe(name)
     con = _console()
@@ -343,9 +343,9 @@ def generate(
 
 
 def _register_areas() -> None:
-    from lakehouse import cli_aws, cli_lineage, cli_maintenance, cli_ops, cli_repair, cli_report
+    from lakehouse.cli import aws, lineage, maintenance, ops, repair, report
 
-    for area in (cli_ops, cli_aws, cli_report, cli_maintenance, cli_repair, cli_lineage):
+    for area in (ops, aws, report, maintenance, repair, lineage):
         area.register(app)
 
 
@@ -374,7 +374,7 @@ def main() -> None:
 def _fail(message: str, exc: BaseException) -> None:
     import re
 
-    from lakehouse.cli_console import visible
+    from lakehouse.cli.console import visible
 
     line = visible(" ".join(re.sub(r"\x1b\[[0-9;]*m", "", message).split()))
     sys.stderr.write(f"lakehouse: error: {line}\n")

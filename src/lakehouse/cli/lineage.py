@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 
 class LineageFmt(StrEnum):
@@ -76,7 +76,7 @@ def lineage(
         return
     from rich.table import Table
 
-    from lakehouse.cli_console import console
+    from lakehouse.cli.console import console
 
     subject = f"{table}.{column}" if column else table
     title = f"{'downstream of' if downstream else 'upstream of'} {subject} ({chosen.value})"

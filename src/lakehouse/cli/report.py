@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 
 def report(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 
 def repair(root: RootOpt = None) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt
 
 if TYPE_CHECKING:
     from lakehouse.aws.next_steps import NextSteps
@@ -153,7 +153,7 @@ def print_next_steps(plan: NextSteps, *, deployed: bool) -> None:
     """The outputs and the next commands, on stdout; every value printed as data."""
     from rich.text import Text
 
-    from lakehouse.cli_console import console, visible
+    from lakehouse.cli.console import console, visible
 
     out = console()
     if deployed:
