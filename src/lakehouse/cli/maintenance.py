@@ -6,19 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from lakehouse.cli.options import RootOpt
+from lakehouse.cli.options import RootOpt, lakehouse
 
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
 ]
-
-
-def _root(root: str | None) -> Any:
-    from lakehouse.api import Lakehouse
-    from lakehouse.log import configure
-
-    configure()
-    return Lakehouse(root)
 
 
 def _console() -> Any:
@@ -60,7 +52,7 @@ def optimize(
     """Compact small files and Z-order the partitions that need it (a new Delta version)."""
     from lakehouse.maintenance import MaintenanceSettings, optimize_tables
 
-    lh = _root(root)
+    lh = lakehouse(root)
     settings = MaintenanceSettings.load(lh.root).with_overrides(
         target_file_size=int(target_mb * 1024 * 1024) if target_mb else None
     )
@@ -112,7 +104,7 @@ def vacuum(
     """Delete files older versions no longer need; checkpoint and expire the Delta log."""
     from lakehouse.maintenance import vacuum_tables
 
-    lh = _root(root)
+    lh = lakehouse(root)
     results = vacuum_tables(
         lh.root,
         tables or [],

@@ -7,17 +7,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lakehouse.cli.options import RootOpt
+from lakehouse.cli.options import EngineName, RootOpt, TableOrJson, lakehouse
 
 if TYPE_CHECKING:
+    from lakehouse.api import Lakehouse
     from lakehouse.config import Settings
-    from lakehouse.storage import Root
 
 ConfigOpt = Annotated[
     Path | None,
@@ -27,22 +26,11 @@ ConfigOpt = Annotated[
 ]
 
 
-class StatusFmt(StrEnum):
-    table = "table"
-    json = "json"
-
-
-def _open(root: str | None, config: Path | None) -> tuple[Root, Settings, str | None]:
-    import os
-
+def _open(root: str | None, config: Path | None) -> tuple[Lakehouse, Settings]:
     from lakehouse import config as cfg
-    from lakehouse.api import DEFAULT_ROOT
-    from lakehouse.log import configure
-    from lakehouse.storage import Root
 
-    configure()
-    r = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
-    return r, cfg.load(r, config), os.environ.get("LAKEHOUSE_CONTRACTS") or None
+    lh = lakehouse(root)
+    return lh, cfg.load(lh.root, config)
 
 
 def _json_default(v: object) -> object:
@@ -53,7 +41,7 @@ def _json_default(v: object) -> object:
 
 def status(
     root: RootOpt = None,
-    format: Annotated[StatusFmt, typer.Option("--format")] = StatusFmt.table,
+    format: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
 ) -> None:
@@ -61,9 +49,9 @@ def status(
     from lakehouse.contracts import load_contracts
     from lakehouse.monitoring.status import report
 
-    r, settings, contracts_dir = _open(root, config)
-    rep = report(r, settings, load_contracts(contracts_dir), limit=limit)
-    if format is StatusFmt.json:
+    lh, settings = _open(root, config)
+    rep = report(lh.root, settings, load_contracts(lh.contracts_dir), limit=limit)
+    if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rep.as_dict(), default=_json_default) + "\n")
     else:
         _print_status(rep)
@@ -127,7 +115,9 @@ def _print_status(rep: Any) -> None:
 
 def watch(
     root: RootOpt = None,
-    engine: Annotated[str, typer.Option(help="Where to compute: local or spark.")] = "local",
+    engine: Annotated[
+        str, typer.Option(help=f"Where to compute: {' or '.join(EngineName)}.")
+    ] = EngineName.local.value,
     config: ConfigOpt = None,
 ) -> None:
     """Process files as they land in landing/ (near real time) until Ctrl-C / SIGTERM."""
@@ -136,7 +126,7 @@ def watch(
 
     from lakehouse.watch import watch as run_watch
 
-    r, settings, contracts_dir = _open(root, config)
+    lh, settings = _open(root, config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -149,9 +139,14 @@ def watch(
         )
         sys.stdout.flush()
 
-    sys.stderr.write(f"watching {r.uri}/landing (Ctrl-C to stop)\n")
+    sys.stderr.write(f"watching {lh.root.uri}/landing (Ctrl-C to stop)\n")
     runs = run_watch(
-        r, settings, engine_name=engine, contracts_dir=contracts_dir, stop=stop, on_run=report
+        lh.root,
+        settings,
+        engine_name=engine,
+        contracts_dir=lh.contracts_dir,
+        stop=stop,
+        on_run=report,
     )
     sys.stderr.write(f"stopped after {runs} run(s)\n")
 
