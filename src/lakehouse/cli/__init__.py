@@ -4,7 +4,7 @@ One module per command group, each adding its commands to `app` with `register`:
 (sql, tables, describe, history, restore), generate, ops (status, watch, pipeline), aws
 (catalog, deploy), report (report, serve), maintenance (optimize, vacuum), repair, lineage
 (lineage, docs). They share options (--root, formats, engine names and the root itself),
-console and output; none imports this module.
+console, layout (tables that fit the terminal) and output; none imports this module.
 """
 
 from __future__ import annotations

@@ -6,8 +6,37 @@ from typing import Annotated, Any
 
 import typer
 
+from lakehouse.cli import layout
 from lakehouse.cli.options import Fmt, RootOpt, lakehouse
 from lakehouse.cli.output import print_rows
+
+# on a screen: names and values whole, descriptions cut to fit, then columns left out
+TABLES = {
+    "table": layout.name("table"),
+    "rows": layout.value("rows", drop=4),
+    "version": layout.value("version", drop=2),
+    "files": layout.value("files", drop=1),
+    "last_update": layout.value("last_update", drop=3),
+    "description": layout.text("description"),
+}
+HISTORY = {
+    "version": layout.value("version"),
+    "timestamp": layout.value("timestamp", drop=5),
+    "operation": layout.value("operation"),
+    "run_id": layout.name("run_id"),
+    "step": layout.value("step", drop=3),
+    "source_files": layout.text("source_files"),
+    "rows_added": layout.value("rows_added", drop=4),
+    "rows_updated": layout.value("rows_updated", drop=2),
+    "rows_deleted": layout.value("rows_deleted", drop=1),
+}
+DESCRIBE = (
+    layout.name("column"),
+    layout.value("type"),
+    layout.value("required", drop=2),
+    layout.text("checks", drop=1),
+    layout.text("description"),
+)
 
 
 def sql(
@@ -54,7 +83,8 @@ def tables(
         }
         for t in lakehouse(root).tables()
     ]
-    print_rows(pa.Table.from_pylist(rows) if rows else pa.table({"table": []}), format)
+    data = pa.Table.from_pylist(rows) if rows else pa.table({"table": []})
+    print_rows(data, format, known=TABLES)
 
 
 def _first_sentence(text: str) -> str:
@@ -64,7 +94,6 @@ def _first_sentence(text: str) -> str:
 
 def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: RootOpt = None) -> None:
     """Contract (columns, types, checks) and Delta statistics of one table."""
-    from rich.table import Table
     from rich.text import Text
 
     from lakehouse.cli.console import console, visible
@@ -98,9 +127,7 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
             f"contract {c.entity} v{c.version} · key {', '.join(c.primary_key)} · "
             f"evolution {c.evolution}"
         )
-        t = Table()
-        for heading in ("column", "type", "required", "checks", "description"):
-            t.add_column(heading, overflow="fold")
+        rows = []
         for col in c.columns:
             checks = []
             if col.min is not None or col.max is not None:
@@ -111,14 +138,16 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
                 checks.append(f"= date({col.date_of})")
             if col.not_in_future:
                 checks.append("not in future")
-            t.add_row(
-                col.name,
-                col.type,
-                "yes" if col.required else "no",
-                "; ".join(checks),
-                col.description,
+            rows.append(
+                (
+                    col.name,
+                    col.type,
+                    "yes" if col.required else "no",
+                    "; ".join(checks),
+                    col.description,
+                )
             )
-        con.print(t)
+        layout.show(con, DESCRIBE, rows)
         for fk in c.foreign_keys:
             con.print(
                 f"foreign key {fk.column} → {fk.references}.{fk.ref_column}"
@@ -138,7 +167,7 @@ def history(
     rows = lakehouse(root).history(name, limit)
     for r in rows:
         r["source_files"] = ", ".join(r["source_files"])
-    print_rows(pa.Table.from_pylist(rows), format)
+    print_rows(pa.Table.from_pylist(rows), format, known=HISTORY)
 
 
 def restore(

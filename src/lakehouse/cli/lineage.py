@@ -69,19 +69,24 @@ def lineage(
     if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
-    from rich.table import Table
-
+    from lakehouse.cli import layout
     from lakehouse.cli.console import console
 
     subject = f"{table}.{column}" if column else table
     title = f"{'downstream of' if downstream else 'upstream of'} {subject} ({chosen.value})"
-    out = Table(title=title)
-    for heading in ("table", "column", "kind", "depth"):
-        out.add_column(heading, justify="right" if heading == "depth" else "left")
-    for r in rows:
-        out.add_row(str(r["table"]), str(r["column"]), str(r["kind"]), str(r["depth"]))
+    cols = (
+        layout.name("table"),
+        layout.name("column"),
+        layout.value("kind", drop=2),
+        layout.number("depth", drop=1),
+    )
     con = console()
-    con.print(out)
+    layout.show(
+        con,
+        cols,
+        [(str(r["table"]), str(r["column"]), str(r["kind"]), str(r["depth"])) for r in rows],
+        title,
+    )
     if not rows:
         con.print("nothing")
 

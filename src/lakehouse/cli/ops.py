@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from lakehouse.cli import layout as lo
 from lakehouse.cli.options import EngineName, RootOpt, TableOrJson, lakehouse
 
 if TYPE_CHECKING:
@@ -24,6 +25,40 @@ ConfigOpt = Annotated[
         "--config", help="Settings file (default: $LAKEHOUSE_CONFIG, else ROOT/lakehouse.toml)."
     ),
 ]
+
+
+# on a screen: names and values whole, messages cut to fit, then columns left out
+RUNS = (
+    lo.name("run"),
+    lo.value("trigger", drop=1),
+    lo.value("status"),
+    lo.value("started (UTC)", drop=3),
+    lo.value("seconds", drop=2),
+    lo.text("error"),
+)
+FRESHNESS = (
+    lo.name("table"),
+    lo.value("last load (UTC)", drop=3),
+    lo.value("lag min"),
+    lo.value("objective min", drop=1),
+    lo.value("reject rate"),
+    lo.value("limit", drop=2),
+)
+ALERTS = (
+    lo.name("rule"),
+    lo.name("subject"),
+    lo.value("severity"),
+    lo.value("opened (UTC)", drop=2),
+    lo.value("seen", drop=1),
+    lo.text("message"),
+)
+PIPELINE = (
+    lo.value("#"),
+    lo.name("step"),
+    lo.value("attempts", drop=2),
+    lo.value("first pause s", drop=1),
+    lo.text("what it does"),
+)
 
 
 def _open(root: str | None, config: Path | None) -> tuple[Lakehouse, Settings]:
@@ -61,47 +96,43 @@ def status(
 
 
 def _print_status(rep: Any) -> None:
-    from rich.table import Table
     from rich.text import Text
 
     from lakehouse.cli.console import console, visible
 
     con = console()
-    runs = Table(title=f"recent runs — {rep.root}")
-    for col in ("run", "trigger", "status", "started (UTC)", "seconds", "error"):
-        runs.add_column(col, overflow="fold")
+    runs = []
     for r in rep.runs:
         colour = {"SUCCEEDED": "green", "FAILED": "red"}.get(r["status"], "yellow")
-        runs.add_row(
-            r["run_id"],
-            r["trigger"],
-            Text(visible(r["status"]), style=colour),
-            f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
-            f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
-            (r["error"] or "")[:120],
+        runs.append(
+            (
+                r["run_id"],
+                r["trigger"],
+                Text(visible(r["status"]), style=colour),
+                f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
+                f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
+                r["error"] or "",
+            )
         )
-    con.print(runs)
-    tables = Table(title="freshness and reject rate vs SLA")
-    for col in ("table", "last load (UTC)", "lag min", "objective min", "reject rate", "limit"):
-        tables.add_column(col)
+    lo.show(con, RUNS, runs, f"recent runs — {rep.root}")
+    tables = []
     for t in rep.tables:
         lag = Text(f"{t.lag_minutes:,.1f}", style="" if t.fresh else "red")
         rate = "" if t.reject_rate is None else f"{t.reject_rate:.2%}"
-        tables.add_row(
-            t.table,
-            f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
-            lag,
-            f"{t.freshness_objective_minutes:g}",
-            Text(rate, style="" if t.reject_ok else "red"),
-            f"{t.max_reject_rate:.2%}",
+        tables.append(
+            (
+                t.table,
+                f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
+                lag,
+                f"{t.freshness_objective_minutes:g}",
+                Text(rate, style="" if t.reject_ok else "red"),
+                f"{t.max_reject_rate:.2%}",
+            )
         )
-    con.print(tables)
+    lo.show(con, FRESHNESS, tables, "freshness and reject rate vs SLA")
     if rep.alerts:
-        alerts = Table(title="open alerts")
-        for col in ("rule", "subject", "severity", "opened (UTC)", "seen", "message"):
-            alerts.add_column(col, overflow="fold")
-        for a in rep.alerts:
-            alerts.add_row(
+        alerts = [
+            (
                 a["rule"],
                 a["subject"],
                 a["severity"],
@@ -109,7 +140,9 @@ def _print_status(rep: Any) -> None:
                 str(a["occurrences"]),
                 a["message"],
             )
-        con.print(alerts)
+            for a in rep.alerts
+        ]
+        lo.show(con, ALERTS, alerts, "open alerts")
     con.print(Text("OK: every SLA is met", "green") if rep.ok else Text("SLA breached", "red"))
 
 
@@ -160,33 +193,31 @@ pipeline_app = typer.Typer(
 @pipeline_app.command("show")
 def show() -> None:
     """The steps in order, with parallelism and retry policy."""
-    from rich.table import Table
-
     from lakehouse.cli.console import console
     from lakehouse.orchestration.definition import Gate, Parallel, pipeline_definition
 
     d = pipeline_definition()
-    t = Table(title=f"pipeline {d.name}")
-    for col in ("#", "step", "attempts", "first pause s", "what it does"):
-        t.add_column(col, overflow="fold")
+    rows = []
     for n, node in enumerate(d.nodes, 1):
         if isinstance(node, Gate):
-            t.add_row(str(n), f"? {node.name}", "", "", node.description)
+            rows.append((str(n), f"? {node.name}", "", "", node.description))
             continue
         tasks = [x for b in node.branches for x in b] if isinstance(node, Parallel) else [node]
         for task in tasks:
             prefix = "‖ " if isinstance(node, Parallel) else ""
             p = task.retry
-            t.add_row(
-                str(n),
-                prefix + task.name,
-                str(p.max_attempts),
-                f"{p.interval_seconds:g}",
-                task.description,
+            rows.append(
+                (
+                    str(n),
+                    prefix + task.name,
+                    str(p.max_attempts),
+                    f"{p.interval_seconds:g}",
+                    task.description,
+                )
             )
     f = d.on_failure
-    t.add_row("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}")
-    console().print(t)
+    rows.append(("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}"))
+    lo.show(console(), PIPELINE, rows, f"pipeline {d.name}")
 
 
 @pipeline_app.command("asl")

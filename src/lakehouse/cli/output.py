@@ -13,8 +13,14 @@ from lakehouse.cli.options import Fmt
 if TYPE_CHECKING:
     import pyarrow as pa
 
+    from lakehouse.cli.layout import Col
 
-def print_rows(table: pa.Table, fmt: Fmt, title: str | None = None) -> None:
+
+def print_rows(
+    table: pa.Table, fmt: Fmt, title: str | None = None, known: dict[str, Col] | None = None
+) -> None:
+    """`table` as `fmt`; on a screen, laid out by `layout` (`known` gives the kind and
+    priority of some columns, the others are guessed from their types)."""
     if fmt is Fmt.json:
         sys.stdout.write(json.dumps(table.to_pylist(), default=json_default) + "\n")
         return
@@ -25,16 +31,11 @@ def print_rows(table: pa.Table, fmt: Fmt, title: str | None = None) -> None:
         pacsv.write_csv(table, sink)
         sink.flush()
         return
-    from rich.table import Table
-
+    from lakehouse.cli import layout
     from lakehouse.cli.console import console
 
-    out = Table(title=title, show_lines=False)
-    for i, name in enumerate(table.column_names):
-        out.add_column(name, overflow="fold", no_wrap=i == 0)  # names stay on one line
-    for row in table.to_pylist():
-        out.add_row(*["" if v is None else cell(v) for v in row.values()])
-    console().print(out)
+    rows = (["" if v is None else cell(v) for v in row.values()] for row in table.to_pylist())
+    layout.show(console(), layout.columns_of(table, known), rows, title)
 
 
 def cell(v: object) -> str:

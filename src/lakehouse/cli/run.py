@@ -49,24 +49,32 @@ def run(
 
 
 def _print_run(lh: Lakehouse, s: Any) -> None:
-    from rich.table import Table
     from rich.text import Text
 
+    from lakehouse.cli import layout
     from lakehouse.cli.console import console
 
     con = console()
-    t = Table(title=f"run {s.run_id} — {s.status} in {s.seconds:.2f} s")
-    for col in ("entity", "rows in", "valid", "quarantined", "inserted", "updated", "released"):
-        t.add_column(col, justify="left" if col == "entity" else "right")
-    for e in s.entities.values():
-        t.add_row(
+    cols = (
+        layout.name("entity"),
+        layout.number("rows in"),
+        layout.number("valid"),
+        layout.number("quarantined"),
+        layout.number("inserted", drop=3),
+        layout.number("updated", drop=2),
+        layout.number("released", drop=1),
+    )
+    rows = [
+        (
             e.entity,
             *(
                 f"{v:,}"
                 for v in (e.rows_in, e.valid, e.quarantined, e.inserted, e.updated, e.released)
             ),
         )
-    con.print(t)
+        for e in s.entities.values()
+    ]
+    layout.show(con, cols, rows, f"run {s.run_id} — {s.status} in {s.seconds:.2f} s")
     con.print(
         f"files loaded: {len(s.files_loaded)}, rejected: {len(s.files_rejected)}, "
         f"already seen: {len(s.files_duplicate)}"
