@@ -208,7 +208,7 @@ def position(fmt: str, index: int) -> int:
 
 # --- the independent typing of a value --------------------------------------------------
 # The one deliberate change to a value: Unicode space separators (category Zs: ' ', NBSP,
-# ideographic space, ...) around any value are trimmed, in both engines (engines/sql.py;
+# ideographic space, ...) around any value are trimmed, in both engines (lakehouse/dialect.py;
 # generate/dirty.py pads values on purpose). Tabs, line breaks and zero-width spaces are kept.
 ZS = "".join(c for c in map(chr, range(0x110000)) if unicodedata.category(c) == "Zs")
 

@@ -22,12 +22,14 @@ from sqlglot import exp
 
 from lakehouse.catalog import list_tables, split_name
 from lakehouse.delta import open_table
+from lakehouse.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound
 from lakehouse.storage import ZONES, Root
 
 if TYPE_CHECKING:
     import duckdb
     import pyarrow as pa
+    from deltalake import DeltaTable
 
 _connections = itertools.count()
 FILE_ACCESS_HINT = (
@@ -49,18 +51,57 @@ def parse_as_of(value: str | None) -> int | dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def referenced_tables(sql: str) -> list[str]:
+def _statements(sql: str) -> list[exp.Expr]:
     try:
         tree = sqlglot.parse(sql, read="duckdb")
     except sqlglot.errors.ParseError as exc:
         raise QueryError(f"SQL does not parse: {exc}") from exc
+    return [s for s in tree if s is not None]
+
+
+def referenced_tables(sql: str) -> list[str]:
+    """The `zone.table` names a statement reads, each once (the zone in any case, as DuckDB
+    takes identifiers)."""
     found = []
-    for statement in tree:
-        if statement is None:
-            continue
+    for statement in _statements(sql):
         for t in statement.find_all(exp.Table):
-            if t.db in ZONES and f"{t.db}.{t.name}" not in found:
-                found.append(f"{t.db}.{t.name}")
+            name = f"{t.db.lower()}.{t.name}"
+            if t.db.lower() in ZONES and name not in found:
+                found.append(name)
+    return found
+
+
+# statements that would change (or drop, or replace) the relation they name
+_WRITES = (
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Merge,
+    exp.Create,
+    exp.Drop,
+    exp.Alter,
+    exp.TruncateTable,
+    exp.Comment,
+)
+
+
+def written_tables(sql: str) -> list[str]:
+    """The lakehouse tables (or zones) a statement would change: SQL may only read them."""
+    found = []
+    for statement in _statements(sql):
+        if not isinstance(statement, _WRITES):
+            continue
+        if isinstance(statement, (exp.Drop, exp.TruncateTable)):
+            targets = list(statement.find_all(exp.Table))
+        else:
+            target = statement.this
+            targets = [target.this if isinstance(target, exp.Schema) else target]
+        for t in targets:
+            if not isinstance(t, exp.Table):
+                continue
+            zone = (t.db or t.name).lower()  # `DROP SCHEMA silver` names the zone alone
+            if zone in ZONES:
+                found.append(".".join(p for p in (t.db, t.name) if p))
     return found
 
 
@@ -93,12 +134,33 @@ def connect(
         zone, table = split_name(name)
         dt_ = open_table(root, zone, table)
         if as_of is not None:
-            dt_.load_as_version(as_of)
+            _load_as_of(dt_, name, as_of)
         alias = f"__{zone}__{table}"
         con.register(alias, dt_.to_pyarrow_dataset())
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{zone}"')
-        con.execute(f'CREATE OR REPLACE VIEW "{zone}"."{table}" AS SELECT * FROM "{alias}"')
+        view, source = f"{quote(zone)}.{quote(table)}", quote(alias)
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(zone)}")
+        con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")
     return con
+
+
+def _load_as_of(table: DeltaTable, name: str, as_of: int | dt.datetime) -> None:
+    """`table` as it was at version or time `as_of`; a QueryError naming the table when it
+    has no such version, or did not exist yet at that time."""
+    latest = table.version()
+    if isinstance(as_of, int) and not 0 <= as_of <= latest:
+        raise QueryError(f"{name} has versions 0..{latest}: there is no version {as_of}")
+    if isinstance(as_of, dt.datetime):
+        history = table.history()
+        first = dt.datetime.fromtimestamp(history[-1]["timestamp"] / 1000, dt.UTC)
+        if history[-1].get("version", 0) == 0 and as_of < first:
+            raise QueryError(
+                f"{name} did not exist yet at {as_of.isoformat()}: its first version is of "
+                f"{first.isoformat()}"
+            )
+    try:
+        table.load_as_version(as_of)
+    except Exception as exc:  # e.g. the log of that version was cleaned up
+        raise QueryError(f"{name}: cannot read it as of {as_of}: {exc}") from exc
 
 
 def lock_down(con: duckdb.DuckDBPyConnection) -> None:
@@ -120,12 +182,19 @@ def run_sql(
     sees only the lakehouse tables unless `allow_file_access` (see the module's docstring)."""
     import duckdb
 
-    names = referenced_tables(sql)
-    known = set(list_tables(root))
-    for n in names:
-        if n not in known:
+    written = written_tables(sql)
+    if written:
+        raise QueryError(
+            f"{', '.join(written)}: the lakehouse tables are read-only in SQL; they change "
+            "through `lakehouse run` (and restore, repair, optimize, vacuum)"
+        )
+    known = {n.lower(): n for n in list_tables(root)}
+    names = []
+    for n in referenced_tables(sql):
+        if n.lower() not in known:
             raise TableNotFound(f"table {n} does not exist; `lakehouse tables` lists them")
-    con = connect(root, names, as_of)
+        names.append(known[n.lower()])
+    con = connect(root, list(dict.fromkeys(names)), as_of)
     try:
         if not allow_file_access:
             lock_down(con)

@@ -13,6 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from lakehouse.contracts import Column, Contract
+from lakehouse.dialect import Dialect, quote, to_dialect
 
 REASON_SEPARATOR = "|"
 # Patterns end in `\z`, not `$`: in Java (Spark) `$` also matches before a final line break.
@@ -26,6 +27,14 @@ TS_RE = (
 )
 
 
+# Years 0001..9999 (UTC), what Delta readers (Spark, Python's datetime) can hold: DuckDB also
+# reads year 0000, and an offset can move an instant to year 0000 or 10000.
+TIME_RANGE = {
+    "date": ("0001-01-01", "9999-12-31"),
+    "timestamp": ("0001-01-01 00:00:00+00:00", "9999-12-31 23:59:59.999999+00:00"),
+}
+
+
 def decimal_re(precision: int, scale: int) -> str:
     whole = precision - scale
     return rf"^[+-]?([0-9]{{1,{whole}}}(\.[0-9]{{0,{scale}}})?|\.[0-9]{{1,{scale}}})\z"
@@ -35,17 +44,13 @@ def typed_name(column: str) -> str:
     return f"{column}__v"
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _lit(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
 def _raw(col: Column) -> str:
     """The trimmed text of a column, NULL when empty, the contract default when absent."""
-    expr = f"NULLIF(TRIM({_q(col.name)}), '')"
+    expr = f"NULLIF(TRIM({quote(col.name)}), '')"
     return f"COALESCE({expr}, {_lit(col.default)})" if col.default is not None else expr
 
 
@@ -62,9 +67,13 @@ def typed_expr(col: Column) -> str:
             f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(decimal_re(p, s))}) "
             f"THEN CAST({raw} AS DECIMAL({p}, {s})) END"
         )
-    if kind == "date":
-        return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(DATE_RE)}) THEN TRY_CAST({raw} AS DATE) END"
-    return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(TS_RE)}) THEN TRY_CAST({raw} AS TIMESTAMPTZ) END"
+    sql_type, pattern = ("DATE", DATE_RE) if kind == "date" else ("TIMESTAMPTZ", TS_RE)
+    value = f"TRY_CAST({raw} AS {sql_type})"
+    low, high = (f"CAST({_lit(x)} AS {sql_type})" for x in TIME_RANGE[kind])
+    return (
+        f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(pattern)}) "
+        f"AND {value} BETWEEN {low} AND {high} THEN {value} END"
+    )
 
 
 @dataclass(frozen=True)
@@ -73,10 +82,8 @@ class ValidationQuery:
     sql: str  # DuckDB dialect (the one dialect rules are written in)
     parents: tuple[str, ...]  # relations `parent_<entity>` the statement reads
 
-    def render(self, dialect: str) -> str:
-        from lakehouse.engines.sql import render
-
-        return render(self.sql, dialect)
+    def render(self, dialect: Dialect) -> str:
+        return to_dialect(self.sql, dialect)
 
 
 def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
@@ -86,7 +93,7 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
         out.append(f"CASE WHEN {cond} THEN {_lit(code)} END")
 
     for col in c.columns:
-        raw, v = _raw(col), _q(typed_name(col.name))
+        raw, v = _raw(col), quote(typed_name(col.name))
         if col.name in c.primary_key:
             when(f"{raw} IS NULL", f"null_key:{col.name}")
         elif col.required:
@@ -106,7 +113,7 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
             when(f"{v} IS NOT NULL AND {v} NOT IN ({values})", f"invalid_enum:{col.name}")
     for col in c.columns:
         if col.date_of:
-            ts, d = _q(typed_name(col.date_of)), _q(typed_name(col.name))
+            ts, d = quote(typed_name(col.date_of)), quote(typed_name(col.name))
             when(
                 f"{ts} IS NOT NULL AND {d} IS NOT NULL AND CAST({ts} AS DATE) <> {d}",
                 "date_mismatch",
@@ -114,16 +121,16 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
     limit = future_limit.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S+00:00")
     for col in c.columns:
         if col.not_in_future:
-            v = _q(typed_name(col.name))
+            v = quote(typed_name(col.name))
             when(f"{v} > CAST({_lit(limit)} AS TIMESTAMPTZ)", "future_timestamp")
     when("__dup > 1", "duplicate_key_in_batch")
     for i, fk in enumerate(c.foreign_keys):
-        child = _q(typed_name(fk.column))
+        child = quote(typed_name(fk.column))
         when(f"{child} IS NOT NULL AND NOT __p{i}_found", f"orphan:{fk.column}")
         for name in fk.must_agree:
             when(
-                f"__p{i}_found AND {_q(typed_name(name))} IS NOT NULL "
-                f"AND {_q(typed_name(name))} <> {_q(f'__p{i}_{name}')}",
+                f"__p{i}_found AND {quote(typed_name(name))} IS NOT NULL "
+                f"AND {quote(typed_name(name))} <> {quote(f'__p{i}_{name}')}",
                 f"parent_mismatch:{name}",
             )
     return out
@@ -132,25 +139,25 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
 def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -> ValidationQuery:
     """Build the statement that types and checks every row of `batch` against `contract`."""
     future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)
-    keep = [_q(x) for x in lineage] + [_q(col.name) for col in contract.columns]
-    typed = [f"{typed_expr(col)} AS {_q(typed_name(col.name))}" for col in contract.columns]
-    pk = ", ".join(_q(typed_name(k)) for k in contract.primary_key)
-    pk_present = " AND ".join(f"{_q(typed_name(k))} IS NOT NULL" for k in contract.primary_key)
+    keep = [quote(x) for x in lineage] + [quote(col.name) for col in contract.columns]
+    typed = [f"{typed_expr(col)} AS {quote(typed_name(col.name))}" for col in contract.columns]
+    pk = ", ".join(quote(typed_name(k)) for k in contract.primary_key)
+    pk_present = " AND ".join(f"{quote(typed_name(k))} IS NOT NULL" for k in contract.primary_key)
     joins, parent_cols = [], []
     for i, fk in enumerate(contract.foreign_keys):
         alias = f"p{i}"
-        parent_cols.append(f"{alias}.{_q(fk.ref_column)} IS NOT NULL AS __p{i}_found")
-        parent_cols += [f"{alias}.{_q(c)} AS {_q(f'__p{i}_{c}')}" for c in fk.must_agree]
+        parent_cols.append(f"{alias}.{quote(fk.ref_column)} IS NOT NULL AS __p{i}_found")
+        parent_cols += [f"{alias}.{quote(c)} AS {quote(f'__p{i}_{c}')}" for c in fk.must_agree]
         joins.append(
             f"LEFT JOIN parent_{fk.references} AS {alias} "
-            f"ON {alias}.{_q(fk.ref_column)} = t.{_q(typed_name(fk.column))}"
+            f"ON {alias}.{quote(fk.ref_column)} = t.{quote(typed_name(fk.column))}"
         )
     dup = (
         f"CASE WHEN {pk_present} THEN ROW_NUMBER() OVER "
         f"(PARTITION BY _file_sha256, {pk} ORDER BY _sheet_index, _row) ELSE 1 END AS __dup"
     )
     reasons = ",\n    ".join(_reason_exprs(contract, future_limit))
-    out_cols = keep + [_q(typed_name(col.name)) for col in contract.columns]
+    out_cols = keep + [quote(typed_name(col.name)) for col in contract.columns]
     sql = (
         f"WITH typed AS (\n  SELECT {', '.join(keep)},\n    {', '.join(typed)}\n  FROM batch\n),\n"
         f"checked AS (\n  SELECT t.*, {', '.join([dup, *parent_cols])}\n  FROM typed AS t\n"

@@ -3,9 +3,10 @@
 - Tables: `CREATE EXTERNAL TABLE db.silver_orders LOCATION 's3://…' TBLPROPERTIES
   ('table_type'='DELTA')` — Athena reads a Delta table's schema and partitions from its log,
   so the DDL names no columns (the Glue sync adds them, with comments, for discovery).
-- Views: each gold model rendered to Trino by `lakehouse.gold.render` (the one place dialects
-  differ), reading `db.silver_<entity>` and the other models' views; a view is named
-  `gold_<model>_view` so it never collides with the materialized table `gold_<model>`.
+- Views: each gold model rendered to Trino by `lakehouse.gold.render` (through
+  `lakehouse.dialect`, the one place dialects differ), reading `db.silver_<entity>` and the
+  other models' views; a view is named `gold_<model>_view` so it never collides with the
+  materialized table `gold_<model>`.
 - KPI queries: the named queries the CDK stack saves in the workgroup, over the gold tables.
 """
 
@@ -15,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lakehouse.aws.glue_catalog import CatalogTable, check_database_name
+from lakehouse.dialect import quote
 
 VIEW_SUFFIX = "_view"
 
@@ -67,11 +69,12 @@ def view_ddl(model: str, database: str, entities: Iterable[str]) -> str:
     m = get_model(model)
     tables = view_tables(database, entities, [x.name for x in list_models()])
     body = render(m, "trino", tables=tables, pretty=True)
+    view = f"{quote(database, 'trino')}.{quote(view_name(m.name), 'trino')}"
     return "\n".join(
         [
             f"-- gold.{m.name} as a view ({m.grain})",
             *_comment_lines(m.description),
-            f'CREATE OR REPLACE VIEW "{database}"."{view_name(m.name)}" AS',
+            f"CREATE OR REPLACE VIEW {view} AS",
             body + ";",
         ]
     )

@@ -10,13 +10,14 @@ import pyarrow as pa
 
 from lakehouse.contracts import Contract
 from lakehouse.delta import CommitInfo
+from lakehouse.dialect import Dialect
 from lakehouse.storage import Root
 
 
 @dataclass(frozen=True)
 class Capabilities:
     name: str
-    sql_dialect: str  # the sqlglot dialect shared definitions are rendered to
+    sql_dialect: Dialect  # the dialect shared definitions are rendered to (lakehouse.dialect)
     distributed: bool  # steps run one after another: the engine parallelises each itself
 
 

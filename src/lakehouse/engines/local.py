@@ -9,9 +9,11 @@ from typing import Any
 import pyarrow as pa
 
 from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.dialect import quote
 from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.flow import FlowEngine
+from lakehouse.engines.sql import quote_all
 from lakehouse.faults import checkpoint
 from lakehouse.gold.session import DuckDBSession, GoldWrite
 from lakehouse.gold_state import SILVER
@@ -53,17 +55,19 @@ class LocalAdapter(DuckDBSession):
         self.view(name, f"SELECT {_select(columns)} FROM {source}")
 
     def view(self, name: str, sql: str) -> None:
-        self.con.execute(f'CREATE OR REPLACE TEMP VIEW "{name}" AS {sql}')
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {quote(name)} AS {sql}")
         self._views.add(name)
 
     def union(self, name: str, first: str, second: str) -> None:
-        self.view(name, f'SELECT * FROM "{first}" UNION ALL BY NAME SELECT * FROM "{second}"')
+        self.view(
+            name, f"SELECT * FROM {quote(first)} UNION ALL BY NAME SELECT * FROM {quote(second)}"
+        )
 
     @contextmanager
     def materialized(self, name: str, sql: str) -> Iterator[int]:
         self.temp_table(name, sql)
         try:
-            [(n,)] = self.fetch(f'SELECT count(*) FROM "{name}"')
+            [(n,)] = self.fetch(f"SELECT count(*) FROM {quote(name)}")
             yield int(n)
         finally:
             self.forget(name)
@@ -73,7 +77,7 @@ class LocalAdapter(DuckDBSession):
 
     def forget(self, name: str) -> None:
         if name in self._views:
-            self.con.execute(f'DROP VIEW IF EXISTS "{name}"')
+            self.con.execute(f"DROP VIEW IF EXISTS {quote(name)}")
             self._views.discard(name)
             self.forget(f"__delta_{name}")
         elif name in self._registered:
@@ -110,7 +114,7 @@ class LocalAdapter(DuckDBSession):
     def merge(self, target: Target, sql: str, merge: Merge) -> Merged:
         rows = self._rows(target, sql)
         table = open_table(self.root, target.zone, target.name)
-        every = {f'"{n}"': f's."{n}"' for n in target.schema.names}
+        every = {quote(n): f"s.{quote(n)}" for n in target.schema.names}
         builder = table.merge(
             rows,
             predicate=merge.on,
@@ -168,7 +172,7 @@ class LocalAdapter(DuckDBSession):
 
 
 def _select(columns: Sequence[str]) -> str:
-    return ", ".join(f'"{c}"' for c in columns) if columns else "*"
+    return quote_all(columns) if columns else "*"
 
 
 class LocalEngine(FlowEngine):

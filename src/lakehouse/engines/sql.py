@@ -1,7 +1,7 @@
 """Merge semantics written once (SQL in the shared dialect), used by every engine.
 
-Every statement here is DuckDB dialect; `render` is the one place it becomes another engine's
-SQL (sqlglot, plus the fixes sqlglot does not make on its own).
+Every statement here is in the shared dialect (DuckDB's): `render` (`lakehouse.dialect.to_dialect`)
+is the one place it becomes another engine's SQL, and identifiers are quoted by `dialect.quote`.
 """
 
 from __future__ import annotations
@@ -9,54 +9,22 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-import sqlglot
-from sqlglot import exp
-
 from lakehouse import zones
 from lakehouse.contracts import Contract
+from lakehouse.dialect import quote, to_dialect
 from lakehouse.validation import REASON_SEPARATOR, typed_name
 
-SOURCE_DIALECT = "duckdb"
 # lineage of a batch handed to the validation statement (bronze lineage + run bookkeeping)
 BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
 QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
-# DuckDB's TRIM(x) strips Unicode space separators (category Zs); Spark's strips only ' '.
-# `\z`, not `$`: Java's `$` also matches before a final line break.
-_ZS_TRIM = r"^\p{Zs}+|\p{Zs}+\z"
 
-
-def _q(name: str) -> str:
-    """A quoted identifier in the shared dialect."""
-    return '"' + name.replace('"', '""') + '"'
+#: the name the engines import: shared SQL rendered for an engine (see lakehouse.dialect)
+render = to_dialect
 
 
 def quote_all(names: Iterable[str]) -> str:
     """A select list of quoted identifiers in the shared dialect."""
-    return ", ".join(_q(n) for n in names)
-
-
-def render(sql: str, dialect: str) -> str:
-    """One statement or expression in the shared dialect, rendered for `dialect`."""
-    if dialect == SOURCE_DIALECT:
-        return sql
-    tree = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
-    if dialect == "spark":
-        tree = tree.transform(_spark_fixes)
-    return tree.sql(dialect=dialect)
-
-
-def _spark_fixes(node: exp.Expr) -> exp.Expr:
-    if (
-        isinstance(node, exp.Trim)
-        and not node.args.get("expression")
-        and not node.args.get("position")
-    ):
-        return exp.RegexpReplace(
-            this=node.this,
-            expression=exp.Literal.string(_ZS_TRIM),
-            replacement=exp.Literal.string(""),
-        )
-    return node
+    return ", ".join(quote(n) for n in names)
 
 
 def newest_per_key_sql(
@@ -68,9 +36,9 @@ def newest_per_key_sql(
     Rows re-checked from quarantine share `_seq` -1: among them the later ingestion wins, then
     the file hash, so the choice never depends on the engine.
     """
-    keep = ", ".join(_q(c) for c in (columns or [*contract.names, *zones.LINEAGE_NAMES]))
-    pk = ", ".join(_q(k) for k in contract.primary_key)
-    order = [f"{_q(contract.recency_column)} DESC"] if contract.recency_column else []
+    keep = ", ".join(quote(c) for c in (columns or [*contract.names, *zones.LINEAGE_NAMES]))
+    pk = ", ".join(quote(k) for k in contract.primary_key)
+    order = [f"{quote(contract.recency_column)} DESC"] if contract.recency_column else []
     order += ["_seq DESC", "_ingested_at DESC", "_file_sha256 DESC"]
     return (
         f"SELECT {keep} FROM (SELECT *, ROW_NUMBER() OVER "
@@ -82,13 +50,13 @@ def newest_per_key_sql(
 def _differs(contract: Contract, s: str, t: str) -> str:
     cols = [c for c in contract.names if c not in contract.primary_key]
     # each comparison parenthesised: delta-rs parses `a IS DISTINCT FROM b OR ...` wrongly
-    return " OR ".join(f"({s}.{_q(c)} IS DISTINCT FROM {t}.{_q(c)})" for c in cols)
+    return " OR ".join(f"({s}.{quote(c)} IS DISTINCT FROM {t}.{quote(c)})" for c in cols)
 
 
 def _update_condition(contract: Contract, s: str, t: str) -> str:
     differs = f"({_differs(contract, s, t)})"
     if contract.recency_column:
-        r = _q(contract.recency_column)
+        r = quote(contract.recency_column)
         return f"({s}.{r} >= {t}.{r}) AND {differs}"
     return differs
 
@@ -101,9 +69,9 @@ def changed_rows_sql(
     `current` is not read."""
     if not any_known:
         return f"SELECT *, true AS _new_key FROM {valid}"
-    on = " AND ".join(f"v.{_q(k)} = c.{_q(k)}" for k in contract.primary_key)
-    cols = ", ".join(_q(c) for c in [*contract.names])
-    first_key = _q(contract.primary_key[0])
+    on = " AND ".join(f"v.{quote(k)} = c.{quote(k)}" for k in contract.primary_key)
+    cols = ", ".join(quote(c) for c in [*contract.names])
+    first_key = quote(contract.primary_key[0])
     return (
         f"SELECT v.*, c.{first_key} IS NULL AS _new_key "
         f"FROM {valid} AS v LEFT JOIN (SELECT {cols} FROM {current}) AS c ON {on} "
@@ -115,8 +83,8 @@ def any_known_key_sql(contract: Contract, valid: str, current: str) -> str:
     """One row, one boolean: does any valid row's key exist in `current` already? Reads only the
     key columns; when false, every valid row is new and the full-row comparison of
     `changed_rows_sql` (which reads every column of the table) can be skipped."""
-    keys = ", ".join(_q(k) for k in contract.primary_key)
-    on = " AND ".join(f"v.{_q(k)} = c.{_q(k)}" for k in contract.primary_key)
+    keys = ", ".join(quote(k) for k in contract.primary_key)
+    on = " AND ".join(f"v.{quote(k)} = c.{quote(k)}" for k in contract.primary_key)
     return (
         f"SELECT EXISTS (SELECT 1 FROM {valid} AS v "
         f"JOIN (SELECT {keys} FROM {current}) AS c ON {on})"
@@ -129,7 +97,7 @@ def merge_predicates(contract: Contract) -> tuple[str, str]:
     The match is on the primary key only: putting the partition column (date) into it would
     insert a second row when a re-delivered order moved to another date.
     """
-    on = " AND ".join(f"t.{_q(k)} = s.{_q(k)}" for k in contract.primary_key)
+    on = " AND ".join(f"t.{quote(k)} = s.{quote(k)}" for k in contract.primary_key)
     return on, _update_condition(contract, "s", "t")
 
 
@@ -148,7 +116,7 @@ def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable
     Rows of files being loaded in this run are left out: they are checked as new rows.
     """
     exclude = ", ".join(f"'{s}'" for s in sorted(exclude_shas)) or "''"
-    cols = ", ".join(_q(c) for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
+    cols = ", ".join(quote(c) for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
     return (
         f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck FROM {quarantine} "
         f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
@@ -174,8 +142,8 @@ def reason_counts_sql(checked: str) -> str:
 
 def valid_rows_sql(contract: Contract, checked: str) -> str:
     """Valid rows, typed, with lineage and `_seq`: one row per key (see newest_per_key_sql)."""
-    typed = ", ".join(f"{_q(typed_name(c))} AS {_q(c)}" for c in contract.names)
-    lineage = ", ".join(_q(c) for c in zones.LINEAGE_NAMES)
+    typed = ", ".join(f"{quote(typed_name(c))} AS {quote(c)}" for c in contract.names)
+    lineage = ", ".join(quote(c) for c in zones.LINEAGE_NAMES)
     return newest_per_key_sql(
         contract, f"SELECT {typed}, {lineage}, _seq FROM {checked} WHERE _reasons = ''"
     )
@@ -184,8 +152,8 @@ def valid_rows_sql(contract: Contract, checked: str) -> str:
 def quarantine_rows_sql(contract: Contract, checked: str, now: dt.datetime) -> str:
     """Rows to write to quarantine: each rejected row (`upsert`) and each re-checked row that
     passed (`release`: merged into silver, deleted from quarantine)."""
-    text = ", ".join(_q(c) for c in contract.names)
-    lineage = ", ".join(_q(c) for c in zones.LINEAGE_NAMES)
+    text = ", ".join(quote(c) for c in contract.names)
+    lineage = ", ".join(quote(c) for c in zones.LINEAGE_NAMES)
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
     return (
         f"SELECT {text}, string_split(_reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "

@@ -28,8 +28,9 @@ from typing import Literal
 
 from sqlglot import exp
 
+from lakehouse.dialect import Dialect
 from lakehouse.gold.model import GoldModel, ModelError, Period
-from lakehouse.gold.render import Dialect, reads, render
+from lakehouse.gold.render import reads, render
 
 SILVER_DATED = ("silver.orders", "silver.order_items")
 

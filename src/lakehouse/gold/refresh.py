@@ -80,9 +80,7 @@ def refresh_gold(
     when given, receives the seconds spent computing each model (not the time the caller spends
     between two yields).
     """
-    s = cast(
-        "GoldSession[R]", session if hasattr(session, "compute") else DuckDBSession(session)
-    )
+    s = cast("GoldSession[R]", session if hasattr(session, "compute") else DuckDBSession(session))
     zone = s.time_zone()
     if zone not in ("UTC", "Etc/UTC"):
         raise TerminalError(

@@ -1,4 +1,4 @@
-"""Render a gold model's SQL for one engine: the single place where dialects differ.
+"""Render a gold model's SQL for one engine (through `lakehouse.dialect`, where dialects differ).
 
 Model SQL is written in DuckDB dialect and transpiled by sqlglot. Rendering also
 
@@ -7,36 +7,37 @@ Model SQL is written in DuckDB dialect and transpiled by sqlglot. Rendering also
 - keeps only the output rows a refresh replaces (``output_filter``, over the model's columns);
 - renames tables (``tables``: e.g. ``{"gold.customer_profile": "__gold_customer_profile"}``).
 
-sqlglot is right for almost everything the models use; the known exceptions are fixed here:
-
-- ``ISODOW(x)`` becomes ``((DAYOFWEEK(x) % 7) + 1)`` in Spark, which is not ISO (Monday comes out
-  as 3); it is rendered as ``EXTRACT(DAYOFWEEK_ISO FROM x)``.
-- ``percentile_cont``/``quantile_cont`` become approximate percentiles in Spark and Trino, so
-  models compute exact percentiles with window functions instead (see
-  order_value_distribution.sql), and rendering refuses approximate functions.
+The SQL of the engines is made by `lakehouse.dialect.to_dialect`, the one renderer of the shared
+dialect, with every fix sqlglot needs (TRIM, day of the week, ...: see that module). One rule is
+the models' own: functions with no exact rendering on every engine (``percentile_cont``,
+``quantile_cont``, ..., `dialect.NOT_PORTABLE`) are refused whatever the dialect, so a model gives
+the same numbers everywhere; models compute exact percentiles with window functions instead (see
+order_value_distribution.sql).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from functools import cache
-from typing import Literal
 
 import sqlglot
 from sqlglot import exp
 
+from lakehouse.dialect import (
+    NOT_PORTABLE,
+    SOURCE_DIALECT,
+    Condition,
+    Dialect,
+    condition,
+    parse,
+    to_dialect,
+)
 from lakehouse.gold.model import GoldModel, ModelError, all_models, get_model
-
-Dialect = Literal["duckdb", "spark", "trino"]
-DIALECTS: tuple[Dialect, ...] = ("duckdb", "spark", "trino")
-SOURCE_DIALECT = "duckdb"
-
-Condition = str | exp.Expr
 
 
 def _parse(sql: str, where: str) -> exp.Query:
     try:
-        parsed = sqlglot.parse_one(sql, read=SOURCE_DIALECT)
+        parsed = parse(sql)
     except sqlglot.errors.ParseError as exc:
         raise ModelError(f"{where}: SQL does not parse: {exc}") from exc
     if not isinstance(parsed, exp.Query):
@@ -52,12 +53,6 @@ def _parse_cached(sql: str, where: str) -> exp.Query:
 def _parsed(model: GoldModel) -> exp.Query:
     """The model's parsed SQL; callers copy it before changing it."""
     return _parse_cached(model.sql, model.path or model.name)
-
-
-def _condition(cond: Condition) -> exp.Expr:
-    if isinstance(cond, exp.Expr):
-        return cond
-    return sqlglot.condition(cond, dialect=SOURCE_DIALECT)
 
 
 def _table_key(table: exp.Table) -> str:
@@ -84,7 +79,7 @@ def _alias(table: exp.Table) -> exp.Identifier:
 
 
 def _apply_source_filters(query: exp.Query, filters: Mapping[str, Condition]) -> exp.Query:
-    conditions = {name: _condition(cond) for name, cond in filters.items()}
+    conditions = {name: condition(cond) for name, cond in filters.items()}
     for table in list(query.find_all(exp.Table)):
         cond = conditions.get(_table_key(table))
         if cond is None:
@@ -109,15 +104,6 @@ def _rename_tables(query: exp.Query, tables: Mapping[str, str]) -> exp.Query:
     return query
 
 
-def _spark_fixes(node: exp.Expr) -> exp.Expr:
-    if isinstance(node, exp.DayOfWeekIso):
-        return exp.Extract(this=exp.var("DAYOFWEEK_ISO"), expression=node.this)
-    return node
-
-
-_APPROXIMATE = (exp.ApproxQuantile, exp.PercentileCont, exp.PercentileDisc, exp.Quantile)
-
-
 def model_query(
     model: GoldModel | str,
     *,
@@ -134,7 +120,7 @@ def model_query(
         query = (
             exp.select("*")
             .from_(exp.Subquery(this=query, alias=exp.TableAlias(this=exp.to_identifier("m"))))
-            .where(_condition(output_filter))
+            .where(condition(output_filter))
         )
     if tables:
         query = _rename_tables(query, tables)
@@ -145,7 +131,7 @@ def model_query(
             f"{m.path or m.name}: CTE name(s) {', '.join(twice)} also used by an inlined "
             "ephemeral model; Spark hoists nested CTEs into one WITH, so rename them"
         )
-    found = next(iter(query.find_all(*_APPROXIMATE)), None)
+    found = next(iter(query.find_all(*NOT_PORTABLE)), None)
     if found is not None:
         raise ModelError(
             f"{m.path or m.name}: {found.sql(SOURCE_DIALECT)} is not exact on every engine; "
@@ -169,13 +155,10 @@ def render(
     the model reads; output_filter keeps only matching output rows; tables renames tables. Strings
     are DuckDB-dialect SQL.
     """
-    if dialect not in DIALECTS:
-        raise ValueError(f"dialect must be one of {', '.join(DIALECTS)}, not {dialect!r}")
     query = model_query(
         model, source_filters=source_filters, output_filter=output_filter, tables=tables
     )
-    tree: exp.Expr = query.transform(_spark_fixes) if dialect == "spark" else query
-    return tree.sql(dialect=dialect, pretty=pretty)
+    return to_dialect(query, dialect, pretty=pretty)
 
 
 def reads(model: GoldModel | str) -> set[str]:

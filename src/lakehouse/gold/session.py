@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.gold.render import Dialect
+from lakehouse.dialect import Dialect, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -95,7 +95,7 @@ class DuckDBSession:
         return self.con.sql(sql).to_arrow_table()
 
     def temp_table(self, name: str, sql: str) -> None:
-        self.con.execute(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {sql}")
         self._tables.add(name)
 
     def hold(self, name: str, rows: pa.Table) -> None:
@@ -106,7 +106,7 @@ class DuckDBSession:
 
     def forget(self, name: str) -> None:
         if name in self._tables:
-            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+            self.con.execute(f"DROP TABLE IF EXISTS {quote(name)}")
             self._tables.discard(name)
         else:
             self.con.unregister(name)

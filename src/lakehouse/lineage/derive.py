@@ -33,10 +33,10 @@ from sqlglot.schema import MappingSchema
 
 from lakehouse import zones
 from lakehouse.contracts import Contract
+from lakehouse.dialect import SOURCE_DIALECT, parse
 from lakehouse.gold.model import GoldModel, ModelError
 from lakehouse.lineage.graph import ColumnRef, Edge, LineageGraph, TableNode
 
-DIALECT = "duckdb"
 #: clauses whose columns decide which rows a query keeps or how it groups them
 _ROW_SHAPING = ("joins", "where", "group", "having", "qualify")
 
@@ -145,13 +145,13 @@ def _model_lineage(sql: str, where: str, frozen: _Schema) -> ModelLineage:
     raw: dict[str, object] = {
         zone: {t: dict(cols) for t, cols in tables} for zone, tables in frozen
     }
-    schema = MappingSchema(raw, dialect=DIALECT)
+    schema = MappingSchema(raw, dialect=SOURCE_DIALECT)
     try:
-        parsed = sqlglot.parse_one(sql, read=DIALECT)
+        parsed = parse(sql)
         query = qualify(
             parsed,
             schema=schema,
-            dialect=DIALECT,
+            dialect=SOURCE_DIALECT,
             validate_qualify_columns=False,
             quote_identifiers=False,
         )
@@ -192,7 +192,13 @@ def _model_lineage(sql: str, where: str, frozen: _Schema) -> ModelLineage:
     indirect: dict[str, frozenset[ColumnRef]] = {}
     for name in query.named_selects:
         node = lineage(
-            name, query, schema=schema, dialect=DIALECT, scope=root, copy=False, trim_selects=False
+            name,
+            query,
+            schema=schema,
+            dialect=SOURCE_DIALECT,
+            scope=root,
+            copy=False,
+            trim_selects=False,
         )
         columns[name] = frozenset(_leaves(node))
         rows: set[ColumnRef] = set()
@@ -266,6 +272,6 @@ def _resolve(column: exp.Column, scope: Scope, schema: MappingSchema) -> set[Col
     if isinstance(source, Scope):
         if column.name not in getattr(source.expression, "named_selects", ()):
             return set()
-        node = to_node(column.name, source, DIALECT, schema, trim_selects=False)
+        node = to_node(column.name, source, SOURCE_DIALECT, schema, trim_selects=False)
         return set(_leaves(node))
     return set()

@@ -15,7 +15,8 @@ from typing import Any
 
 from lakehouse.contracts import Contract
 from lakehouse.delta import CommitInfo
-from lakehouse.engines.spark.frames import USER_METADATA, quote, user_metadata
+from lakehouse.dialect import quote
+from lakehouse.engines.spark.frames import USER_METADATA, user_metadata
 from lakehouse.maintenance.optimize import plan_for
 from lakehouse.maintenance.plan import OptimizePlan
 from lakehouse.maintenance.settings import MaintenanceSettings
@@ -27,7 +28,7 @@ RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"
 
 def path_ref(location: str) -> str:
     """A path-based Delta table reference: delta.`s3://bucket/silver/orders`."""
-    return "delta.`" + location.replace("`", "``") + "`"
+    return "delta." + quote(location, "spark")
 
 
 def literal(value: str) -> str:
@@ -35,7 +36,8 @@ def literal(value: str) -> str:
 
 
 def _equals(column: str, value: str | None) -> str:
-    return f"{quote(column)} IS NULL" if value is None else f"{quote(column)} = {literal(value)}"
+    name = quote(column, "spark")
+    return f"{name} IS NULL" if value is None else f"{name} = {literal(value)}"
 
 
 def partition_predicate(plan: OptimizePlan) -> str | None:
@@ -50,7 +52,7 @@ def partition_predicate(plan: OptimizePlan) -> str | None:
         if len(present) == 1:
             terms.append(_equals(col, present[0]))
         elif present:
-            terms.append(f"{quote(col)} IN ({', '.join(literal(v) for v in present)})")
+            terms.append(f"{quote(col, 'spark')} IN ({', '.join(literal(v) for v in present)})")
         if len(present) < len(values):
             terms.append(_equals(col, None))
         return " OR ".join(terms)
@@ -65,7 +67,7 @@ def render_optimize(location: str, plan: OptimizePlan) -> str:
     if where:
         sql += f" WHERE {where}"
     if plan.zorder_by:
-        sql += f" ZORDER BY ({', '.join(quote(c) for c in plan.zorder_by)})"
+        sql += f" ZORDER BY ({', '.join(quote(c, 'spark') for c in plan.zorder_by)})"
     return sql
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.dialect import Dialect
 from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.flow import FlowEngine
@@ -31,7 +32,6 @@ from lakehouse.engines.spark.frames import (
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import render
 from lakehouse.faults import checkpoint
-from lakehouse.gold.render import Dialect
 from lakehouse.gold.session import GoldWrite
 from lakehouse.gold_state import SILVER
 from lakehouse.storage import Root

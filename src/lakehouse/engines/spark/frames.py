@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakehouse import dialect
 from lakehouse.delta import CommitInfo
 from lakehouse.errors import RetryableError
 from lakehouse.storage import Root
@@ -18,6 +20,8 @@ if TYPE_CHECKING:
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
+#: a Spark identifier, for column names handed to DataFrame methods (`lakehouse.dialect.quote`)
+quote = partial(dialect.quote, dialect="spark")
 
 
 def _plain_types(table: pa.Table) -> pa.Table:
@@ -177,7 +181,3 @@ def last_commit(root: Root, zone: str, name: str) -> tuple[int, dict[str, Any]]:
     dt = open_table(root, zone, name)
     history = dt.history(1)
     return int(dt.version()), dict((history[0].get("operationMetrics") if history else None) or {})
-
-
-def quote(name: str) -> str:
-    return "`" + name.replace("`", "``") + "`"

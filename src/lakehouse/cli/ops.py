@@ -7,17 +7,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli import layout as lo
+from lakehouse.cli.options import EngineName, RootOpt, TableOrJson, lakehouse
 
 if TYPE_CHECKING:
+    from lakehouse.api import Lakehouse
     from lakehouse.config import Settings
-    from lakehouse.storage import Root
 
 ConfigOpt = Annotated[
     Path | None,
@@ -27,22 +27,45 @@ ConfigOpt = Annotated[
 ]
 
 
-class StatusFmt(StrEnum):
-    table = "table"
-    json = "json"
+# on a screen: names and values whole, messages cut to fit, then columns left out
+RUNS = (
+    lo.name("run"),
+    lo.value("trigger", drop=1),
+    lo.value("status"),
+    lo.value("started (UTC)", drop=3),
+    lo.value("seconds", drop=2),
+    lo.text("error"),
+)
+FRESHNESS = (
+    lo.name("table"),
+    lo.value("last load (UTC)", drop=3),
+    lo.value("lag min"),
+    lo.value("objective min", drop=1),
+    lo.value("reject rate"),
+    lo.value("limit", drop=2),
+)
+ALERTS = (
+    lo.name("rule"),
+    lo.name("subject"),
+    lo.value("severity"),
+    lo.value("opened (UTC)", drop=2),
+    lo.value("seen", drop=1),
+    lo.text("message"),
+)
+PIPELINE = (
+    lo.value("#"),
+    lo.name("step"),
+    lo.value("attempts", drop=2),
+    lo.value("first pause s", drop=1),
+    lo.text("what it does"),
+)
 
 
-def _open(root: str | None, config: Path | None) -> tuple[Root, Settings, str | None]:
-    import os
-
+def _open(root: str | None, config: Path | None) -> tuple[Lakehouse, Settings]:
     from lakehouse import config as cfg
-    from lakehouse.api import DEFAULT_ROOT
-    from lakehouse.log import configure
-    from lakehouse.storage import Root
 
-    configure()
-    r = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
-    return r, cfg.load(r, config), os.environ.get("LAKEHOUSE_CONTRACTS") or None
+    lh = lakehouse(root)
+    return lh, cfg.load(lh.root, config)
 
 
 def _json_default(v: object) -> object:
@@ -53,7 +76,7 @@ def _json_default(v: object) -> object:
 
 def status(
     root: RootOpt = None,
-    format: Annotated[StatusFmt, typer.Option("--format")] = StatusFmt.table,
+    format: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
     config: ConfigOpt = None,
     limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
 ) -> None:
@@ -61,9 +84,9 @@ def status(
     from lakehouse.contracts import load_contracts
     from lakehouse.monitoring.status import report
 
-    r, settings, contracts_dir = _open(root, config)
-    rep = report(r, settings, load_contracts(contracts_dir), limit=limit)
-    if format is StatusFmt.json:
+    lh, settings = _open(root, config)
+    rep = report(lh.root, settings, load_contracts(lh.contracts_dir), limit=limit)
+    if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rep.as_dict(), default=_json_default) + "\n")
     else:
         _print_status(rep)
@@ -73,47 +96,43 @@ def status(
 
 
 def _print_status(rep: Any) -> None:
-    from rich.table import Table
     from rich.text import Text
 
-    from lakehouse.cli_console import console, visible
+    from lakehouse.cli.console import console, visible
 
     con = console()
-    runs = Table(title=f"recent runs — {rep.root}")
-    for col in ("run", "trigger", "status", "started (UTC)", "seconds", "error"):
-        runs.add_column(col, overflow="fold")
+    runs = []
     for r in rep.runs:
         colour = {"SUCCEEDED": "green", "FAILED": "red"}.get(r["status"], "yellow")
-        runs.add_row(
-            r["run_id"],
-            r["trigger"],
-            Text(visible(r["status"]), style=colour),
-            f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
-            f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
-            (r["error"] or "")[:120],
+        runs.append(
+            (
+                r["run_id"],
+                r["trigger"],
+                Text(visible(r["status"]), style=colour),
+                f"{r['started_at']:%Y-%m-%d %H:%M:%S}" if r["started_at"] else "",
+                f"{r['duration_s']:.2f}" if r["duration_s"] is not None else "",
+                r["error"] or "",
+            )
         )
-    con.print(runs)
-    tables = Table(title="freshness and reject rate vs SLA")
-    for col in ("table", "last load (UTC)", "lag min", "objective min", "reject rate", "limit"):
-        tables.add_column(col)
+    lo.show(con, RUNS, runs, f"recent runs — {rep.root}")
+    tables = []
     for t in rep.tables:
         lag = Text(f"{t.lag_minutes:,.1f}", style="" if t.fresh else "red")
         rate = "" if t.reject_rate is None else f"{t.reject_rate:.2%}"
-        tables.add_row(
-            t.table,
-            f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
-            lag,
-            f"{t.freshness_objective_minutes:g}",
-            Text(rate, style="" if t.reject_ok else "red"),
-            f"{t.max_reject_rate:.2%}",
+        tables.append(
+            (
+                t.table,
+                f"{t.last_loaded:%Y-%m-%d %H:%M:%S}" if t.last_loaded else "never",
+                lag,
+                f"{t.freshness_objective_minutes:g}",
+                Text(rate, style="" if t.reject_ok else "red"),
+                f"{t.max_reject_rate:.2%}",
+            )
         )
-    con.print(tables)
+    lo.show(con, FRESHNESS, tables, "freshness and reject rate vs SLA")
     if rep.alerts:
-        alerts = Table(title="open alerts")
-        for col in ("rule", "subject", "severity", "opened (UTC)", "seen", "message"):
-            alerts.add_column(col, overflow="fold")
-        for a in rep.alerts:
-            alerts.add_row(
+        alerts = [
+            (
                 a["rule"],
                 a["subject"],
                 a["severity"],
@@ -121,13 +140,17 @@ def _print_status(rep: Any) -> None:
                 str(a["occurrences"]),
                 a["message"],
             )
-        con.print(alerts)
+            for a in rep.alerts
+        ]
+        lo.show(con, ALERTS, alerts, "open alerts")
     con.print(Text("OK: every SLA is met", "green") if rep.ok else Text("SLA breached", "red"))
 
 
 def watch(
     root: RootOpt = None,
-    engine: Annotated[str, typer.Option(help="Where to compute: local or spark.")] = "local",
+    engine: Annotated[
+        str, typer.Option(help=f"Where to compute: {' or '.join(EngineName)}.")
+    ] = EngineName.local.value,
     config: ConfigOpt = None,
 ) -> None:
     """Process files as they land in landing/ (near real time) until Ctrl-C / SIGTERM."""
@@ -136,7 +159,7 @@ def watch(
 
     from lakehouse.watch import watch as run_watch
 
-    r, settings, contracts_dir = _open(root, config)
+    lh, settings = _open(root, config)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -149,9 +172,14 @@ def watch(
         )
         sys.stdout.flush()
 
-    sys.stderr.write(f"watching {r.uri}/landing (Ctrl-C to stop)\n")
+    sys.stderr.write(f"watching {lh.root.uri}/landing (Ctrl-C to stop)\n")
     runs = run_watch(
-        r, settings, engine_name=engine, contracts_dir=contracts_dir, stop=stop, on_run=report
+        lh.root,
+        settings,
+        engine_name=engine,
+        contracts_dir=lh.contracts_dir,
+        stop=stop,
+        on_run=report,
     )
     sys.stderr.write(f"stopped after {runs} run(s)\n")
 
@@ -165,33 +193,31 @@ pipeline_app = typer.Typer(
 @pipeline_app.command("show")
 def show() -> None:
     """The steps in order, with parallelism and retry policy."""
-    from rich.table import Table
-
-    from lakehouse.cli_console import console
+    from lakehouse.cli.console import console
     from lakehouse.orchestration.definition import Gate, Parallel, pipeline_definition
 
     d = pipeline_definition()
-    t = Table(title=f"pipeline {d.name}")
-    for col in ("#", "step", "attempts", "first pause s", "what it does"):
-        t.add_column(col, overflow="fold")
+    rows = []
     for n, node in enumerate(d.nodes, 1):
         if isinstance(node, Gate):
-            t.add_row(str(n), f"? {node.name}", "", "", node.description)
+            rows.append((str(n), f"? {node.name}", "", "", node.description))
             continue
         tasks = [x for b in node.branches for x in b] if isinstance(node, Parallel) else [node]
         for task in tasks:
             prefix = "‖ " if isinstance(node, Parallel) else ""
             p = task.retry
-            t.add_row(
-                str(n),
-                prefix + task.name,
-                str(p.max_attempts),
-                f"{p.interval_seconds:g}",
-                task.description,
+            rows.append(
+                (
+                    str(n),
+                    prefix + task.name,
+                    str(p.max_attempts),
+                    f"{p.interval_seconds:g}",
+                    task.description,
+                )
             )
     f = d.on_failure
-    t.add_row("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}")
-    console().print(t)
+    rows.append(("!", f.name, str(f.retry.max_attempts), "", f"on failure: {f.description}"))
+    lo.show(console(), PIPELINE, rows, f"pipeline {d.name}")
 
 
 @pipeline_app.command("asl")

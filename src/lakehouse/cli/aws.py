@@ -5,7 +5,6 @@ stays instant."""
 from __future__ import annotations
 
 import json
-import os
 import sys
 from enum import StrEnum
 from pathlib import Path
@@ -13,11 +12,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse
 
 if TYPE_CHECKING:
     from lakehouse.aws.next_steps import NextSteps
-    from lakehouse.storage import Root
 
 catalog_app = typer.Typer(
     no_args_is_help=True, help="Publish the tables to a data catalog (AWS Glue, Athena DDL)."
@@ -32,28 +30,13 @@ class Dialect(StrEnum):
     athena = "athena"
 
 
-class ReportFmt(StrEnum):
-    table = "table"
-    json = "json"
-
-
-def _root(root: str | None) -> tuple[Root, str | None]:
-    from lakehouse.api import DEFAULT_ROOT
-    from lakehouse.log import configure
-    from lakehouse.storage import Root
-
-    configure()
-    r = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
-    return r, os.environ.get("LAKEHOUSE_CONTRACTS") or None
-
-
 @catalog_app.command("sync")
 def catalog_sync(
     glue: Annotated[bool, typer.Option("--glue", help="Sync the AWS Glue Data Catalog.")] = False,
     database: DatabaseOpt = "lakehouse",
     root: RootOpt = None,
     gold: Annotated[bool, typer.Option(help="Include the gold tables written so far.")] = True,
-    format: Annotated[ReportFmt, typer.Option("--format")] = ReportFmt.table,
+    format: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
 ) -> None:
     """Create or update one catalog table per silver and gold table.
 
@@ -65,11 +48,11 @@ def catalog_sync(
 
     if not glue:
         raise TerminalError("choose the catalog to sync: --glue (the only one so far)")
-    r, contracts_dir = _root(root)
-    plan = gc.catalog_tables(r, contracts_dir, gold=gold)
+    lh = lakehouse(root)
+    plan = gc.catalog_tables(lh.root, lh.contracts_dir, gold=gold)
     report = sync(plan.tables, database)
     report.skipped += plan.skipped
-    if format is ReportFmt.json:
+    if format is TableOrJson.json:
         sys.stdout.write(json.dumps(report.__dict__ | {"changed": report.changed}) + "\n")
         return
     for line in report.lines():
@@ -86,10 +69,9 @@ def catalog_ddl(
     """DDL for the tables (Delta, at the root's location) and the gold models as views."""
     from lakehouse.aws.athena import athena_ddl
     from lakehouse.aws.glue_catalog import ddl_tables
-    from lakehouse.contracts import load_contracts
 
-    r, contracts_dir = _root(root)
-    script = athena_ddl(ddl_tables(r, contracts_dir), database, load_contracts(contracts_dir))
+    lh = lakehouse(root)
+    script = athena_ddl(ddl_tables(lh.root, lh.contracts_dir), database, lh.contracts)
     if out is None:
         sys.stdout.write(script)
     else:
@@ -153,7 +135,7 @@ def print_next_steps(plan: NextSteps, *, deployed: bool) -> None:
     """The outputs and the next commands, on stdout; every value printed as data."""
     from rich.text import Text
 
-    from lakehouse.cli_console import console, visible
+    from lakehouse.cli.console import console, visible
 
     out = console()
     if deployed:

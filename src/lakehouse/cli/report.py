@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt, lakehouse
 
 
 def report(
@@ -20,12 +20,9 @@ def report(
 ) -> None:
     """Write the dashboard (sales, products, customers, operations) as one self-contained HTML
     file that opens offline."""
-    from lakehouse.api import Lakehouse
-    from lakehouse.log import configure
     from lakehouse.report import write
 
-    configure()
-    path = write(Lakehouse(root).root, out)
+    path = write(lakehouse(root).root, out)
     size = path.stat().st_size / 1e6
     sys.stdout.write(f"dashboard written to {path} ({size:,.1f} MB)\n")
 
@@ -36,17 +33,15 @@ def serve(
 ) -> None:
     """Serve the dashboard on http://127.0.0.1:PORT, read-only; open pages reload when a new
     run lands. Stop with Ctrl-C."""
-    from lakehouse.api import Lakehouse
-    from lakehouse.log import configure
     from lakehouse.report.server import serve as run_server
 
-    configure()
+    lh = lakehouse(root)
 
     def ready(url: str) -> None:
         sys.stderr.write(f"dashboard on {url} (read-only; Ctrl-C stops)\n")
         sys.stderr.flush()
 
-    run_server(Lakehouse(root).root, port, ready)
+    run_server(lh.root, port, ready)
 
 
 def register(app: typer.Typer) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli.options import RootOpt, lakehouse
 
 
 def repair(root: RootOpt = None) -> None:
@@ -14,15 +14,12 @@ def repair(root: RootOpt = None) -> None:
     import datetime as dt
 
     from lakehouse import config
-    from lakehouse.api import Lakehouse
     from lakehouse.contracts import load_contracts
     from lakehouse.lock import RunLock
-    from lakehouse.log import configure
     from lakehouse.pipeline import new_run_id
     from lakehouse.repair import repair_all
 
-    configure()
-    lh = Lakehouse(root)
+    lh = lakehouse(root)
     settings = config.load(lh.root)
     run_id = new_run_id(dt.datetime.now(dt.UTC))
     with RunLock.configured(lh.root, settings.lock):

@@ -2,45 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
+from lakehouse.cli import layout as lo
+from lakehouse.cli.options import RootOpt, lakehouse
 
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
 ]
 
-
-def _root(root: str | None) -> Any:
-    from lakehouse.api import Lakehouse
-    from lakehouse.log import configure
-
-    configure()
-    return Lakehouse(root)
-
-
-def _console() -> Any:
-    from lakehouse.cli_console import console
-
-    return console()
+# on a screen: table names whole, then columns left out
+OPTIMIZE = (
+    lo.name("table"),
+    lo.number("partitions", drop=2),
+    lo.number("files"),
+    lo.number("MB", drop=3),
+    lo.Col("z-order", "value", drop=4, justify="right"),
+    lo.number("version"),
+    lo.number("s", drop=1),
+)
+VACUUM = (
+    lo.name("table"),
+    lo.number("retention", drop=3),
+    lo.number("files"),
+    lo.number("MB"),
+    lo.number("checkpoint", drop=2),
+    lo.number("log files", drop=1),
+)
 
 
 def _mb(n: int) -> str:
     return f"{n / 1e6:,.2f}"
-
-
-def _table(title: str, headings: tuple[str, ...], names: list[str]) -> Any:
-    """A rich table whose first column (table names) is never cut."""
-    from rich.table import Table
-
-    out = Table(title=title)
-    width = max([len(headings[0]), *(len(n) for n in names)])
-    out.add_column(headings[0], no_wrap=True, min_width=width)
-    for h in headings[1:]:
-        out.add_column(h, justify="right")
-    return out
 
 
 def optimize(
@@ -60,7 +54,7 @@ def optimize(
     """Compact small files and Z-order the partitions that need it (a new Delta version)."""
     from lakehouse.maintenance import MaintenanceSettings, optimize_tables
 
-    lh = _root(root)
+    lh = lakehouse(root)
     settings = MaintenanceSettings.load(lh.root).with_overrides(
         target_file_size=int(target_mb * 1024 * 1024) if target_mb else None
     )
@@ -73,13 +67,10 @@ def optimize(
         settings=settings,
         contracts_dir=lh.contracts_dir,
     )
-    out = _table(
-        "optimize",
-        ("table", "partitions", "files", "MB", "z-order", "version", "s"),
-        [r.table for r in results],
-    )
-    for r in results:
-        out.add_row(
+    from lakehouse.cli.console import console
+
+    rows = [
+        (
             r.table,
             f"{len(r.partitions):,}",
             f"{r.files_before:,} → {r.files_after:,}",
@@ -88,7 +79,9 @@ def optimize(
             str(r.versions[-1]) if r.versions else "unchanged",
             f"{r.seconds:.2f}",
         )
-    _console().print(out)
+        for r in results
+    ]
+    lo.show(console(), OPTIMIZE, rows, "optimize")
 
 
 def vacuum(
@@ -112,7 +105,7 @@ def vacuum(
     """Delete files older versions no longer need; checkpoint and expire the Delta log."""
     from lakehouse.maintenance import vacuum_tables
 
-    lh = _root(root)
+    lh = lakehouse(root)
     results = vacuum_tables(
         lh.root,
         tables or [],
@@ -122,10 +115,10 @@ def vacuum(
         full=full,
     )
     title = "vacuum (dry run: nothing deleted)" if dry_run else "vacuum"
-    headings = ("table", "retention", "files", "MB", "checkpoint", "log files")
-    out = _table(title, headings, [r.table for r in results])
-    for r in results:
-        out.add_row(
+    from lakehouse.cli.console import console
+
+    rows = [
+        (
             r.table,
             f"{r.retention_hours} h",
             f"{r.files_removed:,}",
@@ -133,8 +126,10 @@ def vacuum(
             "—" if r.checkpoint_version is None else f"v{r.checkpoint_version}",
             "—" if dry_run else f"{r.log_files_before:,} → {r.log_files_after:,}",
         )
-    con = _console()
-    con.print(out)
+        for r in results
+    ]
+    con = console()
+    lo.show(con, VACUUM, rows, title)
     total = sum(r.bytes_removed for r in results)
     files = sum(r.files_removed for r in results)
     verb = "would remove" if dry_run else "removed"

@@ -14,12 +14,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli_options import RootOpt
-
-
-class LineageFmt(StrEnum):
-    table = "table"
-    json = "json"
+from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse
 
 
 class Kind(StrEnum):
@@ -53,7 +48,7 @@ def lineage(
             "all downstream.",
         ),
     ] = None,
-    format: Annotated[LineageFmt, typer.Option("--format")] = LineageFmt.table,
+    format: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
     root: RootOpt = None,  # accepted like every command; lineage reads only the definitions
     models: ModelsOpt = None,
 ) -> None:
@@ -71,22 +66,27 @@ def lineage(
         {"table": h.ref.table, "column": h.ref.column, "kind": h.kind, "depth": h.depth}
         for h in hits
     ]
-    if format is LineageFmt.json:
+    if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rows) + "\n")
         return
-    from rich.table import Table
-
-    from lakehouse.cli_console import console
+    from lakehouse.cli import layout
+    from lakehouse.cli.console import console
 
     subject = f"{table}.{column}" if column else table
     title = f"{'downstream of' if downstream else 'upstream of'} {subject} ({chosen.value})"
-    out = Table(title=title)
-    for heading in ("table", "column", "kind", "depth"):
-        out.add_column(heading, justify="right" if heading == "depth" else "left")
-    for r in rows:
-        out.add_row(str(r["table"]), str(r["column"]), str(r["kind"]), str(r["depth"]))
+    cols = (
+        layout.name("table"),
+        layout.name("column"),
+        layout.value("kind", drop=2),
+        layout.number("depth", drop=1),
+    )
     con = console()
-    con.print(out)
+    layout.show(
+        con,
+        cols,
+        [(str(r["table"]), str(r["column"]), str(r["kind"]), str(r["depth"])) for r in rows],
+        title,
+    )
     if not rows:
         con.print("nothing")
 
@@ -98,12 +98,9 @@ def docs(
 ) -> None:
     """Write the data docs: every table by zone with its columns, checks, descriptions,
     lineage, rows, version, freshness and reject rate, as one searchable offline HTML file."""
-    from lakehouse.api import Lakehouse
     from lakehouse.datadocs import write
-    from lakehouse.log import configure
 
-    configure()
-    lh = Lakehouse(root)
+    lh = lakehouse(root)
     path = write(lh.root, out, lh.contracts_dir, models)
     size = path.stat().st_size / 1e6
     sys.stdout.write(f"data docs written to {path} ({size:,.1f} MB)\n")

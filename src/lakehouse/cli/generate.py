@@ -1,0 +1,59 @@
+"""`lakehouse generate`: realistic shop data with known ground truth, as files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+class FileFormat(StrEnum):
+    xlsx = "xlsx"
+    csv = "csv"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    orders: Annotated[int, typer.Option(help="Number of orders.")] = 5000,
+    customers: Annotated[int | None, typer.Option(help="Customers (default orders/4).")] = None,
+    products: Annotated[int, typer.Option(help="Catalog size.")] = 500,
+    days: Annotated[int, typer.Option(help="Days of orders.")] = 30,
+    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-04-01",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 42,
+    format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.xlsx,
+    dirty_rate: Annotated[float, typer.Option(help="Share of rows to corrupt (0..1).")] = 0.0,
+    stream: Annotated[bool, typer.Option(help="Keep dropping small files until stopped.")] = False,
+    rate: Annotated[float, typer.Option(help="With --stream: batches per second.")] = 1.0,
+) -> None:
+    """Generate realistic shop data (products, orders, order items) with known ground truth."""
+    from lakehouse import generate as gen
+    from lakehouse.cli.console import console
+
+    if stream:
+        gen.stream(out, rate=rate, seed=seed, fmt=format.value)
+        return
+    r = gen.generate(
+        out,
+        orders=orders,
+        customers=customers,
+        products=products,
+        days=days,
+        start=dt.date.fromisoformat(start),
+        seed=seed,
+        fmt=format.value,
+        dirty_rate=dirty_rate,
+    )
+    console().print(
+        f"wrote {len(r.files)} files to {out}: {r.products:,} products, "
+        f"{r.orders:,} orders, {r.order_items:,} order items in {r.seconds:.1f} s"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to `app`."""
+    app.command()(generate)

@@ -1,0 +1,56 @@
+"""Rows on stdout in the format a command was asked for: a table for people, CSV or a JSON
+array (and nothing else) for machines."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import TYPE_CHECKING
+
+from lakehouse.cli.options import Fmt
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from lakehouse.cli.layout import Col
+
+
+def print_rows(
+    table: pa.Table, fmt: Fmt, title: str | None = None, known: dict[str, Col] | None = None
+) -> None:
+    """`table` as `fmt`; on a screen, laid out by `layout` (`known` gives the kind and
+    priority of some columns, the others are guessed from their types)."""
+    if fmt is Fmt.json:
+        sys.stdout.write(json.dumps(table.to_pylist(), default=json_default) + "\n")
+        return
+    if fmt is Fmt.csv:
+        import pyarrow.csv as pacsv
+
+        sink = sys.stdout.buffer
+        pacsv.write_csv(table, sink)
+        sink.flush()
+        return
+    from lakehouse.cli import layout
+    from lakehouse.cli.console import console
+
+    rows = (["" if v is None else cell(v) for v in row.values()] for row in table.to_pylist())
+    layout.show(console(), layout.columns_of(table, known), rows, title)
+
+
+def cell(v: object) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4f}".rstrip("0").rstrip(".")
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    return str(v)
+
+
+def json_default(v: object) -> object:
+    from decimal import Decimal
+
+    if isinstance(v, Decimal):
+        return float(v)
+    if isinstance(v, dt.datetime | dt.date):
+        return v.isoformat()
+    return str(v)

@@ -1,0 +1,89 @@
+"""`lakehouse run`: copy files to landing/, process landing/, print what each table got."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from lakehouse.cli.options import EngineName, RootOpt, lakehouse
+
+if TYPE_CHECKING:
+    from lakehouse.api import Lakehouse
+
+
+def run(
+    root: RootOpt = None,
+    source: Annotated[
+        list[Path] | None,
+        typer.Option("--source", help="File or folder to copy into landing/ first (repeatable)."),
+    ] = None,
+    engine: Annotated[EngineName, typer.Option(help="Where to compute.")] = EngineName.local,
+    summary: Annotated[bool, typer.Option(help="Print a per-table summary.")] = True,
+) -> None:
+    """Copy --source files to landing/, then process everything in landing/."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from lakehouse.cli.console import console
+
+    lh = lakehouse(root)
+    with Progress(
+        TextColumn("{task.description:10}", markup=False),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}", markup=False),
+        TimeElapsedColumn(),
+        console=console(stderr=True),
+        transient=True,
+    ) as bar:
+        tasks: dict[str, Any] = {}
+
+        def tick(step: str, done: int, total: int) -> None:
+            if step not in tasks:
+                tasks[step] = bar.add_task(step, total=total)
+            bar.update(tasks[step], completed=done, total=total)
+
+        result = lh.run(source or [], engine=engine.value, progress=tick)
+    if summary:
+        _print_run(lh, result)
+
+
+def _print_run(lh: Lakehouse, s: Any) -> None:
+    from rich.text import Text
+
+    from lakehouse.cli import layout
+    from lakehouse.cli.console import console
+
+    con = console()
+    cols = (
+        layout.name("entity"),
+        layout.number("rows in"),
+        layout.number("valid"),
+        layout.number("quarantined"),
+        layout.number("inserted", drop=3),
+        layout.number("updated", drop=2),
+        layout.number("released", drop=1),
+    )
+    rows = [
+        (
+            e.entity,
+            *(
+                f"{v:,}"
+                for v in (e.rows_in, e.valid, e.quarantined, e.inserted, e.updated, e.released)
+            ),
+        )
+        for e in s.entities.values()
+    ]
+    layout.show(con, cols, rows, f"run {s.run_id} — {s.status} in {s.seconds:.2f} s")
+    con.print(
+        f"files loaded: {len(s.files_loaded)}, rejected: {len(s.files_rejected)}, "
+        f"already seen: {len(s.files_duplicate)}"
+    )
+    for f, reasons in s.files_rejected.items():
+        con.print(Text("  rejected", "red"), f"{f}: {', '.join(reasons)}")
+    con.print(f"root: {lh.root.uri}")
+
+
+def register(app: typer.Typer) -> None:
+    """Add this area's commands to `app`."""
+    app.command()(run)
