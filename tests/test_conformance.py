@@ -25,6 +25,7 @@ from conftest import lab_workbooks
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
 from lakehouse.fencing import EPOCH_KEY
+from lakehouse.gold import list_models
 from lakehouse.pipeline import RunSummary
 from spark_fixtures import SPARK_MARKS, need_spark, spark_session_fixture  # noqa: F401
 
@@ -149,12 +150,18 @@ def _same_value(a: Any, b: Any) -> bool:
 
 
 def test_same_gold_tables(pair: Pair) -> None:
-    """Gold written by each engine's run (floats to 1e-9: parallel sums may differ in the last
-    bits)."""
+    """Gold computed and written by each engine (Spark SQL + delta-spark on spark, DuckDB +
+    delta-rs on local): the same rows (floats to 1e-9: parallel sums may differ in the last
+    bits), the same stored types, and the same descriptions."""
     local, spark = pair.lakes["local"], pair.lakes["spark"]
     names = [t.name for t in local.tables() if t.name.startswith("gold.")]
     assert names == [t.name for t in spark.tables() if t.name.startswith("gold.")]
+    assert len(names) == len([m for m in list_models() if m.materialized])
     for name in names:
+        a, b = (DeltaTable(lh.root.table_uri("gold", name[5:])) for lh in (local, spark))
+        assert pa.schema(a.schema()) == pa.schema(b.schema()), name
+        assert a.metadata().description == b.metadata().description, name
+        assert _data_writers(a) == {"delta-rs"} and _data_writers(b) == {"Apache-Spark"}, name
         a, b = contents(local, name).to_pylist(), contents(spark, name).to_pylist()
         assert len(a) == len(b), name
         for x, y in zip(a, b, strict=True):
@@ -187,6 +194,16 @@ def test_same_layout_protocol_and_properties(pair: Pair) -> None:
         assert (a.protocol["min_reader_version"], a.protocol["min_writer_version"]) <= (1, 4)
         if name.startswith("silver."):
             assert b.configuration.get("delta.enableChangeDataFeed") == "true", name
+
+
+def _data_writers(table: DeltaTable) -> set[str]:
+    """Who committed the table's data (WRITE commits): delta-rs or Apache-Spark (delta-spark)."""
+    found = set()
+    for commit in table.history():
+        if commit.get("operation") == "WRITE":
+            client = str(commit.get("engineInfo") or commit.get("clientVersion") or "")
+            found.add(client.split("/")[0].split(":")[0])
+    return found
 
 
 def _layout(configuration: dict[str, str]) -> dict[str, str]:

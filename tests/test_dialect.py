@@ -195,3 +195,17 @@ def test_every_path_goes_through_the_fixes_of_lakehouse_dialect(
         assert f"fixed_for_{target} AS v" in rule.render(target)
         assert f"fixed_for_{target} AS v" in sql.render("SELECT status AS v FROM t", target)
     assert "status" in gold_render(model, "duckdb") and "status" in rule.render("duckdb")
+
+
+@pytest.mark.parametrize("call", ["ROW_NUMBER()", "RANK()", "DENSE_RANK()", "NTILE(4)"])
+def test_ranking_functions_are_bigint_on_spark_as_on_duckdb(call: str) -> None:
+    """DuckDB's ranking functions return BIGINT; on Spark the same call is cast to BIGINT, so a
+    gold table has one type whichever engine computed it."""
+    sql = f"SELECT {call} OVER (ORDER BY x) AS r FROM (VALUES (1), (2)) AS t(x)"
+    [(duck_type,)] = duckdb.sql(f"SELECT typeof(r) FROM ({sql}) AS q LIMIT 1").fetchall()
+    assert duck_type == "BIGINT"
+    spark = sqlglot.parse_one(to_dialect(sql, "spark"), read="spark")
+    [window] = list(spark.find_all(exp.Window))
+    assert isinstance(window.parent, exp.Cast)
+    assert window.parent.to.this == exp.DataType.Type.BIGINT
+    assert "CAST(" not in to_dialect(sql, "duckdb") and "CAST(" not in to_dialect(sql, "trino")

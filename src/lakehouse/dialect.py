@@ -23,6 +23,10 @@ node from the leaves up, so a fixed expression nested in another is fixed too:
   ``WEEKDAY`` is 0 = Monday, its ``DOW`` 1 = Sunday; Trino's ``DOW`` is ISO) or do not know. Every
   form is rendered from the engine's ISO day of the week (Spark ``EXTRACT(DAYOFWEEK_ISO FROM x)``,
   Trino ``DAY_OF_WEEK(x)``): as it is for ISO, ``% 7`` for DuckDB's Sunday-first numbering.
+- Ranking functions — Spark. DuckDB's ``ROW_NUMBER()``, ``RANK()``, ``DENSE_RANK()`` and
+  ``NTILE(n)`` return BIGINT, Spark's INT; a gold table computed by Spark would store another type
+  than the same table computed by DuckDB (and a later write by the other engine would be refused).
+  Rendered as ``CAST(<call> OVER (...) AS BIGINT)``.
 - Percentiles — Spark and Trino. sqlglot renders ``percentile_cont``/``quantile_cont``/
   ``quantile_disc`` as approximate percentiles (``PERCENTILE_APPROX``, ``APPROX_PERCENTILE``) or
   as calls those engines do not have, and DuckDB's ``approx_quantile`` is another approximation on
@@ -181,7 +185,17 @@ def _day_of_week_call(node: exp.Expr) -> tuple[str | None, exp.Expr | None]:
     return None, None
 
 
+_RANKING = (exp.RowNumber, exp.Rank, exp.DenseRank, exp.Ntile)
+
+
+def _ranking_as_bigint(node: exp.Expr, dialect: Dialect) -> exp.Expr:
+    """Ranking window functions return BIGINT, as in DuckDB (Spark: INT)."""
+    if not isinstance(node, exp.Window) or not isinstance(node.this, _RANKING):
+        return node
+    return exp.cast(node, exp.DataType.Type.BIGINT)
+
+
 _FIXES: dict[Dialect, tuple[_Fix, ...]] = {
-    "spark": (_trim_unicode_spaces, _day_of_week),
+    "spark": (_trim_unicode_spaces, _day_of_week, _ranking_as_bigint),
     "trino": (_day_of_week,),
 }
