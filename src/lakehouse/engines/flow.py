@@ -218,7 +218,7 @@ class FlowEngine:
     def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
         """Refresh gold for what changed in silver since the last build; versions written."""
         from lakehouse.gold import get_model, refresh_gold
-        from lakehouse.gold_state import SILVER, pending, record_build
+        from lakehouse.gold.state import SILVER, pending, record_build
 
         todo = pending(self.root)
         if todo is None or todo.nothing:

@@ -16,7 +16,7 @@ from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.sql import quote_all
 from lakehouse.faults import checkpoint
 from lakehouse.gold.session import DuckDBSession, GoldWrite
-from lakehouse.gold_state import SILVER
+from lakehouse.gold.state import SILVER
 from lakehouse.storage import Root
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)

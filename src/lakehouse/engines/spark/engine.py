@@ -33,7 +33,7 @@ from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import render
 from lakehouse.faults import checkpoint
 from lakehouse.gold.session import GoldWrite
-from lakehouse.gold_state import SILVER
+from lakehouse.gold.state import SILVER
 from lakehouse.storage import Root
 
 if TYPE_CHECKING:
