@@ -23,6 +23,7 @@ def maintain(state: RunState) -> dict[str, Any]:
         settings=state.settings.maintenance,
         run_id=state.run_id,
         contracts=state.contracts,
+        engine=state.engine_name,  # the run's engine executes maintenance too
     )
     for t in report.maintained:
         state.metric("maintenance_seconds", t.table, t.seconds, "s")
