@@ -1,8 +1,9 @@
 """The pipeline's maintenance step: `lakehouse.maintenance.step:maintain`.
 
 Runs after the run's data is committed and archived. It maintains the tables the policy says
-are due (see `policy.py`) with the run's id in every commit, records `_ops.maintenance`, and
-fails the step (retryable when every failure is a commit conflict) if any table failed.
+are due (see `policy.py`) on the run's engine, with the run's id in every commit, records
+`_ops.maintenance`, and fails the step (retryable when every failure is a commit conflict) if
+any table failed.
 """
 
 from __future__ import annotations
