@@ -136,6 +136,7 @@ def test_pipeline_step(root: Root) -> None:
         root=root,
         now=first_commit(root) + 25 * H,
         run_id="run-7",
+        engine_name="local",
         contracts=contracts_with_zorder(list(ZORDER)),
         settings=SimpleNamespace(maintenance=SETTINGS),
         metric=lambda metric, subject, value, unit: metrics.append((metric, subject)),
@@ -145,6 +146,20 @@ def test_pipeline_step(root: Root) -> None:
     assert ("maintenance_seconds", TABLE) in metrics
     assert not maintenance_due(root, TABLE, state.now, SETTINGS)
     assert maintain(state)["files_compacted"] == 0  # type: ignore[arg-type]
+
+
+def test_pipeline_step_maintains_on_the_runs_engine(root: Root) -> None:
+    state = SimpleNamespace(
+        root=root,
+        now=first_commit(root) + 25 * H,
+        run_id="run-8",
+        engine_name="flink",  # the run's engine chooses the executor
+        contracts={},
+        settings=SimpleNamespace(maintenance=SETTINGS),
+        metric=lambda *a: None,
+    )
+    with pytest.raises(TerminalError, match="unknown engine 'flink' for maintenance"):
+        maintain(state)  # type: ignore[arg-type]
 
 
 def test_log_is_checkpointed_and_expired_commits_removed(tmp_path: Path) -> None:

@@ -7,10 +7,12 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse.maintenance import MaintenanceSettings, table_health
+from lakehouse.maintenance import MaintenanceSettings, plan_for, table_health
 from lakehouse.maintenance.plan import OptimizePlan, PartitionFiles
 from lakehouse.maintenance.spark_sql import (
     optimize_with_spark,
@@ -170,3 +172,131 @@ def test_spark_optimize_end_to_end(tmp_path: Path) -> None:
     assert health["files"] == 2
     assert health["zorder_by"] == list(ZORDER)
     assert health["last_optimize"]["run_id"] == "spark-1"
+
+
+def test_executor_is_chosen_by_the_engine_name_in_one_place(tmp_path: Path) -> None:
+    from lakehouse.errors import TerminalError
+    from lakehouse.maintenance.executor import LocalExecutor, SparkExecutor, executor_for
+
+    root = Root(tmp_path / "lake")
+    assert isinstance(executor_for(None, root), LocalExecutor)
+    assert isinstance(executor_for("local", root), LocalExecutor)
+
+    class Adapter:
+        spark = FakeSpark()
+
+    class Engine:
+        adapter = Adapter()
+
+    assert executor_for(Engine(), root) == SparkExecutor(Engine.adapter.spark)
+    with pytest.raises(TerminalError, match="unknown engine 'flink'"):
+        executor_for("flink", root)
+
+
+def _cli(*args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from lakehouse.cli import app
+
+    return CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+
+
+def _optimize_commit(root: Root) -> dict[str, Any]:
+    import json
+
+    commit = next(
+        h
+        for h in DeltaTable(root.table_uri("silver", "order_items")).history()
+        if h["operation"] == "OPTIMIZE"
+    )
+    meta = commit.get("userMetadata")  # Spark: one JSON text; delta-rs: commitInfo keys
+    return dict(json.loads(meta)) if meta else commit
+
+
+def _maintenance_rows(root: Root) -> pa.Table:
+    from lakehouse.maintenance.records import SCHEMA
+
+    table = DeltaTable(root.table_uri("_ops", "maintenance")).to_pyarrow_table()
+    assert table.schema.names == SCHEMA.names
+    return table
+
+
+def _data_files(root: Root) -> set[str]:
+    base = Path(root.table_uri("silver", "order_items"))
+    return {str(p.relative_to(base)) for p in base.glob("date=*/*.parquet")}
+
+
+@pytest.mark.spark
+def test_cli_optimize_and_vacuum_on_spark_match_local(tmp_path: Path) -> None:
+    """`lakehouse optimize|vacuum --engine spark`: the local plan, files, rows, commit metadata,
+    `_ops.maintenance` rows and retention rule; vacuum removes what a local vacuum would."""
+    import shutil
+
+    from lakehouse.maintenance import RetentionRefused
+    from lakehouse.maintenance.plan import file_layout
+
+    spark_root, local_root = Root(tmp_path / "spark"), Root(tmp_path / "local")
+    build_small_file_table(spark_root, appends=12, days=2)
+    shutil.copytree(tmp_path / "spark", tmp_path / "local")
+    uri = spark_root.table_uri("silver", "order_items")
+    before = DeltaTable(uri).to_pyarrow_table().sort_by("id")
+    settings = MaintenanceSettings.load(spark_root)
+    planned = plan_for(spark_root, "silver.order_items", settings=settings, zorder=ZORDER)
+    assert len(planned.partitions) == 2
+
+    args = ["optimize", "silver.order_items", "--zorder", "product_id,order_id"]
+    on_spark = _cli(*args, "--root", str(spark_root.uri), "--engine", "spark")
+    on_local = _cli(*args, "--root", str(local_root.uri))
+    assert on_spark.exit_code == 0, on_spark.output
+    assert on_local.exit_code == 0, on_local.output
+    assert "12 → 2" in on_spark.output and "product_id, order_id" in on_spark.output
+
+    spark_meta, local_meta = _optimize_commit(spark_root), _optimize_commit(local_root)
+    labels = [p.label for p in planned.partitions]
+    assert json_list(spark_meta["lakehouse.partitions"]) == labels
+    assert json_list(local_meta["lakehouse.partitions"]) == labels
+    assert spark_meta["lakehouse.zorder_by"] == local_meta["lakehouse.zorder_by"]
+    layout = [(p.values, p.files) for p in file_layout(DeltaTable(uri), settings.target_file_size)]
+    local_uri = local_root.table_uri("silver", "order_items")
+    local_layout = [
+        (p.values, p.files) for p in file_layout(DeltaTable(local_uri), settings.target_file_size)
+    ]
+    assert layout == local_layout and sum(f for _, f in layout) == 2
+    assert DeltaTable(uri).to_pyarrow_table().sort_by("id").equals(before)
+
+    spark_rows, local_rows = _maintenance_rows(spark_root), _maintenance_rows(local_root)
+    assert spark_meta["lakehouse.run_id"] == spark_rows["run_id"][0].as_py()
+    same = ["table", "action", "reason", "status", "partitions_optimized"]
+    same += ["files_before", "files_after"]
+    assert spark_rows.select(same).equals(local_rows.select(same))
+    assert spark_rows["version_after"][0].as_py() == DeltaTable(uri).version()
+
+    # vacuum: the same refusal, then with --force the files a local vacuum removes
+    shutil.rmtree(tmp_path / "local")
+    shutil.copytree(tmp_path / "spark", tmp_path / "local")
+    vac = ["vacuum", "silver.order_items", "--retention-hours"]
+    refused = _cli(*vac, "24", "--root", str(spark_root.uri), "--engine", "spark")
+    refused_local = _cli(*vac, "24", "--root", str(local_root.uri))
+    assert isinstance(refused.exception, RetentionRefused)
+    assert str(refused.exception) == str(refused_local.exception)
+    assert len(_data_files(spark_root)) == 14  # nothing deleted
+
+    done = _cli(*vac, "0", "--force", "--root", str(spark_root.uri), "--engine", "spark")
+    done_local = _cli(*vac, "0", "--force", "--root", str(local_root.uri))
+    assert done.exit_code == 0, done.output
+    assert done_local.exit_code == 0, done_local.output
+    assert "removed 12 files" in done.output and "removed 12 files" in done_local.output
+    assert _data_files(spark_root) == _data_files(local_root)
+    assert len(_data_files(spark_root)) == 2
+    assert DeltaTable(uri).to_pyarrow_table().sort_by("id").equals(before)
+    spark_vac = _maintenance_rows(spark_root).filter(pc.field("action") == "vacuum")
+    local_vac = _maintenance_rows(local_root).filter(pc.field("action") == "vacuum")
+    cols = ["table", "status", "files_vacuumed", "bytes_vacuumed"]
+    assert spark_vac.select(cols).equals(local_vac.select(cols))
+    assert spark_vac["checkpoint_version"][0].as_py() == DeltaTable(uri).version()
+
+
+def json_list(value: Any) -> list[str]:
+    import json
+
+    return list(json.loads(value)) if isinstance(value, str) else list(value)

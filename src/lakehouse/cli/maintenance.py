@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from lakehouse.cli import layout as lo
-from lakehouse.cli.options import RootOpt, lakehouse
+from lakehouse.cli.options import EngineName, EngineOpt, RootOpt, lakehouse
 
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
@@ -50,6 +50,7 @@ def optimize(
     target_mb: Annotated[
         float | None, typer.Option("--target-mb", help="Target file size in MB.")
     ] = None,
+    engine: EngineOpt = EngineName.local,
 ) -> None:
     """Compact small files and Z-order the partitions that need it (a new Delta version)."""
     from lakehouse.maintenance import MaintenanceSettings, optimize_tables
@@ -66,6 +67,7 @@ def optimize(
         everything=all_partitions,
         settings=settings,
         contracts_dir=lh.contracts_dir,
+        engine=engine.value,
     )
     from lakehouse.cli.console import console
 
@@ -101,6 +103,7 @@ def vacuum(
         bool,
         typer.Option("--full", help="Also delete files no version references (lists all files)."),
     ] = False,
+    engine: EngineOpt = EngineName.local,
 ) -> None:
     """Delete files older versions no longer need; checkpoint and expire the Delta log."""
     from lakehouse.maintenance import vacuum_tables
@@ -113,6 +116,7 @@ def vacuum(
         force=force,
         dry_run=dry_run,
         full=full,
+        engine=engine.value,
     )
     title = "vacuum (dry run: nothing deleted)" if dry_run else "vacuum"
     from lakehouse.cli.console import console

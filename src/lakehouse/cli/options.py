@@ -42,6 +42,10 @@ class EngineName(StrEnum):
     spark = "spark"
 
 
+#: `--engine` of the commands that compute (`run`) or maintain tables (`optimize`, `vacuum`)
+EngineOpt = Annotated[EngineName, typer.Option(help="Where to compute.")]
+
+
 def lakehouse(root: str | None) -> Lakehouse:
     """The lakehouse a command works on, with logging set up for it. The root (`--root`, else
     $LAKEHOUSE_ROOT, else the default) and the contracts folder are resolved by `Lakehouse`,

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from lakehouse.cli.options import EngineName, RootOpt, lakehouse
+from lakehouse.cli.options import EngineName, EngineOpt, RootOpt, lakehouse
 
 if TYPE_CHECKING:
     from lakehouse.api import Lakehouse
@@ -19,7 +19,7 @@ def run(
         list[Path] | None,
         typer.Option("--source", help="File or folder to copy into landing/ first (repeatable)."),
     ] = None,
-    engine: Annotated[EngineName, typer.Option(help="Where to compute.")] = EngineName.local,
+    engine: EngineOpt = EngineName.local,
     summary: Annotated[bool, typer.Option(help="Print a per-table summary.")] = True,
 ) -> None:
     """Copy --source files to landing/, then process everything in landing/."""

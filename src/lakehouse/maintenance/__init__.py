@@ -2,7 +2,8 @@
 
 Modules, one job each: settings (retention and thresholds), plan (the engine-neutral choice of
 partitions and Z-order columns), optimize and vacuum (local execution with delta-rs), spark_sql
-(the same plan as Delta SQL on a SparkSession), policy (when a table is due, and the
+(the same plan as Delta SQL on a SparkSession), executor (which of the two runs it, by the
+lakehouse's engine), policy (when a table is due, and the
 maintenance run), step (the pipeline step), records (`_ops.maintenance`), actions (the CLI's
 optimize / vacuum), health (what `lakehouse describe` shows).
 

@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import os
 from collections.abc import Sequence
+from typing import Any
 
 from lakehouse.catalog import list_tables, split_name
 from lakehouse.contracts import load_contracts
 from lakehouse.delta import open_table
-from lakehouse.maintenance.optimize import OptimizeResult, optimize_table
+from lakehouse.maintenance.executor import executor_for
+from lakehouse.maintenance.optimize import OptimizeResult
 from lakehouse.maintenance.policy import new_run_id
 from lakehouse.maintenance.records import record
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.maintenance.vacuum import VacuumResult, vacuum_table
+from lakehouse.maintenance.vacuum import VacuumResult
 from lakehouse.storage import Root
 
 
@@ -26,16 +28,21 @@ def optimize_tables(
     settings: MaintenanceSettings | None = None,
     contracts_dir: str | None = None,
     run_id: str | None = None,
+    engine: str | Any | None = None,
 ) -> list[OptimizeResult]:
-    """Optimize `tables` (default: all); Z-order by `zorder` or each contract's `zorder`."""
+    """Optimize `tables` (default: all); Z-order by `zorder` or each contract's `zorder`.
+
+    `engine` (a name or an engine; default local) executes the plan (`executor.py`)."""
     settings = settings or MaintenanceSettings.load(root)
     now = dt.datetime.now(dt.UTC)
     run_id = run_id or new_run_id(now)
     contracts = load_contracts(contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None)
+    names = _names(root, tables)
+    run = executor_for(engine, root)
     results = []
-    for name in _names(root, tables):
+    for name in names:
         results.append(
-            optimize_table(
+            run.optimize(
                 root,
                 name,
                 run_id=run_id,
@@ -79,16 +86,21 @@ def vacuum_tables(
     full: bool = False,
     settings: MaintenanceSettings | None = None,
     run_id: str | None = None,
+    engine: str | Any | None = None,
 ) -> list[VacuumResult]:
-    """Vacuum `tables` (default: all); refused below the time-travel promise unless `force`."""
+    """Vacuum `tables` (default: all); refused below the time-travel promise unless `force`.
+
+    `engine` (a name or an engine; default local) executes the vacuum (`executor.py`)."""
     settings = settings or MaintenanceSettings.load(root)
     settings.check_retention(
         settings.retention_hours if retention_hours is None else retention_hours, force=force
     )
     now = dt.datetime.now(dt.UTC)
     run_id = run_id or new_run_id(now)
+    names = _names(root, tables)
+    run = executor_for(engine, root)
     results = [
-        vacuum_table(
+        run.vacuum(
             root,
             name,
             run_id=run_id,
@@ -98,7 +110,7 @@ def vacuum_tables(
             dry_run=dry_run,
             full=full,
         )
-        for name in _names(root, tables)
+        for name in names
     ]
     if not dry_run:
         record(

@@ -14,15 +14,17 @@ import secrets
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from lakehouse.catalog import list_tables, split_name
 from lakehouse.contracts import Contract, load_contracts
 from lakehouse.delta import try_open
 from lakehouse.errors import LakehouseError, RetryableError, TerminalError
-from lakehouse.maintenance.optimize import OptimizeResult, optimize_table
+from lakehouse.maintenance.executor import Executor, executor_for
+from lakehouse.maintenance.optimize import OptimizeResult
 from lakehouse.maintenance.records import LastMaintenance, last_maintenance, record
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.maintenance.vacuum import VacuumResult, vacuum_table
+from lakehouse.maintenance.vacuum import VacuumResult
 from lakehouse.storage import Root
 
 
@@ -124,10 +126,12 @@ def run_maintenance(
     contracts: Mapping[str, Contract] | None = None,
     only_due: bool = True,
     raise_on_error: bool = False,
+    engine: str | Any | None = None,
 ) -> MaintenanceReport:
     """Maintain `tables` (default: every table) that are due at `now`; record the results.
 
-    Z-order columns come from `contracts` (default: those in `contracts_dir`).
+    Z-order columns come from `contracts` (default: those in `contracts_dir`). `engine` (a
+    name or an engine; default local) executes optimize and vacuum (`executor.py`).
 
     A failure on one table does not stop the others; it is recorded and reported
     (`report.failed`), and raised at the end when `raise_on_error`.
@@ -142,6 +146,7 @@ def run_maintenance(
     lasts = last_maintenance(root)
     if contracts is None:
         contracts = load_contracts(contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None)
+    run: Executor | None = None  # started for the first table due (a Spark session is not free)
     for name in names:
         reason: str | None = "requested"
         if only_due:
@@ -151,8 +156,9 @@ def run_maintenance(
         if reason is None:
             report.not_due.append(name)
             continue
+        run = run or executor_for(engine, root)
         report.maintained.append(
-            _maintain(root, name, reason, run_id, settings, contracts.get(split_name(name)[1]))
+            _maintain(run, root, name, reason, run_id, settings, contracts.get(split_name(name)[1]))
         )
     record(root, [_row(t, run_id, now) for t in report.maintained], run_id)
     report.seconds = time.perf_counter() - began
@@ -162,6 +168,7 @@ def run_maintenance(
 
 
 def _maintain(
+    run: Executor,
     root: Root,
     name: str,
     reason: str,
@@ -172,10 +179,8 @@ def _maintain(
     began = time.perf_counter()
     out = TableMaintenance(name, reason)
     try:
-        out.optimize = optimize_table(
-            root, name, run_id=run_id, settings=settings, contract=contract
-        )
-        out.vacuum = vacuum_table(root, name, run_id=run_id, settings=settings)
+        out.optimize = run.optimize(root, name, run_id=run_id, settings=settings, contract=contract)
+        out.vacuum = run.vacuum(root, name, run_id=run_id, settings=settings)
         zone, table = split_name(name)
         opened = try_open(root, zone, table)
         out.version_after = int(opened.version()) if opened else None

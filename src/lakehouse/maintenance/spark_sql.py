@@ -130,7 +130,12 @@ def optimize_with_spark(
     if not plan.needed:
         return SparkMaintenance(name, plan, ())
     sql = render_optimize(location, plan)
-    meta = user_metadata(CommitInfo(run_id, "optimize", extra={"zorder_by": list(plan.zorder_by)}))
+    extra = {
+        "zorder_by": list(plan.zorder_by),
+        "partitions": [p.label for p in plan.partitions],
+        "target_size": plan.target_size,
+    }  # the same commit metadata as the local engine's (`optimize.py`)
+    meta = user_metadata(CommitInfo(run_id, "optimize", extra=extra))
     with _conf(spark, {USER_METADATA: meta, MAX_FILE_SIZE: str(plan.target_size)}):
         rows = spark.sql(sql).collect()
     return SparkMaintenance(name, plan, (sql,), tuple(r.asDict(recursive=True) for r in rows))
@@ -145,8 +150,10 @@ def vacuum_with_spark(
     retention_hours: int | None = None,
     force: bool = False,
     dry_run: bool = False,
+    properties: Mapping[str, str] | None = None,
 ) -> SparkMaintenance:
-    """VACUUM through Spark with the same retention rules; sets the log properties first."""
+    """VACUUM through Spark with the same retention rules; first sets the log `properties`
+    (default: all of `settings.log_properties()`; none when empty)."""
     hours = settings.retention_hours if retention_hours is None else retention_hours
     settings.check_retention(hours, force=force)
     statements = []
@@ -156,8 +163,9 @@ def vacuum_with_spark(
         conf[RETENTION_CHECK] = "false"
     rows: list[dict[str, Any]] = []
     with _conf(spark, conf):
-        if not dry_run:
-            statements.append(render_set_properties(location, settings.log_properties()))
+        props = settings.log_properties() if properties is None else properties
+        if not dry_run and props:
+            statements.append(render_set_properties(location, props))
             spark.sql(statements[-1]).collect()
         statements.append(render_vacuum(location, hours, dry_run=dry_run))
         rows = [r.asDict(recursive=True) for r in spark.sql(statements[-1]).collect()]

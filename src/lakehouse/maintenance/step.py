@@ -1,8 +1,9 @@
 """The pipeline's maintenance step: `lakehouse.maintenance.step:maintain`.
 
 Runs after the run's data is committed and archived. It maintains the tables the policy says
-are due (see `policy.py`) with the run's id in every commit, records `_ops.maintenance`, and
-fails the step (retryable when every failure is a commit conflict) if any table failed.
+are due (see `policy.py`) on the run's engine, with the run's id in every commit, records
+`_ops.maintenance`, and fails the step (retryable when every failure is a commit conflict) if
+any table failed.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ def maintain(state: RunState) -> dict[str, Any]:
         settings=state.settings.maintenance,
         run_id=state.run_id,
         contracts=state.contracts,
+        engine=state.engine_name,  # the run's engine executes maintenance too
     )
     for t in report.maintained:
         state.metric("maintenance_seconds", t.table, t.seconds, "s")

@@ -66,7 +66,7 @@ def vacuum_table(
     first = int(dt.version())
     result = VacuumResult(name, hours, dry_run)
     base = root.path(zone, table)
-    sizes = _file_sizes(root, base)
+    sizes = file_sizes(root, base)
     commit = CommitInfo(run_id, "vacuum", extra={"retention_hours": hours})
     try:
         doomed = _vacuum(dt, hours, force, full, dry_run=True, commit=commit)
@@ -79,9 +79,7 @@ def vacuum_table(
         if tidy_log and not dry_run:
             result.log_files_before = count_log_files(root, base)
             result.properties_set = configure_log(dt, settings, commit)
-            dt.create_checkpoint()
-            dt.cleanup_metadata()
-            result.checkpoint_version = int(dt.version())
+            checkpoint_log(dt, result)
             result.log_files_after = count_log_files(root, base)
     except CommitFailedError as exc:
         raise RetryableError(
@@ -106,6 +104,14 @@ def _vacuum(
     )
 
 
+def checkpoint_log(dt: DeltaTable, result: VacuumResult) -> None:
+    """Write a checkpoint at the current version and remove expired commit files (delta-rs,
+    after either engine's vacuum: both read the same checkpoints)."""
+    dt.create_checkpoint()
+    dt.cleanup_metadata()
+    result.checkpoint_version = int(dt.version())
+
+
 def configure_log(
     dt: DeltaTable, settings: MaintenanceSettings, commit: CommitInfo | None = None
 ) -> dict[str, str]:
@@ -126,7 +132,7 @@ def count_log_files(root: Root, table_base: str) -> int:
     return sum(1 for fi in root.fs.get_file_info(selector) if fi.type == pafs.FileType.File)
 
 
-def _file_sizes(root: Root, table_base: str) -> dict[str, int]:
+def file_sizes(root: Root, table_base: str) -> dict[str, int]:
     """Size of every file below the table folder, by path relative to it (one listing)."""
     selector = pafs.FileSelector(table_base, recursive=True, allow_not_found=True)
     cut = len(table_base) + 1
