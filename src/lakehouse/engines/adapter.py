@@ -66,8 +66,11 @@ class Adapter(GoldSession[Any], Protocol):
         """Hold `table` (rows from the readers, or a small lookup) as relation `name`."""
         ...
 
-    def put_delta(self, name: str, zone: str, table: str, columns: Sequence[str]) -> None:
-        """The Delta table's current snapshot (these columns) as relation `name`."""
+    def put_delta(
+        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+    ) -> None:
+        """The Delta table's current snapshot (these columns, default all) as relation `name`;
+        `reread`: many queries will read it (an engine may keep it in memory meanwhile)."""
         ...
 
     def view(self, name: str, sql: str) -> None:
@@ -105,9 +108,11 @@ class Adapter(GoldSession[Any], Protocol):
         """MERGE the rows of `sql` (the schema's columns plus any the predicates read)."""
         ...
 
-    def write_gold(self, w: GoldWrite[Any], description: str, commit: CommitInfo) -> int:
-        """Commit one gold refresh result; the table's new version. A table that does not
-        exist is created (fenced) first, with `description`."""
+    def write_gold(
+        self, w: GoldWrite[Any], description: str, commit: CommitInfo
+    ) -> tuple[int, int]:
+        """Commit one gold refresh result; (the table's new version, rows written). A table
+        that does not exist is created (fenced) first, with `description`."""
         ...
 
     def close(self) -> None: ...

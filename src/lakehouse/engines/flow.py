@@ -225,7 +225,7 @@ class FlowEngine:
             return {}
         a = self.adapter
         for entity in SILVER:
-            a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, ())
+            a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, (), reread=True)
         computed: dict[str, float] = {}
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
@@ -235,8 +235,9 @@ class FlowEngine:
             for w in writes:
                 began = time.perf_counter()
                 model = get_model(w.model)
-                versions[f"gold.{w.model}"] = a.write_gold(w, model.description, commit)
-                self.gold_rows[f"gold.{w.model}"] = a.num_rows(w.table)
+                version, rows = a.write_gold(w, model.description, commit)
+                versions[f"gold.{w.model}"] = version
+                self.gold_rows[f"gold.{w.model}"] = rows
                 written[w.model] = time.perf_counter() - began
                 checkpoint(f"gold_written:{w.model}")
         finally:

@@ -44,10 +44,13 @@ class LocalAdapter(DuckDBSession):
         self.con.register(name, table)
         self._registered.add(name)
 
-    def hold(self, name: str, rows: pa.Table) -> None:
+    def keep(self, name: str, rows: pa.Table) -> None:
         self.put_arrow(name, rows)
 
-    def put_delta(self, name: str, zone: str, table: str, columns: Sequence[str]) -> None:
+    def put_delta(
+        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+    ) -> None:
+        """`reread` changes nothing here: DuckDB scans the Arrow dataset it is given fast."""
         self.forget(name)
         source = f"__delta_{name}"
         self.con.register(source, open_table(self.root, zone, table).to_pyarrow_dataset())
@@ -133,9 +136,10 @@ class LocalAdapter(DuckDBSession):
             int(counts["num_target_rows_updated"]),
         )
 
-    def write_gold(self, w: GoldWrite[pa.Table], description: str, commit: CommitInfo) -> int:
-        """Commit one gold write (a whole table, or the rows replacing its predicate); the
-        table's new version."""
+    def write_gold(
+        self, w: GoldWrite[pa.Table], description: str, commit: CommitInfo
+    ) -> tuple[int, int]:
+        """Commit one gold write (a whole table, or the rows replacing its predicate)."""
         from deltalake import write_deltalake
 
         current = try_open(self.root, "gold", w.model)
@@ -168,7 +172,7 @@ class LocalAdapter(DuckDBSession):
                 predicate=w.predicate,
                 commit_properties=properties,
             )
-        return int(current.version())
+        return int(current.version()), w.table.num_rows
 
 
 def _select(columns: Sequence[str]) -> str:

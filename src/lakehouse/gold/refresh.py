@@ -180,7 +180,7 @@ def _refreshed(
                     full = rebuild(model)
             if model.name in needed and full is not None:
                 registered[model.name] = _registered(model.name)
-                s.hold(registered[model.name], full)
+                s.keep(registered[model.name], full)
             lap(model.name)
             yield from writes
             writes.clear()

@@ -53,8 +53,8 @@ class GoldSession(Protocol[R]):
         """The rows of `sql` as relation `name`, stored compactly (spilling past memory)."""
         ...
 
-    def hold(self, name: str, rows: R) -> None:
-        """`rows` as relation `name`."""
+    def keep(self, name: str, rows: R) -> None:
+        """`rows` as relation `name`, read by later models (computed once)."""
         ...
 
     def put_arrow(self, name: str, table: pa.Table) -> None: ...
@@ -62,8 +62,6 @@ class GoldSession(Protocol[R]):
     def forget(self, name: str) -> None: ...
 
     def columns(self, rows: R) -> list[str]: ...
-
-    def num_rows(self, rows: R) -> int: ...
 
     def select(self, rows: R, columns: Sequence[str]) -> R: ...
 
@@ -98,7 +96,7 @@ class DuckDBSession:
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {sql}")
         self._tables.add(name)
 
-    def hold(self, name: str, rows: pa.Table) -> None:
+    def keep(self, name: str, rows: pa.Table) -> None:
         self.con.register(name, rows)
 
     def put_arrow(self, name: str, table: pa.Table) -> None:
@@ -113,9 +111,6 @@ class DuckDBSession:
 
     def columns(self, rows: pa.Table) -> list[str]:
         return list(rows.column_names)
-
-    def num_rows(self, rows: pa.Table) -> int:
-        return int(rows.num_rows)
 
     def select(self, rows: pa.Table, columns: Sequence[str]) -> pa.Table:
         return rows.select(list(columns))

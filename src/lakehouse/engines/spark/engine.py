@@ -78,6 +78,14 @@ class SparkAdapter:
         rows.createOrReplaceTempView(name)
         self._views.add(name)
 
+    def _persisted(self, frame: DataFrame) -> DataFrame:
+        """`frame` computed once, when first read (memory, spilling to disk), until `close`."""
+        from pyspark import StorageLevel
+
+        frame = frame.persist(StorageLevel.MEMORY_AND_DISK)
+        self._computed.append(frame)
+        return frame
+
     def put_arrow(self, name: str, table: pa.Table) -> None:
         """Rows from the readers are converted once for bronze and silver; only the latest
         table of each name is kept (a big run passes one chunk after another)."""
@@ -86,9 +94,12 @@ class SparkAdapter:
             cached = self._arrow[name] = (table, to_spark(self.spark, table))
         self.hold(name, cached[1])
 
-    def put_delta(self, name: str, zone: str, table: str, columns: Sequence[str]) -> None:
+    def put_delta(
+        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+    ) -> None:
         frame = self._read(zone, table)
-        self.hold(name, frame.select(*[quote(c) for c in columns]) if columns else frame)
+        frame = frame.select(*[quote(c) for c in columns]) if columns else frame
+        self.hold(name, self._persisted(frame) if reread else frame)
 
     def view(self, name: str, sql: str) -> None:
         self.hold(name, self._sql(sql))
@@ -129,20 +140,18 @@ class SparkAdapter:
         return None if row is None else row[0]
 
     def compute(self, sql: str) -> DataFrame:
-        from pyspark import StorageLevel
+        """Lazy: a result is computed by its write, and persisted only when a later model
+        reads it too (`keep`)."""
+        return self.spark.sql(sql)
 
-        frame = self.spark.sql(sql).persist(StorageLevel.MEMORY_AND_DISK)
-        self._computed.append(frame)
-        return frame
+    def keep(self, name: str, rows: DataFrame) -> None:
+        self.hold(name, self._persisted(rows))
 
     def temp_table(self, name: str, sql: str) -> None:
-        self.hold(name, self.compute(sql))
+        self.hold(name, self._persisted(self.spark.sql(sql)))
 
     def columns(self, rows: DataFrame) -> list[str]:
         return list(rows.columns)
-
-    def num_rows(self, rows: DataFrame) -> int:
-        return int(rows.count())
 
     def select(self, rows: DataFrame, columns: Sequence[str]) -> DataFrame:
         return rows.select(*[quote(c) for c in columns])
@@ -220,7 +229,9 @@ class SparkAdapter:
             int(metrics.get("numTargetRowsUpdated") or 0),
         )
 
-    def write_gold(self, w: GoldWrite[DataFrame], description: str, commit: CommitInfo) -> int:
+    def write_gold(
+        self, w: GoldWrite[DataFrame], description: str, commit: CommitInfo
+    ) -> tuple[int, int]:
         from pyspark.sql.pandas.types import to_arrow_schema
 
         created = try_open(self.root, "gold", w.model) is None
@@ -250,7 +261,8 @@ class SparkAdapter:
                     .option("replaceWhere", render(w.predicate, self.dialect))
                     .save(uri)
                 )
-        return last_commit(self.root, "gold", w.model)[0]
+        version, metrics = last_commit(self.root, "gold", w.model)
+        return version, int(metrics.get("numOutputRows") or 0)
 
 
 class SparkEngine(FlowEngine):
