@@ -3,7 +3,8 @@
 Both engines process the same files with the same run clock; every bronze, silver and
 quarantine table is then read back (delta-rs + DuckDB, whichever engine wrote it) and compared
 row by row after sorting. Only lineage that names the run differs: `_run_id`, `_ingested_at`.
-Gold written by each run is compared too (the model SQL itself on Spark: test_gold_spark.py).
+Gold, computed and written by each engine (Spark SQL + delta-spark on spark), is compared too:
+rows, stored types, descriptions. Every scenario of tests/scenarios runs here on both engines.
 """
 
 from __future__ import annotations
@@ -65,8 +66,7 @@ def scenario_runs(name: str) -> list[list[Path]]:
 def build_pair(name: str, base: Path) -> Pair:
     if name == "lab_pair":
         return run_both(base, [lab_workbooks(base / "in")])
-    scenario = {"dirty_pair": "dirty_lab", "corrections_pair": "corrections"}[name]
-    return run_both(base, scenario_runs(scenario))
+    return run_both(base, scenario_runs(name.removesuffix("_pair")))
 
 
 @pytest.fixture(scope="session")
@@ -90,10 +90,10 @@ def lab_pair(pairs: Callable[[str], Pair]) -> Pair:
 
 @pytest.fixture
 def dirty_pair(pairs: Callable[[str], Pair]) -> Pair:
-    return pairs("dirty_pair")
+    return pairs("dirty_lab_pair")
 
 
-@pytest.fixture(params=["lab_pair", "dirty_pair", "corrections_pair"])
+@pytest.fixture(params=["lab_pair", "dirty_lab_pair", "corrections_pair", "late_parent_pair"])
 def pair(request: pytest.FixtureRequest, pairs: Callable[[str], Pair]) -> Pair:
     return pairs(request.param)
 
