@@ -279,13 +279,15 @@ def test_a_taker_gets_a_higher_epoch_and_a_table_it_stamped_refuses_the_old_hold
 
 
 def test_a_waiting_run_says_once_who_holds_the_lock_and_how_long_it_waits(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import logging
 
     root = Root(tmp_path / "lake")
     holder = RunLock(root, run_id="r-holding")
     assert holder.try_acquire()
+    # a CLI test earlier in this process configured the lakehouse logger (no propagation)
+    monkeypatch.setattr(logging.getLogger("lakehouse"), "propagate", True)
     with caplog.at_level(logging.WARNING, logger="lakehouse"), pytest.raises(LockBusy):
         RunLock(root).acquire(wait_seconds=1.0)
     holder.release()

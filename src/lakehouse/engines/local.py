@@ -50,10 +50,17 @@ class LocalAdapter(DuckDBSession):
     def put_delta(
         self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
     ) -> None:
-        """`reread` changes nothing here: DuckDB scans the Arrow dataset it is given fast."""
+        """`reread` changes nothing here: DuckDB scans the Arrow dataset it is given fast.
+
+        Quarantine is read into memory (it holds only rejected rows): DuckDB pushes the
+        waiting-rows filter (`_file_sha256 NOT IN (...)`) into a dataset scan as range
+        comparisons that pyarrow cannot evaluate on delta-rs's string_view columns."""
         self.forget(name)
         source = f"__delta_{name}"
-        self.con.register(source, open_table(self.root, zone, table).to_pyarrow_dataset())
+        dataset = open_table(self.root, zone, table).to_pyarrow_dataset()
+        if zone == "quarantine":
+            dataset = dataset.to_table(columns=list(columns) or None)
+        self.con.register(source, dataset)
         self._registered.add(source)
         self.view(name, f"SELECT {_select(columns)} FROM {source}")
 
