@@ -25,6 +25,7 @@ from lakehouse.maintenance.vacuum import (
     checkpoint_log,
     count_log_files,
     file_sizes,
+    log_properties_to_set,
     vacuum_table,
 )
 from lakehouse.storage import Root
@@ -171,9 +172,7 @@ class SparkExecutor:
                 result.seconds = time.perf_counter() - began
                 return result
             result.log_files_before = count_log_files(root, base)
-            wanted = settings.log_properties()
-            current = dict(dt.metadata().configuration)
-            changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+            changed = log_properties_to_set(dt, settings)
             if doomed or changed:
                 vacuum_with_spark(self.spark, location, properties=changed, **run)
         result.properties_set = changed

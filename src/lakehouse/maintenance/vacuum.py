@@ -116,14 +116,18 @@ def configure_log(
     dt: DeltaTable, settings: MaintenanceSettings, commit: CommitInfo | None = None
 ) -> dict[str, str]:
     """Set the log properties that differ from the settings (one commit); return those set."""
-    wanted = settings.log_properties()
-    current = dict(dt.metadata().configuration)
-    changed = {k: v for k, v in wanted.items() if current.get(k) != v}
+    changed = log_properties_to_set(dt, settings)
     if changed:
         dt.alter.set_table_properties(
             changed, commit_properties=commit.properties() if commit else None
         )
     return changed
+
+
+def log_properties_to_set(dt: DeltaTable, settings: MaintenanceSettings) -> dict[str, str]:
+    """The settings' log properties the table does not have yet (with their values)."""
+    current = dict(dt.metadata().configuration)
+    return {k: v for k, v in settings.log_properties().items() if current.get(k) != v}
 
 
 def count_log_files(root: Root, table_base: str) -> int:
