@@ -93,8 +93,9 @@ class Adapter(GoldSession[Any], Protocol):
         """Drop relation `name` (and whatever it holds); nothing when there is none."""
         ...
 
-    def read_delta(self, zone: str, table: str) -> Any:
-        """A Delta table's current rows as a result of this session (`GoldSession`)."""
+    def read_delta(self, zone: str, table: str) -> Any | None:
+        """A Delta table's current rows as a result of this session (`GoldSession`); None
+        when there is no such table."""
         ...
 
     # --- writes ----------------------------------------------------------------------------

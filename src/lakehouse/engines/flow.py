@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
 
 import pyarrow as pa
 
@@ -230,7 +229,9 @@ class FlowEngine:
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
         commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
-        writes = refresh_gold(a, todo.touched, self._stored_gold, timings=computed)
+        writes = refresh_gold(
+            a, todo.touched, lambda name: a.read_delta("gold", name), timings=computed
+        )
         try:  # each table is written as soon as its model is computed: daily sales first
             for w in writes:
                 began = time.perf_counter()
@@ -253,11 +254,6 @@ class FlowEngine:
             write_s=_slowest_first(written),
         )
         return versions
-
-    def _stored_gold(self, name: str) -> Any:
-        if try_open(self.root, "gold", name) is None:
-            return None
-        return self.adapter.read_delta("gold", name)
 
 
 def _rows(entity: str) -> str:

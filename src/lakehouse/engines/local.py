@@ -96,8 +96,9 @@ class LocalAdapter(DuckDBSession):
         elif name in self._tables:
             super().forget(name)
 
-    def read_delta(self, zone: str, table: str) -> pa.Table:
-        return open_table(self.root, zone, table).to_pyarrow_dataset().to_table()
+    def read_delta(self, zone: str, table: str) -> pa.Table | None:
+        found = try_open(self.root, zone, table)
+        return None if found is None else found.to_pyarrow_dataset().to_table()
 
     # --- writes ----------------------------------------------------------------------------
     def _rows(self, target: Target, sql: str) -> pa.Table:

@@ -128,8 +128,8 @@ class SparkAdapter:
             self._views.discard(name)
         self._arrow.pop(name, None)
 
-    def read_delta(self, zone: str, table: str) -> DataFrame:
-        return self._read(zone, table)
+    def read_delta(self, zone: str, table: str) -> DataFrame | None:
+        return None if try_open(self.root, zone, table) is None else self._read(zone, table)
 
     # --- the gold session ------------------------------------------------------------------
     def time_zone(self) -> str:
