@@ -59,11 +59,11 @@ def _statements(sql: str) -> list[exp.Expr]:
     return [s for s in tree if s is not None]
 
 
-def referenced_tables(sql: str) -> list[str]:
-    """The `zone.table` names a statement reads, each once (the zone in any case, as DuckDB
-    takes identifiers)."""
+def referenced_tables(sql: str | list[exp.Expr]) -> list[str]:
+    """The `zone.table` names a statement (text or parsed) reads, each once (the zone in any
+    case, as DuckDB takes identifiers)."""
     found = []
-    for statement in _statements(sql):
+    for statement in _statements(sql) if isinstance(sql, str) else sql:
         for t in statement.find_all(exp.Table):
             name = f"{t.db.lower()}.{t.name}"
             if t.db.lower() in ZONES and name not in found:
@@ -85,10 +85,11 @@ _WRITES = (
 )
 
 
-def written_tables(sql: str) -> list[str]:
-    """The lakehouse tables (or zones) a statement would change: SQL may only read them."""
+def written_tables(sql: str | list[exp.Expr]) -> list[str]:
+    """The lakehouse tables (or zones) a statement (text or parsed) would change: SQL may only
+    read them."""
     found = []
-    for statement in _statements(sql):
+    for statement in _statements(sql) if isinstance(sql, str) else sql:
         if not isinstance(statement, _WRITES):
             continue
         if isinstance(statement, (exp.Drop, exp.TruncateTable)):
@@ -182,7 +183,8 @@ def run_sql(
     sees only the lakehouse tables unless `allow_file_access` (see the module's docstring)."""
     import duckdb
 
-    written = written_tables(sql)
+    statements = _statements(sql)  # parsed once for both checks
+    written = written_tables(statements)
     if written:
         raise QueryError(
             f"{', '.join(written)}: the lakehouse tables are read-only in SQL; they change "
@@ -190,7 +192,7 @@ def run_sql(
         )
     known = {n.lower(): n for n in list_tables(root)}
     names = []
-    for n in referenced_tables(sql):
+    for n in referenced_tables(statements):
         if n.lower() not in known:
             raise TableNotFound(f"table {n} does not exist; `lakehouse tables` lists them")
         names.append(known[n.lower()])
