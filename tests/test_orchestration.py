@@ -158,11 +158,14 @@ def test_what_counts_as_transient() -> None:
     assert not is_transient(OSError("Failed to write parquet: No space left on device"))
 
 
-def test_nothing_landed_skips_to_quality_checks(tmp_path: Path) -> None:
+def test_nothing_landed_skips_to_gold_and_the_quality_checks(tmp_path: Path) -> None:
+    """Gold still runs: a budget model may be due (tests/test_gold_freshness.py)."""
     lh = Lakehouse(tmp_path / "lake")
     summary = run(lh.root, settings=QUIET)
     assert summary.status == "SUCCEEDED"
-    assert list(summary.steps) == ["discover", "quality", "archive", "maintain", "notify"]
+    assert list(summary.steps) == [
+        "discover", "gold", "catalog_sync", "quality", "archive", "maintain", "notify"
+    ]  # fmt: skip
     assert summary.entities == {}
 
 

@@ -304,6 +304,8 @@ def test_state_machine_skips_processing_when_nothing_landed(aws: dict[str, Any])
     assert _entered(out["events"]) == [
         "Discover",
         "HasFiles",
+        "Gold",
+        "CatalogSync",
         "Quality",
         "Archive",
         "Maintain",

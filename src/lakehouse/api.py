@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -15,6 +15,9 @@ from lakehouse import catalog
 from lakehouse.contracts import Contract, load_contracts
 from lakehouse.pipeline import Progress, RunSummary, copy_sources, run
 from lakehouse.storage import Root
+
+if TYPE_CHECKING:
+    from lakehouse.gold.freshness import GoldRefresh
 
 DEFAULT_ROOT = "./lakehouse"
 
@@ -50,8 +53,10 @@ class Lakehouse:
         trigger: str = "manual",
         progress: Progress | None = None,
         now: dt.datetime | None = None,
+        refresh: GoldRefresh = "due",
     ) -> RunSummary:
-        """Copy `sources` into landing/, then process everything in landing/."""
+        """Copy `sources` into landing/, then process everything in landing/. `refresh="all"`
+        also rebuilds the gold models still within their staleness budget."""
         delivery = copy_sources(self.root, [Path(s) for s in sources])
         return run(
             self.root,
@@ -61,6 +66,7 @@ class Lakehouse:
             progress=progress,
             now=now,
             refused=delivery.refused,
+            refresh=refresh,
         )
 
     def sql(

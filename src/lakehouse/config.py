@@ -12,6 +12,11 @@ max_run_seconds = 900         # a longer run raises a `run_duration` alert
 freshness_minutes = 60        # newest loaded file may be at most this old
 max_reject_rate = 0.05        # share of a run's new rows quarantined
 
+[gold]                        # how stale a "budget" gold model may get (docs/gold.md, Freshness)
+staleness_minutes = 15        # global analyses refresh once silver has moved on this long
+[gold.models.product_pairs]   # one model's own budget (0 = every run)
+staleness_minutes = 60
+
 [lock]
 stale_seconds = 60            # a lock not refreshed for this long is taken over
 wait_seconds = 900            # how long a run waits for another run to finish
@@ -48,6 +53,7 @@ Environment variables override any key: `LAKEHOUSE__SLA__MAX_RUN_SECONDS=600`,
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import os
 import tomllib
@@ -153,6 +159,22 @@ class SlaSettings:
 
 
 @dataclass(frozen=True)
+class ModelBudget:
+    staleness_minutes: float | None = None  # None: `[gold] staleness_minutes`
+
+
+@dataclass(frozen=True)
+class GoldSettings:
+    staleness_minutes: float = 15.0
+    models: Mapping[str, ModelBudget] = field(default_factory=dict)
+
+    def budget(self, model: str) -> dt.timedelta:
+        """How long a `freshness = "budget"` model may lag silver (0: refreshed every run)."""
+        own = self.models.get(model, ModelBudget()).staleness_minutes
+        return dt.timedelta(minutes=self.staleness_minutes if own is None else own)
+
+
+@dataclass(frozen=True)
 class LockSettings:
     stale_seconds: float = number(60.0, POSITIVE)
     heartbeat_seconds: float = number(5.0, POSITIVE)
@@ -233,6 +255,7 @@ class NotifierSettings:
 class Settings:
     pipeline: PipelineSettings = PipelineSettings()
     sla: SlaSettings = SlaSettings()
+    gold: GoldSettings = GoldSettings()
     lock: LockSettings = LockSettings()
     watch: WatchSettings = WatchSettings()
     notify: NotifySettings = NotifySettings()
@@ -266,6 +289,7 @@ _SECTIONS: dict[str, type] = {
     "notify": NotifySettings,
     "intake": IntakeSettings,
 }
+_NESTED = ("sla", "gold", "notifiers", "lineage")  # sections with tables of their own
 _NOTIFIER_TYPES = ("console", "file", "webhook", "sns")
 _SECRET_KEYS = {"url"}
 
@@ -377,11 +401,11 @@ def _deep_merge(into: dict[str, Any], new: Mapping[str, Any]) -> None:
 
 
 def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> Settings:
-    unknown = set(raw) - {*_SECTIONS, "sla", "notifiers", "lineage"}
+    unknown = set(raw) - {*_SECTIONS, *_NESTED}
     if unknown:
         raise ConfigError(
             f"{where.of(min(unknown))}: unknown section(s) {sorted(unknown)}; known: "
-            f"{sorted({*_SECTIONS, 'sla', 'notifiers', 'lineage'})}"
+            f"{sorted({*_SECTIONS, *_NESTED})}"
         )
     parts: dict[str, Any] = {
         name: _typed(cls, _section(raw, name, where.of(name)), name, where)
@@ -407,6 +431,7 @@ def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> S
     }
     sla = _typed(SlaSettings, sla_raw, "sla", where, tables=tables)
     notifiers_raw = _section(raw, "notifiers", where.of("notifiers"))
+    gold = _gold(_section(raw, "gold", where.of("gold")), where)
     notifiers = tuple(
         _notifier(str(n), _section(notifiers_raw, n, where.of(f"notifiers.{n}")), where)
         for n in notifiers_raw
@@ -414,11 +439,35 @@ def _build(raw: dict[str, Any], where: _Origins, entities: Collection[str]) -> S
     lineage = _lineage(_section(raw, "lineage", where.of("lineage")), where)
     return Settings(
         sla=sla,
+        gold=gold,
         lineage=lineage,
         notifiers=notifiers or Settings().notifiers,
         sources=tuple(name for name, _ in where.layers),
         **parts,
     )
+
+
+def _gold(values: Mapping[str, Any], where: _Origins) -> GoldSettings:
+    """`[gold]` and its `[gold.models.<name>]` tables, which may name only budget models."""
+    from lakehouse.gold import list_models
+
+    plain = dict(values)
+    models_raw = _section(plain, "models", where.of("gold.models"))
+    plain.pop("models", None)
+    budgeted = sorted(m.name for m in list_models() if m.freshness == "budget")
+    models = {}
+    for name in models_raw:
+        if name not in budgeted:
+            raise ConfigError(
+                f"{where.of(f'gold.models.{name}')}: gold.models.{name}: only models declared "
+                f'freshness = "budget" have a staleness budget; those are: {budgeted}'
+            )
+        section = f"gold.models.{name}"
+        models[str(name)] = _typed(
+            ModelBudget, _section(models_raw, name, where.of(section)), section, where
+        )
+    gold: GoldSettings = _typed(GoldSettings, plain, "gold", where, models=models)
+    return gold
 
 
 def _section(raw: Mapping[str, Any], name: str, where: str) -> Mapping[str, Any]:

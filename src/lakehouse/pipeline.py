@@ -32,6 +32,7 @@ from lakehouse.orchestration.state import Progress, RunState, RunSummary
 from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
 
 if TYPE_CHECKING:
+    from lakehouse.gold.freshness import GoldRefresh
     from lakehouse.lineage.openlineage import Emitter
 
 __all__ = [
@@ -154,6 +155,7 @@ def run(
     lock: RunLock | None = None,
     refused: Mapping[str, str] | None = None,
     run_id: str | None = None,
+    refresh: GoldRefresh = "due",
 ) -> RunSummary:
     """Process every file in landing/ (or only `files`, relative to landing/).
 
@@ -163,6 +165,8 @@ def run(
     `lock` is one the caller already holds (and releases); `refused`: files a delivery
     refused (`copy_sources`), recorded by this run as rejected; `run_id`: the run's id, given by
     the caller (a Step Functions execution name; default a new one), checked by `check_run_id`.
+    `refresh`: "due" refreshes the budget gold models whose staleness budget is spent, "all"
+    every one that is behind (`lakehouse.gold.freshness`).
     A run id already in `_ops.runs` (a retried attempt) names this attempt too: its row is
     replaced, and the Delta history keeps every attempt's commits under that id.
     """
@@ -209,6 +213,7 @@ def run(
             progress=progress,
             lock=lock,
             refused={name: (why, None) for name, why in (refused or {}).items()},
+            refresh_all=refresh == "all",
         )
         state.lineage = _lineage_emitter(state)
         if state.lineage is not None:

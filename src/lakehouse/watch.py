@@ -10,7 +10,9 @@ the first, share a run. Local roots are woken by filesystem events (watchdog) an
 fallback; s3:// roots are polled. Every run takes the root's lock, so several watchers and
 `lakehouse run` can share a root without processing a file twice; a killed watcher's lock is
 taken over by the next one, which re-processes whatever is still in landing/ (idempotently).
-Between runs, freshness is checked every `idle_check_seconds`, so a silent shop raises an alert.
+Between runs, freshness is checked every `idle_check_seconds`, so a silent shop raises an alert,
+and a gold model whose staleness budget is spent is refreshed by a run of no files (only while
+no file is ready or settling: a drop is never queued behind it).
 """
 
 from __future__ import annotations
@@ -61,6 +63,8 @@ class Watcher:
         self._retry_at = 0.0
         self._failures = 0
         self._next_check = 0.0
+        self._gold_due: dt.datetime | None = None  # when a behind budget model comes due
+        self._gold_known = False
 
     # --- looking at landing/ ---------------------------------------------------------
     def scan(self) -> tuple[list[str], int]:
@@ -101,6 +105,8 @@ class Watcher:
         ready, settling = self.scan()
         if not ready:
             self._first_ready = None
+            if not settling and self._gold_is_due() and t >= self._retry_at:
+                return self._run([], refresh_only=True)
             self._idle_check(t)
             return None
         if self._first_ready is None:
@@ -112,17 +118,37 @@ class Watcher:
             return None
         return self._run(ready)
 
-    def _run(self, ready: list[str]) -> RunSummary | None:
+    def _gold_is_due(self) -> bool:
+        """Whether a gold model with a staleness budget is due (read after each run, not on
+        every look): then an idle watcher refreshes it with a run of no files."""
+        if not self._gold_known:
+            from lakehouse.gold.freshness import freshness
+
+            states = freshness(self.root, self.settings.gold).values()
+            self._gold_due = min(
+                (
+                    f.as_of + f.budget
+                    for f in states
+                    if f.budget is not None and f.behind and f.as_of is not None
+                ),
+                default=None,
+            )
+            self._gold_known = True
+        return self._gold_due is not None and dt.datetime.now(dt.UTC) >= self._gold_due
+
+    def _run(self, ready: list[str], *, refresh_only: bool = False) -> RunSummary | None:
+        """A run of the `ready` files, or with `refresh_only` of none (the gold models due)."""
         from lakehouse import pipeline
         from lakehouse.lock import RunLock
 
         lock = RunLock.configured(self.root, self.settings.lock)
         if not lock.try_acquire():
             return None  # another run or watcher is busy; look again next time
+        self._gold_known = False  # any run, or another process's, may change what is due
         try:
             present = {f.relative for f in self.root.list_files("landing")}
             batch = [f for f in ready if f in present]
-            if not batch:  # another process took them
+            if not batch and not refresh_only:  # another process took them
                 return None
             summary = pipeline.run(
                 self.root,

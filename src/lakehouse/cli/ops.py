@@ -44,6 +44,13 @@ FRESHNESS = (
     lo.value("reject rate"),
     lo.value("limit", drop=2),
 )
+GOLD = (
+    lo.name("gold table"),
+    lo.value("as of (UTC)", drop=2),
+    lo.value("state"),
+    lo.value("behind min"),
+    lo.value("budget min", drop=1),
+)
 ALERTS = (
     lo.name("rule"),
     lo.name("subject"),
@@ -130,6 +137,20 @@ def _print_status(rep: Any) -> None:
             )
         )
     lo.show(con, FRESHNESS, tables, "freshness and reject rate vs SLA")
+    gold = []
+    for g in rep.gold:
+        state = "past budget" if not g.within_budget else "behind" if g.behind else "current"
+        gold.append(
+            (
+                g.table,
+                f"{g.as_of:%Y-%m-%d %H:%M:%S}" if g.as_of else "never",
+                Text(state, style="red" if not g.within_budget else ""),
+                f"{g.staleness_minutes:,.1f}",
+                f"{g.budget_minutes:g}",
+            )
+        )
+    if gold:
+        lo.show(con, GOLD, gold, "gold models with a staleness budget")
     if rep.alerts:
         alerts = [
             (

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lakehouse.cli.options import EngineName, EngineOpt, RootOpt, lakehouse
+
+
+class GoldRefreshName(StrEnum):
+    due = "due"
+    all = "all"
+
 
 if TYPE_CHECKING:
     from lakehouse.api import Lakehouse
@@ -20,6 +27,13 @@ def run(
         typer.Option("--source", help="File or folder to copy into landing/ first (repeatable)."),
     ] = None,
     engine: EngineOpt = EngineName.local,
+    refresh: Annotated[
+        GoldRefreshName,
+        typer.Option(
+            help="Gold models with a staleness budget: 'due' rebuilds those whose budget is "
+            "spent, 'all' every one behind silver."
+        ),
+    ] = GoldRefreshName.due,
     summary: Annotated[bool, typer.Option(help="Print a per-table summary.")] = True,
 ) -> None:
     """Copy --source files to landing/, then process everything in landing/."""
@@ -43,7 +57,7 @@ def run(
                 tasks[step] = bar.add_task(step, total=total)
             bar.update(tasks[step], completed=done, total=total)
 
-        result = lh.run(source or [], engine=engine.value, progress=tick)
+        result = lh.run(source or [], engine=engine.value, progress=tick, refresh=refresh.value)
     if summary:
         _print_run(lh, result)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pyarrow as pa
 
@@ -12,6 +12,9 @@ from lakehouse.contracts import Contract
 from lakehouse.delta import CommitInfo
 from lakehouse.dialect import Dialect
 from lakehouse.storage import Root
+
+if TYPE_CHECKING:
+    from lakehouse.config import GoldSettings
 
 
 @dataclass(frozen=True)
@@ -90,7 +93,14 @@ class Engine(Protocol):
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
         ...
 
-    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
+    def refresh_gold(
+        self,
+        run_id: str,
+        now: dt.datetime,
+        settings: GoldSettings | None = None,
+        *,
+        refresh_all: bool = False,
+    ) -> dict[str, int]:
         """Recompute gold for what changed in silver since the last build; versions written."""
         ...
 

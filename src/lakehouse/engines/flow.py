@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -39,6 +40,9 @@ from lakehouse.engines.sql import (
 from lakehouse.faults import checkpoint
 from lakehouse.log import event
 from lakehouse.validation import validation_query
+
+if TYPE_CHECKING:
+    from lakehouse.config import GoldSettings
 
 
 def bronze_app_id(sha: str) -> str:
@@ -214,13 +218,30 @@ class FlowEngine:
         result.versions[f"quarantine.{entity}"] = merged.version
 
     # --- gold ------------------------------------------------------------------------------
-    def refresh_gold(self, run_id: str, now: dt.datetime) -> dict[str, int]:
-        """Refresh gold for what changed in silver since the last build; versions written."""
+    def refresh_gold(
+        self,
+        run_id: str,
+        now: dt.datetime,
+        settings: GoldSettings | None = None,
+        *,
+        refresh_all: bool = False,
+    ) -> dict[str, int]:
+        """Refresh gold for what changed in silver since the last build; versions written.
+
+        Every-run models are refreshed for those changes; budget models only once their
+        staleness budget (`settings`) is spent, or all of them with `refresh_all`
+        (`lakehouse.gold.freshness`)."""
+        from lakehouse.config import GoldSettings
         from lakehouse.gold import get_model, refresh_gold
+        from lakehouse.gold.freshness import freshness, schedule
         from lakehouse.gold.state import SILVER, pending, record_build
 
         todo = pending(self.root)
-        if todo is None or todo.nothing:
+        if todo is None:
+            return {}
+        states = freshness(self.root, settings or GoldSettings())
+        plan = schedule(todo.touched, states, now, missing=todo.missing, refresh_all=refresh_all)
+        if todo.nothing and not plan.rebuilds:
             return {}
         a = self.adapter
         for entity in SILVER:
@@ -230,7 +251,11 @@ class FlowEngine:
         written: dict[str, float] = {}
         commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
         writes = refresh_gold(
-            a, todo.touched, lambda name: a.read_delta("gold", name), timings=computed
+            a,
+            todo.touched,
+            lambda name: a.read_delta("gold", name),
+            timings=computed,
+            overrides=plan.overrides,
         )
         try:  # each table is written as soon as its model is computed: daily sales first
             for w in writes:
@@ -245,11 +270,12 @@ class FlowEngine:
             writes.close()  # a failed write: the models' relations are dropped first
             for entity in SILVER:
                 a.forget(a.sources[f"silver.{entity}"])
-        record_build(self.root, todo, run_id, now, len(versions))
+        record_build(self.root, todo, run_id, now, len(versions), plan.deferred)
         event(
             "gold_refreshed",
             run_id=run_id,
             touched=_describe(todo.touched),
+            deferred=sorted(plan.deferred),
             compute_s=_slowest_first(computed),
             write_s=_slowest_first(written),
         )

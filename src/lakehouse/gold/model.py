@@ -9,6 +9,7 @@ refresh = "by_date"      # full | by_date | by_user | by_product | ephemeral
 key = "date"             # by_*: the output column a refresh replaces rows by
 period = "day"           # by_date: day | week | month (the key holds the period's first day)
 lookback = 1             # by_date: earlier periods a row reads (1 = change vs previous period)
+freshness = "every run"  # every run | budget (full models: refreshed once `[gold]` allows)
 depends_on = []          # other gold models read as gold.<name>
 
 [columns]
@@ -36,6 +37,10 @@ from lakehouse.errors import ContractError
 
 Refresh = Literal["full", "by_date", "by_user", "by_product", "ephemeral"]
 Period = Literal["day", "week", "month"]
+#: How fresh a model must be: current after every run that changes what it reads, or within a
+#: staleness budget (`[gold] staleness_minutes`), for global analyses that read everything.
+Freshness = Literal["every run", "budget"]
+FRESHNESS: tuple[str, ...] = get_args(Freshness)
 
 REFRESH_POLICIES: tuple[str, ...] = get_args(Refresh)
 PERIODS: tuple[str, ...] = get_args(Period)
@@ -66,6 +71,7 @@ class GoldModel:
     lookback: int = 0
     depends_on: tuple[str, ...] = ()
     path: str = ""
+    freshness: Freshness = "every run"
 
     @property
     def table(self) -> str:
@@ -141,9 +147,17 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
     depends_on = meta.get("depends_on", [])
     if not isinstance(depends_on, list) or not all(isinstance(d, str) for d in depends_on):
         raise ModelError(f"{path}: depends_on must be a list of gold model names")
+    freshness = meta.get("freshness", "budget" if refresh == "full" else "every run")
+    if freshness not in FRESHNESS:
+        raise ModelError(f"{path}: freshness = {freshness!r}; use one of {', '.join(FRESHNESS)}")
+    if freshness == "budget" and refresh != "full":
+        raise ModelError(
+            f"{path}: refresh = {refresh!r} recomputes only the run's slice, so it is cheap and "
+            'its freshness is "every run"; a staleness budget is for refresh = "full" models'
+        )
     unknown = set(meta) - {
         "name", "description", "grain", "refresh", "key", "period", "lookback", "depends_on",
-        "columns",
+        "columns", "freshness",
     }  # fmt: skip
     if unknown:
         raise ModelError(f"{path}: unknown header keys {sorted(unknown)}")
@@ -159,6 +173,7 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
         lookback=lookback,
         depends_on=tuple(depends_on),
         path=path,
+        freshness=cast(Freshness, freshness),
     )
 
 
@@ -188,6 +203,13 @@ def read_models(base: Traversable) -> dict[str, GoldModel]:
             if dep not in models:
                 raise ModelError(f"{model.path}: depends_on names unknown model {dep!r}")
     _topological(models)  # raises on cycles
+    for model in models.values():
+        for dep in model.depends_on:
+            if model.freshness == "every run" and models[dep].freshness == "budget":
+                raise ModelError(
+                    f"{model.path}: freshness is every run, but it reads gold.{dep}, which may be "
+                    "behind silver by its staleness budget; declare it budget too"
+                )
     return models
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
 from lakehouse.errors import TerminalError
 from lakehouse.gold.model import GoldModel, ModelError, all_models, list_models
@@ -66,6 +66,7 @@ def refresh_gold(
     read_gold: ReadGold | None = None,
     *,
     timings: dict[str, float] | None = None,
+    overrides: Mapping[str, Literal["overwrite", "skip"]] | None = None,
 ) -> Generator[GoldWrite[R], None, None]:
     """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
 
@@ -78,7 +79,8 @@ def refresh_gold(
     (the table as stored before this model's own write) with the new rows applied. When
     `read_gold` is missing or returns None, the model read is rebuilt and overwritten. `timings`,
     when given, receives the seconds spent computing each model (not the time the caller spends
-    between two yields).
+    between two yields). `overrides` replaces the plan of the models it names: rebuilt whole, or
+    skipped (the budget models a `lakehouse.gold.freshness.Schedule` defers or takes up).
     """
     s = cast("GoldSession[R]", session if hasattr(session, "compute") else DuckDBSession(session))
     zone = s.time_zone()
@@ -89,7 +91,11 @@ def refresh_gold(
             "to UTC (Spark) first"
         )
     models = freshest_first()
-    plans = {m.name: plan_refresh(m, touched) for m in models}
+    chosen = overrides or {}
+    plans = {
+        m.name: RefreshPlan(m, chosen[m.name]) if m.name in chosen else plan_refresh(m, touched)
+        for m in models
+    }
     if touched.products and any(p.model.refresh == "by_product" for p in plans.values()):
         products = s.sources.get("silver.products", "silver.products")
         catalog = int(s.scalar(f"SELECT COUNT(*) FROM {products}"))

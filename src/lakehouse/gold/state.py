@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -28,6 +29,8 @@ BUILDS_SCHEMA = pa.schema(
         ("mode", pa.string()),  # full | incremental
         ("silver_versions", pa.string()),  # JSON {"orders": 3, ...}
         ("models_written", pa.int64()),
+        # JSON list: the "budget" models this build left behind silver (not due yet)
+        ("deferred", pa.string()),
     ]
 )
 # operations whose data changes the change data feed records
@@ -50,6 +53,7 @@ _KEYS = {"dates": "date", "users": "user_id", "products": "product_id"}
 class Pending:
     touched: Touched
     versions: dict[str, int]  # silver versions the refresh will have read
+    missing: frozenset[str] = frozenset()  # models without a table yet (always built)
 
     @property
     def nothing(self) -> bool:
@@ -66,6 +70,20 @@ def silver_versions(root: Root) -> dict[str, int] | None:
     return out
 
 
+def builds(root: Root) -> list[tuple[dt.datetime, frozenset[str]]]:
+    """Every gold build, newest first: when it ran and the models it left behind silver."""
+    dt_ = try_open(root, "_ops", "gold_builds")
+    if dt_ is None:
+        return []
+    names = pa.schema(dt_.schema()).names
+    rows = read_arrow(dt_, [c for c in ("built_at", "deferred") if c in names])
+    out = [
+        (row["built_at"], frozenset(json.loads(row.get("deferred") or "[]")))
+        for row in rows.to_pylist()
+    ]
+    return sorted(out, key=lambda b: b[0], reverse=True)
+
+
 def last_build(root: Root) -> dict[str, int] | None:
     dt_ = try_open(root, "_ops", "gold_builds")
     if dt_ is None:
@@ -74,8 +92,8 @@ def last_build(root: Root) -> dict[str, int] | None:
     return json.loads(rows["silver_versions"][0].as_py()) if rows.num_rows else None
 
 
-def gold_complete(root: Root) -> bool:
-    return all(try_open(root, "gold", m.name) is not None for m in list_models())
+def missing_models(root: Root) -> frozenset[str]:
+    return frozenset(m.name for m in list_models() if try_open(root, "gold", m.name) is None)
 
 
 def pending(root: Root) -> Pending | None:
@@ -84,8 +102,9 @@ def pending(root: Root) -> Pending | None:
     if now is None:
         return None
     before = last_build(root)
-    if before is None or not gold_complete(root):
-        return Pending(Touched.full(), now)
+    missing = missing_models(root)
+    if before is None:
+        return Pending(Touched.full(), now, missing)
     found: dict[str, set[object]] = {k: set() for k in _KEYS}
     changed: set[str] = set()
     for entity, version in now.items():
@@ -97,7 +116,9 @@ def pending(root: Root) -> Pending | None:
         assert dt_ is not None
         ops = {h["operation"] for h in dt_.history(version - start) if h["version"] > start}
         if start < 0 or not ops <= _FEED_OPS:
-            return Pending(Touched.full(), now)  # e.g. RESTORE: the feed cannot say what moved
+            return Pending(
+                Touched.full(), now, missing
+            )  # e.g. RESTORE: the feed cannot say what moved
         names = pa.schema(dt_.schema()).names
         cols = [c for c in _KEYS.values() if c in names]
         feed = pa.table(
@@ -112,11 +133,16 @@ def pending(root: Root) -> Pending | None:
         products=frozenset(int(x) for x in found["products"]),  # type: ignore[call-overload]
         tables=frozenset(changed),
     )
-    return Pending(touched, now)
+    return Pending(touched, now, missing)
 
 
 def record_build(
-    root: Root, p: Pending, run_id: str, now: dt.datetime, models_written: int
+    root: Root,
+    p: Pending,
+    run_id: str,
+    now: dt.datetime,
+    models_written: int,
+    deferred: Collection[str] = (),
 ) -> None:
     from deltalake import write_deltalake
 
@@ -126,6 +152,7 @@ def record_build(
         "mode": "full" if p.touched.is_full else "incremental",
         "silver_versions": json.dumps(p.versions, sort_keys=True),
         "models_written": models_written,
+        "deferred": json.dumps(sorted(deferred)),
     }
     dt_ = ensure_table(
         root,

@@ -5,7 +5,9 @@ the run's clock, against `freshness_minutes`; a table never loaded counts from t
 `reject_rate` (per table: share of a run's new rows quarantined, against `max_reject_rate`),
 `run_duration` (against `[sla] max_run_seconds`), `run_failed` (the last run failed),
 `run_abandoned` (a run recorded RUNNING that no live lock holder runs: killed, or its FAILED
-record could not be written), `run_stuck` (RUNNING longer than `max_run_seconds`).
+record could not be written), `run_stuck` (RUNNING longer than `max_run_seconds`),
+`gold_staleness` (per gold model with a staleness budget: behind silver for longer than its
+budget, `lakehouse.gold.freshness`).
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ from typing import TYPE_CHECKING, Any
 from lakehouse import ops
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from lakehouse.config import Settings
     from lakehouse.contracts import Contract
+    from lakehouse.gold.freshness import ModelFreshness
     from lakehouse.lock import Holder
     from lakehouse.orchestration.state import RunState
     from lakehouse.storage import Root
@@ -94,6 +99,30 @@ def freshness_findings(items: list[Freshness]) -> list[Finding]:
     return out
 
 
+def gold_staleness(states: Iterable[ModelFreshness], now: dt.datetime) -> list[Finding]:
+    """One finding per gold model with a staleness budget: breached once it has been behind
+    silver for longer than its budget (no run or `watch` refreshed it in time)."""
+    out = []
+    for f in states:
+        if f.budget is None:
+            continue
+        lag = f.staleness(now)
+        as_of = f.as_of.isoformat() if f.as_of else "never built"
+        out.append(
+            Finding(
+                "gold_staleness",
+                f"gold.{f.model}",
+                f.past_budget(now),
+                lag.total_seconds(),
+                f.budget.total_seconds(),
+                f"gold.{f.model}: {lag.total_seconds() / 60:.1f} min behind silver (as of "
+                f"{as_of}); budget {f.budget.total_seconds() / 60:g} min — run `lakehouse run` "
+                "(or keep `lakehouse watch` running) to refresh it",
+            )
+        )
+    return out
+
+
 def run_findings(state: RunState) -> list[Finding]:
     """Everything a finished run's data is checked against (recorded as metrics too)."""
     from lakehouse.monitoring.metrics import reject_rate
@@ -123,6 +152,9 @@ def run_findings(state: RunState) -> list[Finding]:
     for f in items:
         state.metric("freshness_lag_s", f.table, f.lag_seconds, "s")
     out += freshness_findings(items)
+    from lakehouse.gold.freshness import freshness as gold_freshness
+
+    out += gold_staleness(gold_freshness(state.root, state.settings.gold).values(), state.now)
     elapsed = state.elapsed()
     out.append(
         Finding(

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 
 from lakehouse import ops
+from lakehouse.gold.freshness import freshness
 from lakehouse.lock import RunLock
 from lakehouse.monitoring import sla
 
@@ -31,6 +32,18 @@ class TableStatus:
 
 
 @dataclass(frozen=True)
+class GoldStatus:
+    """A gold model with a staleness budget: how far behind silver it is."""
+
+    table: str
+    as_of: dt.datetime | None  # the silver it holds is as of this build
+    behind: bool
+    staleness_minutes: float
+    budget_minutes: float
+    within_budget: bool
+
+
+@dataclass(frozen=True)
 class StatusReport:
     root: str
     at: dt.datetime
@@ -38,6 +51,7 @@ class StatusReport:
     tables: list[TableStatus]
     alerts: list[dict[str, Any]]
     breaches: list[str] = field(default_factory=list)
+    gold: list[GoldStatus] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -51,6 +65,7 @@ class StatusReport:
             "breaches": self.breaches,
             "runs": self.runs,
             "tables": [asdict(t) for t in self.tables],
+            "gold": [asdict(g) for g in self.gold],
             "alerts": self.alerts,
         }
 
@@ -104,18 +119,33 @@ def report(
             )
         if not t.reject_ok:
             breaches.append(f"{t.table} rejected {rate:.1%} of rows (limit {limit_rate:.1%})")
+    gold = []
+    states = [f for f in freshness(root, settings.gold).values() if f.budget is not None]
+    for model, finding in zip(states, sla.gold_staleness(states, moment), strict=True):
+        gold.append(
+            GoldStatus(
+                finding.subject,
+                model.as_of,
+                model.behind,
+                round(finding.value / 60, 2),
+                finding.threshold / 60,
+                not finding.breached,
+            )
+        )
+        if finding.breached:
+            breaches.append(finding.message)
     open_alerts = sorted(
         ops.read_alerts(root, open_only=True), key=lambda a: a["opened_at"], reverse=True
     )
-    for a in open_alerts:  # freshness and reject rates are judged live above
-        if a["rule"] not in ("freshness", "reject_rate"):
+    for a in open_alerts:  # freshness, reject rates and gold staleness are judged live above
+        if a["rule"] not in ("freshness", "reject_rate", "gold_staleness"):
             breaches.append(f"open alert {a['rule']} {a['subject']}: {a['message']}")
     alerts = [
         {k: a[k] for k in ("alert_id", "rule", "subject", "severity", "opened_at", "occurrences")}
         | {"message": a["message"]}
         for a in open_alerts
     ]
-    return StatusReport(root.uri, moment, runs, tables, alerts, breaches)
+    return StatusReport(root.uri, moment, runs, tables, alerts, breaches, gold)
 
 
 def _last_reject_rates(root: Root) -> dict[str, float]:

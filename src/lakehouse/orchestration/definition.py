@@ -211,8 +211,9 @@ def pipeline_definition(contracts: Mapping[str, Contract] | None = None) -> Pipe
                 "has_files",
                 output="discover.files",
                 above=0,
-                otherwise="quality",
-                description="Nothing landed: skip to the quality checks (freshness still counts)",
+                otherwise="gold",
+                description="Nothing landed: skip to gold (budget models may be due, a killed "
+                "run's changes not yet refreshed) and the quality checks",
             ),
             Task(
                 "bronze",

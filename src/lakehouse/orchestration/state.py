@@ -66,6 +66,7 @@ class RunState:
     trigger: str = "manual"
     engine_name: str = "local"
     only: Collection[str] | None = None  # relative paths to process (watch); None: all
+    refresh_all: bool = False  # gold: rebuild every budget model that is behind, now
     progress: Progress | None = None
     lock: RunLock | None = None
     t0: float = field(default_factory=time.perf_counter)

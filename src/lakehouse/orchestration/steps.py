@@ -240,9 +240,12 @@ def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContex
 
 def gold(state: RunState) -> dict[str, Any]:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
-    so a run killed before this step is caught up by the next one)."""
+    so a run killed before this step is caught up by the next one); budget models once their
+    staleness budget is spent (`lakehouse.gold.freshness`)."""
     engine = state.engine()
-    versions = engine.refresh_gold(state.run_id, state.now)
+    versions = engine.refresh_gold(
+        state.run_id, state.now, state.settings.gold, refresh_all=state.refresh_all
+    )
     with state._lock:
         state.versions.update(versions)
         state.rows_written.update(engine.gold_rows)

@@ -1,7 +1,8 @@
 """`lakehouse serve`: the dashboard live on 127.0.0.1, read-only.
 
 Routes (GET and HEAD only; anything else is 405): `/` the dashboard, `/api/state` the tables'
-fingerprint as JSON (the page polls it and reloads when a run lands), `/healthz`. A request
+fingerprint as JSON (the page polls it and reloads when a run lands) with each budget gold
+model's freshness (`gold`: as of, minutes behind, budget), `/healthz`. A request
 whose Host header is not one of the server's own names (127.0.0.1, localhost or [::1] with its
 port) is refused with 421: a web page whose DNS name is re-pointed to 127.0.0.1 (DNS
 rebinding) would otherwise read the dashboard from the user's browser. The page is
@@ -20,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lakehouse.report import MAX_AGE_SECONDS, REFRESH_SECONDS
-from lakehouse.report.state import state
+from lakehouse.report.state import gold_freshness, state
 from lakehouse.storage import Root
 
 HOST = "127.0.0.1"  # never another interface: the dashboard has no authentication
@@ -108,7 +109,8 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                 if path in ("/", "/index.html"):
                     self._send(HTTPStatus.OK, dashboard.page(), "text/html; charset=utf-8")
                 elif path == "/api/state":
-                    self._json(HTTPStatus.OK, dashboard.state())
+                    gold = gold_freshness(dashboard.root)
+                    self._json(HTTPStatus.OK, {**dashboard.state(), "gold": gold})
                 elif path == "/healthz":
                     self._json(HTTPStatus.OK, {"ok": True})
                 else:

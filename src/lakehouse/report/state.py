@@ -6,6 +6,7 @@ job) adds a log file, so the fingerprint changes exactly when some table changed
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pyarrow.fs as pafs
@@ -39,6 +40,27 @@ def table_versions(root: Root) -> dict[str, int]:
 def fingerprint(versions: dict[str, int]) -> str:
     text = ";".join(f"{k}={v}" for k, v in sorted(versions.items()))
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def gold_freshness(root: Root, now: dt.datetime | None = None) -> dict[str, dict[str, object]]:
+    """Each gold model with a staleness budget: as-of time, minutes behind silver, budget (as
+    `lakehouse status` shows them)."""
+    from lakehouse import config
+    from lakehouse.gold.freshness import freshness
+
+    moment = now or dt.datetime.now(dt.UTC)
+    out: dict[str, dict[str, object]] = {}
+    for f in freshness(root, config.load(root).gold).values():
+        if f.budget is None:
+            continue
+        out[f"gold.{f.model}"] = {
+            "as_of": f.as_of.isoformat() if f.as_of else None,
+            "behind": f.behind,
+            "staleness_minutes": round(f.staleness(moment).total_seconds() / 60, 2),
+            "budget_minutes": f.budget.total_seconds() / 60,
+            "within_budget": not f.past_budget(moment),
+        }
+    return out
 
 
 def state(root: Root) -> dict[str, object]:

@@ -2,6 +2,7 @@
 name = "catalog_summary"
 refresh = "full"
 grain = "one row for the whole catalog (level 'all'), one per department and one per department and aisle"
+freshness = "every run"
 description = """
 Catalog health: products per department and aisle, how many never sold, how many are active (sold
 in the 30 days ending on the newest order date in silver.orders), and concentration: the fewest

@@ -2,6 +2,7 @@
 name = "cohort_retention"
 refresh = "full"
 grain = "one row per weekly cohort and week offset in which cohort customers ordered"
+freshness = "budget"
 description = """
 Weekly cohort retention: customers are grouped by the ISO week (UTC) of their first order; for
 each later week in which some of them ordered, the number of active customers and the share of

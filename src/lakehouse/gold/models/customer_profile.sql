@@ -2,6 +2,7 @@
 name = "customer_profile"
 refresh = "by_user"
 grain = "one row per customer (user_id) with at least one order"
+freshness = "every run"
 description = """
 One profile per customer over all history: orders, spend, average order value, units, average
 days between orders, favourite department, preferred payment method, first and last order.

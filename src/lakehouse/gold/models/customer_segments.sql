@@ -3,6 +3,7 @@ name = "customer_segments"
 refresh = "full"
 depends_on = ["customer_profile"]
 grain = "one row per customer (user_id) with at least one order"
+freshness = "budget"
 description = """
 RFM segmentation. Recency = days from the customer's last order date to the newest order date
 of all customers; frequency = orders; monetary = spend (sum of total_amount, decimal(18,2)).

@@ -5,6 +5,7 @@ key = "date"
 period = "day"
 lookback = 0
 grain = "one row per order date (UTC) with lines and pair of departments (department_a <= department_b) in the same order that day"
+freshness = "every run"
 description = """
 Building block of gold.department_pairs: per order date, how many orders hold products of both
 departments of a pair (department_a = department_b: orders holding that department) and how many

@@ -5,6 +5,7 @@ key = "date"
 period = "day"
 lookback = 0
 grain = "one row per order date (UTC) and product department that sold something"
+freshness = "every run"
 description = """
 Sales per department and day, from order lines. Units count quantity (null -> 1). Revenue is line
 revenue (decimal(18,2)): unit_price * quantity for priced lines; lines without a unit_price share

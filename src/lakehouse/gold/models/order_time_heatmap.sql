@@ -2,6 +2,7 @@
 name = "order_time_heatmap"
 refresh = "full"
 grain = "one row per ISO day of week and hour of day (7 x 24 rows, empty cells included)"
+freshness = "budget"
 description = """
 When customers order: orders and revenue per ISO day of week (1 = Monday ... 7 = Sunday) and hour
 of day (0-23) of order_timestamp, in UTC (engines must run with a UTC session time zone). Revenue

@@ -2,6 +2,7 @@
 name = "order_value_distribution"
 refresh = "full"
 grain = "one row per order value bucket (fixed edges, empty buckets included)"
+freshness = "budget"
 description = """
 Histogram of order values (orders.total_amount, as charged) over fixed bucket edges 0, 10, 20,
 30, 40, 50, 75, 100, 150, 200, 250, 300, 400, 500, 750, 1000, 2000, 5000 and above, with the

@@ -2,6 +2,7 @@
 name = "payment_methods"
 refresh = "full"
 grain = "one row per payment method (null payment_method counts as 'unknown')"
+freshness = "budget"
 description = """
 How orders are paid over all history: orders, customers, revenue, average order value and
 shares per payment method. An order without a payment_method counts as 'unknown'. Revenue is the

@@ -3,6 +3,7 @@ name = "payment_methods_by_segment"
 refresh = "full"
 depends_on = ["customer_segments"]
 grain = "one row per customer segment and payment method used in it"
+freshness = "budget"
 description = """
 Payment methods per customer segment (gold.customer_segments): orders, customers, revenue,
 average order value and share of the segment's orders. An order without a payment_method counts

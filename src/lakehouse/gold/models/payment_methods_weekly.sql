@@ -5,6 +5,7 @@ key = "week_start"
 period = "week"
 lookback = 1
 grain = "one row per ISO week (UTC) and payment method used that week"
+freshness = "every run"
 description = """
 Weekly trend of payment methods: orders, revenue, average order value and share of the week's
 orders per payment method, with the change against the previous week. An order without a

@@ -5,6 +5,7 @@ key = "date"
 period = "day"
 lookback = 0
 grain = "one row per order date (UTC) and product sold that day"
+freshness = "every run"
 description = """
 Building block of gold.product_performance: what each product sold per order date. Every order
 falls on one date, so each column adds up over dates exactly (distinct orders included), and a

@@ -2,6 +2,7 @@
 name = "product_pairs"
 refresh = "full"
 grain = "one row per unordered pair of products (product_a < product_b) bought together in at least 2 orders; the top 100,000 pairs"
+freshness = "budget"
 description = """
 Market-basket pairs: how often two products are in the same order, with support, confidence
 both ways and lift. A basket is the set of distinct products of an order (an order with the same

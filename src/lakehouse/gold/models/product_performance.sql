@@ -3,6 +3,7 @@ name = "product_performance"
 refresh = "full"
 depends_on = ["product_days", "reorder_patterns"]
 grain = "one row per product in silver.products (products never sold included, with zeros)"
+freshness = "budget"
 description = """
 How each product sells over all history: units, orders, customers, revenue, reorder rate, its
 share of its department, its rank, and its trend over the last 7 days against the 7 days before

@@ -2,6 +2,7 @@
 name = "reorder_patterns"
 refresh = "by_product"
 grain = "one row per product that has order lines"
+freshness = "every run"
 description = """
 Reorder behaviour per product: how often its lines are reorders (the shop's `reordered` flag),
 where reordered and first-time lines sit in the cart, and how long customers take to buy it

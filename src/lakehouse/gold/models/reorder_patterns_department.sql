@@ -3,6 +3,7 @@ name = "reorder_patterns_department"
 refresh = "full"
 depends_on = ["reorder_patterns"]
 grain = "one row per product department that has order lines"
+freshness = "budget"
 description = """
 Reorder behaviour per department, added up exactly from the sums and counts in
 gold.reorder_patterns (see there for the definitions): reorder rate, average cart position of

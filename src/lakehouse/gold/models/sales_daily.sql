@@ -5,6 +5,7 @@ key = "date"
 period = "day"
 lookback = 1
 grain = "one row per order date (UTC) that has orders"
+freshness = "every run"
 description = """
 Daily sales: orders, revenue, average order value, items and customers per order date, with the
 change against the previous calendar day. Revenue is the sum of the orders' total_amount

@@ -5,6 +5,7 @@ key = "month_start"
 period = "month"
 lookback = 1
 grain = "one row per calendar month (UTC) that has orders"
+freshness = "every run"
 description = """
 Monthly sales: orders, revenue, average order value, items and distinct customers per calendar
 month, with the change against the previous month. Revenue is the sum of the orders' total_amount

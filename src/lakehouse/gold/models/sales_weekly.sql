@@ -5,6 +5,7 @@ key = "week_start"
 period = "week"
 lookback = 1
 grain = "one row per ISO week (Monday to Sunday, UTC) that has orders"
+freshness = "every run"
 description = """
 Weekly sales: orders, revenue, average order value, items and distinct customers per ISO week,
 with the change against the previous week. Revenue is the sum of the orders' total_amount

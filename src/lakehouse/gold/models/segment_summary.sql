@@ -3,6 +3,7 @@ name = "segment_summary"
 refresh = "full"
 depends_on = ["customer_segments"]
 grain = "one row per customer segment (all seven, empty ones included)"
+freshness = "budget"
 description = """
 Size and value of each RFM segment of gold.customer_segments: customers, orders, revenue (sum of
 total_amount, decimal(18,2), as charged), their shares, and the segment's average recency,

@@ -3,6 +3,7 @@ name = "upsell_candidates"
 refresh = "full"
 depends_on = ["customer_segments"]
 grain = "one row per customer and department where the customer buys but spends below the segment's median"
+freshness = "budget"
 description = """
 Upsell candidates: customers who already buy in a department but spend less there than is
 typical for their RFM segment (gold.customer_segments). Spend in a department is line revenue
