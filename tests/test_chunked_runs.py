@@ -1,5 +1,6 @@
 """A run bigger than `pipeline.chunk_rows` is written to bronze as it is read and validated and
-merged chunk by chunk; its tables and counts equal those of the same run done in one piece."""
+merged chunk by chunk; its tables and counts equal those of the same run done in one piece.
+Chunks on the spark engine: tests/test_conformance.py (the late_parent pair)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,6 @@ import tempfile
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
 from deltalake import DeltaTable
 
 from lakehouse.config import PipelineSettings, Settings
@@ -17,7 +17,6 @@ from lakehouse.orchestration.state import RunSummary
 from lakehouse.pipeline import copy_sources, run
 from lakehouse.query import run_sql
 from lakehouse.storage import Root
-from spark_fixtures import spark_session_fixture  # noqa: F401
 
 WHOLE = Settings(notifiers=())
 CHUNKED = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=150))
@@ -113,24 +112,3 @@ def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> Non
     assert (items.rows_in, items.rows_rechecked, items.released) == (60, 35, 35)
     assert (items.valid, items.quarantined, items.inserted) == (95, 0, 95)
     assert bronze_appends(Root(tmp_path / "chunked"), "order_items") == 3  # 35 | 30 | 30
-
-
-@pytest.mark.spark
-@pytest.mark.xdist_group("spark")
-@pytest.mark.usefixtures("spark")
-def test_the_spark_engine_takes_the_same_chunks(tmp_path: Path) -> None:
-    """One definition, two engines: chunked on Spark equals one piece on the local engine."""
-    deliveries = split_late_parent(tmp_path)
-    whole, chunked = Root(tmp_path / "whole"), Root(tmp_path / "chunked")
-    small = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=40))
-    expected = load(whole, deliveries, WHOLE)
-    got = []
-    for files in deliveries:
-        copy_sources(chunked, files)
-        got.append(run(chunked, settings=small, engine_name="spark"))
-    for a, b in zip(expected, got, strict=True):
-        assert b.status == a.status == "SUCCEEDED"
-        assert counts(b) == counts(a)
-    for table in TABLES:
-        assert contents(chunked, table) == contents(whole, table), table
-    assert bronze_appends(chunked, "order_items") == 3
