@@ -18,6 +18,7 @@ import os
 import platform
 import resource
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -27,7 +28,9 @@ import duckdb
 import pyarrow as pa
 
 from lakehouse.gold import GoldWrite, Touched, list_models, refresh_gold
-from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
+
+sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # test data lives with the tests
+from synthetic_silver import SilverTables, generate_silver, silver_from_parquet
 
 RESULTS = Path(__file__).parent / "results" / "gold.json"
 

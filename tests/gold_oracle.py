@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from lakehouse.gold.synthetic import SilverTables
+from synthetic_silver import SilverTables
 
 LAB = Path(__file__).parent / "data" / "lab"
 UTC = pa.timestamp("us", tz="UTC")

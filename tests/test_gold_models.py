@@ -19,7 +19,7 @@ import pytest
 from gold_oracle import ORACLES, Shop, compare, connect_silver, load_lab_silver
 from lakehouse.gold import Touched, list_models, refresh_gold
 from lakehouse.gold.render import render
-from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
+from synthetic_silver import SilverTables, generate_silver, silver_from_parquet
 
 MODELS = [m.name for m in list_models()]
 

@@ -14,7 +14,7 @@ from lakehouse.errors import TerminalError
 from lakehouse.gold import GoldWrite, Touched, get_model, list_models, plan_refresh, refresh_gold
 from lakehouse.gold.plan import period_start, shift_period
 from lakehouse.gold.refresh import freshest_first
-from lakehouse.gold.synthetic import SilverTables, generate_silver, silver_from_parquet
+from synthetic_silver import SilverTables, generate_silver, silver_from_parquet
 
 MODELS = [m.name for m in list_models()]
 

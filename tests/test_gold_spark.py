@@ -20,7 +20,7 @@ import pytest
 
 from gold_oracle import compare, connect_silver
 from lakehouse.gold import Touched, list_models, refresh_gold, render
-from lakehouse.gold.synthetic import generate_silver
+from synthetic_silver import generate_silver
 
 
 def run_on_spark(silver_dir: Path, out: Path) -> None:
