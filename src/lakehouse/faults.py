@@ -10,7 +10,7 @@ import os
 import signal
 
 
-def checkpoint(point: str) -> None:
+def fault_point(point: str) -> None:
     if os.environ.get("LAKEHOUSE_FAULT") == point:
         os.kill(os.getpid(), signal.SIGKILL)
     if os.environ.get("LAKEHOUSE_PAUSE") == point:

@@ -37,7 +37,7 @@ from lakehouse.engines.sql import (
     valid_rows_sql,
     waiting_rows_sql,
 )
-from lakehouse.faults import checkpoint
+from lakehouse.faults import fault_point
 from lakehouse.log import event
 from lakehouse.validation import validation_query
 
@@ -105,7 +105,7 @@ class FlowEngine:
                 reasons = a.fetch(reason_counts_sql("checked"))
                 result.reasons = {str(r): int(n) for r, n in reasons}
                 self._merge_silver(contract, ctx, result)
-                checkpoint(f"between_silver_and_quarantine:{entity}")
+                fault_point(f"between_silver_and_quarantine:{entity}")
                 self._write_quarantine(contract, ctx, result)
         finally:  # these rows are done with
             for name in (_rows(entity), "batch", "waiting", "q_all", "q_rows", "q_now"):
@@ -265,7 +265,7 @@ class FlowEngine:
                 versions[f"gold.{w.model}"] = version
                 self.gold_rows[f"gold.{w.model}"] = rows
                 written[w.model] = time.perf_counter() - began
-                checkpoint(f"gold_written:{w.model}")
+                fault_point(f"gold_written:{w.model}")
         finally:
             writes.close()  # a failed write: the models' relations are dropped first
             for entity in SILVER:

@@ -14,7 +14,7 @@ from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.sql import quote_all
-from lakehouse.faults import checkpoint
+from lakehouse.faults import fault_point
 from lakehouse.gold.session import DuckDBSession, GoldWrite
 from lakehouse.gold.state import SILVER
 from lakehouse.storage import Root
@@ -118,7 +118,7 @@ class LocalAdapter(DuckDBSession):
         table = open_table(self.root, target.zone, target.name)
         properties = target.commit.properties(list(transactions))  # the lease is checked here
         if target.pause_point:
-            checkpoint(target.pause_point)
+            fault_point(target.pause_point)
         write_deltalake(table, rows, mode="append", commit_properties=properties)
         return int(table.version())
 
@@ -161,7 +161,7 @@ class LocalAdapter(DuckDBSession):
                 self.root, "gold", w.model, w.table.schema, description=description
             )
         properties = commit.properties()  # the lease is checked here
-        checkpoint(f"before_gold_write:{w.model}")
+        fault_point(f"before_gold_write:{w.model}")
         if created or w.mode == "overwrite":
             write_deltalake(
                 current,

@@ -21,7 +21,7 @@ from lakehouse import ops
 from lakehouse.contracts import Contract
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
-from lakehouse.faults import checkpoint
+from lakehouse.faults import fault_point
 from lakehouse.fencing import LockLost
 from lakehouse.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
@@ -154,7 +154,7 @@ def bronze(state: RunState) -> dict[str, Any]:
         whole = len(items) == len(_items(state, entity))  # never flushed early: keep the rows
         if items or whole:
             written += _flush_bronze(state, entity, items, keep=whole)
-        checkpoint(f"after_bronze:{entity}")
+        fault_point(f"after_bronze:{entity}")
     return {"loaded": len(state.fresh), "rejected": len(s.files_rejected), "rows": written}
 
 
@@ -200,7 +200,7 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
             os.remove(path)
     if f"silver.{entity}" in result.versions:  # defence behind fencing: one row per key
         repair_entity(state.root, contract, state.run_id, written_by=state.run_id)
-    checkpoint(f"after_silver:{entity}")
+    fault_point(f"after_silver:{entity}")
     check_accounting(result)
     if items:
         newest = max(i.landed.mtime_ns for i in items) / 1e9
@@ -249,7 +249,7 @@ def gold(state: RunState) -> dict[str, Any]:
     with state._lock:
         state.versions.update(versions)
         state.rows_written.update(engine.gold_rows)
-    checkpoint("after_gold")
+    fault_point("after_gold")
     return {"tables_written": len(versions)}
 
 
@@ -279,14 +279,14 @@ def archive(state: RunState) -> dict[str, Any]:
     if not state.outputs.get("archive", {}).get("manifest"):
         ops.record_files(state.root, state.records, state.run_id, state.now)
         state.outputs["archive"] = {"manifest": True}
-    checkpoint("after_manifest")
+    fault_point("after_manifest")
     moves = state.moves
     seen = {f.path: f for f in state.landed}
     moved = 0
     for i, (src, dst, reason) in enumerate(moves):
         state.tick("archive", i, len(moves))
         if i == len(moves) // 2:
-            checkpoint("mid_archive")
+            fault_point("mid_archive")
         if not _still_as_read(state.root, src, seen.get(src)):
             continue  # moved by an earlier attempt, or replaced since it was read
         if reason is not None:

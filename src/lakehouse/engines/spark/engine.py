@@ -31,7 +31,7 @@ from lakehouse.engines.spark.frames import (
 )
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import render
-from lakehouse.faults import checkpoint
+from lakehouse.faults import fault_point
 from lakehouse.gold.session import GoldWrite
 from lakehouse.gold.state import SILVER
 from lakehouse.storage import Root
@@ -189,7 +189,7 @@ class SparkAdapter:
 
     def _before_write(self, target: Target) -> None:
         if target.pause_point:
-            checkpoint(target.pause_point)
+            fault_point(target.pause_point)
         # delta-spark reads its snapshot when the write starts, after any pause: check the
         # fence on the newest snapshot right before (lakehouse.fencing)
         open_table(self.root, target.zone, target.name)
@@ -243,7 +243,7 @@ class SparkAdapter:
             conflicts_retryable(f"gold.{w.model}"),
             commit_metadata(self.spark, commit) as meta,  # the lease is checked here
         ):
-            checkpoint(f"before_gold_write:{w.model}")
+            fault_point(f"before_gold_write:{w.model}")
             open_table(self.root, "gold", w.model)  # the fence, on the newest snapshot
             writer = w.table.write.format("delta").mode("overwrite").option("userMetadata", meta)
             if created or w.mode == "overwrite":
