@@ -9,12 +9,12 @@ from typing import TYPE_CHECKING, Any
 import pyarrow.compute as pc
 
 from lakehouse import ops
-from lakehouse.gold.freshness import freshness
+from lakehouse.gold.freshness import ModelFreshness, freshness
 from lakehouse.lock import RunLock
 from lakehouse.monitoring import sla
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config import GoldSettings, Settings
     from lakehouse.contracts import Contract
     from lakehouse.storage import Root
 
@@ -41,6 +41,26 @@ class GoldStatus:
     staleness_minutes: float
     budget_minutes: float
     within_budget: bool
+
+    @classmethod
+    def of(cls, model: ModelFreshness, now: dt.datetime) -> GoldStatus:
+        assert model.budget is not None  # only budget models have a status
+        return cls(
+            f"gold.{model.model}",
+            model.as_of,
+            model.behind,
+            round(model.staleness(now).total_seconds() / 60, 2),
+            model.budget.total_seconds() / 60,
+            not model.past_budget(now),
+        )
+
+
+def gold_statuses(
+    root: Root, settings: GoldSettings, now: dt.datetime
+) -> tuple[list[GoldStatus], list[ModelFreshness]]:
+    """Each budget model's status at `now`, and the freshness it was derived from."""
+    states = [f for f in freshness(root, settings).values() if f.budget is not None]
+    return [GoldStatus.of(f, now) for f in states], states
 
 
 @dataclass(frozen=True)
@@ -119,21 +139,8 @@ def report(
             )
         if not t.reject_ok:
             breaches.append(f"{t.table} rejected {rate:.1%} of rows (limit {limit_rate:.1%})")
-    gold = []
-    states = [f for f in freshness(root, settings.gold).values() if f.budget is not None]
-    for model, finding in zip(states, sla.gold_staleness(states, moment), strict=True):
-        gold.append(
-            GoldStatus(
-                finding.subject,
-                model.as_of,
-                model.behind,
-                round(finding.value / 60, 2),
-                finding.threshold / 60,
-                not finding.breached,
-            )
-        )
-        if finding.breached:
-            breaches.append(finding.message)
+    gold, states = gold_statuses(root, settings.gold, moment)
+    breaches += [f.message for f in sla.gold_staleness(states, moment) if f.breached]
     open_alerts = sorted(
         ops.read_alerts(root, open_only=True), key=lambda a: a["opened_at"], reverse=True
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from dataclasses import asdict
 
 import pyarrow.fs as pafs
 
@@ -43,23 +44,18 @@ def fingerprint(versions: dict[str, int]) -> str:
 
 
 def gold_freshness(root: Root, now: dt.datetime | None = None) -> dict[str, dict[str, object]]:
-    """Each gold model with a staleness budget: as-of time, minutes behind silver, budget (as
-    `lakehouse status` shows them)."""
+    """Each gold model with a staleness budget, as `lakehouse status` shows it, by table."""
     from lakehouse import config
-    from lakehouse.gold.freshness import freshness
+    from lakehouse.monitoring.status import gold_statuses
 
     moment = now or dt.datetime.now(dt.UTC)
+    statuses, _ = gold_statuses(root, config.load(root).gold, moment)
     out: dict[str, dict[str, object]] = {}
-    for f in freshness(root, config.load(root).gold).values():
-        if f.budget is None:
-            continue
-        out[f"gold.{f.model}"] = {
-            "as_of": f.as_of.isoformat() if f.as_of else None,
-            "behind": f.behind,
-            "staleness_minutes": round(f.staleness(moment).total_seconds() / 60, 2),
-            "budget_minutes": f.budget.total_seconds() / 60,
-            "within_budget": not f.past_budget(moment),
-        }
+    for g in statuses:
+        fields = asdict(g)
+        del fields["table"]
+        fields["as_of"] = g.as_of.isoformat() if g.as_of else None
+        out[g.table] = fields
     return out
 
 
