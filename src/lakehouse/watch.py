@@ -126,11 +126,7 @@ class Watcher:
 
             states = freshness(self.root, self.settings.gold).values()
             self._gold_due = min(
-                (
-                    f.as_of + f.budget
-                    for f in states
-                    if f.budget is not None and f.behind and f.as_of is not None
-                ),
+                (f.due_at for f in states if f.budget is not None and f.behind and f.due_at),
                 default=None,
             )
             self._gold_known = True

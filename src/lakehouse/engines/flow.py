@@ -234,12 +234,13 @@ class FlowEngine:
         from lakehouse.config import GoldSettings
         from lakehouse.gold import get_model, refresh_gold
         from lakehouse.gold.freshness import freshness, schedule
-        from lakehouse.gold.state import SILVER, pending, record_build
+        from lakehouse.gold.state import SILVER, builds, pending, record_build
 
-        todo = pending(self.root)
+        history = builds(self.root)  # read once for both questions
+        todo = pending(self.root, history)
         if todo is None:
             return {}
-        states = freshness(self.root, settings or GoldSettings())
+        states = freshness(self.root, settings or GoldSettings(), history)
         plan = schedule(todo.touched, states, now, missing=todo.missing, refresh_all=refresh_all)
         if todo.nothing and not plan.rebuilds:
             return {}

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lakehouse.gold.model import list_models
 from lakehouse.gold.plan import Touched, plan_refresh
-from lakehouse.gold.state import builds
+from lakehouse.gold.state import Build, builds
 from lakehouse.storage import Root
 
 if TYPE_CHECKING:
@@ -48,23 +48,30 @@ class ModelFreshness:
             return ZERO
         return max(now - self.as_of, ZERO)
 
+    @property
+    def due_at(self) -> dt.datetime | None:
+        """When its budget is used up, if it is behind by then (None: never built)."""
+        return None if self.as_of is None else self.as_of + (self.budget or ZERO)
+
     def spent(self, now: dt.datetime) -> bool:
         """Its budget is used up at `now` once it is behind (never built: always)."""
-        return self.as_of is None or now - self.as_of >= (self.budget or ZERO)
+        return self.due_at is None or now >= self.due_at
 
     def past_budget(self, now: dt.datetime) -> bool:
         """Behind for longer than its budget: no refresh took it up in time (an SLA breach)."""
         return self.budget is not None and self.behind and self.staleness(now) > self.budget
 
 
-def freshness(root: Root, settings: GoldSettings) -> dict[str, ModelFreshness]:
-    """Every gold model's freshness, from the recorded builds."""
-    history = builds(root)
+def freshness(
+    root: Root, settings: GoldSettings, history: list[Build] | None = None
+) -> dict[str, ModelFreshness]:
+    """Every gold model's freshness, from the recorded builds (default: `builds(root)`)."""
+    history = builds(root) if history is None else history
     out = {}
     for m in list_models():
         budget = settings.budget(m.name) if m.freshness == "budget" else None
-        as_of = next((when for when, deferred in history if m.name not in deferred), None)
-        behind = not history or m.name in history[0][1]
+        as_of = next((b.built_at for b in history if m.name not in b.deferred), None)
+        behind = not history or m.name in history[0].deferred
         out[m.name] = ModelFreshness(m.name, budget, as_of, behind)
     return out
 

@@ -70,38 +70,43 @@ def silver_versions(root: Root) -> dict[str, int] | None:
     return out
 
 
-def builds(root: Root) -> list[tuple[dt.datetime, frozenset[str]]]:
-    """Every gold build, newest first: when it ran and the models it left behind silver."""
+@dataclass(frozen=True)
+class Build:
+    built_at: dt.datetime
+    silver_versions: dict[str, int]  # what it read
+    deferred: frozenset[str]  # the budget models it left behind silver
+
+
+def builds(root: Root) -> list[Build]:
+    """Every gold build, newest first (read once per gold step: `pending`, `freshness`)."""
     dt_ = try_open(root, "_ops", "gold_builds")
     if dt_ is None:
         return []
     names = pa.schema(dt_.schema()).names
-    rows = read_arrow(dt_, [c for c in ("built_at", "deferred") if c in names])
+    columns = [c for c in ("built_at", "silver_versions", "deferred") if c in names]
     out = [
-        (row["built_at"], frozenset(json.loads(row.get("deferred") or "[]")))
-        for row in rows.to_pylist()
+        Build(
+            row["built_at"],
+            json.loads(row["silver_versions"]),
+            frozenset(json.loads(row.get("deferred") or "[]")),
+        )
+        for row in read_arrow(dt_, columns).to_pylist()
     ]
-    return sorted(out, key=lambda b: b[0], reverse=True)
-
-
-def last_build(root: Root) -> dict[str, int] | None:
-    dt_ = try_open(root, "_ops", "gold_builds")
-    if dt_ is None:
-        return None
-    rows = read_arrow(dt_, ["built_at", "silver_versions"]).sort_by([("built_at", "descending")])
-    return json.loads(rows["silver_versions"][0].as_py()) if rows.num_rows else None
+    return sorted(out, key=lambda b: b.built_at, reverse=True)
 
 
 def missing_models(root: Root) -> frozenset[str]:
     return frozenset(m.name for m in list_models() if try_open(root, "gold", m.name) is None)
 
 
-def pending(root: Root) -> Pending | None:
-    """Changes to refresh gold for; None when silver is not complete yet (no gold possible)."""
+def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
+    """Changes to refresh gold for since the newest of `history` (default: `builds(root)`);
+    None when silver is not complete yet (no gold possible)."""
     now = silver_versions(root)
     if now is None:
         return None
-    before = last_build(root)
+    history = builds(root) if history is None else history
+    before = history[0].silver_versions if history else None
     missing = missing_models(root)
     if before is None:
         return Pending(Touched.full(), now, missing)
