@@ -29,6 +29,7 @@ from lakehouse.fencing import EPOCH_KEY
 from lakehouse.gold import list_models
 from lakehouse.pipeline import RunSummary
 from spark_fixtures import SPARK_MARKS, need_spark, spark_session_fixture  # noqa: F401
+from test_chunked_runs import bronze_appends
 
 pytestmark = SPARK_MARKS
 
@@ -215,12 +216,8 @@ def test_spark_in_chunks_equals_local_in_one_piece(pairs: Callable[[str], Pair])
     """The late_parent pair (compared table by table above): Spark appended the waiting lines
     to bronze in three chunks, local in one; chunks on the local engine: test_chunked_runs."""
     pair = pairs("late_parent_pair")
-
-    def appends(lh: Lakehouse) -> int:
-        history = DeltaTable(lh.root.table_uri("bronze", "order_items")).history()
-        return sum(1 for c in history if c.get("operationParameters", {}).get("mode") == "Append")
-
-    assert (appends(pair.lakes["local"]), appends(pair.lakes["spark"])) == (1, 3)
+    appends = [bronze_appends(pair.lakes[e].root, "order_items") for e in ENGINES]
+    assert appends == [1, 3]
 
 
 def test_same_layout_protocol_and_properties(pair: Pair) -> None:
