@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from lakehouse import Lakehouse
-from lakehouse.readers import read_file
+from lakehouse.ingest.readers import read_file
 
 LAB = Path(__file__).parent.parent / "tests" / "data" / "lab"
 FILES = ["products.csv", "orders_apr_2025.xlsx", "order_items_apr_2025.xlsx"]

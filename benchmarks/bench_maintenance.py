@@ -34,13 +34,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, PostCommitHookProperties, write_deltalake
 
-from lakehouse import zones
 from lakehouse.contracts import contract_for
-from lakehouse.delta import CDF, ensure_table
 from lakehouse.maintenance import MaintenanceSettings, optimize_table, vacuum_table
 from lakehouse.maintenance.plan import file_layout
-from lakehouse.query import connect
-from lakehouse.storage import Root
+from lakehouse.store import zones
+from lakehouse.store.delta import CDF, ensure_table
+from lakehouse.store.query import connect
+from lakehouse.store.root import Root
 
 HERE = Path(__file__).parent
 RESULT = HERE / "results" / "maintenance.json"

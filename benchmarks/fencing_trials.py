@@ -25,9 +25,10 @@ from pathlib import Path
 
 import pyarrow.compute as pc
 
-from lakehouse import catalog, pipeline
-from lakehouse.delta import open_table
-from lakehouse.storage import Root
+from lakehouse.orchestration import pipeline
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import list_tables
 
 SOURCE = Path(__file__).parents[1] / "tests" / "scenarios" / "late_parent" / "input"
 SILVER = ("products", "orders", "order_items")
@@ -57,7 +58,7 @@ def trial(base: Path, rng: random.Random) -> dict[str, object]:
     _, err = proc.communicate(timeout=300)
     lake = Root(root)
     late: list[str] = []
-    for name in catalog.list_tables(lake):
+    for name in list_tables(lake):
         zone, table = name.split(".", 1)
         for c in open_table(lake, zone, table).history():
             run = c.get("lakehouse.run_id")

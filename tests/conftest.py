@@ -75,8 +75,8 @@ TWO_ORDERS = (
 def two_orders_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One default run of two orders (one quarantined): shared by the lineage-event and the
     data-docs tests, which only read it."""
-    from lakehouse.pipeline import copy_sources, run
-    from lakehouse.storage import Root
+    from lakehouse.orchestration.pipeline import copy_sources, run
+    from lakehouse.store.root import Root
 
     tmp = tmp_path_factory.mktemp("two-orders")
     root = Root(str(tmp / "lake"))

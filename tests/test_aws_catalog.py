@@ -14,14 +14,14 @@ import sqlglot
 from deltalake import write_deltalake
 from typer.testing import CliRunner
 
-from lakehouse import zones
 from lakehouse.aws import athena
 from lakehouse.aws import glue_catalog as gc
 from lakehouse.aws.glue_sync import sync
 from lakehouse.cli import app
 from lakehouse.contracts import load_contracts
 from lakehouse.gold import get_model, list_models
-from lakehouse.storage import Root
+from lakehouse.store import zones
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

@@ -17,7 +17,7 @@ from lakehouse.aws.glue_sync import (
     classify,
     sync,
 )
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

@@ -13,9 +13,9 @@ from deltalake import write_deltalake
 
 from conftest import business_rows, lab_csvs
 from lakehouse import Lakehouse
-from lakehouse.delta import CommitInfo, ensure_table, open_table, retry_conflicts
 from lakehouse.errors import TerminalError
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, open_table, retry_conflicts
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

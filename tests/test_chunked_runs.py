@@ -13,10 +13,10 @@ from deltalake import DeltaTable
 
 from lakehouse.config import PipelineSettings, Settings
 from lakehouse.generate import generate
+from lakehouse.orchestration.pipeline import copy_sources, run
 from lakehouse.orchestration.state import RunSummary
-from lakehouse.pipeline import copy_sources, run
-from lakehouse.query import run_sql
-from lakehouse.storage import Root
+from lakehouse.store.query import run_sql
+from lakehouse.store.root import Root
 
 WHOLE = Settings(notifiers=())
 CHUNKED = dataclasses.replace(WHOLE, pipeline=PipelineSettings(chunk_rows=150))

@@ -111,7 +111,7 @@ def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:
     assert lh.describe("silver.orders").configuration["delta.enableChangeDataFeed"] == "true"
     import pyarrow as pa
 
-    from lakehouse.delta import open_table
+    from lakehouse.store.delta import open_table
 
     changes = pa.table(open_table(lh.root, "silver", "orders").load_cdf(starting_version=0))
     assert changes.num_rows == 7500

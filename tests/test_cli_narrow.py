@@ -190,7 +190,7 @@ def test_status_with_a_failed_run_and_an_open_alert_fits_80_columns(tmp_path: Pa
     from lakehouse.errors import TerminalError
     from lakehouse.orchestration import steps
     from lakehouse.orchestration.definition import pipeline_definition
-    from lakehouse.pipeline import run
+    from lakehouse.orchestration.pipeline import run
     from test_orchestration import QUIET, flaky, small_delivery
 
     lh = Lakehouse(tmp_path / "lake")

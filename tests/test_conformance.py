@@ -25,9 +25,9 @@ from deltalake import DeltaTable
 from conftest import lab_workbooks
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
-from lakehouse.fencing import EPOCH_KEY
 from lakehouse.gold import list_models
-from lakehouse.pipeline import RunSummary
+from lakehouse.orchestration.pipeline import RunSummary
+from lakehouse.store.fencing import EPOCH_KEY
 from spark_fixtures import SPARK_MARKS, need_spark, spark_session_fixture  # noqa: F401
 from test_chunked_runs import bronze_appends
 
@@ -300,8 +300,8 @@ def test_typing_rules_agree_on_awkward_text(spark: Any) -> None:
     import duckdb
 
     from lakehouse.contracts import Column
+    from lakehouse.contracts.validation import typed_expr
     from lakehouse.engines.sql import render
-    from lakehouse.validation import typed_expr
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")

@@ -14,7 +14,7 @@ from browser_support import Console, browser, laptop_page
 from lakehouse.contracts.model import packaged_contracts
 from lakehouse.datadocs import write
 from lakehouse.gold.model import models_dir
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 HOSTILE = '</script><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 HOSTILE_NAME = '"><svg onload=window.__pwned=3>'

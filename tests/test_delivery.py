@@ -15,12 +15,12 @@ import pytest
 
 from lakehouse import Lakehouse
 from lakehouse.config import Settings
-from lakehouse.lock import RunLock
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
+from lakehouse.orchestration.pipeline import copy_sources, run
 from lakehouse.orchestration.state import RunState
-from lakehouse.pipeline import copy_sources, run
-from lakehouse.storage import LandedFile, Root, arrival_order, version_name
+from lakehouse.store.lock import RunLock
+from lakehouse.store.root import LandedFile, Root, arrival_order, version_name
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

@@ -10,11 +10,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from lakehouse import dialect
-from lakehouse.dialect import DIALECTS, quote, to_dialect
+from lakehouse.contracts.validation import ValidationQuery
+from lakehouse.engines import dialect
+from lakehouse.engines.dialect import DIALECTS, quote, to_dialect
 from lakehouse.gold.model import GoldModel, parse_model
 from lakehouse.gold.render import render as gold_render
-from lakehouse.validation import ValidationQuery
 
 HOSTILE = [
     'a"b',
@@ -177,7 +177,7 @@ def test_merge_validation_and_gold_sql_share_the_renderer() -> None:
 def test_every_path_goes_through_the_fixes_of_lakehouse_dialect(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A fix added in lakehouse.dialect reaches merge, validation and gold SQL alike."""
+    """A fix added in lakehouse.engines.dialect reaches merge, validation and gold SQL alike."""
     from lakehouse.engines import sql
 
     def marker(node: exp.Expr, target: dialect.Dialect) -> exp.Expr:

@@ -179,7 +179,7 @@ def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Pa
 @pytest.fixture
 def server_port(tmp_path: Path) -> Iterator[int]:
     from lakehouse.report.server import make_server
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
     server = make_server(Root(str(tmp_path / "lake")), 0)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -19,9 +19,11 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 from typer.testing import CliRunner
 
-from lakehouse import Lakehouse, catalog, pipeline
-from lakehouse.delta import open_table
-from lakehouse.storage import Root
+from lakehouse import Lakehouse
+from lakehouse.orchestration import pipeline
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import list_tables
 from test_orchestration import small_delivery
 
 PRODUCTS = Path(__file__).parent / "scenarios" / "late_parent" / "input" / "run1" / "products.csv"
@@ -36,7 +38,7 @@ def stopped(pid: int) -> bool:
 def commits_by_run(root: Root, run_id: str) -> dict[str, list[dict[str, object]]]:
     """Every table's commits that carry `run_id`."""
     found: dict[str, list[dict[str, object]]] = {}
-    for name in catalog.list_tables(root):
+    for name in list_tables(root):
         zone, table = name.split(".", 1)
         for c in open_table(root, zone, table).history():
             if c.get("lakehouse.run_id") == run_id:

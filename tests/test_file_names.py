@@ -77,7 +77,7 @@ def test_a_second_version_of_a_255_byte_name_is_delivered_and_wins(tmp_path: Pat
         src = tmp_path / f"v{n}"
         src.mkdir()
         (src / LONG_UNICODE).write_text(HEADER + f"1,4,Books,{label}\n", encoding="utf-8")
-    from lakehouse.pipeline import copy_sources, run
+    from lakehouse.orchestration.pipeline import copy_sources, run
 
     first = copy_sources(lh.root, [tmp_path / "v1" / LONG_UNICODE]).landed
     second = copy_sources(lh.root, [tmp_path / "v2" / LONG_UNICODE]).landed

@@ -11,8 +11,9 @@ import pyarrow as pa
 from deltalake import DeltaTable
 
 from conftest import LAB
-from lakehouse import Lakehouse, zones
+from lakehouse import Lakehouse
 from lakehouse.contracts import load_contracts
+from lakehouse.store import zones
 
 COUNT = "SELECT count(*) AS n FROM quarantine.orders"
 

@@ -198,7 +198,7 @@ def test_an_idle_watcher_refreshes_the_models_whose_budget_is_spent(
     days later) finds them due with nothing in landing/ and refreshes them by a run of no files,
     once: the next look finds nothing due."""
     from lakehouse.config import Settings
-    from lakehouse.watch import Watcher
+    from lakehouse.orchestration.watch import Watcher
 
     lh = Lakehouse(tmp_path / "lake")
     lh.run(days[0], now=T0)

@@ -18,13 +18,14 @@ import pytest
 
 from conftest import lab_csvs
 from hostile_files import cell, far_cell_xlsx, last_cell_xlsx, sheet_xml, xlsx, zip_bomb_xlsx
-from lakehouse import Lakehouse, sandbox
+from lakehouse import Lakehouse
 from lakehouse.config import IntakeSettings
 from lakehouse.contracts import load_contracts
 from lakehouse.errors import FileRejected, RetryableError
-from lakehouse.intake import header_reasons
-from lakehouse.readers import read_file
-from lakehouse.sandbox import read_isolated
+from lakehouse.ingest import sandbox
+from lakehouse.ingest.intake import header_reasons
+from lakehouse.ingest.readers import read_file
+from lakehouse.ingest.sandbox import read_isolated
 
 MiB = 1 << 20
 

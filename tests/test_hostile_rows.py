@@ -40,7 +40,7 @@ from lakehouse import Lakehouse
 from lakehouse.contracts import Column, Contract, load_contracts
 from lakehouse.engines.base import EntityResult
 from lakehouse.orchestration.definition import pipeline_definition
-from lakehouse.pipeline import run
+from lakehouse.orchestration.pipeline import run
 
 CONTRACTS = load_contracts()
 STABLE_CODE = re.compile(
@@ -208,8 +208,9 @@ def position(fmt: str, index: int) -> int:
 
 # --- the independent typing of a value --------------------------------------------------
 # The one deliberate change to a value: Unicode space separators (category Zs: ' ', NBSP,
-# ideographic space, ...) around any value are trimmed, in both engines (lakehouse/dialect.py;
-# generate/dirty.py pads values on purpose). Tabs, line breaks and zero-width spaces are kept.
+# ideographic space, ...) around any value are trimmed, in both engines
+# (lakehouse/engines/dialect.py; generate/dirty.py pads values on purpose). Tabs, line breaks
+# and zero-width spaces are kept.
 ZS = "".join(c for c in map(chr, range(0x110000)) if unicodedata.category(c) == "Zs")
 
 
@@ -389,9 +390,9 @@ def validate(entity: str, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
     """The product's validation statement over one file's rows (DuckDB, as the local engine)."""
     import pyarrow as pa
 
+    from lakehouse.contracts.validation import validation_query
     from lakehouse.engines.sql import BATCH_LINEAGE
-    from lakehouse.query import new_connection
-    from lakehouse.validation import validation_query
+    from lakehouse.store.query import new_connection
 
     contract = CONTRACTS[entity]
     columns = {

@@ -20,14 +20,21 @@ import xlsxwriter
 
 from lakehouse.config import Settings
 from lakehouse.contracts import load_contracts
-from lakehouse.intake import Intake, bronze_rows, header_reasons, recognise, sha256_of, take_in
+from lakehouse.ingest.intake import (
+    Intake,
+    bronze_rows,
+    header_reasons,
+    recognise,
+    sha256_of,
+    take_in,
+)
+from lakehouse.ingest.readers import Batch
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
+from lakehouse.orchestration.pipeline import run
 from lakehouse.orchestration.state import RunState, RunSummary
-from lakehouse.pipeline import run
-from lakehouse.readers import Batch
-from lakehouse.storage import LandedFile, Root
-from lakehouse.zones import TS
+from lakehouse.store.root import LandedFile, Root
+from lakehouse.store.zones import TS
 
 CONTRACTS = load_contracts()
 QUIET = Settings(notifiers=())

@@ -13,16 +13,16 @@ from pathlib import Path
 import pytest
 from deltalake import write_deltalake
 
-from lakehouse import zones
 from lakehouse.contracts import load_contracts
 from lakehouse.contracts.model import packaged_contracts
-from lakehouse.delta import ensure_table
 from lakehouse.engines.base import RunContext
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.gold.model import all_models, models_dir
 from lakehouse.lineage import ColumnRef, LineageGraph, lakehouse_graph
-from lakehouse.preflight import check_tables
-from lakehouse.storage import Root
+from lakehouse.orchestration.preflight import check_tables
+from lakehouse.store import zones
+from lakehouse.store.delta import ensure_table
+from lakehouse.store.root import Root
 
 ZONE_TABLE = re.compile(r"\b(?:FROM|JOIN)\s+(silver|gold)\.(\w+)(?:\s+AS)?\s+(\w+)", re.I)
 

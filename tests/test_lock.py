@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.lock import LockBusy, LockLost, RunLock
-from lakehouse.storage import Root
+from lakehouse.store.lock import LockBusy, LockLost, RunLock
+from lakehouse.store.root import Root
 from test_orchestration import small_delivery
 
 DIRTY = Path(__file__).parent / "scenarios" / "dirty_lab" / "input" / "run1"
@@ -226,9 +226,9 @@ def test_a_lease_not_renewed_in_time_refuses_every_commit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A paused process cannot know it was taken over: past its lease it commits nothing."""
-    from lakehouse import lock as lock_module
-    from lakehouse import ops
-    from lakehouse.delta import open_table
+    from lakehouse.store import lock as lock_module
+    from lakehouse.store import ops
+    from lakehouse.store.delta import open_table
 
     root = Root(tmp_path / "lake")
     ops.record_run(root, {"run_id": "r1", "status": "RUNNING"})
@@ -248,8 +248,8 @@ def test_a_lease_not_renewed_in_time_refuses_every_commit(
 def test_a_taker_gets_a_higher_epoch_and_a_table_it_stamped_refuses_the_old_holder(
     tmp_path: Path,
 ) -> None:
-    from lakehouse import fencing
-    from lakehouse.delta import open_table
+    from lakehouse.store import fencing
+    from lakehouse.store.delta import open_table
 
     root = Root(tmp_path / "lake")
     products = [f for f in small_delivery(tmp_path / "in") if f.name == "products.csv"]

@@ -14,10 +14,9 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import Lakehouse, zones
+from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
 from lakehouse.contracts.model import packaged_contracts
-from lakehouse.delta import CDF, ensure_table
 from lakehouse.maintenance import (
     MaintenanceSettings,
     RetentionRefused,
@@ -28,8 +27,10 @@ from lakehouse.maintenance import (
     vacuum_table,
     vacuum_tables,
 )
-from lakehouse.query import connect
-from lakehouse.storage import Root
+from lakehouse.store import zones
+from lakehouse.store.delta import CDF, ensure_table
+from lakehouse.store.query import connect
+from lakehouse.store.root import Root
 
 TABLE = "silver.order_items"
 DATES = [dt.date(2025, 4, 1) + dt.timedelta(days=d) for d in range(4)]

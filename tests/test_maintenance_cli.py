@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from lakehouse.cli import app
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 from test_maintenance import build_small_file_table
 
 runner = CliRunner()

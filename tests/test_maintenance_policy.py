@@ -25,8 +25,8 @@ from lakehouse.maintenance import (
 )
 from lakehouse.maintenance.records import last_maintenance
 from lakehouse.maintenance.step import maintain
-from lakehouse.query import run_sql
-from lakehouse.storage import Root
+from lakehouse.store.query import run_sql
+from lakehouse.store.root import Root
 from test_maintenance import DATES, ZORDER, build_small_file_table, silver_items
 
 TABLE = "silver.order_items"

@@ -22,7 +22,7 @@ from lakehouse.maintenance.spark_sql import (
     render_vacuum,
     vacuum_with_spark,
 )
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 from test_maintenance import DATES, ZORDER, build_small_file_table
 
 SETTINGS = MaintenanceSettings(target_file_size=4 * 1024 * 1024, min_small_files=5)

@@ -21,8 +21,8 @@ from lakehouse.monitoring.alerts import AlertChange
 from lakehouse.monitoring.notifiers import WebhookNotifier, dispatch
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
-from lakehouse.pipeline import run
-from lakehouse.storage import Root
+from lakehouse.orchestration.pipeline import run
+from lakehouse.store.root import Root
 from test_orchestration import flaky, small_delivery
 
 

@@ -12,7 +12,7 @@ from lakehouse import Lakehouse
 from lakehouse.errors import TerminalError
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
-from lakehouse.pipeline import run
+from lakehouse.orchestration.pipeline import run
 from test_notify import Hook, config_for, hook  # noqa: F401  (hook is a fixture)
 from test_orchestration import flaky
 

@@ -28,8 +28,8 @@ from conftest import TWO_ORDERS
 from lakehouse.config import LineageSettings, Settings
 from lakehouse.errors import TerminalError
 from lakehouse.orchestration.definition import pipeline_definition
-from lakehouse.pipeline import copy_sources, run
-from lakehouse.storage import Root
+from lakehouse.orchestration.pipeline import copy_sources, run
+from lakehouse.store.root import Root
 
 pytest_plugins = ["aws_fixtures"]
 

@@ -15,7 +15,6 @@ import pytest
 from lakehouse import Lakehouse
 from lakehouse.config import Settings
 from lakehouse.contracts import load_contracts
-from lakehouse.delta import try_open
 from lakehouse.errors import RetryableError, TerminalError
 from lakehouse.maintenance import MaintenanceSettings
 from lakehouse.orchestration import steps
@@ -28,10 +27,11 @@ from lakehouse.orchestration.definition import (
     entity_levels,
     pipeline_definition,
 )
+from lakehouse.orchestration.pipeline import run
 from lakehouse.orchestration.runner import execute, is_transient
 from lakehouse.orchestration.state import RunState, RunSummary
-from lakehouse.pipeline import run
-from lakehouse.storage import Root
+from lakehouse.store.delta import try_open
+from lakehouse.store.root import Root
 
 SCENARIO = Path(__file__).parent / "scenarios" / "late_parent" / "input"
 QUIET = Settings(notifiers=())

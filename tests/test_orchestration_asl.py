@@ -26,7 +26,7 @@ from lakehouse.orchestration.asl import (
 )
 from lakehouse.orchestration.asl_rules import problems
 from lakehouse.orchestration.definition import Gate, Parallel, Task, pipeline_definition
-from lakehouse.pipeline import run
+from lakehouse.orchestration.pipeline import run
 from test_orchestration import small_delivery
 
 ACCOUNT = "123456789012"

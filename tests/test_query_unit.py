@@ -18,8 +18,8 @@ import pytest
 from deltalake import DeltaTable, write_deltalake
 
 from lakehouse.errors import QueryError, TableNotFound
-from lakehouse.query import parse_as_of, referenced_tables, run_sql
-from lakehouse.storage import Root
+from lakehouse.store.query import parse_as_of, referenced_tables, run_sql
+from lakehouse.store.root import Root
 
 UTC = dt.UTC
 ORDERS_V0 = pa.table(
@@ -124,7 +124,8 @@ def test_names_quoted_or_in_any_case_and_joins_across_zones(lake: Lake) -> None:
 
 def test_dates_are_taken_in_utc_whatever_the_machines_zone(lake: Lake) -> None:
     code = (
-        "import sys; from lakehouse.storage import Root; from lakehouse.query import run_sql; "
+        "import sys; from lakehouse.store.root import Root; "
+        "from lakehouse.store.query import run_sql; "
         "t = run_sql(Root(sys.argv[1]), 'SELECT CAST(order_timestamp AS DATE) AS d, "
         "hour(order_timestamp) AS h FROM silver.orders WHERE order_id = 2'); "
         "print(t.to_pylist())"

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from lakehouse.errors import FileRejected
-from lakehouse.readers import read_file
+from lakehouse.ingest.readers import read_file
 
 
 def rows(batch_table: pa.Table) -> list[dict[str, object]]:

@@ -12,7 +12,7 @@ from conftest import lab_csvs
 from lakehouse import Lakehouse
 from lakehouse.errors import TerminalError
 from lakehouse.glue.job import parse_args, run_job
-from lakehouse.pipeline import copy_sources, run
+from lakehouse.orchestration.pipeline import copy_sources, run
 
 
 def test_the_given_run_id_is_the_run_id_in_ops_and_in_every_commit(tmp_path: Path) -> None:

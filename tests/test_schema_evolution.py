@@ -10,10 +10,10 @@ import pytest
 
 from lakehouse import Lakehouse
 from lakehouse.contracts.model import packaged_contracts
-from lakehouse.delta import open_table
 from lakehouse.errors import SchemaEvolutionError
-from lakehouse.preflight import check_tables
-from lakehouse.storage import Root
+from lakehouse.orchestration.preflight import check_tables
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
 
 ORDERS = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
 
@@ -91,7 +91,7 @@ def test_type_change_is_refused_before_anything_is_written(tmp_path: Path) -> No
 def test_new_required_column_cannot_be_added_to_existing_table(tmp_path: Path) -> None:
     import pyarrow as pa
 
-    from lakehouse.delta import evolve_schema, open_table
+    from lakehouse.store.delta import evolve_schema, open_table
 
     lh = Lakehouse(tmp_path / "lake")
     lh.run(

@@ -15,7 +15,7 @@ from lakehouse.contracts import load_contracts
 from lakehouse.monitoring.alerts import plan
 from lakehouse.monitoring.sla import Finding
 from lakehouse.monitoring.status import report
-from lakehouse.pipeline import run
+from lakehouse.orchestration.pipeline import run
 from test_orchestration import small_delivery
 
 T0 = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)

@@ -10,7 +10,7 @@ import pytest
 
 from lakehouse.config import ConfigError, Secret, Settings, load
 from lakehouse.contracts import load_contracts
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 FILE = """
 [sla]

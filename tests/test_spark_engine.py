@@ -12,12 +12,13 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from lakehouse import Lakehouse, zones
+from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
+from lakehouse.contracts.validation import validation_query
 from lakehouse.engines.base import RunContext
 from lakehouse.engines.sql import newest_per_key_sql, render
-from lakehouse.storage import Root
-from lakehouse.validation import validation_query
+from lakehouse.store import zones
+from lakehouse.store.root import Root
 from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
 
 SCENARIOS = Path(__file__).parent / "scenarios"
@@ -172,8 +173,8 @@ def test_bronze_falls_back_to_one_commit_per_file(spark: Any, tmp_path: Path) ->
     """Without Delta's transaction API the public writer options are used, one file each."""
     from py4j.protocol import Py4JError
 
-    from lakehouse.delta import ensure_table
     from lakehouse.engines.spark.frames import append_with_transactions, to_spark
+    from lakehouse.store.delta import ensure_table
 
     class NoInternalApi:
         @property

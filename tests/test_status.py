@@ -14,7 +14,7 @@ from lakehouse.cli import app
 from lakehouse.errors import TerminalError
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
-from lakehouse.pipeline import run
+from lakehouse.orchestration.pipeline import run
 from test_orchestration import QUIET, flaky, small_delivery
 
 

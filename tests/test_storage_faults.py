@@ -26,13 +26,14 @@ import pytest
 
 from conftest import business_rows
 from fault_proxy import FaultProxy
-from lakehouse import Lakehouse, ops
+from lakehouse import Lakehouse
 from lakehouse.config import Settings
 from lakehouse.errors import TerminalError, storage_failure
 from lakehouse.generate import generate
-from lakehouse.lock import RunLock
 from lakehouse.monitoring.status import report
-from lakehouse.storage import Root
+from lakehouse.store import ops
+from lakehouse.store.lock import RunLock
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

@@ -16,8 +16,8 @@ from typing import Any
 import pyarrow as pa
 
 from lakehouse.contracts import Column, Contract, contract_for
-from lakehouse.query import new_connection
-from lakehouse.validation import validation_query
+from lakehouse.contracts.validation import validation_query
+from lakehouse.store.query import new_connection
 
 UTC = dt.UTC
 NOW = dt.datetime(2025, 5, 1, 0, 0, tzinfo=UTC)  # the run's start; tolerance: 60 minutes

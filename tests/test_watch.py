@@ -18,8 +18,8 @@ import pytest
 from lakehouse import Lakehouse
 from lakehouse.config import Settings, WatchSettings
 from lakehouse.orchestration.state import RunSummary
-from lakehouse.storage import Root
-from lakehouse.watch import Watcher, watch
+from lakehouse.orchestration.watch import Watcher, watch
+from lakehouse.store.root import Root
 from test_orchestration import small_delivery
 
 FAST = Settings(

@@ -62,7 +62,7 @@ def publish_metrics(argv: list[str]) -> None:
         return
     try:
         from lakehouse.aws.cloudwatch import publish_latest
-        from lakehouse.storage import Root
+        from lakehouse.store.root import Root
 
         run_id = publish_latest(Root(argument(argv, "--root")), environment_name)
         print(f"lakehouse: published the metrics of run {run_id} to CloudWatch", file=sys.stderr)
@@ -78,7 +78,7 @@ def sync_catalog(argv: list[str]) -> None:
     try:
         from lakehouse.aws.glue_catalog import catalog_tables
         from lakehouse.aws.glue_sync import sync
-        from lakehouse.storage import Root
+        from lakehouse.store.root import Root
 
         plan = catalog_tables(Root(argument(argv, "--root")))
         report = sync(plan.tables, database)

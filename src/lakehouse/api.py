@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse import catalog
 from lakehouse.contracts import Contract, load_contracts
-from lakehouse.pipeline import Progress, RunSummary, copy_sources, run
-from lakehouse.storage import Root
+from lakehouse.orchestration.pipeline import Progress, RunSummary, copy_sources, run
+from lakehouse.store import tables as table_store
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.gold.freshness import GoldRefresh
@@ -24,7 +24,7 @@ DEFAULT_ROOT = "./lakehouse"
 
 @dataclass(frozen=True)
 class Description:
-    info: catalog.TableInfo
+    info: table_store.TableInfo
     contract: Contract | None
     partition_by: list[str]
     protocol: dict[str, Any]
@@ -79,24 +79,24 @@ class Lakehouse:
         """The rows of a DuckDB statement over `zone.table` names. The statement sees only
         the lakehouse tables unless `allow_file_access` (then it may read and write any file
         this process can)."""
-        from lakehouse.query import parse_as_of, run_sql
+        from lakehouse.store.query import parse_as_of, run_sql
 
         moment = parse_as_of(as_of) if isinstance(as_of, str) else as_of
         return run_sql(self.root, statement, moment, allow_file_access=allow_file_access)
 
-    def tables(self) -> list[catalog.TableInfo]:
-        return [catalog.table_info(self.root, n) for n in catalog.list_tables(self.root)]
+    def tables(self) -> list[table_store.TableInfo]:
+        return [table_store.table_info(self.root, n) for n in table_store.list_tables(self.root)]
 
     def describe(self, name: str) -> Description:
-        from lakehouse.delta import open_table
         from lakehouse.maintenance import table_health
+        from lakehouse.store.delta import open_table
 
-        zone, table = catalog.split_name(name)
+        zone, table = table_store.split_name(name)
         dt_ = open_table(self.root, zone, table)
         meta = dt_.metadata()
         proto = dt_.protocol()
         return Description(
-            info=catalog.table_info(self.root, name),
+            info=table_store.table_info(self.root, name),
             contract=self.contracts.get(table)
             if zone in ("bronze", "silver", "quarantine")
             else None,
@@ -112,7 +112,7 @@ class Lakehouse:
         )
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
-        return catalog.history(self.root, name, limit)
+        return table_store.history(self.root, name, limit)
 
     def restore(self, name: str, version: int) -> int:
-        return catalog.restore(self.root, name, version)
+        return table_store.restore(self.root, name, version)

@@ -67,7 +67,7 @@ from lakehouse.maintenance.settings import MaintenanceSettings
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 CONFIG_FILE = "lakehouse.toml"
 ENV_PREFIX = "LAKEHOUSE__"
@@ -194,10 +194,10 @@ class WatchSettings:
 class IntakeSettings:
     """Limits on one delivered file, checked before and while it is read.
 
-    Untrusted files are read in a child process (`lakehouse.sandbox`) whose memory and time are
-    capped, so a file that defeats its reader (native abort, out-of-memory, endless loop) is
-    rejected with `unreadable_file` naming the limit instead of taking the run down. The
-    defaults suit 2 cores / 24 GiB: a 1 M-row sheet or a 10 M-row CSV reads well inside them.
+    Untrusted files are read in a child process (`lakehouse.ingest.sandbox`) whose memory and
+    time are capped, so a file that defeats its reader (native abort, out-of-memory, endless
+    loop) is rejected with `unreadable_file` naming the limit instead of taking the run down.
+    The defaults suit 2 cores / 24 GiB: a 1 M-row sheet or a 10 M-row CSV reads well inside them.
     """
 
     max_decompressed_bytes: int = number(2 << 30, AT_LEAST_ONE)

@@ -4,7 +4,7 @@
   ('table_type'='DELTA')` — Athena reads a Delta table's schema and partitions from its log,
   so the DDL names no columns (the Glue sync adds them, with comments, for discovery).
 - Views: each gold model rendered to Trino by `lakehouse.gold.render` (through
-  `lakehouse.dialect`, the one place dialects differ), reading `db.silver_<entity>` and the
+  `lakehouse.engines.dialect`, the one place dialects differ), reading `db.silver_<entity>` and the
   other models' views; a view is named `gold_<model>_view` so it never collides with the
   materialized table `gold_<model>`.
 - KPI queries: the named queries the CDK stack saves in the workgroup, over the gold tables.
@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from lakehouse.aws.glue_catalog import CatalogTable, check_database_name
-from lakehouse.dialect import quote
+from lakehouse.engines.dialect import quote
 
 VIEW_SUFFIX = "_view"
 

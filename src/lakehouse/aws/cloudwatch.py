@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 NAMESPACE = "Lakehouse"
 #: Names the alarms and the dashboard rely on (others are CamelCase of the metric).
@@ -110,8 +110,8 @@ def publish_latest(root: Root, environment: str, *, client: Any = None) -> str |
     the run id, or None when the root has no run yet. The Glue launcher calls it after a run."""
     import pyarrow.compute as pc
 
-    from lakehouse import ops
-    from lakehouse.delta import read_arrow, try_open
+    from lakehouse.store import ops
+    from lakehouse.store.delta import read_arrow, try_open
 
     runs = try_open(root, "_ops", "runs")
     if runs is None:

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse import zones
 from lakehouse.contracts import Contract, load_contracts
 from lakehouse.errors import TerminalError
+from lakehouse.store import zones
 
 if TYPE_CHECKING:
     from lakehouse.gold.model import GoldModel
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 DEFAULT_DATABASE = "lakehouse"
 MANAGED_BY = "lakehouse"
@@ -187,7 +187,7 @@ def silver_table(root: Root, contract: Contract) -> CatalogTable:
 
 def gold_table(root: Root, model: GoldModel) -> CatalogTable | None:
     """The model's table from its Delta table's schema; None while it has not been written."""
-    from lakehouse.delta import try_open
+    from lakehouse.store.delta import try_open
 
     dt = try_open(root, "gold", model.name)
     if dt is None:

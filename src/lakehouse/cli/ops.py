@@ -178,7 +178,7 @@ def watch(
     import signal
     import threading
 
-    from lakehouse.watch import watch as run_watch
+    from lakehouse.orchestration.watch import watch as run_watch
 
     lh, settings = _open(root, config)
     stop = threading.Event()

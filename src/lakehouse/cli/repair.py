@@ -15,9 +15,9 @@ def repair(root: RootOpt = None) -> None:
 
     from lakehouse import config
     from lakehouse.contracts import load_contracts
-    from lakehouse.lock import RunLock
-    from lakehouse.pipeline import new_run_id
-    from lakehouse.repair import repair_all
+    from lakehouse.orchestration.pipeline import new_run_id
+    from lakehouse.orchestration.repair import repair_all
+    from lakehouse.store.lock import RunLock
 
     lh = lakehouse(root)
     settings = config.load(lh.root)

@@ -8,7 +8,7 @@ from pathlib import Path
 from lakehouse.datadocs.collect import ColumnDoc, Docs, TableDoc, collect
 from lakehouse.datadocs.page import render
 from lakehouse.datadocs.page import write as write_page
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 __all__ = ["ColumnDoc", "Docs", "TableDoc", "collect", "render", "write"]
 

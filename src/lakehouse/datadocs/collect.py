@@ -9,15 +9,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from lakehouse import catalog, zones
 from lakehouse.lineage import LineageGraph, build_graph
 from lakehouse.log import event
+from lakehouse.store import zones
+from lakehouse.store.tables import list_tables, table_info
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.contracts import Column, Contract
     from lakehouse.gold.model import GoldModel
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 
 @dataclass(frozen=True)
@@ -161,7 +162,7 @@ def _table(
 def _stored_types(root: Root, name: str) -> dict[str, str]:
     import pyarrow as pa
 
-    from lakehouse.delta import open_table
+    from lakehouse.store.delta import open_table
 
     zone, _, table = name.partition(".")
     schema = pa.schema(open_table(root, zone, table, version=None).schema())
@@ -178,13 +179,13 @@ def _add_state(
     """Rows, version and last update of every stored table; freshness and reject rate of the
     silver tables (as `lakehouse status` judges them). A root without tables yet: nothing."""
     try:
-        stored = set(catalog.list_tables(root))
+        stored = set(list_tables(root))
     except Exception as exc:  # an unreachable root still gets the definitions documented
         event("docs_state_unavailable", root=root.uri, error=repr(exc))
         return
     by_name = {d.name: d for d in docs}
     for name in stored & set(by_name):
-        info = catalog.table_info(root, name)
+        info = table_info(root, name)
         doc = by_name[name]
         doc.rows, doc.version, doc.last_update = info.rows, info.version, info.last_update
         if doc.zone == "gold":  # a model declares no types: the stored table has them

@@ -8,7 +8,7 @@ from lakehouse.errors import TerminalError
 
 if TYPE_CHECKING:
     from lakehouse.engines.base import Engine
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 ENGINES = ("local", "spark")
 

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 
 import pyarrow as pa
 
-from lakehouse.delta import CommitInfo
 from lakehouse.gold.session import GoldSession, GoldWrite
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo
+from lakehouse.store.root import Root
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Protocol
 import pyarrow as pa
 
 from lakehouse.contracts import Contract
-from lakehouse.delta import CommitInfo
-from lakehouse.dialect import Dialect
-from lakehouse.storage import Root
+from lakehouse.engines.dialect import Dialect
+from lakehouse.store.delta import CommitInfo
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.config import GoldSettings
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Capabilities:
     name: str
-    sql_dialect: Dialect  # the dialect shared definitions are rendered to (lakehouse.dialect)
+    sql_dialect: (
+        Dialect  # the dialect shared definitions are rendered to (lakehouse.engines.dialect)
+    )
     distributed: bool  # steps run one after another: the engine parallelises each itself
 
 

@@ -5,8 +5,8 @@ transaction in the same commit. An entity: waiting rows -> parents -> validate -
 reasons -> append new keys / merge changed keys -> quarantine. Gold: refresh what changed in
 silver since the last build, each table committed as soon as its model is computed.
 
-Every step is shared SQL (`engines/sql.py`, `validation.py`, the gold models) over relations an
-`Adapter` holds; the adapter runs it on its engine and commits the Delta writes.
+Every step is shared SQL (`engines/sql.py`, `contracts/validation.py`, the gold models) over
+relations an `Adapter` holds; the adapter runs it on its engine and commits the Delta writes.
 """
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakehouse import zones
 from lakehouse.contracts import Contract, contract_for
-from lakehouse.delta import CDF, CommitInfo, ensure_table, try_open
+from lakehouse.contracts.validation import validation_query
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
@@ -39,7 +38,8 @@ from lakehouse.engines.sql import (
 )
 from lakehouse.faults import fault_point
 from lakehouse.log import event
-from lakehouse.validation import validation_query
+from lakehouse.store import zones
+from lakehouse.store.delta import CDF, CommitInfo, ensure_table, try_open
 
 if TYPE_CHECKING:
     from lakehouse.config import GoldSettings

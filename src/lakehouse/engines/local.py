@@ -8,16 +8,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
-from lakehouse.dialect import quote
 from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
+from lakehouse.engines.dialect import quote
 from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.sql import quote_all
 from lakehouse.faults import fault_point
 from lakehouse.gold.session import DuckDBSession, GoldWrite
 from lakehouse.gold.state import SILVER
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.store.root import Root
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)
 
@@ -27,7 +27,7 @@ class LocalAdapter(DuckDBSession):
     temp tables); writes are delta-rs commits of Arrow tables."""
 
     def __init__(self, root: Root) -> None:
-        from lakehouse.query import new_connection
+        from lakehouse.store.query import new_connection
 
         super().__init__(new_connection())
         self.root = root

@@ -1,7 +1,8 @@
 """Merge semantics written once (SQL in the shared dialect), used by every engine.
 
-Every statement here is in the shared dialect (DuckDB's): `render` (`lakehouse.dialect.to_dialect`)
-is the one place it becomes another engine's SQL, and identifiers are quoted by `dialect.quote`.
+Every statement here is in the shared dialect (DuckDB's): `render`
+(`lakehouse.engines.dialect.to_dialect`) is the one place it becomes another engine's SQL, and
+identifiers are quoted by `dialect.quote`.
 """
 
 from __future__ import annotations
@@ -9,16 +10,16 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.dialect import quote, to_dialect
-from lakehouse.validation import REASON_SEPARATOR, typed_name
+from lakehouse.contracts.validation import REASON_SEPARATOR, typed_name
+from lakehouse.engines.dialect import quote, to_dialect
+from lakehouse.store import zones
 
 # lineage of a batch handed to the validation statement (bronze lineage + run bookkeeping)
 BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
 QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
 
-#: the name the engines import: shared SQL rendered for an engine (see lakehouse.dialect)
+#: the name the engines import: shared SQL rendered for an engine (see lakehouse.engines.dialect)
 render = to_dialect
 
 

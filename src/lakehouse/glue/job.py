@@ -1,7 +1,7 @@
 """The Glue job: read the job's parameters, run the pipeline on the spark engine, report.
 
-The job is a thin shell over `lakehouse.pipeline.run(engine_name="spark")`, the pipeline every
-other entry point runs. Parameters (Glue passes them as `--name value`):
+The job is a thin shell over `lakehouse.orchestration.pipeline.run(engine_name="spark")`, the
+pipeline every other entry point runs. Parameters (Glue passes them as `--name value`):
 
 - `--root` (required): the lakehouse root, `s3://bucket/prefix`.
 - `--step`: `run` (default) processes everything in `<root>/landing/`. A Step Functions
@@ -84,8 +84,8 @@ def glue_session() -> None:
 
 
 def run_job(args: JobArgs) -> int:
-    from lakehouse.pipeline import check_run_id, run
-    from lakehouse.storage import Root
+    from lakehouse.orchestration.pipeline import check_run_id, run
+    from lakehouse.store.root import Root
 
     if args.step not in WHOLE_RUN:
         raise TerminalError(

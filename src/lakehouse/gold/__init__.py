@@ -8,7 +8,7 @@ make each model recompute, and `refresh_gold` runs the plans on an engine's `Gol
 
 from __future__ import annotations
 
-from lakehouse.dialect import DIALECTS
+from lakehouse.engines.dialect import DIALECTS
 from lakehouse.gold.model import Column, GoldModel, ModelError, get_model, list_models
 from lakehouse.gold.plan import RefreshPlan, Touched, plan_refresh
 from lakehouse.gold.refresh import refresh_gold

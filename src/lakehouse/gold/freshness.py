@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Literal
 from lakehouse.gold.model import list_models
 from lakehouse.gold.plan import Touched, plan_refresh
 from lakehouse.gold.state import Build, builds
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.config import GoldSettings

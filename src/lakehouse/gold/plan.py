@@ -28,7 +28,7 @@ from typing import Literal
 
 from sqlglot import exp
 
-from lakehouse.dialect import Dialect
+from lakehouse.engines.dialect import Dialect
 from lakehouse.gold.model import GoldModel, ModelError, Period
 from lakehouse.gold.render import reads, render
 

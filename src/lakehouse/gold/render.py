@@ -1,4 +1,4 @@
-"""Render a gold model's SQL for one engine (through `lakehouse.dialect`, where dialects differ).
+"""Render a gold model's SQL for one engine (through `engines.dialect`, where dialects differ).
 
 Model SQL is written in DuckDB dialect and transpiled by sqlglot. Rendering also
 
@@ -7,9 +7,9 @@ Model SQL is written in DuckDB dialect and transpiled by sqlglot. Rendering also
 - keeps only the output rows a refresh replaces (``output_filter``, over the model's columns);
 - renames tables (``tables``: e.g. ``{"gold.customer_profile": "__gold_customer_profile"}``).
 
-The SQL of the engines is made by `lakehouse.dialect.to_dialect`, the one renderer of the shared
-dialect, with every fix sqlglot needs (TRIM, day of the week, ...: see that module). One rule is
-the models' own: functions with no exact rendering on every engine (``percentile_cont``,
+The SQL of the engines is made by `lakehouse.engines.dialect.to_dialect`, the one renderer of
+the shared dialect, with every fix sqlglot needs (TRIM, day of the week, ...: see that module).
+One rule is the models' own: functions with no exact rendering on every engine (``percentile_cont``,
 ``quantile_cont``, ..., `dialect.NOT_PORTABLE`) are refused whatever the dialect, so a model gives
 the same numbers everywhere; models compute exact percentiles with window functions instead (see
 order_value_distribution.sql).
@@ -23,7 +23,7 @@ from functools import cache
 import sqlglot
 from sqlglot import exp
 
-from lakehouse.dialect import (
+from lakehouse.engines.dialect import (
     NOT_PORTABLE,
     SOURCE_DIALECT,
     Condition,

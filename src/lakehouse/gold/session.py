@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.dialect import Dialect, quote
+from lakehouse.engines.dialect import Dialect, quote
 
 if TYPE_CHECKING:
     import duckdb
@@ -73,7 +73,7 @@ class GoldSession(Protocol[R]):
 
 class DuckDBSession:
     """Gold on a DuckDB connection that has `silver.products`, `silver.orders` and
-    `silver.order_items` (e.g. `lakehouse.query.connect`); results are Arrow tables."""
+    `silver.order_items` (e.g. `lakehouse.store.query.connect`); results are Arrow tables."""
 
     dialect: Dialect = "duckdb"
     sources: Mapping[str, str] = {}  # the connection reads silver.* by those names

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.delta import CommitInfo, ensure_table, read_arrow, try_open
 from lakehouse.gold import Touched, list_models
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, read_arrow, try_open
+from lakehouse.store.root import Root
 
 SILVER = ("products", "orders", "order_items")
 BUILDS_SCHEMA = pa.schema(

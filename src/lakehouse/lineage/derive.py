@@ -31,11 +31,11 @@ from sqlglot.optimizer.qualify import qualify
 from sqlglot.optimizer.scope import Scope, build_scope
 from sqlglot.schema import MappingSchema
 
-from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.dialect import SOURCE_DIALECT, parse
+from lakehouse.engines.dialect import SOURCE_DIALECT, parse
 from lakehouse.gold.model import GoldModel, ModelError
 from lakehouse.lineage.graph import ColumnRef, Edge, LineageGraph, TableNode
+from lakehouse.store import zones
 
 #: clauses whose columns decide which rows a query keeps or how it groups them
 _ROW_SHAPING = ("joins", "where", "group", "having", "qualify")

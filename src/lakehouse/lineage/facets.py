@@ -19,14 +19,14 @@ from openlineage.client.facet_v2 import (
 )
 from openlineage.client.uuid import generate_static_uuid
 
-from lakehouse import zones
 from lakehouse.lineage.graph import ColumnRef, Edge, EdgeKind, LineageGraph
+from lakehouse.store import zones
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import EntityResult
     from lakehouse.gold.model import GoldModel
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 QUARANTINE_FACET_SCHEMA = "https://lakehouse.dev/spec/QuarantineDatasetFacet.json"
 

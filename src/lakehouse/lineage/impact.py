@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
-from lakehouse import zones
 from lakehouse.contracts import Contract
 from lakehouse.lineage.graph import Hit, LineageGraph
 from lakehouse.log import event
+from lakehouse.store import zones
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from lakehouse.engines.base import EntityResult
     from lakehouse.gold.model import GoldModel
     from lakehouse.orchestration.state import RunState as PipelineState
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 PRODUCER = "https://github.com/lakehouse/lakehouse"
 PIPELINE_JOB = "lakehouse"

@@ -21,7 +21,7 @@ from openlineage.client.transport.transport import Config, Transport
 
 if TYPE_CHECKING:
     from lakehouse.config import LineageSettings
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 
 class RootFileTransport(Transport):

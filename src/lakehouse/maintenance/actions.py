@@ -7,16 +7,16 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from lakehouse.catalog import list_tables, split_name
 from lakehouse.contracts import load_contracts
-from lakehouse.delta import open_table
 from lakehouse.maintenance.executor import executor_for
 from lakehouse.maintenance.optimize import OptimizeResult
 from lakehouse.maintenance.policy import new_run_id
 from lakehouse.maintenance.records import record
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import VacuumResult
-from lakehouse.storage import Root
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import list_tables, split_name
 
 
 def optimize_tables(

@@ -13,9 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from lakehouse.catalog import split_name
 from lakehouse.contracts import Contract
-from lakehouse.delta import open_table
 from lakehouse.errors import TerminalError
 from lakehouse.maintenance.optimize import OptimizeResult, optimize_table
 from lakehouse.maintenance.plan import file_layout
@@ -28,7 +26,9 @@ from lakehouse.maintenance.vacuum import (
     log_properties_to_set,
     vacuum_table,
 )
-from lakehouse.storage import Root
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import split_name
 
 
 class Executor(Protocol):

@@ -6,12 +6,12 @@ import datetime as dt
 import json
 from typing import Any
 
-from lakehouse.catalog import split_name
-from lakehouse.delta import open_table
 from lakehouse.maintenance.plan import file_layout
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import count_log_files
-from lakehouse.storage import Root
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import split_name
 
 OPTIMIZE = "OPTIMIZE"
 VACUUM = ("VACUUM END", "VACUUM")  # delta-rs and Spark write VACUUM START/END

@@ -15,9 +15,7 @@ from typing import Any, Final
 from deltalake import DeltaTable, WriterProperties
 from deltalake.exceptions import CommitFailedError
 
-from lakehouse.catalog import split_name
 from lakehouse.contracts import Contract
-from lakehouse.delta import CommitInfo, open_table
 from lakehouse.errors import RetryableError
 from lakehouse.maintenance.plan import (
     OptimizePlan,
@@ -27,7 +25,9 @@ from lakehouse.maintenance.plan import (
     zorder_columns,
 )
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import split_name
 
 Filter = list[tuple[str, str, Any]]
 # delta-rs optimize writes ZSTD by default, but UNCOMPRESSED as soon as WriterProperties are

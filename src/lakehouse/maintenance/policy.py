@@ -16,16 +16,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from lakehouse.catalog import list_tables, split_name
 from lakehouse.contracts import Contract, load_contracts
-from lakehouse.delta import try_open
 from lakehouse.errors import LakehouseError, RetryableError, TerminalError
 from lakehouse.maintenance.executor import Executor, executor_for
 from lakehouse.maintenance.optimize import OptimizeResult
 from lakehouse.maintenance.records import LastMaintenance, last_maintenance, record
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import VacuumResult
-from lakehouse.storage import Root
+from lakehouse.store.delta import try_open
+from lakehouse.store.root import Root
+from lakehouse.store.tables import list_tables, split_name
 
 
 @dataclass

@@ -13,8 +13,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from deltalake import write_deltalake
 
-from lakehouse.delta import CommitInfo, ensure_table, read_arrow, try_open
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, read_arrow, try_open
+from lakehouse.store.root import Root
 
 ZONE, NAME = "_ops", "maintenance"
 TABLE = f"{ZONE}.{NAME}"

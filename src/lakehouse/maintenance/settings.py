@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.errors import TerminalError
 
 if TYPE_CHECKING:
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 TIME_TRAVEL_PROMISE_HOURS = 168  # 7 days; docs/maintenance.md "Time travel promise"
 ENV_PREFIX = "LAKEHOUSE__MAINTENANCE__"

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from lakehouse.contracts import Contract
-from lakehouse.delta import CommitInfo
-from lakehouse.dialect import quote
+from lakehouse.engines.dialect import quote
 from lakehouse.engines.spark.frames import USER_METADATA, user_metadata
 from lakehouse.maintenance.optimize import plan_for
 from lakehouse.maintenance.plan import OptimizePlan
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo
+from lakehouse.store.root import Root
 
 MAX_FILE_SIZE = "spark.databricks.delta.optimize.maxFileSize"
 RETENTION_CHECK = "spark.databricks.delta.retentionDurationCheck.enabled"

@@ -15,11 +15,11 @@ import pyarrow.fs as pafs
 from deltalake import DeltaTable
 from deltalake.exceptions import CommitFailedError
 
-from lakehouse.catalog import split_name
-from lakehouse.delta import CommitInfo, open_table
 from lakehouse.errors import RetryableError
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, open_table
+from lakehouse.store.root import Root
+from lakehouse.store.tables import split_name
 
 LOG_DIR = "_delta_log"
 

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.contracts import Contract
     from lakehouse.monitoring.alerts import AlertChange
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 
 def check(

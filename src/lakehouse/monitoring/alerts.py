@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from lakehouse import ops
+from lakehouse.store import ops
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.monitoring.sla import Finding
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 Change = Literal["opened", "repeat", "resolved"]
 

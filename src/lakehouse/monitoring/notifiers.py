@@ -22,7 +22,7 @@ from lakehouse.log import event
 if TYPE_CHECKING:
     from lakehouse.config import NotifierSettings, Settings
     from lakehouse.monitoring.alerts import AlertChange
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 
 class Notifier(Protocol):

@@ -16,7 +16,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from lakehouse import ops
+from lakehouse.store import ops
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -24,9 +24,9 @@ if TYPE_CHECKING:
     from lakehouse.config import Settings
     from lakehouse.contracts import Contract
     from lakehouse.gold.freshness import ModelFreshness
-    from lakehouse.lock import Holder
     from lakehouse.orchestration.state import RunState
-    from lakehouse.storage import Root
+    from lakehouse.store.lock import Holder
+    from lakehouse.store.root import Root
 
 
 @dataclass(frozen=True)

@@ -8,15 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow.compute as pc
 
-from lakehouse import ops
 from lakehouse.gold.freshness import ModelFreshness, freshness
-from lakehouse.lock import RunLock
 from lakehouse.monitoring import sla
+from lakehouse.store import ops
+from lakehouse.store.lock import RunLock
 
 if TYPE_CHECKING:
     from lakehouse.config import GoldSettings, Settings
     from lakehouse.contracts import Contract
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 
 @dataclass(frozen=True)

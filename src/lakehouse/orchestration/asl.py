@@ -182,7 +182,7 @@ def state_machine_definition(
 
 RUN_TASK = Task(
     "run",
-    "lakehouse.pipeline:run",
+    "lakehouse.orchestration.pipeline:run",
     "Every step after the gate, in one job, by the pipeline's own runner",
     retry=RetryPolicy(max_attempts=3, interval_seconds=30, backoff_rate=2.0, max_delay_seconds=300),
 )

@@ -17,15 +17,15 @@ from lakehouse.engines.base import EntityResult
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lakehouse import ops
     from lakehouse.config import Settings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import Engine
-    from lakehouse.intake import Intake
+    from lakehouse.ingest.intake import Intake
     from lakehouse.lineage.openlineage import Emitter
-    from lakehouse.lock import RunLock
     from lakehouse.monitoring.sla import Finding
-    from lakehouse.storage import LandedFile, Root
+    from lakehouse.store import ops
+    from lakehouse.store.lock import RunLock
+    from lakehouse.store.root import LandedFile, Root
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
 

@@ -17,17 +17,17 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 from pyarrow import feather
 
-from lakehouse import ops
 from lakehouse.contracts import Contract
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import fault_point
-from lakehouse.fencing import LockLost
-from lakehouse.intake import Intake, bronze_rows, take_in_all
+from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
+from lakehouse.orchestration.repair import repair_entity
 from lakehouse.orchestration.state import RunState
-from lakehouse.repair import repair_entity
-from lakehouse.storage import LandedFile, Root, arrival_order, fit_name, link_refusal
+from lakehouse.store import ops
+from lakehouse.store.fencing import LockLost
+from lakehouse.store.root import LandedFile, Root, arrival_order, fit_name, link_refusal
 
 
 def discover(state: RunState) -> dict[str, Any]:
@@ -57,7 +57,7 @@ def discover(state: RunState) -> dict[str, Any]:
 
 def bronze(state: RunState) -> dict[str, Any]:
     """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
-    from lakehouse.preflight import check_tables, create_entity_tables
+    from lakehouse.orchestration.preflight import check_tables, create_entity_tables
 
     taken = take_in_all(state.root, state.landed, state.contracts, state.settings.intake)
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing

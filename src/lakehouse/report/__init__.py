@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 REFRESH_SECONDS = 5.0  # how often a live page asks whether the tables changed
 MAX_AGE_SECONDS = 300.0  # a live page also reloads after this long (freshness moves on)

@@ -29,7 +29,7 @@ from lakehouse.report.ops_data import Operations, operations
 from lakehouse.report.ops_page import ops_page
 from lakehouse.report.page import filter_bar, kpi_data, kpi_tiles, render
 from lakehouse.report.state import fingerprint, table_versions
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 
 def analytics_pages(a: Analytics, m: fmt.Money) -> list[Page]:

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from lakehouse.catalog import list_tables
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
+from lakehouse.store.tables import list_tables
 
 if TYPE_CHECKING:
     import duckdb
@@ -32,7 +32,7 @@ class Source:
     """Read-only SQL over one lakehouse root; every table is a `zone.table` view."""
 
     def __init__(self, root: Root | str) -> None:
-        from lakehouse.query import connect
+        from lakehouse.store.query import connect
 
         self.root = root if isinstance(root, Root) else Root(root)
         # bronze (raw text rows) is never charted; leaving it out saves opening its tables

@@ -142,7 +142,7 @@ def alerts(src: Source) -> Rows:
 
 def tables(src: Source) -> tuple[Rows, dict[str, Rows]]:
     """Every table (rows, version, last update, description) and its newest history."""
-    from lakehouse.catalog import history, list_tables, table_info
+    from lakehouse.store.tables import history, list_tables, table_info
 
     info: Rows = []
     hist: dict[str, Rows] = {}

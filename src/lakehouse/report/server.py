@@ -22,7 +22,7 @@ from typing import Any
 
 from lakehouse.report import MAX_AGE_SECONDS, REFRESH_SECONDS
 from lakehouse.report.state import gold_freshness, state
-from lakehouse.storage import Root
+from lakehouse.store.root import Root
 
 HOST = "127.0.0.1"  # never another interface: the dashboard has no authentication
 OWN_NAMES = (HOST, "localhost", "[::1]")

@@ -12,7 +12,7 @@ from dataclasses import asdict
 
 import pyarrow.fs as pafs
 
-from lakehouse.storage import ZONES, Root
+from lakehouse.store.root import ZONES, Root
 
 
 def table_versions(root: Root) -> dict[str, int]:

@@ -2,8 +2,9 @@
 
 The shared flow (`engines/flow.py`) runs here exactly as on the local engine: the validation
 statement, the merge SQL and the gold models, rendered to Spark SQL. Tables are created and
-evolved by the shared `lakehouse.delta.ensure_table` (delta-rs, metadata only), so both engines
-write the same layouts and protocol; every row is computed and written by Spark, gold included.
+evolved by the shared `lakehouse.store.delta.ensure_table` (delta-rs, metadata only), so both
+engines write the same layouts and protocol; every row is computed and written by Spark, gold
+included.
 """
 
 from __future__ import annotations
@@ -14,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse.delta import CommitInfo, ensure_table, open_table, try_open
-from lakehouse.dialect import Dialect
 from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
+from lakehouse.engines.dialect import Dialect
 from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.spark.frames import (
     append_with_transactions,
@@ -34,7 +34,8 @@ from lakehouse.engines.sql import render
 from lakehouse.faults import fault_point
 from lakehouse.gold.session import GoldWrite
 from lakehouse.gold.state import SILVER
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -191,7 +192,7 @@ class SparkAdapter:
         if target.pause_point:
             fault_point(target.pause_point)
         # delta-spark reads its snapshot when the write starts, after any pause: check the
-        # fence on the newest snapshot right before (lakehouse.fencing)
+        # fence on the newest snapshot right before (lakehouse.store.fencing)
         open_table(self.root, target.zone, target.name)
 
     def merge(self, target: Target, sql: str, merge: Merge) -> Merged:

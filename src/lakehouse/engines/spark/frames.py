@@ -10,17 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
-from lakehouse import dialect
-from lakehouse.delta import CommitInfo
+from lakehouse.engines import dialect
 from lakehouse.errors import RetryableError
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
-#: a Spark identifier, for column names handed to DataFrame methods (`lakehouse.dialect.quote`)
+#: a Spark identifier, for column names handed to DataFrame methods (`dialect.quote`)
 quote = partial(dialect.quote, dialect="spark")
 
 
@@ -176,7 +176,7 @@ def conflicts_retryable(table: str) -> Iterator[None]:
 
 def last_commit(root: Root, zone: str, name: str) -> tuple[int, dict[str, Any]]:
     """(version, operation metrics) of a table's latest commit (read with delta-rs: no job)."""
-    from lakehouse.delta import open_table
+    from lakehouse.store.delta import open_table
 
     dt = open_table(root, zone, name)
     history = dt.history(1)

@@ -1,6 +1,6 @@
 """Duplicate primary keys in silver: found, and repaired in one Delta commit (newest row wins).
 
-Fencing (`lakehouse.fencing`) keeps a stalled writer from committing; this is the defence
+Fencing (`lakehouse.store.fencing`) keeps a stalled writer from committing; this is the defence
 behind it. A silver table must hold one row per primary key; a second row of a key (left by a
 writer from before fencing, or by a bug) would make every later MERGE of that key fail with
 "multiple source rows matched". The rows of each duplicated key are replaced by the newest one
@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as ds
 
-from lakehouse.delta import CommitInfo, retry_conflicts, try_open
 from lakehouse.log import event
+from lakehouse.store.delta import CommitInfo, retry_conflicts, try_open
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 NEWEST_FIRST = '"_ingested_at" DESC NULLS LAST, "_run_id" DESC, "_source_file" DESC, "_row" DESC'
 
@@ -109,7 +109,7 @@ def _newest_rows(
     rows: ds.Dataset, contract: Contract, keys: pa.Table, schema: pa.Schema
 ) -> tuple[pa.Table, int]:
     """The newest row of each duplicated key, and how many rows the others are."""
-    from lakehouse.query import new_connection
+    from lakehouse.store.query import new_connection
 
     first = contract.primary_key[0]
     dups = rows.to_table(filter=ds.field(first).isin(keys[first]))  # the few rows involved

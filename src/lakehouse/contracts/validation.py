@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from lakehouse.contracts import Column, Contract
-from lakehouse.dialect import Dialect, quote, to_dialect
+from lakehouse.engines.dialect import Dialect, quote, to_dialect
 
 REASON_SEPARATOR = "|"
 # Patterns end in `\z`, not `$`: in Java (Spark) `$` also matches before a final line break.

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import sqlglot
 from sqlglot import exp
 
-from lakehouse.catalog import list_tables, split_name
-from lakehouse.delta import open_table
-from lakehouse.dialect import quote
+from lakehouse.engines.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound
-from lakehouse.storage import ZONES, Root
+from lakehouse.store.delta import open_table
+from lakehouse.store.root import ZONES, Root
+from lakehouse.store.tables import list_tables, split_name
 
 if TYPE_CHECKING:
     import duckdb

@@ -9,8 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakehouse.delta import CommitInfo, ensure_table, read_arrow, try_open
-from lakehouse.storage import Root
+from lakehouse.store.delta import CommitInfo, ensure_table, read_arrow, try_open
+from lakehouse.store.root import Root
 
 TS = pa.timestamp("us", tz="UTC")
 FILES_SCHEMA = pa.schema(

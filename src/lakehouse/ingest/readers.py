@@ -8,7 +8,7 @@ parquet: the 1-based row index.
 A file is read whole or not at all: anything a reader cannot take (a parse error, a value right
 of the last header column, a JSON object naming a key twice, a file over one of the `[intake]`
 limits) raises `FileRejected` with `unreadable_file` and a detail naming the row, column, cell or
-limit. These functions trust their process to survive the file; `lakehouse.sandbox` runs them
+limit. These functions trust their process to survive the file; `lakehouse.ingest.sandbox` runs them
 where a native abort or runaway allocation cannot take the pipeline down.
 """
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from lakehouse import zones
 from lakehouse.contracts import Contract
-from lakehouse.delta import CDF, columns_to_add, ensure_table, try_open
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.gold.model import all_models
 from lakehouse.lineage import LineageGraph, build_graph
 from lakehouse.lineage.impact import impact_text, report_contract_change
-from lakehouse.storage import Root
+from lakehouse.store import zones
+from lakehouse.store.delta import CDF, columns_to_add, ensure_table, try_open
+from lakehouse.store.root import Root
 
 
 def check_tables(root: Root, contracts: dict[str, Contract]) -> None:

@@ -9,8 +9,8 @@ takes back the batches as Arrow IPC files. A worker that dies or overruns become
 `FileRejected(unreadable_file)` whose detail names the signal or the limit; the run goes on with
 its other files and the next run meets the file only in quarantine.
 
-The worker is forked by a small reader server (`python -m lakehouse.sandbox`, started once per
-process, readers already imported), never by the pipeline's process itself, which holds DuckDB
+The worker is forked by a small reader server (`python -m lakehouse.ingest.sandbox`, started once
+per process, readers already imported), never by the pipeline's process itself, which holds DuckDB
 and the lock's heartbeat thread; unlike `multiprocessing`, it never re-imports the caller's
 `__main__`. The worker reads file after file and is replaced whenever a file takes it down, so a
 file only ever costs its own read. Input and answer travel through a private scratch folder, so
@@ -38,7 +38,7 @@ import pyarrow as pa
 
 from lakehouse.config import IntakeSettings
 from lakehouse.errors import FileRejected, RetryableError
-from lakehouse.readers import Batch, read_file
+from lakehouse.ingest.readers import Batch, read_file
 
 _UNREADABLE = ["unreadable_file"]
 # how a read ended: ("exited", 0, "") answered, ("storage", 0, error) scratch not writable,
@@ -93,14 +93,14 @@ def _first_line(path: Path) -> str:
 
 # --- the parent's side of the reader server ------------------------------------
 class _ReaderServer:
-    """A `python -m lakehouse.sandbox` process whose confined worker reads the files."""
+    """A `python -m lakehouse.ingest.sandbox` process whose confined worker reads the files."""
 
     def __init__(self) -> None:
         ours_r, theirs_w = os.pipe()
         theirs_r, ours_w = os.pipe()
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "lakehouse.sandbox", str(theirs_r), str(theirs_w)],
+            [sys.executable, "-m", "lakehouse.ingest.sandbox", str(theirs_r), str(theirs_w)],
             pass_fds=(theirs_r, theirs_w),
             stdin=subprocess.DEVNULL,
             env=env,

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.log import event
-from lakehouse.storage import Root, is_delivery
+from lakehouse.store.root import Root, is_delivery
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
@@ -134,8 +134,8 @@ class Watcher:
 
     def _run(self, ready: list[str], *, refresh_only: bool = False) -> RunSummary | None:
         """A run of the `ready` files, or with `refresh_only` of none (the gold models due)."""
-        from lakehouse import pipeline
-        from lakehouse.lock import RunLock
+        from lakehouse.orchestration import pipeline
+        from lakehouse.store.lock import RunLock
 
         lock = RunLock.configured(self.root, self.settings.lock)
         if not lock.try_acquire():
@@ -180,7 +180,7 @@ class Watcher:
         self._next_check = t + every
         from lakehouse import monitoring
         from lakehouse.contracts import load_contracts
-        from lakehouse.lock import RunLock
+        from lakehouse.store.lock import RunLock
 
         lock = RunLock.configured(self.root, self.settings.lock)
         if not lock.try_acquire():

@@ -13,9 +13,9 @@ import pyarrow.fs as pafs
 from deltalake import CommitProperties, DeltaTable, Transaction
 from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
-from lakehouse import fencing
 from lakehouse.errors import RetryableError, SchemaEvolutionError, TableNotFound
-from lakehouse.storage import Root
+from lakehouse.store import fencing
+from lakehouse.store.root import Root
 
 T = TypeVar("T")
 CDF = {"delta.enableChangeDataFeed": "true"}
@@ -32,7 +32,7 @@ class CommitInfo:
 
     def properties(self, app_ids: Sequence[str] = ()) -> CommitProperties:
         """The commit's metadata, built right before each commit: a writer whose lock lease
-        ran out is stopped here (`lakehouse.fencing`)."""
+        ran out is stopped here (`lakehouse.store.fencing`)."""
         fencing.check_leases()
         meta = {
             "lakehouse.run_id": self.run_id,

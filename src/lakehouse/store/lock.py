@@ -12,7 +12,7 @@ previous holder (`RunLock.took_over`) so it can mark the run that holder left RU
 A holder that was paused past `stale_seconds` must not commit after it resumes: every
 acquisition carries a fencing `epoch` (above the epoch it took over), the holder keeps a
 *lease* (its last confirmed heartbeat, on a clock that counts suspended time), and a heartbeat
-that fails in any way marks the lock lost. `lakehouse.fencing` enforces both at commit time.
+that fails in any way marks the lock lost. `lakehouse.store.fencing` enforces both at commit time.
 """
 
 from __future__ import annotations
@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol
 
-from lakehouse import fencing
 from lakehouse.errors import RetryableError, TerminalError, storage_failure
-from lakehouse.fencing import LockLost as LockLost
 from lakehouse.log import event
-from lakehouse.storage import Root, s3_client
+from lakehouse.store import fencing
+from lakehouse.store.fencing import LockLost as LockLost
+from lakehouse.store.root import Root, s3_client
 
 if TYPE_CHECKING:
     from lakehouse.config import LockSettings
@@ -258,7 +258,7 @@ class RunLock:
 
     def check(self) -> None:
         """Raise LockLost unless this process still holds the lock with a valid lease (called
-        between steps and, through `lakehouse.fencing`, right before every commit)."""
+        between steps and, through `lakehouse.store.fencing`, right before every commit)."""
         if self._beat is not None and not self.lost.is_set():
             silent = _lease_clock() - self._confirmed
             if silent > self.lease_seconds:

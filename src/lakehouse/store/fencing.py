@@ -1,9 +1,9 @@
 """Fencing: a writer that lost the root's lock commits nothing — the rule for both engines.
 
-The lock (`lakehouse.lock`) serialises runs, but its holder can be paused (a suspended laptop,
+The lock (`lakehouse.store.lock`) serialises runs, but its holder can be paused (a suspended laptop,
 a VM or GC pause, a network partition) past `stale_seconds`, be taken over, and resume in the
 middle of a step. Checking the lock between steps leaves that step free to commit. Three checks
-close it, all here, used by every commit path through `lakehouse.delta`:
+close it, all here, used by every commit path through `lakehouse.store.delta`:
 
 1. **Lease** — the holder's last confirmed heartbeat must be younger than its lease (two
    thirds of `stale_seconds` at most, on a clock that counts suspended time). Checked when a
@@ -33,7 +33,7 @@ from lakehouse.log import event
 if TYPE_CHECKING:
     from deltalake import DeltaTable
 
-    from lakehouse.storage import Root
+    from lakehouse.store.root import Root
 
 EPOCH_KEY = "lakehouse.writer_epoch"
 
@@ -44,7 +44,7 @@ class LockLost(TerminalError):
 
 
 class Fence(Protocol):
-    """What a lock holder offers the commit paths (`lakehouse.lock.RunLock`)."""
+    """What a lock holder offers the commit paths (`lakehouse.store.lock.RunLock`)."""
 
     @property
     def epoch(self) -> int: ...
@@ -124,8 +124,8 @@ def epoch_configuration(root: Root) -> dict[str, str]:
 def stamp_tables(root: Root, run_id: str) -> list[str]:
     """After a takeover, before any other commit: stamp this holder's epoch into every table
     (metadata-only commits). Returns the tables stamped."""
-    from lakehouse.catalog import list_tables
-    from lakehouse.delta import CommitInfo, open_table, retry_conflicts
+    from lakehouse.store.delta import CommitInfo, open_table, retry_conflicts
+    from lakehouse.store.tables import list_tables
 
     fence = active(root)
     if fence is None:

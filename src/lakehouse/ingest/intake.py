@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse import zones
 from lakehouse.config import IntakeSettings
 from lakehouse.contracts import Contract
 from lakehouse.errors import FileRejected
-from lakehouse.readers import ROW, Batch, file_format, normalise_header
-from lakehouse.sandbox import read_isolated, start_reader_server
-from lakehouse.storage import LandedFile, Root
+from lakehouse.ingest.readers import ROW, Batch, file_format, normalise_header
+from lakehouse.ingest.sandbox import read_isolated, start_reader_server
+from lakehouse.store import zones
+from lakehouse.store.root import LandedFile, Root
 
 
 @dataclass

@@ -9,9 +9,9 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
-from lakehouse.delta import is_committed, open_table
 from lakehouse.errors import TableNotFound
-from lakehouse.storage import ZONES, Root
+from lakehouse.store.delta import is_committed, open_table
+from lakehouse.store.root import ZONES, Root
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,7 @@ def _metric(metrics: dict[str, Any], *names: str) -> int | None:
 
 
 def restore(root: Root, name: str, version: int) -> int:
-    from lakehouse.delta import CommitInfo
+    from lakehouse.store.delta import CommitInfo
 
     zone, table = split_name(name)
     dt_ = open_table(root, zone, table)

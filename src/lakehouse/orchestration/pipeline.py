@@ -4,7 +4,7 @@ The steps and their order are declared once in `lakehouse.orchestration.definiti
 same graph is exported for Step Functions); `orchestration.runner` executes it here. Each
 table is written in one Delta commit per run; every write is idempotent, so a run killed at
 any point is converged by the next run. Files leave landing only after everything they fed
-committed. Runs on one root are serialised by `lakehouse.lock.RunLock`; a run left RUNNING by
+committed. Runs on one root are serialised by `lakehouse.store.lock.RunLock`; a run left RUNNING by
 a killed process is marked FAILED ('abandoned') by the next run to take the lock.
 """
 
@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse import ops
 from lakehouse.config import Settings
 from lakehouse.contracts import Contract
 from lakehouse.errors import LakehouseError, TerminalError
-from lakehouse.lock import LockLost, RunLock
 from lakehouse.log import event
 from lakehouse.orchestration.definition import PipelineDefinition
 from lakehouse.orchestration.runner import Sleep
 from lakehouse.orchestration.state import Progress, RunState, RunSummary
-from lakehouse.storage import Root, is_delivery, is_inside, link_refusal
+from lakehouse.store import ops
+from lakehouse.store.lock import LockLost, RunLock
+from lakehouse.store.root import Root, is_delivery, is_inside, link_refusal
 
 if TYPE_CHECKING:
     from lakehouse.gold.freshness import GoldRefresh
@@ -270,10 +270,10 @@ def _explain_by_lost_lock(lock: RunLock, failure: Exception) -> None:
 
 def _fence_takeover(root: Root, contracts: dict[str, Contract], run_id: str) -> None:
     """Before anything else commits: stamp this holder's epoch into every table, so the run it
-    took over cannot commit if it resumes (`lakehouse.fencing`); then repair any duplicate key
+    took over cannot commit if it resumes (`lakehouse.store.fencing`); then repair any duplicate key
     a writer from before fencing could have left in silver."""
-    from lakehouse.fencing import stamp_tables
-    from lakehouse.repair import repair_all
+    from lakehouse.orchestration.repair import repair_all
+    from lakehouse.store.fencing import stamp_tables
 
     stamp_tables(root, run_id)
     repair_all(root, contracts, run_id)
