@@ -233,8 +233,8 @@ class FlowEngine:
         (`lakehouse.gold.freshness`)."""
         from lakehouse.config import GoldSettings
         from lakehouse.gold import get_model, refresh_gold
+        from lakehouse.gold.builds import SILVER, builds, pending, record_build
         from lakehouse.gold.freshness import freshness, schedule
-        from lakehouse.gold.state import SILVER, builds, pending, record_build
 
         history = builds(self.root)  # read once for both questions
         todo = pending(self.root, history)

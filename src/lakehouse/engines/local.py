@@ -14,8 +14,8 @@ from lakehouse.engines.dialect import quote
 from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.sql import quote_all
 from lakehouse.faults import fault_point
+from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import DuckDBSession, GoldWrite
-from lakehouse.gold.state import SILVER
 from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
 from lakehouse.store.root import Root
 

@@ -23,9 +23,9 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal
 
+from lakehouse.gold.builds import Build, builds
 from lakehouse.gold.model import list_models
 from lakehouse.gold.plan import Touched, plan_refresh
-from lakehouse.gold.state import Build, builds
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:

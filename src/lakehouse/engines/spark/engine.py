@@ -32,8 +32,8 @@ from lakehouse.engines.spark.frames import (
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import render
 from lakehouse.faults import fault_point
+from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import GoldWrite
-from lakehouse.gold.state import SILVER
 from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
 from lakehouse.store.root import Root
 
