@@ -19,8 +19,9 @@ from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.orchestration.pipeline import copy_sources, run
 from lakehouse.orchestration.state import RunState
+from lakehouse.store.deliveries import arrival_order, version_name
 from lakehouse.store.lock import RunLock
-from lakehouse.store.root import LandedFile, Root, arrival_order, version_name
+from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
     from aws_fixtures import Aws

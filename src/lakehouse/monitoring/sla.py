@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from lakehouse.contracts import Contract
     from lakehouse.gold.freshness import ModelFreshness
     from lakehouse.orchestration.state import RunState
-    from lakehouse.store.lock import Holder
+    from lakehouse.store.lock_file import Holder
     from lakehouse.store.root import Root
 
 

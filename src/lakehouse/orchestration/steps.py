@@ -26,8 +26,9 @@ from lakehouse.log import event
 from lakehouse.orchestration.repair import repair_entity
 from lakehouse.orchestration.state import RunState
 from lakehouse.store import ops
+from lakehouse.store.deliveries import arrival_order, fit_name, link_refusal
 from lakehouse.store.fencing import LockLost
-from lakehouse.store.root import LandedFile, Root, arrival_order, fit_name, link_refusal
+from lakehouse.store.root import LandedFile, Root
 
 
 def discover(state: RunState) -> dict[str, Any]:

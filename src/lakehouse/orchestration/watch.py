@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.log import event
-from lakehouse.store.root import Root, is_delivery
+from lakehouse.store.deliveries import is_delivery
+from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.config import Settings
