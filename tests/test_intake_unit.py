@@ -18,7 +18,7 @@ import pyarrow as pa
 import pytest
 import xlsxwriter
 
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.contracts import load_contracts
 from lakehouse.ingest.intake import (
     Intake,

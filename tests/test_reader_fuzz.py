@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hostile_files import sheet_xml, xlsx
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected
 from lakehouse.ingest.readers import Batch, read_file
 from lakehouse.ingest.sandbox import read_isolated

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import Contract
 from lakehouse.errors import FileRejected
 from lakehouse.ingest.readers import ROW, Batch, file_format, normalise_header

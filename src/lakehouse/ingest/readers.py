@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from defusedxml import ElementTree
 from python_calamine import CalamineWorkbook
 
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected
 
 T = TypeVar("T")

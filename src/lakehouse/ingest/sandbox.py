@@ -36,7 +36,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected, RetryableError
 from lakehouse.ingest.readers import Batch, read_file
 

@@ -28,7 +28,7 @@ from lakehouse.log import event
 from lakehouse.store.root import Root, is_delivery
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.orchestration.state import RunSummary
 
 HOLD_MARKER = "_incomplete"

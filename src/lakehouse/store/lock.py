@@ -37,7 +37,7 @@ from lakehouse.store.fencing import LockLost as LockLost
 from lakehouse.store.root import Root, s3_client
 
 if TYPE_CHECKING:
-    from lakehouse.config import LockSettings
+    from lakehouse.config.settings import LockSettings
 
 LOCK_NAME = "lock"
 
