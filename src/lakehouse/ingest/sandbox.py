@@ -38,7 +38,8 @@ import pyarrow as pa
 
 from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected, RetryableError
-from lakehouse.ingest.readers import Batch, read_file
+from lakehouse.ingest.batch import Batch
+from lakehouse.ingest.readers import read_file
 
 _UNREADABLE = ["unreadable_file"]
 # how a read ended: ("exited", 0, "") answered, ("storage", 0, error) scratch not writable,
