@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 from deltalake import DeltaTable
 
-from lakehouse.config import PipelineSettings, Settings
+from lakehouse.config.settings import PipelineSettings, Settings
 from lakehouse.generate import generate
 from lakehouse.orchestration.pipeline import copy_sources, run
 from lakehouse.orchestration.state import RunSummary

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse.contracts import Column, Contract, ForeignKey, contract_for, load_contracts
-from lakehouse.contracts.model import parse_contract
+from lakehouse.contracts.loader import parse_contract
 from lakehouse.errors import ContractError, TerminalError
 
 PACKAGED = Path(__file__).parents[1] / "src" / "lakehouse" / "contracts"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from browser_support import Console, browser, laptop_page
-from lakehouse.contracts.model import packaged_contracts
+from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.datadocs import write
 from lakehouse.gold.model import models_dir
 from lakehouse.store.root import Root

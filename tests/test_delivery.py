@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.orchestration.pipeline import copy_sources, run

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from lakehouse import Lakehouse
 from lakehouse.cli import app
-from lakehouse.config import ConfigError, load
+from lakehouse.config.loader import ConfigError, load
 from lakehouse.generate import generate
 from lakehouse.gold import list_models
 from lakehouse.gold.model import ModelError, parse_model, read_models
@@ -197,7 +197,7 @@ def test_an_idle_watcher_refreshes_the_models_whose_budget_is_spent(
     """Runs at T0 and T0+5 min leave the budget models behind; the watcher (on the wall clock,
     days later) finds them due with nothing in landing/ and refreshes them by a run of no files,
     once: the next look finds nothing due."""
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.orchestration.watch import Watcher
 
     lh = Lakehouse(tmp_path / "lake")

@@ -19,7 +19,7 @@ import pytest
 from conftest import lab_csvs
 from hostile_files import cell, far_cell_xlsx, last_cell_xlsx, sheet_xml, xlsx, zip_bomb_xlsx
 from lakehouse import Lakehouse
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import load_contracts
 from lakehouse.errors import FileRejected, RetryableError
 from lakehouse.ingest import sandbox

@@ -18,8 +18,9 @@ import pyarrow as pa
 import pytest
 import xlsxwriter
 
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.contracts import load_contracts
+from lakehouse.ingest.batch import Batch
 from lakehouse.ingest.intake import (
     Intake,
     bronze_rows,
@@ -28,7 +29,6 @@ from lakehouse.ingest.intake import (
     sha256_of,
     take_in,
 )
-from lakehouse.ingest.readers import Batch
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.orchestration.pipeline import run

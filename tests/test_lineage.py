@@ -14,7 +14,7 @@ import pytest
 from deltalake import write_deltalake
 
 from lakehouse.contracts import load_contracts
-from lakehouse.contracts.model import packaged_contracts
+from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.engines.base import RunContext
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.gold.model import all_models, models_dir

@@ -16,7 +16,7 @@ from deltalake import DeltaTable, write_deltalake
 
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
-from lakehouse.contracts.model import packaged_contracts
+from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.maintenance import (
     MaintenanceSettings,
     RetentionRefused,

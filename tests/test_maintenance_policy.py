@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
-from lakehouse import config
+from lakehouse.config import loader
 from lakehouse.contracts import contract_for
 from lakehouse.errors import TerminalError
 from lakehouse.maintenance import (
@@ -194,10 +194,10 @@ def test_settings_from_environment_and_refusals() -> None:
         "LAKEHOUSE__MAINTENANCE__RETENTION_HOURS": "240",
         "LAKEHOUSE__MAINTENANCE__INTERVAL_HOURS": "6.5",
     }
-    s = config.load(env=env).maintenance
+    s = loader.load(env=env).maintenance
     assert (s.retention_hours, s.interval_hours, s.commits_between) == (240, 6.5, 100)
     with pytest.raises(TerminalError, match="retention_hours must be a number"):
-        config.load(env={"LAKEHOUSE__MAINTENANCE__RETENTION_HOURS": "a week"})
+        loader.load(env={"LAKEHOUSE__MAINTENANCE__RETENTION_HOURS": "a week"})
     with pytest.raises(TerminalError, match="must be positive"):
         MaintenanceSettings(min_small_files=0)
     with pytest.raises(RetentionRefused, match="LOG_RETENTION_DAYS"):

@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.config import NotifierSettings, Secret, Settings, load
+from lakehouse.config.loader import load
+from lakehouse.config.settings import NotifierSettings, Secret, Settings
 from lakehouse.errors import TerminalError
 from lakehouse.monitoring.alerts import AlertChange
 from lakehouse.monitoring.notifiers import WebhookNotifier, dispatch

@@ -25,7 +25,7 @@ from openlineage.client.event_v2 import Job, Run, RunEvent, RunState
 from openlineage.client.facet_v2 import column_lineage_dataset, parent_run
 
 from conftest import TWO_ORDERS
-from lakehouse.config import LineageSettings, Settings
+from lakehouse.config.settings import LineageSettings, Settings
 from lakehouse.errors import TerminalError
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.orchestration.pipeline import copy_sources, run
@@ -261,7 +261,7 @@ def collector() -> Iterator[Collector]:
 
 
 def http_settings(url: str) -> Settings:
-    from lakehouse.config import Secret
+    from lakehouse.config.settings import Secret
 
     return Settings(
         lineage=LineageSettings(
@@ -344,22 +344,22 @@ def test_file_transport_on_s3_writes_one_object_per_run(aws: Any) -> None:
 
 
 def test_lineage_settings_are_checked(tmp_path: Path) -> None:
-    from lakehouse import config
+    from lakehouse.config import loader
 
     (tmp_path / "lakehouse.toml").write_text(
         '[lineage]\ntransport = "http"\nurl = "http://collector:5000"\napi_key = "s3cret"\n'
     )
-    loaded = config.load(path=tmp_path / "lakehouse.toml", env={}, entities=[])
+    loaded = loader.load(path=tmp_path / "lakehouse.toml", env={}, entities=[])
     assert (loaded.lineage.transport, loaded.lineage.url) == ("http", "http://collector:5000")
     assert loaded.lineage.api_key is not None and loaded.lineage.api_key.reveal() == "s3cret"
     assert loaded.redacted()["lineage"]["api_key"] == "***"
-    assert config.load(env={}, entities=[]).lineage.transport == "file"
+    assert loader.load(env={}, entities=[]).lineage.transport == "file"
     refused = {
         "LAKEHOUSE__LINEAGE__TRANSPORT": "kafka",
         "LAKEHOUSE__LINEAGE__TIMEOUT_SECONDS": "0",
     }
     for key, value in refused.items():
-        with pytest.raises(config.ConfigError, match=key):
-            config.load(env={key: value}, entities=[])
-    with pytest.raises(config.ConfigError, match="needs url"):
-        config.load(env={"LAKEHOUSE__LINEAGE__TRANSPORT": "http"}, entities=[])
+        with pytest.raises(loader.ConfigError, match=key):
+            loader.load(env={key: value}, entities=[])
+    with pytest.raises(loader.ConfigError, match="needs url"):
+        loader.load(env={"LAKEHOUSE__LINEAGE__TRANSPORT": "http"}, entities=[])

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.contracts import load_contracts
 from lakehouse.errors import RetryableError, TerminalError
 from lakehouse.maintenance import MaintenanceSettings

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.orchestration.asl import (
     GLUE_TRANSIENT,
     AslResources,

@@ -20,7 +20,7 @@ import dataclasses, json, sys
 sys.path.insert(0, sys.argv[1])
 import lakehouse
 from lakehouse.contracts import load_contracts
-from lakehouse.contracts.model import contract_files, packaged_contracts
+from lakehouse.contracts.loader import contract_files, packaged_contracts
 from lakehouse.gold.model import all_models, models_dir
 print(json.dumps({
     "origin": lakehouse.__file__,

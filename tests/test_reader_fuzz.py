@@ -14,9 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hostile_files import sheet_xml, xlsx
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected
-from lakehouse.ingest.readers import Batch, read_file
+from lakehouse.ingest.batch import Batch
+from lakehouse.ingest.readers import read_file
 from lakehouse.ingest.sandbox import read_isolated
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

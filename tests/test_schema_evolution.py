@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.contracts.model import packaged_contracts
+from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.orchestration.preflight import check_tables
 from lakehouse.store.delta import open_table

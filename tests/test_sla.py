@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from lakehouse import Lakehouse, monitoring
-from lakehouse.config import NotifySettings, Settings, load
+from lakehouse.config.loader import load
+from lakehouse.config.settings import NotifySettings, Settings
 from lakehouse.contracts import load_contracts
 from lakehouse.monitoring.alerts import plan
 from lakehouse.monitoring.sla import Finding

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from lakehouse.config import ConfigError, Secret, Settings, load
+from lakehouse.config.loader import ConfigError, load
+from lakehouse.config.settings import Secret, Settings
 from lakehouse.contracts import load_contracts
 from lakehouse.store.root import Root
 
@@ -121,7 +122,8 @@ def number_keys() -> list[str]:
     """Every number setting, as `section.key` (notifier keys under a webhook named `x`)."""
     from dataclasses import fields
 
-    from lakehouse.config import _SECTIONS, NotifierSettings, SlaSettings, TableObjective
+    from lakehouse.config.loader import _SECTIONS
+    from lakehouse.config.settings import NotifierSettings, SlaSettings, TableObjective
 
     def numeric(cls: type, prefix: str, skip: tuple[str, ...] = ()) -> list[str]:
         return [

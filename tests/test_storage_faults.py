@@ -27,7 +27,7 @@ import pytest
 from conftest import business_rows
 from fault_proxy import FaultProxy
 from lakehouse import Lakehouse
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.errors import TerminalError, storage_failure
 from lakehouse.generate import generate
 from lakehouse.monitoring.status import report

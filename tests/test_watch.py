@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.config import Settings, WatchSettings
+from lakehouse.config.settings import Settings, WatchSettings
 from lakehouse.orchestration.state import RunSummary
 from lakehouse.orchestration.watch import Watcher, watch
 from lakehouse.store.root import Root

@@ -17,7 +17,7 @@ from lakehouse.cli.options import EngineName, RootOpt, TableOrJson, lakehouse
 
 if TYPE_CHECKING:
     from lakehouse.api import Lakehouse
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
 
 ConfigOpt = Annotated[
     Path | None,
@@ -69,10 +69,10 @@ PIPELINE = (
 
 
 def _open(root: str | None, config: Path | None) -> tuple[Lakehouse, Settings]:
-    from lakehouse import config as cfg
+    from lakehouse.config import loader
 
     lh = lakehouse(root)
-    return lh, cfg.load(lh.root, config)
+    return lh, loader.load(lh.root, config)
 
 
 def _json_default(v: object) -> object:

@@ -13,14 +13,14 @@ def repair(root: RootOpt = None) -> None:
     in one commit per table recorded as `repair` in its history."""
     import datetime as dt
 
-    from lakehouse import config
+    from lakehouse.config import loader
     from lakehouse.contracts import load_contracts
     from lakehouse.orchestration.pipeline import new_run_id
     from lakehouse.orchestration.repair import repair_all
     from lakehouse.store.lock import RunLock
 
     lh = lakehouse(root)
-    settings = config.load(lh.root)
+    settings = loader.load(lh.root)
     run_id = new_run_id(dt.datetime.now(dt.UTC))
     with RunLock.configured(lh.root, settings.lock):
         done = repair_all(lh.root, load_contracts(lh.contracts_dir), run_id)

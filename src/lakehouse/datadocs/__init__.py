@@ -20,11 +20,11 @@ def write(
     models_dir: str | Path | None = None,
 ) -> Path:
     """Collect the docs of `root` and write the page to `out`."""
-    from lakehouse import config
+    from lakehouse.config import loader
     from lakehouse.contracts import load_contracts
     from lakehouse.lineage import load_models
 
     contracts = load_contracts(contracts_dir)
-    settings = config.load(root, entities=contracts)
+    settings = loader.load(root, entities=contracts)
     docs = collect(root, contracts, load_models(models_dir), settings)
     return write_page(docs, out)

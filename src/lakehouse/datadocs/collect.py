@@ -15,7 +15,7 @@ from lakehouse.store import zones
 from lakehouse.store.tables import list_tables, table_info
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.contracts import Column, Contract
     from lakehouse.gold.model import GoldModel
     from lakehouse.store.root import Root

@@ -14,7 +14,7 @@ from lakehouse.store.delta import CommitInfo
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
-    from lakehouse.config import GoldSettings
+    from lakehouse.config.settings import GoldSettings
 
 
 @dataclass(frozen=True)

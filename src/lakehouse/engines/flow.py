@@ -42,7 +42,7 @@ from lakehouse.store import zones
 from lakehouse.store.delta import CDF, CommitInfo, ensure_table, try_open
 
 if TYPE_CHECKING:
-    from lakehouse.config import GoldSettings
+    from lakehouse.config.settings import GoldSettings
 
 
 def bronze_app_id(sha: str) -> str:
@@ -231,7 +231,7 @@ class FlowEngine:
         Every-run models are refreshed for those changes; budget models only once their
         staleness budget (`settings`) is spent, or all of them with `refresh_all`
         (`lakehouse.gold.freshness`)."""
-        from lakehouse.config import GoldSettings
+        from lakehouse.config.settings import GoldSettings
         from lakehouse.gold import get_model, refresh_gold
         from lakehouse.gold.builds import SILVER, builds, pending, record_build
         from lakehouse.gold.freshness import freshness, schedule

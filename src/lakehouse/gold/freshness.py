@@ -29,7 +29,7 @@ from lakehouse.gold.plan import Touched, plan_refresh
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
-    from lakehouse.config import GoldSettings
+    from lakehouse.config.settings import GoldSettings
 
 ZERO = dt.timedelta(0)
 #: What a run refreshes of the budget models: those whose budget is spent, or all behind.

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import Contract
 from lakehouse.errors import FileRejected
-from lakehouse.ingest.readers import ROW, Batch, file_format, normalise_header
+from lakehouse.ingest.batch import ROW, Batch, normalise_header
+from lakehouse.ingest.readers import file_format
 from lakehouse.ingest.sandbox import read_isolated, start_reader_server
 from lakehouse.store import zones
 from lakehouse.store.root import LandedFile, Root

@@ -36,9 +36,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from lakehouse.config import IntakeSettings
+from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected, RetryableError
-from lakehouse.ingest.readers import Batch, read_file
+from lakehouse.ingest.batch import Batch
+from lakehouse.ingest.readers import read_file
 
 _UNREADABLE = ["unreadable_file"]
 # how a read ended: ("exited", 0, "") answered, ("storage", 0, error) scratch not writable,

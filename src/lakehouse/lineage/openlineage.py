@@ -56,7 +56,7 @@ from lakehouse.lineage.graph import LineageGraph
 from lakehouse.log import event
 
 if TYPE_CHECKING:
-    from lakehouse.config import LineageSettings
+    from lakehouse.config.settings import LineageSettings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import EntityResult
     from lakehouse.gold.model import GoldModel

@@ -20,7 +20,7 @@ from openlineage.client.transport.noop import NoopConfig, NoopTransport
 from openlineage.client.transport.transport import Config, Transport
 
 if TYPE_CHECKING:
-    from lakehouse.config import LineageSettings
+    from lakehouse.config.settings import LineageSettings
     from lakehouse.store.root import Root
 
 

@@ -53,9 +53,9 @@ class MaintenanceSettings:
     def load(cls, root: Root | None = None) -> MaintenanceSettings:
         """The `[maintenance]` section of the lakehouse settings (`lakehouse.config`: defaults <
         `lakehouse.toml` < environment)."""
-        from lakehouse import config
+        from lakehouse.config import loader
 
-        return config.load(root).maintenance
+        return loader.load(root).maintenance
 
     def with_overrides(self, **changes: Any) -> MaintenanceSettings:
         """A copy with the given fields changed (None leaves a field as it is)."""

@@ -12,7 +12,7 @@ import datetime as dt
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
     from lakehouse.monitoring.alerts import AlertChange
     from lakehouse.store.root import Root

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from lakehouse.store import ops
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.monitoring.sla import Finding
     from lakehouse.store.root import Root
 

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from lakehouse.log import event
 
 if TYPE_CHECKING:
-    from lakehouse.config import NotifierSettings, Settings
+    from lakehouse.config.settings import NotifierSettings, Settings
     from lakehouse.monitoring.alerts import AlertChange
     from lakehouse.store.root import Root
 
@@ -183,7 +183,7 @@ def build(settings: Settings, root: Root) -> list[Notifier]:
             path = Path(s.path)
             if not path.is_absolute():
                 if not root.is_local:
-                    from lakehouse.config import ConfigError
+                    from lakehouse.config.loader import ConfigError
 
                     raise ConfigError(
                         f"notifiers.{s.name}.path must be absolute for a non-local root"

@@ -21,7 +21,7 @@ from lakehouse.store import ops
 if TYPE_CHECKING:
     from collections.abc import Iterable
 
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
     from lakehouse.gold.freshness import ModelFreshness
     from lakehouse.orchestration.state import RunState

@@ -14,7 +14,7 @@ from lakehouse.store import ops
 from lakehouse.store.lock import RunLock
 
 if TYPE_CHECKING:
-    from lakehouse.config import GoldSettings, Settings
+    from lakehouse.config.settings import GoldSettings, Settings
     from lakehouse.contracts import Contract
     from lakehouse.store.root import Root
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from lakehouse.config import Settings
+from lakehouse.config.settings import Settings
 from lakehouse.contracts import Contract
 from lakehouse.errors import LakehouseError, TerminalError
 from lakehouse.log import event
@@ -171,7 +171,7 @@ def run(
     A run id already in `_ops.runs` (a retried attempt) names this attempt too: its row is
     replaced, and the Delta history keeps every attempt's commits under that id.
     """
-    from lakehouse import config
+    from lakehouse.config import loader
     from lakehouse.contracts import load_contracts
     from lakehouse.engines import create_engine
     from lakehouse.orchestration.definition import pipeline_definition
@@ -180,7 +180,7 @@ def run(
     if run_id is not None:
         check_run_id(run_id)
     contracts = load_contracts(contracts_dir)
-    settings = settings or config.load(root, entities=contracts)
+    settings = settings or loader.load(root, entities=contracts)
     definition = definition or pipeline_definition(contracts)
     own_lock = lock is None
     if lock is None:

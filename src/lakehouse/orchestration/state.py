@@ -17,7 +17,7 @@ from lakehouse.engines.base import EntityResult
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import Engine
     from lakehouse.ingest.intake import Intake

@@ -29,7 +29,7 @@ from lakehouse.store.deliveries import is_delivery
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
-    from lakehouse.config import Settings
+    from lakehouse.config.settings import Settings
     from lakehouse.orchestration.state import RunSummary
 
 HOLD_MARKER = "_incomplete"

@@ -45,7 +45,7 @@ def runs(src: Source) -> Rows:
 
 def freshness(src: Source, now: dt.datetime) -> Rows:
     """Per silver table: lag since data last arrived against its objective (monitoring)."""
-    from lakehouse.config import load
+    from lakehouse.config.loader import load
     from lakehouse.contracts import load_contracts
     from lakehouse.monitoring.status import report
 

@@ -45,11 +45,11 @@ def fingerprint(versions: dict[str, int]) -> str:
 
 def gold_freshness(root: Root, now: dt.datetime | None = None) -> dict[str, dict[str, object]]:
     """Each gold model with a staleness budget, as `lakehouse status` shows it, by table."""
-    from lakehouse import config
+    from lakehouse.config import loader
     from lakehouse.monitoring.status import gold_statuses
 
     moment = now or dt.datetime.now(dt.UTC)
-    statuses, _ = gold_statuses(root, config.load(root).gold, moment)
+    statuses, _ = gold_statuses(root, loader.load(root).gold, moment)
     out: dict[str, dict[str, object]] = {}
     for g in statuses:
         fields = asdict(g)

@@ -36,7 +36,7 @@ from lakehouse.store.lock_file import Backend, Holder, LocalBackend, S3Backend
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
-    from lakehouse.config import LockSettings
+    from lakehouse.config.settings import LockSettings
 
 LOCK_NAME = "lock"
 

@@ -1,0 +1,121 @@
+"""The batch every reader returns (text columns and `_row`, see `lakehouse.ingest.readers`) and
+what the format readers share to build it: header and size checks against the `[intake]`
+limits, and typed Arrow values written as text."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from lakehouse.config.settings import IntakeSettings
+
+ROW = "_row"
+
+
+@dataclass(frozen=True)
+class Batch:
+    sheet: str  # sheet name for workbooks, "" otherwise
+    sheet_index: int
+    columns: list[str]  # header as delivered, stripped
+    table: pa.Table  # one string column per header column (normalised names) + `_row` (int64)
+
+
+def normalise_header(name: str) -> str:
+    return name.replace("\ufeff", "").strip().lower()
+
+
+class OverLimit(ValueError):
+    """The file is over one of the `[intake]` limits; the message names the limit."""
+
+
+def _text_table(columns: list[str], arrays: list[Any], rows: pa.Array | range | int) -> pa.Table:
+    """The batch table; `rows` is the first row's number (the rest follow) or every row's."""
+    names = [normalise_header(c) for c in columns]
+    if isinstance(rows, int):
+        n = len(arrays[0]) if arrays else 0
+        rows = range(rows, rows + n)
+    if isinstance(rows, range):
+        rows = pa.array(rows, pa.int64())
+    return pa.table([*arrays, rows], names=[*names, ROW])
+
+
+def _check_width(columns: int, where: str, limits: IntakeSettings) -> None:
+    if columns > limits.max_columns:
+        raise OverLimit(
+            f"{where} has {columns:,} columns, over the limit intake.max_columns = "
+            f"{limits.max_columns:,}"
+        )
+
+
+def _check_header(columns: list[str], where: str, limits: IntakeSettings) -> None:
+    """Width within the limit, no empty and no repeated name (linear in the header's width)."""
+    _check_width(len(columns), where, limits)
+    names = [normalise_header(c) for c in columns]
+    empty = [i + 1 for i, n in enumerate(names) if not n]
+    if empty:
+        raise ValueError(f"{where}: empty column name at column {_places(empty)} of {columns}")
+    dupes = sorted(n for n, count in Counter(names).items() if count > 1)
+    if dupes:
+        raise ValueError(f"{where}: duplicate column names {dupes}")
+
+
+def _places(numbers: list[int], shown: int = 5) -> str:
+    more = f" and {len(numbers) - shown:,} more" if len(numbers) > shown else ""
+    return ", ".join(map(str, numbers[:shown])) + more
+
+
+def _check_field_sizes(batch: Batch, limits: IntakeSettings) -> None:
+    """Reject the file if any value is longer than `intake.max_field_bytes` (UTF-8 bytes)."""
+    table = batch.table
+    for name in table.column_names:
+        if name == ROW or table[name].nbytes <= limits.max_field_bytes:
+            continue  # all of the column's text together is within the limit: nothing to look at
+        lengths = pc.binary_length(table[name])
+        longest = pc.max(lengths).as_py()
+        if longest is None or longest <= limits.max_field_bytes:
+            continue
+        at = pc.index(pc.greater(lengths, limits.max_field_bytes), True).as_py()
+        sheet = f"sheet {batch.sheet!r} " if batch.sheet else ""
+        raise OverLimit(
+            f"{sheet}row {table[ROW][at].as_py()} column {name!r}: a value of "
+            f"{lengths[at].as_py():,} bytes, "
+            f"over the limit intake.max_field_bytes = {limits.max_field_bytes:,}"
+        )
+
+
+def _exact_float_text(value: float) -> str:
+    """The shortest text that reads back as the same float; whole numbers without '.0'."""
+    if value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(value)
+
+
+def _to_text(col: pa.ChunkedArray) -> pa.Array:
+    """Values as text; nulls become '' (the same as an empty cell). Floats keep every digit that
+    tells them apart; instants with a time zone are written in UTC with a 'Z'."""
+    arr = col.combine_chunks()
+    t = arr.type
+    if pa.types.is_floating(t):
+        text = pa.array(
+            [None if v is None else _exact_float_text(v) for v in arr.to_pylist()], pa.string()
+        )
+    elif pa.types.is_timestamp(t):
+        utc = arr.cast(pa.timestamp(t.unit, tz="UTC")) if t.tz else arr
+        text = pc.strftime(utc, format="%Y-%m-%dT%H:%M:%S")
+        text = pc.replace_substring_regex(text, r"\.0+$", "")  # whole seconds: no fraction
+        if t.tz:
+            text = pc.binary_join_element_wise(text, pa.scalar("Z"), "")
+    elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        text = arr.cast(pa.string())
+    elif pa.types.is_nested(t):
+        text = pa.array(
+            [None if v is None else json.dumps(v, default=str) for v in arr.to_pylist()]
+        )
+    else:
+        text = arr.cast(pa.string())
+    return pc.fill_null(text, "")

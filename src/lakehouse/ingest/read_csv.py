@@ -1,0 +1,98 @@
+"""Read a CSV file (UTF-8, a header row) into one batch of text, rows numbered as a spreadsheet
+program shows them; nothing may stand right of the last header column."""
+
+from __future__ import annotations
+
+import csv
+import io
+import sys
+from collections.abc import Callable
+from typing import TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from lakehouse.config.settings import IntakeSettings
+from lakehouse.ingest.batch import Batch, _check_header, _check_width, _text_table, normalise_header
+
+T = TypeVar("T")
+
+_BLOCK = 1 << 20  # pyarrow's default; grown only for a file with a longer record
+
+
+def _read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    if not data or data.isspace():
+        raise ValueError("empty file: no header row")
+    delivered = _csv(data, lambda ro, po: pacsv.open_csv(io.BytesIO(data), ro, po).schema.names)
+    header = list(delivered)
+    while header and not normalise_header(header[-1]):
+        header.pop()  # a trailing comma on every line: the empty last column is read, then checked
+    _check_width(len(delivered), "header", limits)
+    _check_header(header, "header", limits)
+    table = _csv(
+        data,
+        lambda ro, po: pacsv.read_csv(
+            io.BytesIO(data),
+            ro,
+            po,
+            pacsv.ConvertOptions(
+                column_types=dict.fromkeys(delivered, pa.string()), strings_can_be_null=False
+            ),
+        ),
+    )
+    rows = _csv_rows(data, table.num_rows)
+    for index in range(len(header), len(delivered)):
+        _nothing_right_of_header(table.column(index), rows, index, header)
+    arrays = [table.column(i) for i in range(len(header))]
+    return [Batch("", 0, header, _text_table(header, arrays, rows))]
+
+
+def _csv(data: bytes, read: Callable[[pacsv.ReadOptions, pacsv.ParseOptions], T]) -> T:
+    """Run a pyarrow CSV read, growing the block for a record longer than a block and allowing
+    line breaks inside quoted values when a block boundary falls inside one (Arrow detects that
+    and says "out of sync"). Both only when needed: the defaults read faster."""
+    block, newlines = _BLOCK, False
+    while True:
+        try:
+            return read(
+                pacsv.ReadOptions(use_threads=True, block_size=block),
+                pacsv.ParseOptions(newlines_in_values=newlines),
+            )
+        except pa.ArrowInvalid as exc:
+            message = str(exc)
+            if "straddling" in message and block <= len(data):
+                block = min(block * 8, len(data) + 1, 2**31 - 1)
+            elif "newlines_in_values" in message and not newlines:
+                newlines = True
+            else:
+                raise
+
+
+def _csv_rows(data: bytes, records: int) -> pa.Array | range:
+    """Spreadsheet row of each data record: 2, 3, ... unless blank lines or line breaks inside
+    values move them (then the records are counted the way a spreadsheet program shows them)."""
+    lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
+    if lines == records + 1:
+        return range(2, records + 2)
+    csv.field_size_limit(sys.maxsize)  # sizes are checked, with row and column, after reading
+    text = io.StringIO(data.decode("utf-8", errors="replace"), newline="")
+    numbers = [n for n, record in enumerate(csv.reader(text), start=1) if record]
+    if len(numbers) != records + 1:
+        raise ValueError(f"cannot place rows: {records:,} records but {len(numbers) - 1:,} lines")
+    return pa.array(numbers[1:], pa.int64())
+
+
+def _nothing_right_of_header(
+    column: pa.ChunkedArray, rows: pa.Array | range, index: int, header: list[str]
+) -> None:
+    filled = pc.greater(pc.binary_length(column), 0)
+    if pc.any(filled).as_py():
+        at = pc.index(filled, True).as_py()
+        row = rows[at] if isinstance(rows, range) else rows[at].as_py()
+        raise ValueError(
+            f"row {row} column {index + 1}: value {column[at].as_py()[:50]!r} right of the "
+            f"last header column ({header[-1] if header else 'none'!r})"
+        )
