@@ -84,7 +84,6 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
     result = dict(out or {})
     with state._lock:
         state.outputs[task.name] = result
-        state.trace.append(task.name)
     if state.lineage is not None:
         state.lineage.step_end(task.name, state)
     return result

@@ -71,7 +71,6 @@ class RunState:
     lock: RunLock | None = None
     t0: float = field(default_factory=time.perf_counter)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    trace: list[str] = field(default_factory=list)  # steps in the order they ran
     # discover / bronze
     landed: list[LandedFile] = field(default_factory=list)
     known: dict[str, ops.KnownFile] = field(default_factory=dict)
