@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 
 @runtime_checkable
 class StepResult(Protocol):
+    """What the runner recognises as a typed result (anything else is taken as the dict)."""
+
     def to_output(self) -> dict[str, Any]: ...
 
 
