@@ -348,8 +348,9 @@ def test_a_run_takes_deliveries_in_arrival_order_and_leaves_partial_copies(tmp_p
     with open(stray, "wb") as f:
         f.write(b"x")
     state = state_for(root)
-    assert steps.discover(state) == {"files": 6, "bytes": 6}
-    assert [f.relative for f in state.landed] == [
+    assert steps.discover(state).to_output() == {"files": 6, "bytes": 6}
+    landed = state.results.discover.landed
+    assert [f.relative for f in landed] == [
         "2025/04/items.csv",
         "orders.csv",
         "orders~2.csv",
@@ -357,10 +358,10 @@ def test_a_run_takes_deliveries_in_arrival_order_and_leaves_partial_copies(tmp_p
         "ünïcode/catalog.jsonl",
         "late products.csv",
     ]
-    assert [f.mtime_ns for f in state.landed] == [T0 - 5, T0, T0, T0, T0 + 1, T0 + 5]
+    assert [f.mtime_ns for f in landed] == [T0 - 5, T0, T0, T0, T0 + 1, T0 + 5]
     only = state_for(root, only=["orders~10.csv", "late products.csv", ".hidden.csv"])
-    steps.discover(only)
-    assert [f.relative for f in only.landed] == ["orders~10.csv", "late products.csv"]
+    found = steps.discover(only)
+    assert [f.relative for f in found.landed] == ["orders~10.csv", "late products.csv"]
 
 
 def test_the_archive_moves_only_files_still_as_they_were_read(tmp_path: Path) -> None:
@@ -368,21 +369,21 @@ def test_the_archive_moves_only_files_still_as_they_were_read(tmp_path: Path) ->
     for name in ("same.csv", "grown.csv", "touched.csv", "gone.csv"):
         drop(root, f"in/{name}", b"a,b\n1,2\n", T0)
     state = state_for(root)
-    steps.discover(state)
+    landed = steps.discover(state).landed
     drop(root, "in/grown.csv", b"a,b\n1,2\n3,4\n", T0)  # rewritten: another size
     drop(root, "in/touched.csv", b"a,b\n1,9\n", T0 + 1)  # same size, another time
     os.remove(root.path("landing", "in/gone.csv"))
-    state.moves = [
-        (f.path, root.path("archive", "d", "run-1", f.relative), None) for f in state.landed
+    state.results.bronze.moves = [
+        (f.path, root.path("archive", "d", "run-1", f.relative), None) for f in landed
     ]
-    assert steps.archive(state) == {"manifest": True, "moved": 1}
+    assert steps.archive(state).to_output() == {"manifest": True, "moved": 1}
     assert sorted(f.relative for f in root.list_files("landing")) == [
         "in/grown.csv",
         "in/touched.csv",
     ]
     assert Path(root.path("archive", "d", "run-1", "in/same.csv")).read_bytes() == b"a,b\n1,2\n"
     # a retried archive step moves nothing twice
-    assert steps.archive(state) == {"manifest": True, "moved": 0}
+    assert steps.archive(state).to_output() == {"manifest": True, "moved": 0}
 
 
 # --- claiming a name in landing/ --------------------------------------------------------------

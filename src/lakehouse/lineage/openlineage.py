@@ -214,8 +214,9 @@ class Emitter:
     ) -> tuple[list[InputDataset], list[OutputDataset]]:
         versions = dict(state.versions)
         if step == "bronze":
-            entities = sorted({i.entity for i in state.fresh if i.entity})
-            rows = {e: sum(i.rows for i in state.fresh if i.entity == e) for e in entities}
+            fresh = state.results.bronze.fresh
+            entities = sorted({i.entity for i in fresh if i.entity})
+            rows = {e: sum(i.rows for i in fresh if i.entity == e) for e in entities}
             ins = [self._input(f"landing.{e}") for e in entities]
             outs = [
                 self._output(f"bronze.{e}", versions.get(f"bronze.{e}"), rows[e]) for e in entities
@@ -238,7 +239,7 @@ class Emitter:
                 for name in written:
                     reads.update(e.source.table for e in stored_edges_into(graph, name))
             ins = [self._input(n) for n in sorted(reads - set(written))]
-            rows = dict(state.rows_written)
+            rows = dict(state.results.gold.rows_written)
             outs = [self._output(n, versions[n], rows.get(n)) for n in written]
             return ins, outs
         return [], []

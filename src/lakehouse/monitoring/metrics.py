@@ -32,9 +32,10 @@ def collect_run(state: RunState) -> None:
         rate = reject_rate(r)
         if rate is not None:
             state.metric("reject_rate", table, rate, "ratio")
-        state.metric("bytes_in", table, state.bytes_in.get(entity, 0), "bytes")
-        if entity in state.latency:
-            state.metric("latency_s", table, state.latency[entity], "s")
+        state.metric("bytes_in", table, state.results.bronze.bytes_in.get(entity, 0), "bytes")
+        latency = state.results.silver[entity].latency
+        if latency is not None:
+            state.metric("latency_s", table, latency, "s")
     state.metric("files_loaded", "pipeline", len(s.files_loaded), "files")
     state.metric("files_rejected", "pipeline", len(s.files_rejected), "files")
     state.metric("files_duplicate", "pipeline", len(s.files_duplicate), "files")

@@ -147,7 +147,7 @@ def run_findings(state: RunState) -> list[Finding]:
                 f"quarantine.{entity}",
             )
         )
-    loaded = {i.entity for i in state.fresh if i.entity}
+    loaded = {i.entity for i in state.results.bronze.fresh if i.entity}
     items = freshness(state.root, state.contracts, state.settings, state.now, loaded)
     for f in items:
         state.metric("freshness_lag_s", f.table, f.lag_seconds, "s")

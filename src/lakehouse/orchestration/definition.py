@@ -4,9 +4,10 @@ Both executors read this and nothing else: `runner.execute` runs it in-process a
 `asl.state_machine_definition` turns it into Amazon States Language for Step Functions. The
 graph is a sequence of nodes:
 
-- `Task`: one step (a Python function `fn(state, **params) -> dict | None`, named by its
-  import path so this module imports nothing heavy); its output dict is kept as
-  `steps.<name>` (in ASL: `$.steps.<name>`), where a later `Gate` can read it.
+- `Task`: one step (a Python function `fn(state, **params) -> StepResult | dict | None`,
+  named by its import path so this module imports nothing heavy); its output dict (a typed
+  result's `to_output()`) is kept as `steps.<name>` (in ASL: `$.steps.<name>`), where a later
+  `Gate` can read it.
 - `Parallel`: branches of tasks that run side by side; the node ends when every branch has.
 - `Gate`: a Choice — when `steps.<output>` is not greater than `above`, jump to `otherwise`.
 
@@ -24,8 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
+    from lakehouse.orchestration.results import StepResult
 
-StepFn = Callable[..., "Mapping[str, Any] | None"]
+StepFn = Callable[..., "StepResult | Mapping[str, Any] | None"]
 
 
 @dataclass(frozen=True)

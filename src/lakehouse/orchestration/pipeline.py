@@ -213,7 +213,7 @@ def run(
             only=files,
             progress=progress,
             lock=lock,
-            refused={name: (why, None) for name, why in (refused or {}).items()},
+            delivery_refused=refused or {},
             refresh_all=refresh == "all",
         )
         state.lineage = _lineage_emitter(state)

@@ -19,6 +19,7 @@ from typing import Any, cast
 from lakehouse.errors import LakehouseError, storage_failure
 from lakehouse.log import event
 from lakehouse.orchestration.definition import Gate, Parallel, PipelineDefinition, StepFn, Task
+from lakehouse.orchestration.results import StepResult
 from lakehouse.orchestration.state import RunState
 
 Sleep = Callable[[float], None]
@@ -60,7 +61,7 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
             if state.lock is not None:
                 state.lock.check()
             try:
-                out: Mapping[str, Any] | None = fn(state, **task.params)
+                out = fn(state, **task.params)
                 break
             except Exception as exc:
                 if not is_transient(exc) or attempt > len(delays):
@@ -81,10 +82,9 @@ def run_task(task: Task, state: RunState, sleep: Sleep = time.sleep) -> dict[str
         with state._lock:
             state.summary.steps[task.name] = time.perf_counter() - t0
             state.summary.attempts[task.name] = attempt
-    result = dict(out or {})
+    result = out.to_output() if isinstance(out, StepResult) else dict(out or {})
     with state._lock:
         state.outputs[task.name] = result
-        state.trace.append(task.name)
     if state.lineage is not None:
         state.lineage.step_end(task.name, state)
     return result

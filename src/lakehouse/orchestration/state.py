@@ -8,24 +8,20 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.engines.base import EntityResult
+from lakehouse.orchestration.results import StepResults
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import Engine
-    from lakehouse.ingest.intake import Intake
     from lakehouse.lineage.openlineage import Emitter
-    from lakehouse.monitoring.sla import Finding
-    from lakehouse.store import ops
     from lakehouse.store.lock import RunLock
-    from lakehouse.store.root import LandedFile, Root
+    from lakehouse.store.root import Root
 
 Progress = Callable[[str, int, int], None]  # (step, done, total)
 
@@ -55,8 +51,18 @@ class RunSummary:
 
 @dataclass
 class RunState:
-    """Shared by the steps of one run. Entity steps may run in threads: each gets its own
-    engine from `engine()`, and writes only its own entity's slots."""
+    """Shared by the steps of one run, grouped by who writes what:
+
+    - the run's inputs, set by `pipeline.run` before the first step and only read after;
+    - `summary`, the run's report: the runner times each step and sets the outcome, bronze
+      the files, silver the entities;
+    - `results`, each step's typed result, written by that step alone (`results.bronze`, ...);
+    - `outputs`, each step's output dict (from `result.to_output()`), written by the runner;
+    - the run's ledgers, appended by any step under `_lock`: `versions` and `metrics`;
+    - what this class's own methods keep: `t0`, `scratch` and the engines.
+
+    Entity steps may run in threads: each gets its own engine from `engine()`, and writes only
+    its own entity's slots."""
 
     root: Root
     summary: RunSummary
@@ -66,34 +72,20 @@ class RunState:
     trigger: str = "manual"
     engine_name: str = "local"
     only: Collection[str] | None = None  # relative paths to process (watch); None: all
+    # files the delivery refused (`copy_sources`), never copied in: name -> why
+    delivery_refused: Mapping[str, str] = field(default_factory=dict)
     refresh_all: bool = False  # gold: rebuild every budget model that is behind, now
     progress: Progress | None = None
     lock: RunLock | None = None
-    t0: float = field(default_factory=time.perf_counter)
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
-    trace: list[str] = field(default_factory=list)  # steps in the order they ran
-    # discover / bronze
-    landed: list[LandedFile] = field(default_factory=list)
-    known: dict[str, ops.KnownFile] = field(default_factory=dict)
-    # files not read at all, name -> (why, their path in landing/ or None if never copied in)
-    refused: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    fresh: list[Intake] = field(default_factory=list)
-    records: list[ops.FileRecord] = field(default_factory=list)
-    moves: list[tuple[str, str, str | None]] = field(default_factory=list)
-    seqs: dict[str, int] = field(default_factory=dict)
-    rows: dict[str, pa.Table] = field(default_factory=dict)  # entity -> bronze rows of this run
-    # a run too big for memory: entity -> [(scratch Parquet file of one chunk's rows, its files)]
-    spills: dict[str, list[tuple[str, list[Intake]]]] = field(default_factory=dict)
-    scratch: str | None = None  # local folder of those files, removed when the run ends
-    bytes_in: dict[str, int] = field(default_factory=dict)
-    latency: dict[str, float] = field(default_factory=dict)  # entity -> max landing->silver s
-    # Delta versions this run wrote ("bronze.orders" -> 7), for the lineage events
-    versions: dict[str, int] = field(default_factory=dict)
-    rows_written: dict[str, int] = field(default_factory=dict)  # gold: rows of each write
     lineage: Emitter | None = None  # OpenLineage events of this run (None: not sent)
-    # quality / notify
-    findings: list[Finding] = field(default_factory=list)
-    metrics: list[dict[str, Any]] = field(default_factory=list)
+    results: StepResults = field(default_factory=StepResults)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Delta versions of every commit of this run ("bronze.orders" -> 7), for the lineage
+    # events; kept over a step's attempts, so a retry that finds its commit done still names it
+    versions: dict[str, int] = field(default_factory=dict)
+    metrics: list[dict[str, Any]] = field(default_factory=list)  # rows of `_ops.metrics`
+    t0: float = field(default_factory=time.perf_counter)
+    scratch: str | None = None  # local folder of bronze's spills, removed when the run ends
     _engines: dict[int, Engine] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -1,4 +1,7 @@
-"""The steps of a run, each `fn(state, **params) -> output dict`; order lives in definition.py.
+"""The steps of a run, each `fn(state, **params) -> result`; order lives in definition.py.
+
+A step reads the run's inputs and the earlier steps' results (`state.results`), and writes its
+own result there (`lakehouse.orchestration.results`); the runner keeps its output dict.
 
 Every step is idempotent, so the runner may retry it after a transient error and a killed run
 is converged by the next one: bronze appends are keyed by file hash, silver merges write only
@@ -24,6 +27,15 @@ from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
 from lakehouse.orchestration.repair import repair_entity
+from lakehouse.orchestration.results import (
+    ArchiveResult,
+    BronzeResult,
+    Discovered,
+    GoldResult,
+    Move,
+    QualityResult,
+    SilverResult,
+)
 from lakehouse.orchestration.state import RunState
 from lakehouse.store import ops
 from lakehouse.store.deliveries import arrival_order, fit_name, link_refusal
@@ -31,7 +43,7 @@ from lakehouse.store.fencing import LockLost
 from lakehouse.store.root import LandedFile, Root
 
 
-def discover(state: RunState) -> dict[str, Any]:
+def discover(state: RunState) -> Discovered:
     """Files in landing/ (only those named in `state.only`, when set) and the manifest.
 
     The files are taken in arrival order (`storage.arrival_order`), so of two deliveries of
@@ -43,53 +55,54 @@ def discover(state: RunState) -> dict[str, Any]:
     if state.only is not None:
         wanted = set(state.only)
         landed = [f for f in landed if f.relative in wanted]
+    refused: dict[str, tuple[str, str | None]] = {
+        name: (why, None) for name, why in state.delivery_refused.items()
+    }
     if root.is_local:
         area = root.path("landing")
         for f in landed:
             why = link_refusal(f.path, area, "landing/")
             if why is not None:
-                state.refused[f.relative] = (why, f.path)
-        landed = [f for f in landed if f.relative not in state.refused]
-    state.landed = sorted(landed, key=arrival_order)
-    state.known = ops.known_files(root)
-    files = len(landed) + len(state.refused)
-    return {"files": files, "bytes": sum(f.size for f in landed)}
+                refused[f.relative] = (why, f.path)
+        landed = [f for f in landed if f.relative not in refused]
+    found = Discovered(tuple(sorted(landed, key=arrival_order)), ops.known_files(root), refused)
+    state.results.discover = found
+    return found
 
 
-def bronze(state: RunState) -> dict[str, Any]:
+def bronze(state: RunState) -> BronzeResult:
     """Read each landed file: duplicates and rejects are set aside; rows go to bronze."""
     from lakehouse.orchestration.preflight import check_tables, create_entity_tables
 
-    taken = take_in_all(state.root, state.landed, state.contracts, state.settings.intake)
+    found = state.results.discover
+    landed = found.landed
+    taken = take_in_all(state.root, list(landed), state.contracts, state.settings.intake)
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing
     create_entity_tables(state.root, state.contracts)
     s = state.summary
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
-    state.fresh, state.records, state.moves, state.bytes_in = [], [], [], {}
+    state.results.bronze = b = BronzeResult()
     seen_now: set[str] = set()
-    state.seqs, state.rows, state.spills = {}, {}, {}
     buffered: dict[str, list[Intake]] = {}
     chunk_rows = state.settings.pipeline.chunk_rows
-    written = 0
     day = s.started_at.strftime("%Y-%m-%d")
-    landed = state.landed
     for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
-        prior = state.known.get(item.sha256)
+        prior = found.known.get(item.sha256)
         if prior is not None or item.sha256 in seen_now:
             status = prior.status if prior else "loaded"
             s.files_duplicate.append(f.relative)
             dst = ""
             if status == "rejected" and prior is not None:
-                state.moves.append(
+                b.moves.append(
                     _reject_move(
                         state.root, s.run_id, f.relative, f.path, prior.reasons, prior.detail
                     )
                 )
             else:
                 dst = state.root.path("archive", day, s.run_id, "duplicates", f.relative)
-                state.moves.append((f.path, dst, None))
-            state.records.append(
+                b.moves.append((f.path, dst, None))
+            b.records.append(
                 ops.FileRecord(
                     item.sha256,
                     f.relative,
@@ -107,8 +120,8 @@ def bronze(state: RunState) -> dict[str, Any]:
             rej = item.rejected
             s.files_rejected[f.relative] = rej.reasons
             mv = _reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
-            state.moves.append(mv)
-            state.records.append(
+            b.moves.append(mv)
+            b.records.append(
                 ops.FileRecord(
                     item.sha256,
                     f.relative,
@@ -124,11 +137,11 @@ def bronze(state: RunState) -> dict[str, Any]:
             )
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
-        state.seqs[item.sha256] = len(state.fresh)
-        state.fresh.append(item)
+        b.seqs[item.sha256] = len(b.fresh)
+        b.fresh.append(item)
         dst = state.root.path("archive", day, s.run_id, f.relative)
-        state.moves.append((f.path, dst, None))
-        state.records.append(
+        b.moves.append((f.path, dst, None))
+        b.records.append(
             ops.FileRecord(
                 item.sha256,
                 f.relative,
@@ -143,32 +156,33 @@ def bronze(state: RunState) -> dict[str, Any]:
         assert item.entity is not None
         buffer = buffered.setdefault(item.entity, [])
         if buffer and sum(i.rows for i in buffer) + item.rows > chunk_rows:
-            written += _flush_bronze(state, item.entity, buffer, keep=False)
+            _flush_bronze(state, item.entity, buffer, keep=False)
             buffer = buffered[item.entity] = []
         buffer.append(item)
     state.tick("read", len(landed), len(landed))
-    s.files_loaded = [i.landed.relative for i in state.fresh]
+    s.files_loaded = [i.landed.relative for i in b.fresh]
     _record_refused(state)
     for entity in state.contracts:
         items = buffered.pop(entity, [])
-        state.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
+        b.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
         whole = len(items) == len(_items(state, entity))  # never flushed early: keep the rows
         if items or whole:
-            written += _flush_bronze(state, entity, items, keep=whole)
+            _flush_bronze(state, entity, items, keep=whole)
         fault_point(f"after_bronze:{entity}")
-    return {"loaded": len(state.fresh), "rejected": len(s.files_rejected), "rows": written}
+    return b
 
 
-def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> int:
-    """Append these files' rows to bronze. With `keep`, the rows stay in `state.rows` for the
-    silver step; otherwise they go to a local scratch Arrow file, one per chunk of about
-    `pipeline.chunk_rows` rows, and leave memory."""
+def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> None:
+    """Append these files' rows to bronze. With `keep`, the rows stay in `results.bronze.rows`
+    for the silver step; otherwise they go to a local scratch Arrow file, one per chunk of
+    about `pipeline.chunk_rows` rows, and leave memory."""
     contract = state.contracts[entity]
-    rows = bronze_rows(contract, items, state.seqs, state.run_id, state.now)
+    b = state.results.bronze
+    rows = bronze_rows(contract, items, b.seqs, state.run_id, state.now)
     if keep:
-        state.rows[entity] = rows
+        b.rows[entity] = rows
     else:
-        spills = state.spills.setdefault(entity, [])
+        spills = b.spills.setdefault(entity, [])
         path = state.scratch_file(f"{entity}-{len(spills)}.arrow")
         feather.write_feather(rows, path, compression="uncompressed")  # written and mapped fast
         spills.append((path, items))
@@ -180,34 +194,38 @@ def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bo
                 state.versions[f"bronze.{contract.entity}"] = version
     for item in items:
         item.release()
-    return int(rows.num_rows)
+    b.rows_appended += rows.num_rows
 
 
-def silver(state: RunState, entity: str) -> dict[str, Any]:
+def silver(state: RunState, entity: str) -> SilverResult:
     """Validate the entity's new rows (and rows waiting for a parent); merge; quarantine."""
     contract = state.contracts[entity]
+    bronze = state.results.bronze
     items = _items(state, entity)
-    rows = state.rows.get(entity)
+    rows = bronze.rows.get(entity)
     if rows is not None:
         result = _process(state, contract, rows, _ctx(state, items))
     else:  # a big run: validate and merge one chunk at a time
         result = EntityResult(entity)
-        for n, (path, chunk) in enumerate(state.spills[entity]):
+        for n, (path, chunk) in enumerate(bronze.spills[entity]):
             rows = feather.read_table(path, memory_map=True)
             part = _process(state, contract, rows, _ctx(state, chunk, recheck=n == 0))
             check_accounting(part)
             result.add(part)
-        for path, _ in state.spills.pop(entity):  # done: a retry would not need them
+        for path, _ in bronze.spills.pop(entity):  # done: a retry would not need them
             os.remove(path)
     if f"silver.{entity}" in result.versions:  # defence behind fencing: one row per key
         repair_entity(state.root, contract, state.run_id, written_by=state.run_id)
     fault_point(f"after_silver:{entity}")
     check_accounting(result)
+    latency: float | None = None
     if items:
         newest = max(i.landed.mtime_ns for i in items) / 1e9
-        state.latency[entity] = max(0.0, time.time() - newest)
+        latency = max(0.0, time.time() - newest)
+    out = SilverResult(result, latency)
     with state._lock:
         state.summary.entities[entity] = result
+        state.results.silver[entity] = out
         state.versions.update(result.versions)
         done = len(state.summary.entities)
     state.tick("validate", done, len(state.contracts))
@@ -222,7 +240,7 @@ def silver(state: RunState, entity: str) -> dict[str, Any]:
         inserted=result.inserted,
         updated=result.updated,
     )
-    return {"rows_in": result.rows_in, "valid": result.valid, "quarantined": result.quarantined}
+    return out
 
 
 def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
@@ -239,7 +257,7 @@ def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContex
     return engine.process_entity(contract, rows, ctx)
 
 
-def gold(state: RunState) -> dict[str, Any]:
+def gold(state: RunState) -> GoldResult:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
     so a run killed before this step is caught up by the next one); budget models once their
     staleness budget is spent (`lakehouse.gold.freshness`)."""
@@ -247,11 +265,12 @@ def gold(state: RunState) -> dict[str, Any]:
     versions = engine.refresh_gold(
         state.run_id, state.now, state.settings.gold, refresh_all=state.refresh_all
     )
+    result = GoldResult(len(versions), dict(engine.gold_rows))
     with state._lock:
         state.versions.update(versions)
-        state.rows_written.update(engine.gold_rows)
+        state.results.gold = result
     fault_point("after_gold")
-    return {"tables_written": len(versions)}
+    return result
 
 
 def catalog_sync(state: RunState) -> dict[str, Any]:
@@ -261,28 +280,28 @@ def catalog_sync(state: RunState) -> dict[str, Any]:
     return {"tables": len(state.summary.entities)}
 
 
-def quality(state: RunState) -> dict[str, Any]:
+def quality(state: RunState) -> QualityResult:
     """Evaluate the SLAs (reject rate, freshness, duration) and collect the run's metrics."""
     from lakehouse.monitoring import metrics, sla
 
     metrics.collect_run(state)
-    state.findings = sla.run_findings(state)
-    breached = [f for f in state.findings if f.breached]
-    return {"checks": len(state.findings), "breached": len(breached)}
+    state.results.quality = result = QualityResult(tuple(sla.run_findings(state)))
+    return result
 
 
-def archive(state: RunState) -> dict[str, Any]:
+def archive(state: RunState) -> ArchiveResult:
     """Write the files manifest once, then move each file still in landing/ as it was read.
 
     A file whose size or modification time changed since discovery was replaced by its
     producer while the run read it: it is left for the next run (its manifest entry here
     names the bytes this run read, not the new ones)."""
-    if not state.outputs.get("archive", {}).get("manifest"):
-        ops.record_files(state.root, state.records, state.run_id, state.now)
-        state.outputs["archive"] = {"manifest": True}
+    bronze = state.results.bronze
+    if not state.results.archive.manifest:
+        ops.record_files(state.root, bronze.records, state.run_id, state.now)
+        state.results.archive = ArchiveResult(manifest=True)
     fault_point("after_manifest")
-    moves = state.moves
-    seen = {f.path: f for f in state.landed}
+    moves = bronze.moves
+    seen = {f.path: f for f in state.results.discover.landed}
     moved = 0
     for i, (src, dst, reason) in enumerate(moves):
         state.tick("archive", i, len(moves))
@@ -296,7 +315,8 @@ def archive(state: RunState) -> dict[str, Any]:
         state.root.move(src, dst)
         moved += 1
     state.tick("archive", len(moves), len(moves))
-    return {"manifest": True, "moved": moved}
+    state.results.archive = result = ArchiveResult(manifest=True, moved=moved)
+    return result
 
 
 def _still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
@@ -318,15 +338,16 @@ def _record_refused(state: RunState) -> None:
     in landing/ moves to quarantine/files like any rejected file. Their manifest SHA-256 is
     empty: no byte of theirs was read."""
     reasons = ["unreadable_file"]
-    for name, (why, path) in state.refused.items():
+    b = state.results.bronze
+    for name, (why, path) in state.results.discover.refused.items():
         state.summary.files_rejected[name] = reasons
         dst = ""
         if path is not None:
             move = _reject_move(state.root, state.run_id, name, path, reasons, why)
-            state.moves.append(move)
+            b.moves.append(move)
             dst = move[1]
         record = ops.FileRecord("", name, None, None, 0, 0, "rejected", reasons, why, dst)
-        state.records.append(record)
+        b.records.append(record)
         event("file_refused", file=name, detail=why)
 
 
@@ -334,7 +355,8 @@ def notify(state: RunState) -> dict[str, Any]:
     """Open, update or resolve alerts from this run's findings; notify what changed."""
     from lakehouse.monitoring import alerts
 
-    changes = alerts.apply(state.root, state.settings, state.findings, state.now, state.run_id)
+    findings = list(state.results.quality.findings)
+    changes = alerts.apply(state.root, state.settings, findings, state.now, state.run_id)
     return {"sent": len(changes)}
 
 
@@ -374,17 +396,18 @@ def check_accounting(r: EntityResult) -> None:
 
 
 def _items(state: RunState, entity: str) -> list[Intake]:
-    return [i for i in state.fresh if i.entity == entity]
+    return [i for i in state.results.bronze.fresh if i.entity == entity]
 
 
 def _ctx(state: RunState, items: list[Intake], *, recheck: bool = True) -> RunContext:
     files = tuple(i.landed.relative for i in items)
-    return RunContext(state.run_id, state.now, files, frozenset(state.seqs), recheck)
+    seqs = frozenset(state.results.bronze.seqs)
+    return RunContext(state.run_id, state.now, files, seqs, recheck)
 
 
 def _reject_move(
     root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
-) -> tuple[str, str, str]:
+) -> Move:
     dst = root.path("quarantine", "files", run_id, rel)
     body = json.dumps(
         {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
