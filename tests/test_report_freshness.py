@@ -1,0 +1,153 @@
+"""Gold freshness on the dashboard: each gold model with a staleness budget, its as-of time, its
+state (current, behind, past budget), minutes behind and budget, drawn in the report file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from lakehouse import Lakehouse
+from lakehouse.generate import generate
+from lakehouse.gold import list_models
+from lakehouse.report import build
+
+T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
+MIN = dt.timedelta(minutes=1)
+BUDGET = sorted(f"gold.{m.name}" for m in list_models() if m.freshness == "budget")
+EVERY_RUN = sorted(f"gold.{m.name}" for m in list_models() if m.freshness == "every run")
+# order_value_distribution is refreshed by every run (a budget of 0); product_pairs may lag 8
+# minutes; the others the default 15
+MIXED = """
+[gold.models.order_value_distribution]
+staleness_minutes = 0
+
+[gold.models.product_pairs]
+staleness_minutes = 8
+"""
+
+
+def lake_behind(dest: Path, first: dt.datetime, config: str) -> Lakehouse:
+    """Two runs, at `first` and 5 minutes later with the last day's orders: the second leaves
+    the budget models behind silver (those with a budget of 0 excepted)."""
+    src = dest / "gen"
+    generate(src, orders=200, products=30, days=3, seed=5, fmt="csv")
+    files = sorted(src.glob("*.csv"))
+    last = max(p.stem.rsplit("_", 1)[-1] for p in files if not p.name.startswith("products"))
+    later = [p for p in files if p.stem.endswith(last) and not p.name.startswith("products")]
+    (dest / "lake").mkdir()
+    (dest / "lake" / "lakehouse.toml").write_text(config)
+    lh = Lakehouse(dest / "lake")
+    lh.run([p for p in files if p not in later], now=first)
+    lh.run(later, now=first + 5 * MIN)
+    return lh
+
+
+class GoldCard(HTMLParser):
+    """The gold freshness card as a browser reads it: title, rows (key and cell texts), note."""
+
+    def __init__(self, page: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.title = ""
+        self.rows: dict[str, list[str]] = {}
+        self.note = ""
+        self._in: str | None = None
+        self._row: list[str] | None = None
+        card = re.search(r'<article[^>]* id="card-gold-freshness".*?</article>', page, re.S)
+        assert card is not None, "no gold freshness card"
+        self.feed(card[0])
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "h3":
+            self._in = "title"
+        elif tag == "tr" and a.get("data-key") is not None:
+            self._row = self.rows.setdefault(a["data-key"] or "", [])
+        elif tag == "td" and self._row is not None:
+            self._row.append("")
+            self._in = "cell"
+        elif tag == "p" and a.get("id") == "gold-every-run":
+            self._in = "note"
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("h3", "td", "p"):
+            self._in = None
+        elif tag == "tr":
+            self._row = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "title":
+            self.title += data
+        elif self._in == "cell" and self._row is not None:
+            self._row[-1] += data
+        elif self._in == "note":
+            self.note += data
+
+
+@pytest.fixture(scope="module")
+def lake(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
+    return lake_behind(tmp_path_factory.mktemp("gold-fresh"), T0, MIXED)
+
+
+def test_report_draws_each_budget_model_with_its_state_minutes_and_budget(lake: Lakehouse) -> None:
+    card = GoldCard(build(lake.root, now=T0 + 10 * MIN))
+    behind = ["gold.cohort_retention", "2026-12-01 12:00 UTC", "• behind", "10.0", "15"]
+    expected = {t: [t, *behind[1:]] for t in BUDGET}
+    expected["gold.order_value_distribution"] = [
+        "gold.order_value_distribution",
+        "2026-12-01 12:05 UTC",  # rebuilt by the second run: its budget is 0
+        "✓ current",
+        "0.0",
+        "0",
+    ]
+    expected["gold.product_pairs"] = [
+        "gold.product_pairs",
+        "2026-12-01 12:00 UTC",
+        "✗ past budget",  # 10 minutes behind, 8 allowed
+        "10.0",
+        "8",
+    ]
+    assert list(card.rows) == BUDGET  # by name, every-run models not listed
+    assert card.rows == expected
+    assert card.title == (
+        f"Gold freshness: 1 of {len(BUDGET)} budget models are past their staleness budget: "
+        "gold.product_pairs"
+    )
+    assert card.note == (
+        f"Every-run models ({len(EVERY_RUN)}, not listed) are rebuilt by each run that changes "
+        "what they read: current when a run ends."
+    )
+
+    six = GoldCard(build(lake.root, now=T0 + 6 * MIN)).rows  # pairs still within its 8 minutes
+    assert six["gold.product_pairs"][2:] == ["• behind", "6.0", "8"]
+    assert [t for t, r in six.items() if r[2] == "• behind"] == [
+        t for t in BUDGET if t != "gold.order_value_distribution"
+    ]
+    assert GoldCard(build(lake.root, now=T0 + 6 * MIN)).title == (
+        f"Gold freshness: {len(BUDGET) - 1} of {len(BUDGET)} budget models are behind silver, "
+        "within their budget"
+    )
+
+
+def test_once_a_run_catches_them_up_every_budget_model_is_current(
+    lake: Lakehouse, tmp_path: Path
+) -> None:
+    shutil.copytree(lake.root.uri, tmp_path / "lake")
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run([], now=T0 + 16 * MIN)  # every budget is spent: the run rebuilds them all
+    card = GoldCard(build(lh.root, now=T0 + 17 * MIN))
+    assert {t: r[1:4] for t, r in card.rows.items()} == {
+        t: ["2026-12-01 12:16 UTC", "✓ current", "0.0"] for t in BUDGET
+    }
+    assert card.title == f"Gold freshness: all {len(BUDGET)} budget models are current"
+
+
+def test_a_root_without_gold_builds_says_so(tmp_path: Path) -> None:
+    page = build(tmp_path / "nothing-here")
+    article = re.search(r'<article[^>]* id="card-gold-freshness".*?</article>', page, re.S)
+    assert article is not None
+    assert "Gold freshness: no gold build yet" in article[0] and "<tr data-key" not in article[0]
