@@ -1,20 +1,26 @@
 """Gold freshness on the dashboard: each gold model with a staleness budget, its as-of time, its
-state (current, behind, past budget), minutes behind and budget, drawn in the report file."""
+state (current, behind, past budget), minutes behind and budget, drawn in the report file; on
+the served page the rows follow `/api/state` between reloads."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 import shutil
+import threading
+from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from browser_support import Console, browser, laptop_page, screenshot
 from lakehouse import Lakehouse
 from lakehouse.generate import generate
 from lakehouse.gold import list_models
 from lakehouse.report import build
+from lakehouse.report.ops_page import gold_title
 
 T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)
@@ -151,3 +157,79 @@ def test_a_root_without_gold_builds_says_so(tmp_path: Path) -> None:
     article = re.search(r'<article[^>]* id="card-gold-freshness".*?</article>', page, re.S)
     assert article is not None
     assert "Gold freshness: no gold build yet" in article[0] and "<tr data-key" not in article[0]
+
+
+# --- the served page: rows follow /api/state between reloads ---------------------------------
+ROWS = """() => Array.from(document.querySelectorAll('#card-gold-freshness tbody tr'))
+  .map(tr => [tr.dataset.key, tr.querySelector('.badge').className,
+              ...Array.from(tr.cells).map(td => td.textContent)])"""
+
+
+@pytest.fixture
+def served_behind(tmp_path: Path) -> Iterator[tuple[str, Lakehouse]]:
+    """Budget models behind silver by an hour (wall clock), with a budget of 1000 minutes,
+    served on 127.0.0.1 and polled every half second."""
+    from lakehouse.report.server import make_server
+
+    now = dt.datetime.now(dt.UTC)
+    lh = lake_behind(tmp_path, now - 60 * MIN, "[gold]\nstaleness_minutes = 1000\n")
+    server = make_server(lh.root, 0, refresh_seconds=0.5)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        host, port = server.server_address[:2]
+        yield f"http://{host!s}:{port}/", lh
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def minutes(text: str) -> float:
+    return float(text.replace(",", ""))
+
+
+@pytest.mark.browser
+def test_served_page_follows_gold_freshness_from_api_state(
+    served_behind: tuple[str, Lakehouse],
+) -> None:
+    url, lh = served_behind
+    console = Console()
+    with browser() as b, laptop_page(b, console) as page:
+        page.goto(url + "#ops")
+        page.wait_for_selector("body[data-ready=true]")
+        rows: list[list[Any]] = page.evaluate(ROWS)
+        assert [r[0] for r in rows] == BUDGET
+        for key, cls, name, _, state, behind, budget in rows:
+            assert (name, cls, state, budget) == (key, "badge info", "• behind", "1,000")
+            assert 60 <= minutes(behind) < 70
+        page.evaluate("() => { window.notReloaded = true; }")
+
+        # the budget changes, no table does: the page is not reloaded, the next poll redraws
+        Path(lh.root.uri, "lakehouse.toml").write_text(
+            "[gold]\nstaleness_minutes = 1000\n\n[gold.models.product_pairs]\n"
+            "staleness_minutes = 30\n"
+        )
+        page.wait_for_function(
+            """() => document.querySelector(
+                '#card-gold-freshness tr[data-key="gold.product_pairs"] .badge'
+            ).textContent.endsWith('past budget')""",
+            timeout=30_000,
+        )
+        assert page.evaluate("() => window.notReloaded") is True
+        after = {r[0]: r for r in page.evaluate(ROWS)}
+        pairs = after.pop("gold.product_pairs")
+        assert pairs[1:3] == ["badge bad", "gold.product_pairs"]
+        assert (pairs[4], pairs[6]) == ("✗ past budget", "30")
+        assert 60 <= minutes(pairs[5]) < 70
+        assert {r[4] for r in after.values()} == {"• behind"}
+        title = page.inner_text("#card-gold-freshness .card-title")
+        states = [
+            {"table": t, "state": "past budget" if t == "gold.product_pairs" else "behind"}
+            for t in BUDGET
+        ]
+        assert title == gold_title(states)
+        assert title.endswith("past their staleness budget: gold.product_pairs")
+        page.locator("#card-gold-freshness").scroll_into_view_if_needed()
+        screenshot(page, "serve-ops-gold-freshness")
+    assert console.errors == []
