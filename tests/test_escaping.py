@@ -111,6 +111,72 @@ def test_page_html_has_no_link_or_tag_from_data(page: str) -> None:
         assert raw not in body
 
 
+class Rows(HTMLParser):
+    """Every table row's data-key and cell texts, every tag, and the card title's text."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[tuple[str | None, list[str]]] = []
+        self.tags: list[str] = []
+        self.title = ""
+        self._in: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        if tag == "tr":
+            self.rows.append((dict(attrs).get("data-key"), []))
+        elif tag == "td":
+            self.rows[-1][1].append("")
+            self._in = "td"
+        elif tag == "h3":
+            self._in = "h3"
+
+    def handle_endtag(self, tag: str) -> None:
+        self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in == "td":
+            self.rows[-1][1][-1] += data
+        elif self._in == "h3":
+            self.title += data
+
+
+def test_gold_freshness_shows_model_names_as_text() -> None:
+    """The gold freshness card: names in its title, cells and row keys (which the served page's
+    script matches against `/api/state`) are text, read back exactly."""
+    import datetime as dt
+
+    from lakehouse.report.ops_data import Operations
+    from lakehouse.report.ops_page import gold_card
+    from lakehouse.report.page import card_html
+
+    now = dt.datetime(2026, 12, 1, 12, tzinfo=dt.UTC)
+    names = [PRODUCT, DEPARTMENT, CLOSER]
+    o = Operations(
+        now,
+        gold=[
+            {
+                "table": n,
+                "as_of": now,
+                "state": "past budget",
+                "staleness_minutes": 20.0,
+                "budget_minutes": 15.0,
+            }
+            for n in names
+        ],
+        gold_every_run=[CLOSER],
+    )
+    text = card_html(gold_card(o))
+    for raw in names:
+        assert raw not in text
+    parsed = Rows()
+    parsed.feed(text)
+    assert set(parsed.tags) <= {"article", "header", "h3", "p", "div", "table", "thead", "tbody",
+                                "tr", "th", "td", "code", "span"}  # fmt: skip
+    assert [(k, cells[0]) for k, cells in parsed.rows if k is not None] == [(n, n) for n in names]
+    assert parsed.title.endswith(f"past their staleness budget: {', '.join(names)}")
+
+
 def test_figure_escapes_every_string_but_its_templates() -> None:
     fig = figure(
         [{"type": "bar", "name": "a&b", "y": [DEPARTMENT], "hovertemplate": "%{y}<br>%{x}"}],

@@ -29,10 +29,17 @@ def plot_text(value: str) -> str:
     return html.escape(value, quote=False)
 
 
-def table(head: list[str], rows: list[list[str]], cls: str = "grid") -> str:
-    """An HTML table; cells are HTML already (escape text with `esc`)."""
+def table(
+    head: list[str], rows: list[list[str]], cls: str = "grid", keys: list[str] | None = None
+) -> str:
+    """An HTML table; cells are HTML already (escape text with `esc`). `keys` (text, one per
+    row) become the rows' `data-key`, for the browser to find a row again."""
     th = "".join(f"<th>{esc(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in rows)
+    starts = ["<tr>"] * len(rows) if keys is None else [f'<tr data-key="{esc(k)}">' for k in keys]
+    body = "".join(
+        start + "".join(f"<td>{c}</td>" for c in r) + "</tr>"
+        for start, r in zip(starts, rows, strict=True)
+    )
     return f'<table class="{cls}"><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>'
 
 

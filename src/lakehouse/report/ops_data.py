@@ -1,4 +1,5 @@
-"""What the operations page shows: runs, freshness against SLA, quarantine, alerts, tables.
+"""What the operations page shows: runs, freshness against SLA, gold freshness against the
+staleness budgets, quarantine, alerts, tables.
 
 Read with SQL over `_ops.*` and `quarantine.*` (and Delta metadata for versions and history).
 Every part is optional: a root without runs or alerts yet gives empty lists, and a part that
@@ -23,6 +24,8 @@ class Operations:
     now: dt.datetime
     runs: Rows = field(default_factory=list)  # newest first
     freshness: Rows = field(default_factory=list)
+    gold: Rows = field(default_factory=list)  # the gold models with a staleness budget
+    gold_every_run: list[str] = field(default_factory=list)  # the other gold models
     quarantine: Rows = field(default_factory=list)  # entity, reason, rows
     quarantine_rows: dict[str, int] = field(default_factory=dict)  # entity -> rows held
     examples: dict[str, Rows] = field(default_factory=dict)  # "entity|reason" -> rows
@@ -63,6 +66,37 @@ def freshness(src: Source, now: dt.datetime) -> Rows:
         }
         for t in status.tables
     ]
+
+
+def gold_state(behind: bool, within_budget: bool) -> str:
+    """current | behind | past budget, as `lakehouse status` says it (and the page's script)."""
+    return "past budget" if not within_budget else "behind" if behind else "current"
+
+
+def gold(src: Source, now: dt.datetime) -> Rows:
+    """Per gold model with a staleness budget: the status `lakehouse status` and `/api/state`
+    show (as of, minutes behind silver, budget), with its state."""
+    from lakehouse.config import load
+    from lakehouse.monitoring.status import gold_statuses
+
+    statuses, _ = gold_statuses(src.root, load(src.root).gold, now)
+    return [
+        {
+            "table": g.table,
+            "as_of": g.as_of,
+            "state": gold_state(g.behind, g.within_budget),
+            "staleness_minutes": g.staleness_minutes,
+            "budget_minutes": g.budget_minutes,
+        }
+        for g in sorted(statuses, key=lambda g: g.table)
+    ]
+
+
+def gold_every_run() -> list[str]:
+    """The gold models refreshed by every run (current whenever a run ends)."""
+    from lakehouse.gold import list_models
+
+    return sorted(f"gold.{m.name}" for m in list_models() if m.freshness == "every run")
 
 
 def quarantine_tables(src: Source) -> list[str]:
@@ -183,6 +217,8 @@ def operations(src: Source, now: dt.datetime | None = None) -> Operations:
     parts: dict[str, Any] = {
         "runs": lambda: runs(src),
         "freshness": lambda: freshness(src, moment),
+        "gold": lambda: gold(src, moment),
+        "gold_every_run": gold_every_run,
         "quarantine": lambda: quarantine_counts(src),
         "quarantine_rows": lambda: quarantine_rows(src),
         "examples": lambda: quarantine_examples(src),

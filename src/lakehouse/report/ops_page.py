@@ -1,11 +1,12 @@
-"""The operations page: tiles, runs, freshness against SLA, alerts; quarantine and tables come
-from `ops_detail`."""
+"""The operations page: tiles, runs, freshness against SLA, alerts, gold freshness against the
+staleness budgets; quarantine and tables come from `ops_detail`."""
 
 from __future__ import annotations
 
 from lakehouse.report import fmt, theme
 from lakehouse.report.cards import Card, Chart, Page
 from lakehouse.report.charts import figure
+from lakehouse.report.data import Rows
 from lakehouse.report.markup import badge, esc, status_badge, table
 from lakehouse.report.ops_data import Operations
 from lakehouse.report.ops_detail import quarantine_card, tables_card
@@ -263,6 +264,94 @@ def alerts_card(o: Operations) -> Card:
     )
 
 
+#: how each gold state looks (the served page's script draws the same from `/api/state`)
+GOLD_LOOK = {"current": "ok", "behind": "info", "past budget": "bad"}
+
+
+def gold_title(rows: Rows) -> str:
+    """The finding of the gold freshness card (the page's script writes the same when live)."""
+    past = [g["table"] for g in rows if g["state"] == "past budget"]
+    behind = [g for g in rows if g["state"] == "behind"]
+    if past:
+        more = f" and {len(past) - 3} more" if len(past) > 3 else ""
+        return (
+            f"Gold freshness: {len(past)} of {len(rows)} budget models are past their "
+            f"staleness budget: {', '.join(past[:3])}{more}"
+        )
+    if behind:
+        return (
+            f"Gold freshness: {len(behind)} of {len(rows)} budget models are behind silver, "
+            "within their budget"
+        )
+    return f"Gold freshness: all {len(rows)} budget models are current"
+
+
+def minutes(value: float, decimals: int = 1) -> str:
+    """Minutes as the gold freshness card shows them: '10.0', '1,440.5'."""
+    return fmt.number(value, decimals)
+
+
+def budget_minutes(value: float) -> str:
+    """A budget in minutes: '15', '7.5'."""
+    return fmt.number(value, 0 if float(value).is_integer() else 1)
+
+
+def gold_card(o: Operations) -> Card:
+    """Each gold model with a staleness budget: as of, state, minutes behind, budget; on the
+    served page the rows follow `/api/state` (its `gold` map) between reloads."""
+    n = len(o.gold_every_run)
+    every_run = (
+        f'<p class="muted" id="gold-every-run">Every-run models ({n}, not listed) are rebuilt '
+        "by each run that changes what they read: current when a run ends.</p>"
+        if n
+        else ""
+    )
+    if "gold" in o.notes:
+        return Card("gold-freshness", "Gold freshness could not be read", note=o.notes["gold"])
+    if not o.gold:
+        return Card(
+            "gold-freshness", "Gold freshness: no model has a staleness budget", html=every_run
+        )
+    if all(g["as_of"] is None for g in o.gold):
+        return Card(
+            "gold-freshness",
+            "Gold freshness: no gold build yet",
+            note="_ops.gold_builds is empty: `lakehouse run` builds gold once silver is loaded.",
+        )
+    rows = [
+        [
+            f"<code>{esc(g['table'])}</code>",
+            esc(fmt.moment(g["as_of"]) if g["as_of"] else "never"),
+            badge(g["state"], GOLD_LOOK[g["state"]]),
+            esc(minutes(g["staleness_minutes"])),
+            esc(budget_minutes(g["budget_minutes"])),
+        ]
+        for g in o.gold
+    ]
+    return Card(
+        "gold-freshness",
+        gold_title(o.gold),
+        "Gold models with a staleness budget: as of the last build at which each was current, "
+        "and how long it has been behind silver since; past its budget is an SLA breach "
+        "([gold] staleness_minutes).",
+        html=table(
+            ["Model", "As of", "State", "Minutes behind", "Budget (min)"],
+            rows,
+            "grid",
+            keys=[g["table"] for g in o.gold],
+        )
+        + every_run,
+        wide=True,
+    )
+
+
 def ops_page(o: Operations) -> Page:
-    cards = [runs_card(o), freshness_card(o), alerts_card(o), quarantine_card(o), tables_card(o)]
+    cards = [
+        runs_card(o),
+        freshness_card(o),
+        alerts_card(o),
+        gold_card(o),
+        quarantine_card(o),
+        tables_card(o),
+    ]
     return Page("ops", "Operations", cards, intro=tiles(o))

@@ -1,5 +1,6 @@
 /* Lakehouse dashboard: tabs, filters (date range, department, period) over the embedded
-   figures, KPI tiles for the chosen dates, and, when served live, reload on new runs. */
+   figures, KPI tiles for the chosen dates, and, when served live, gold freshness kept current
+   from each poll and a reload on new runs. */
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("lakehouse-data").textContent);
@@ -229,6 +230,47 @@
     }
   }
 
+  // --- gold freshness, live from /api/state's `gold` map (as ops_page.gold_card draws it) ---
+  var GOLD_LOOK = { current: ["ok", "\u2713"], behind: ["info", "\u2022"], "past budget": ["bad", "\u2717"] };
+  function goldState(g) { return !g.within_budget ? "past budget" : g.behind ? "behind" : "current"; }
+  function goldMoment(iso) {
+    if (!iso) return "never";
+    var d = new Date(iso);
+    return isNaN(d.getTime()) ? String(iso) : d.toISOString().slice(0, 16).replace("T", " ") + " UTC";
+  }
+  function goldTitle(rows) {
+    var past = rows.filter(function (r) { return r[1] === "past budget"; }).map(function (r) { return r[0]; });
+    var behind = rows.filter(function (r) { return r[1] === "behind"; }).length;
+    if (past.length) {
+      return "Gold freshness: " + past.length + " of " + rows.length + " budget models are past their " +
+        "staleness budget: " + past.slice(0, 3).join(", ") + (past.length > 3 ? " and " + (past.length - 3) + " more" : "");
+    }
+    if (behind) return "Gold freshness: " + behind + " of " + rows.length + " budget models are behind silver, within their budget";
+    return "Gold freshness: all " + rows.length + " budget models are current";
+  }
+  function updateGold(gold) {
+    var card = document.getElementById("card-gold-freshness");
+    if (!card || !gold || typeof gold !== "object") return;
+    var rows = [];
+    card.querySelectorAll("tbody tr[data-key]").forEach(function (tr) {
+      var key = tr.dataset.key, c = tr.cells, badge = c[2].querySelector(".badge");
+      var state = badge.textContent.slice(2);
+      if (Object.prototype.hasOwnProperty.call(gold, key)) {
+        var g = gold[key], look;
+        state = goldState(g);
+        look = GOLD_LOOK[state];
+        c[1].textContent = goldMoment(g.as_of); // data reaches the page as text, never as HTML
+        badge.className = "badge " + look[0];
+        badge.textContent = look[1] + " " + state;
+        c[3].textContent = grouped(Number(g.staleness_minutes), 1);
+        var b = Number(g.budget_minutes);
+        c[4].textContent = grouped(b, b % 1 === 0 ? 0 : 1);
+      }
+      rows.push([key, state]);
+    });
+    if (rows.length) card.querySelector(".card-title").textContent = goldTitle(rows);
+  }
+
   // --- live -------------------------------------------------------------------------------
   function live() {
     if (!DATA.live) return;
@@ -241,6 +283,7 @@
       busy = true;
       fetch("api/state", { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (s) {
         badge.textContent = "live \u00b7 checked " + new Date().toLocaleTimeString();
+        updateGold(s.gold);
         if (s.fingerprint !== DATA.fingerprint || Date.now() - started > DATA.maxAgeSeconds * 1000) {
           clearInterval(timer);
           badge.textContent = "live \u00b7 new data, reloading";
