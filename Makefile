@@ -72,18 +72,21 @@ lint: $(VENV)/.installed-dev
 types: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
-# quick set (a few minutes): lab data, 1 M generated order items, gold freshness, watch latency
+# quick set (a few minutes): lab data, 1 M generated order items, the full load against the
+# raw-library floor, gold freshness, watch latency
 bench-small: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_lab_ingest.py
 	$(PY) benchmarks/bench_pipeline.py --items 1000000
+	$(PY) benchmarks/bench_floor.py --items 1000000 --repeat 3
 	$(PY) benchmarks/bench_freshness.py --items 1000000
 	$(PY) benchmarks/bench_watch.py
 
-# the full set: 10 M order items, the engines side by side (lab data and 1 M items), generator,
-# gold, maintenance
+# the full set: 10 M order items (with the floor), the engines side by side (lab data and 1 M
+# items), generator, gold, maintenance
 bench: bench-small
 	$(PY) benchmarks/bench_generate.py --items 10000000 --out benchmarks/data/gen10m
 	$(PY) benchmarks/bench_pipeline.py --items 10000000
+	$(PY) benchmarks/bench_floor.py --items 10000000 --repeat 1
 	$(PY) benchmarks/bench_freshness.py --items 10000000 --repeat 3
 	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5
 	$(PY) benchmarks/bench_engines.py --items 1000000

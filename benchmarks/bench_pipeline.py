@@ -19,6 +19,10 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lakehouse.generate import Format
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -34,9 +38,10 @@ QUERIES = {
 }
 
 
-def dataset(items: int) -> Path:
-    """Generated data with about `items` order lines (about 4.4 lines per order)."""
-    out = DATA / f"items_{items}"
+def dataset(items: int, fmt: Format = "parquet") -> Path:
+    """Generated data with about `items` order lines (about 4.4 lines per order), as files of
+    `fmt` (Parquet: one file per day and entity)."""
+    out = DATA / (f"items_{items}" if fmt == "parquet" else f"items_{items}_{fmt}")
     if not (out / ".complete").exists():
         shutil.rmtree(out, ignore_errors=True)
         from lakehouse.generate import generate
@@ -48,7 +53,7 @@ def dataset(items: int) -> Path:
             products=5000,
             customers=max(100, orders // 4),
             days=60,
-            fmt="parquet",
+            fmt=fmt,
             seed=1,
         )
         (out / ".complete").touch()
