@@ -46,7 +46,7 @@ from lakehouse.store.root import LandedFile, Root
 def discover(state: RunState) -> Discovered:
     """Files in landing/ (only those named in `state.only`, when set) and the manifest.
 
-    The files are taken in arrival order (`storage.arrival_order`), so of two deliveries of
+    The files are taken in arrival order (`deliveries.arrival_order`), so of two deliveries of
     one file the later one wins in silver (bronze `_seq` follows this order). A symbolic
     link in landing/ that leads outside it (or to no regular file) is refused, its target
     never read."""

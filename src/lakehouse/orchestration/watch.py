@@ -3,7 +3,7 @@
 A file is *complete* when its size and modification time are the same in `stable_polls`
 consecutive looks `poll_seconds` apart. Not looked at until renamed: names starting with '.'
 or '_' (in any folder below landing/) and partial copies (ending in .tmp, .part, .partial,
-.crdownload, optionally followed by -<suffix>): `storage.is_delivery`, the rule `run` follows.
+.crdownload, optionally followed by -<suffix>): `deliveries.is_delivery`, the rule `run` follows.
 Multi-file drops: a folder holding a file named `_incomplete` is held back until the producer
 deletes that marker. Files that become complete together, or within `batch_window_seconds` of
 the first, share a run. Local roots are woken by filesystem events (watchdog) and polled as a

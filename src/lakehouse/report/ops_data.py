@@ -76,7 +76,7 @@ def gold_state(behind: bool, within_budget: bool) -> str:
 def gold(src: Source, now: dt.datetime) -> Rows:
     """Per gold model with a staleness budget: the status `lakehouse status` and `/api/state`
     show (as of, minutes behind silver, budget), with its state."""
-    from lakehouse.config import load
+    from lakehouse.config.loader import load
     from lakehouse.monitoring.status import gold_statuses
 
     statuses, _ = gold_statuses(src.root, load(src.root).gold, now)
