@@ -38,14 +38,12 @@ Usage: python benchmarks/bench_floor.py [--items 1000000] [--repeat 3] [--format
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import json
 import os
 import platform
 import shutil
 import statistics
 import time
-import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -58,19 +56,14 @@ import pyarrow.parquet as pq
 from deltalake import write_deltalake
 
 from bench_pipeline import DATA, HERE, child, dataset
+from lakehouse.contracts import Contract, load_contracts
 
 SRC = HERE.parent / "src" / "lakehouse"
-CONTRACTS = SRC / "contracts"
 MODELS = SRC / "gold" / "models"
 GOLD = ["sales_daily", "product_days", "customer_profile", "department_sales", "catalog_summary"]
 SHARED = "line_revenue"  # the ephemeral model product_days and department_sales read
+#: DuckDB's name for a contract type (a decimal keeps its own spelling, `decimal(12,2)`)
 SQL_TYPES = {"bigint": "BIGINT", "string": "VARCHAR", "date": "DATE", "timestamp": "TIMESTAMPTZ"}
-ARROW_TYPES = {
-    "bigint": pa.int64(),
-    "string": pa.string(),
-    "date": pa.date32(),
-    "timestamp": pa.timestamp("us", tz="UTC"),
-}
 
 # the gold step's seconds per model come from its `gold_refreshed` event (logged at INFO)
 LAKEHOUSE = """
@@ -96,18 +89,9 @@ FLOOR = "import sys; sys.path.insert(0, {here!r}); import bench_floor; bench_flo
 
 
 # --- the floor (runs in its own interpreter) ------------------------------------------------
-def contracts() -> dict[str, dict[str, Any]]:
-    """The packaged contracts as plain TOML: columns, types, file patterns, partitioning."""
-    found = {}
-    for path in sorted(CONTRACTS.glob("*.toml")):
-        c = tomllib.loads(path.read_text())
-        found[c["entity"]] = c
-    return found
-
-
-def entity_of(name: str, specs: dict[str, dict[str, Any]]) -> str:
+def entity_of(name: str, specs: dict[str, Contract]) -> str:
     for entity, c in specs.items():
-        if any(fnmatch.fnmatch(name, p) for p in c["file_patterns"]):
+        if c.matches_file_name(name):
             return entity
     raise ValueError(f"{name}: no contract's file_patterns match")
 
@@ -153,7 +137,7 @@ READERS: dict[str, Callable[[Path], pa.Table]] = {
 }
 
 
-def read_delivery(source: Path, specs: dict[str, dict[str, Any]]) -> dict[str, pa.Table]:
+def read_delivery(source: Path, specs: dict[str, Contract]) -> dict[str, pa.Table]:
     """Every file of the delivery, as text, one table per entity (the contract's column order)."""
     parts: dict[str, list[pa.Table]] = {}
     for path in sorted(source.iterdir()):
@@ -161,24 +145,21 @@ def read_delivery(source: Path, specs: dict[str, dict[str, Any]]) -> dict[str, p
             continue
         parts.setdefault(entity_of(path.name, specs), []).append(READERS[path.suffix](path))
     return {
-        e: pa.concat_tables(t, promote_options="permissive").select(
-            [c["name"] for c in specs[e]["columns"]]
-        )
+        e: pa.concat_tables(t, promote_options="permissive").select(specs[e].names)
         for e, t in parts.items()
     }
 
 
-def typed(con: duckdb.DuckDBPyConnection, text: pa.Table, spec: dict[str, Any]) -> pa.Table:
+def typed(con: duckdb.DuckDBPyConnection, text: pa.Table, contract: Contract) -> pa.Table:
     """The text cast to the contract's types in DuckDB: nothing checked, nothing set aside."""
-    cols = [(c["name"], c["type"]) for c in spec["columns"]]
-    select = ", ".join(f'CAST("{n}" AS {SQL_TYPES.get(t, t.upper())}) AS "{n}"' for n, t in cols)
+    select = ", ".join(
+        f'CAST("{c.name}" AS {SQL_TYPES.get(c.type, c.type.upper())}) AS "{c.name}"'
+        for c in contract.columns
+    )
     con.register("text_rows", text)
     rows = con.sql(f"SELECT {select} FROM text_rows").to_arrow_table()
     con.unregister("text_rows")
-    schema = pa.schema(
-        [(n, ARROW_TYPES.get(t) or pa.decimal128(*map(int, t[8:-1].split(",")))) for n, t in cols]
-    )
-    return rows.cast(schema)
+    return rows.cast(pa.schema([(c.name, c.arrow_type()) for c in contract.columns]))
 
 
 def floor(source: str, root: str, out: str) -> None:
@@ -192,7 +173,7 @@ def floor(source: str, root: str, out: str) -> None:
         phases[phase] = phases.get(phase, 0.0) + now - t
         t = now
 
-    specs = contracts()
+    specs = load_contracts()
     text = read_delivery(Path(source), specs)
     lap("read")
     for entity, rows in text.items():
@@ -205,7 +186,7 @@ def floor(source: str, root: str, out: str) -> None:
         silver[entity] = typed(con, text.pop(entity), specs[entity])
     lap("silver_cast")
     for entity, rows in silver.items():
-        parts = specs[entity].get("partition_by") or None
+        parts = list(specs[entity].partition_by) or None
         write_deltalake(f"{root}/silver/{entity}", rows, partition_by=parts)
     lap("silver_write")
     con.execute("CREATE SCHEMA silver; CREATE SCHEMA gold")
