@@ -139,12 +139,11 @@ def _print_status(rep: Any) -> None:
     lo.show(con, FRESHNESS, tables, "freshness and reject rate vs SLA")
     gold = []
     for g in rep.gold:
-        state = "past budget" if not g.within_budget else "behind" if g.behind else "current"
         gold.append(
             (
                 g.table,
                 f"{g.as_of:%Y-%m-%d %H:%M:%S}" if g.as_of else "never",
-                Text(state, style="red" if not g.within_budget else ""),
+                Text(g.state, style="red" if not g.within_budget else ""),
                 f"{g.staleness_minutes:,.1f}",
                 f"{g.budget_minutes:g}",
             )

@@ -42,6 +42,11 @@ class GoldStatus:
     budget_minutes: float
     within_budget: bool
 
+    @property
+    def state(self) -> str:
+        """current | behind | past budget, as status, the dashboard and its script say it."""
+        return "past budget" if not self.within_budget else "behind" if self.behind else "current"
+
     @classmethod
     def of(cls, model: ModelFreshness, now: dt.datetime) -> GoldStatus:
         assert model.budget is not None  # only budget models have a status

@@ -9,10 +9,14 @@ cannot be read is reported in `notes` instead of failing the page.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lakehouse.report.data import Rows, Source
+
+if TYPE_CHECKING:
+    from lakehouse.monitoring.status import StatusReport
 
 RUNS = 30
 EXAMPLES = 5
@@ -46,13 +50,18 @@ def runs(src: Source) -> Rows:
     )
 
 
-def freshness(src: Source, now: dt.datetime) -> Rows:
-    """Per silver table: lag since data last arrived against its objective (monitoring)."""
+def status(src: Source, now: dt.datetime) -> StatusReport:
+    """What `lakehouse status` reports at `now`: the silver and gold freshness parts both
+    read it (once per page)."""
     from lakehouse.config.loader import load
     from lakehouse.contracts import load_contracts
     from lakehouse.monitoring.status import report
 
-    status = report(src.root, load(src.root), load_contracts(None), now=now, limit=1)
+    return report(src.root, load(src.root), load_contracts(None), now=now, limit=1)
+
+
+def freshness(status: StatusReport) -> Rows:
+    """Per silver table: lag since data last arrived against its objective (monitoring)."""
     return [
         {
             "table": t.table,
@@ -68,27 +77,18 @@ def freshness(src: Source, now: dt.datetime) -> Rows:
     ]
 
 
-def gold_state(behind: bool, within_budget: bool) -> str:
-    """current | behind | past budget, as `lakehouse status` says it (and the page's script)."""
-    return "past budget" if not within_budget else "behind" if behind else "current"
-
-
-def gold(src: Source, now: dt.datetime) -> Rows:
+def gold(status: StatusReport) -> Rows:
     """Per gold model with a staleness budget: the status `lakehouse status` and `/api/state`
     show (as of, minutes behind silver, budget), with its state."""
-    from lakehouse.config.loader import load
-    from lakehouse.monitoring.status import gold_statuses
-
-    statuses, _ = gold_statuses(src.root, load(src.root).gold, now)
     return [
         {
             "table": g.table,
             "as_of": g.as_of,
-            "state": gold_state(g.behind, g.within_budget),
+            "state": g.state,
             "staleness_minutes": g.staleness_minutes,
             "budget_minutes": g.budget_minutes,
         }
-        for g in sorted(statuses, key=lambda g: g.table)
+        for g in sorted(status.gold, key=lambda g: g.table)
     ]
 
 
@@ -214,10 +214,11 @@ def operations(src: Source, now: dt.datetime | None = None) -> Operations:
     """Read every part of the operations page; a part that fails becomes a note."""
     moment = now or dt.datetime.now(dt.UTC)
     o = Operations(now=moment)
+    read_status = functools.cache(lambda: status(src, moment))
     parts: dict[str, Any] = {
         "runs": lambda: runs(src),
-        "freshness": lambda: freshness(src, moment),
-        "gold": lambda: gold(src, moment),
+        "freshness": lambda: freshness(read_status()),
+        "gold": lambda: gold(read_status()),
         "gold_every_run": gold_every_run,
         "quarantine": lambda: quarantine_counts(src),
         "quarantine_rows": lambda: quarantine_rows(src),

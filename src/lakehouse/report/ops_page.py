@@ -286,11 +286,6 @@ def gold_title(rows: Rows) -> str:
     return f"Gold freshness: all {len(rows)} budget models are current"
 
 
-def minutes(value: float, decimals: int = 1) -> str:
-    """Minutes as the gold freshness card shows them: '10.0', '1,440.5'."""
-    return fmt.number(value, decimals)
-
-
 def budget_minutes(value: float) -> str:
     """A budget in minutes: '15', '7.5'."""
     return fmt.number(value, 0 if float(value).is_integer() else 1)
@@ -323,7 +318,7 @@ def gold_card(o: Operations) -> Card:
             f"<code>{esc(g['table'])}</code>",
             esc(fmt.moment(g["as_of"]) if g["as_of"] else "never"),
             badge(g["state"], GOLD_LOOK[g["state"]]),
-            esc(minutes(g["staleness_minutes"])),
+            esc(fmt.number(g["staleness_minutes"], 1)),
             esc(budget_minutes(g["budget_minutes"])),
         ]
         for g in o.gold
