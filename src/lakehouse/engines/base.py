@@ -20,9 +20,7 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class Capabilities:
     name: str
-    sql_dialect: (
-        Dialect  # the dialect shared definitions are rendered to (lakehouse.engines.dialect)
-    )
+    sql_dialect: Dialect  # what shared definitions are rendered to (engines/dialect.py)
     distributed: bool  # steps run one after another: the engine parallelises each itself
 
 

@@ -33,7 +33,7 @@ class OverLimit(ValueError):
     """The file is over one of the `[intake]` limits; the message names the limit."""
 
 
-def _text_table(columns: list[str], arrays: list[Any], rows: pa.Array | range | int) -> pa.Table:
+def text_table(columns: list[str], arrays: list[Any], rows: pa.Array | range | int) -> pa.Table:
     """The batch table; `rows` is the first row's number (the rest follow) or every row's."""
     names = [normalise_header(c) for c in columns]
     if isinstance(rows, int):
@@ -44,7 +44,7 @@ def _text_table(columns: list[str], arrays: list[Any], rows: pa.Array | range | 
     return pa.table([*arrays, rows], names=[*names, ROW])
 
 
-def _check_width(columns: int, where: str, limits: IntakeSettings) -> None:
+def check_width(columns: int, where: str, limits: IntakeSettings) -> None:
     if columns > limits.max_columns:
         raise OverLimit(
             f"{where} has {columns:,} columns, over the limit intake.max_columns = "
@@ -52,9 +52,9 @@ def _check_width(columns: int, where: str, limits: IntakeSettings) -> None:
         )
 
 
-def _check_header(columns: list[str], where: str, limits: IntakeSettings) -> None:
+def check_header(columns: list[str], where: str, limits: IntakeSettings) -> None:
     """Width within the limit, no empty and no repeated name (linear in the header's width)."""
-    _check_width(len(columns), where, limits)
+    check_width(len(columns), where, limits)
     names = [normalise_header(c) for c in columns]
     empty = [i + 1 for i, n in enumerate(names) if not n]
     if empty:
@@ -69,7 +69,7 @@ def _places(numbers: list[int], shown: int = 5) -> str:
     return ", ".join(map(str, numbers[:shown])) + more
 
 
-def _check_field_sizes(batch: Batch, limits: IntakeSettings) -> None:
+def check_field_sizes(batch: Batch, limits: IntakeSettings) -> None:
     """Reject the file if any value is longer than `intake.max_field_bytes` (UTF-8 bytes)."""
     table = batch.table
     for name in table.column_names:
@@ -88,21 +88,21 @@ def _check_field_sizes(batch: Batch, limits: IntakeSettings) -> None:
         )
 
 
-def _exact_float_text(value: float) -> str:
+def exact_float_text(value: float) -> str:
     """The shortest text that reads back as the same float; whole numbers without '.0'."""
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return repr(value)
 
 
-def _to_text(col: pa.ChunkedArray) -> pa.Array:
+def to_text(col: pa.ChunkedArray) -> pa.Array:
     """Values as text; nulls become '' (the same as an empty cell). Floats keep every digit that
     tells them apart; instants with a time zone are written in UTC with a 'Z'."""
     arr = col.combine_chunks()
     t = arr.type
     if pa.types.is_floating(t):
         text = pa.array(
-            [None if v is None else _exact_float_text(v) for v in arr.to_pylist()], pa.string()
+            [None if v is None else exact_float_text(v) for v in arr.to_pylist()], pa.string()
         )
     elif pa.types.is_timestamp(t):
         utc = arr.cast(pa.timestamp(t.unit, tz="UTC")) if t.tz else arr

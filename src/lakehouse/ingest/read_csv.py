@@ -14,14 +14,14 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from lakehouse.config.settings import IntakeSettings
-from lakehouse.ingest.batch import Batch, _check_header, _check_width, _text_table, normalise_header
+from lakehouse.ingest.batch import Batch, check_header, check_width, normalise_header, text_table
 
 T = TypeVar("T")
 
 _BLOCK = 1 << 20  # pyarrow's default; grown only for a file with a longer record
 
 
-def _read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
+def read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     if not data or data.isspace():
@@ -30,8 +30,8 @@ def _read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
     header = list(delivered)
     while header and not normalise_header(header[-1]):
         header.pop()  # a trailing comma on every line: the empty last column is read, then checked
-    _check_width(len(delivered), "header", limits)
-    _check_header(header, "header", limits)
+    check_width(len(delivered), "header", limits)
+    check_header(header, "header", limits)
     table = _csv(
         data,
         lambda ro, po: pacsv.read_csv(
@@ -47,7 +47,7 @@ def _read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
     for index in range(len(header), len(delivered)):
         _nothing_right_of_header(table.column(index), rows, index, header)
     arrays = [table.column(i) for i in range(len(header))]
-    return [Batch("", 0, header, _text_table(header, arrays, rows))]
+    return [Batch("", 0, header, text_table(header, arrays, rows))]
 
 
 def _csv(data: bytes, read: Callable[[pacsv.ReadOptions, pacsv.ParseOptions], T]) -> T:

@@ -16,16 +16,16 @@ from lakehouse.config.settings import IntakeSettings
 from lakehouse.ingest.batch import (
     ROW,
     Batch,
-    _check_header,
-    _check_width,
-    _exact_float_text,
-    _text_table,
-    _to_text,
+    check_header,
+    check_width,
+    exact_float_text,
     normalise_header,
+    text_table,
+    to_text,
 )
 
 
-def _read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
+def read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.splitlines()
@@ -50,9 +50,9 @@ def _read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
     ):
         return _read_jsonl_slow(lines, limits)
     header = table.column_names
-    _check_header(header, "keys", limits)
-    arrays = [_to_text(col) for col in table.columns]
-    return [Batch("", 0, header, _text_table(header, arrays, 1))]
+    check_header(header, "keys", limits)
+    arrays = [to_text(col) for col in table.columns]
+    return [Batch("", 0, header, text_table(header, arrays, 1))]
 
 
 def _may_be_rounded(col: pa.ChunkedArray) -> bool:
@@ -109,12 +109,12 @@ def _read_jsonl_slow(lines: list[bytes], limits: IntakeSettings) -> list[Batch]:
             raise ValueError(f"line {number}: expected a JSON object")
         header.update(dict.fromkeys(obj))
         if len(header) > limits.max_columns:
-            _check_width(len(header), "keys", limits)
+            check_width(len(header), "keys", limits)
         records.append((number, obj))
     if not header:
         raise ValueError("no JSON objects")
     keys = list(header)
-    _check_header(keys, "keys", limits)
+    check_header(keys, "keys", limits)
     arrays = [pa.array([_json_text(obj.get(k)) for _, obj in records], pa.string()) for k in keys]
     names = [normalise_header(c) for c in keys]
     rows = pa.array([n for n, _ in records], pa.int64())
@@ -129,7 +129,7 @@ def _json_text(value: object) -> str:
     if isinstance(value, str):
         return value
     if isinstance(value, float):
-        return _exact_float_text(value)
+        return exact_float_text(value)
     if isinstance(value, int):
         return str(value)
     return json.dumps(value, separators=(",", ":"), sort_keys=True)

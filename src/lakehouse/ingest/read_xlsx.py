@@ -15,7 +15,7 @@ from defusedxml import ElementTree
 from python_calamine import CalamineWorkbook
 
 from lakehouse.config.settings import IntakeSettings
-from lakehouse.ingest.batch import Batch, OverLimit, _check_header, _check_width, _text_table
+from lakehouse.ingest.batch import Batch, OverLimit, check_header, check_width, text_table
 
 
 def _cell_text(value: object) -> str:
@@ -37,7 +37,7 @@ def _cell_text(value: object) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
+def read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
     formulas = _xlsx_formulas(data, limits)
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
     batches = []
@@ -54,7 +54,7 @@ def _read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
         header = [_cell_text(v) for v in rows[0]]
         while header and header[-1] == "":
             header.pop()
-        _check_header(header, f"{where} header", limits)
+        check_header(header, f"{where} header", limits)
         width = len(header)
         sheet_formulas = formulas.get(index, {})
         _nothing_right_of_sheet_header(rows, sheet_formulas, width, where)
@@ -66,13 +66,13 @@ def _read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
                 else:
                     cols[c].append(_cell_text(row[c]) if c < len(row) else "")
         arrays = [pa.array(col, pa.string()) for col in cols]
-        batches.append(Batch(sheet_name, index, header, _text_table(header, arrays, 2)))
+        batches.append(Batch(sheet_name, index, header, text_table(header, arrays, 2)))
     return batches
 
 
 def _check_cells(height: int, width: int, where: str, limits: IntakeSettings) -> None:
     """A sheet's used range is allocated cell by cell: refuse one over `intake.max_cells`."""
-    _check_width(width, where, limits)
+    check_width(width, where, limits)
     if height * width > limits.max_cells:
         raise OverLimit(
             f"{where} spans {height:,} rows x {width:,} columns = {height * width:,} cells, over "

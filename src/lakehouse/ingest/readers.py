@@ -18,11 +18,11 @@ from collections.abc import Callable
 
 from lakehouse.config.settings import IntakeSettings
 from lakehouse.errors import FileRejected
-from lakehouse.ingest.batch import Batch, OverLimit, _check_field_sizes
-from lakehouse.ingest.read_csv import _read_csv
-from lakehouse.ingest.read_jsonl import _read_jsonl
-from lakehouse.ingest.read_parquet import _read_parquet
-from lakehouse.ingest.read_xlsx import _read_xlsx
+from lakehouse.ingest.batch import Batch, OverLimit, check_field_sizes
+from lakehouse.ingest.read_csv import read_csv
+from lakehouse.ingest.read_jsonl import read_jsonl
+from lakehouse.ingest.read_parquet import read_parquet
+from lakehouse.ingest.read_xlsx import read_xlsx
 
 FORMATS = {
     ".csv": "csv",
@@ -50,17 +50,17 @@ def read_file(name: str, data: bytes, limits: IntakeSettings | None = None) -> l
     limits = limits or IntakeSettings()
     fmt = file_format(name)
     readers: dict[str, Callable[[bytes, IntakeSettings], list[Batch]]] = {
-        "csv": _read_csv,
-        "xlsx": _read_xlsx,
-        "jsonl": _read_jsonl,
-        "parquet": _read_parquet,
+        "csv": read_csv,
+        "xlsx": read_xlsx,
+        "jsonl": read_jsonl,
+        "parquet": read_parquet,
     }
     if fmt is None:
         raise FileRejected(name, ["unreadable_file"], f"unknown file type; expected {_exts()}")
     try:
         batches = readers[fmt](data, limits)
         for batch in batches:
-            _check_field_sizes(batch, limits)
+            check_field_sizes(batch, limits)
         return batches
     except FileRejected:
         raise
