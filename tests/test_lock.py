@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 
 from lakehouse import Lakehouse
-from lakehouse.store.lock import LockBusy, LockLost, RunLock
+from lakehouse.store.fencing import LockLost
+from lakehouse.store.lock import LockBusy, RunLock
 from lakehouse.store.root import Root
 from test_orchestration import small_delivery
 

@@ -29,7 +29,8 @@ from lakehouse.orchestration.runner import Sleep
 from lakehouse.orchestration.state import Progress, RunState, RunSummary
 from lakehouse.store import ops
 from lakehouse.store.deliveries import is_delivery, is_inside, link_refusal
-from lakehouse.store.lock import LockLost, RunLock
+from lakehouse.store.fencing import LockLost
+from lakehouse.store.lock import RunLock
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:

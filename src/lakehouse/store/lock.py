@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING
 from lakehouse.errors import RetryableError, storage_failure
 from lakehouse.log import event
 from lakehouse.store import fencing
-from lakehouse.store.fencing import LockLost as LockLost
+from lakehouse.store.fencing import LockLost
 from lakehouse.store.lock_file import Backend, Holder, LocalBackend, S3Backend
 from lakehouse.store.root import Root
 
