@@ -11,13 +11,11 @@ and a file is moved only if it is still in landing/.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from typing import Any
 
 import pyarrow as pa
-import pyarrow.fs as pafs
 from pyarrow import feather
 
 from lakehouse.contracts import Contract
@@ -26,13 +24,13 @@ from lakehouse.errors import AccountingError
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
+from lakehouse.orchestration.landing import reject_move, still_as_read
 from lakehouse.orchestration.repair import repair_entity
 from lakehouse.orchestration.results import (
     ArchiveResult,
     BronzeResult,
     Discovered,
     GoldResult,
-    Move,
     QualityResult,
     SilverResult,
 )
@@ -40,7 +38,6 @@ from lakehouse.orchestration.state import RunState
 from lakehouse.store import ops
 from lakehouse.store.deliveries import arrival_order, fit_name, link_refusal
 from lakehouse.store.fencing import LockLost
-from lakehouse.store.root import LandedFile, Root
 
 
 def discover(state: RunState) -> Discovered:
@@ -95,7 +92,7 @@ def bronze(state: RunState) -> BronzeResult:
             dst = ""
             if status == "rejected" and prior is not None:
                 b.moves.append(
-                    _reject_move(
+                    reject_move(
                         state.root, s.run_id, f.relative, f.path, prior.reasons, prior.detail
                     )
                 )
@@ -119,7 +116,7 @@ def bronze(state: RunState) -> BronzeResult:
         if item.rejected is not None:
             rej = item.rejected
             s.files_rejected[f.relative] = rej.reasons
-            mv = _reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
+            mv = reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
             b.moves.append(mv)
             b.records.append(
                 ops.FileRecord(
@@ -307,7 +304,7 @@ def archive(state: RunState) -> ArchiveResult:
         state.tick("archive", i, len(moves))
         if i == len(moves) // 2:
             fault_point("mid_archive")
-        if not _still_as_read(state.root, src, seen.get(src)):
+        if not still_as_read(state.root, src, seen.get(src)):
             continue  # moved by an earlier attempt, or replaced since it was read
         if reason is not None:
             folder, _, name = dst.rpartition("/")
@@ -317,20 +314,6 @@ def archive(state: RunState) -> ArchiveResult:
     state.tick("archive", len(moves), len(moves))
     state.results.archive = result = ArchiveResult(manifest=True, moved=moved)
     return result
-
-
-def _still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
-    """Whether `path` is still in landing/ as discovered (`landed`; None: not read, as a
-    refused link, whose own entry is checked instead of its target)."""
-    if landed is None:
-        return os.path.lexists(path) if root.is_local else root.exists(path)
-    info = root.fs.get_file_info(path)
-    if info.type == pafs.FileType.NotFound:
-        return False
-    if (info.size, info.mtime_ns) != (landed.size, landed.mtime_ns):
-        event("file_changed_in_landing", file=landed.relative, action="left for the next run")
-        return False
-    return True
 
 
 def _record_refused(state: RunState) -> None:
@@ -343,7 +326,7 @@ def _record_refused(state: RunState) -> None:
         state.summary.files_rejected[name] = reasons
         dst = ""
         if path is not None:
-            move = _reject_move(state.root, state.run_id, name, path, reasons, why)
+            move = reject_move(state.root, state.run_id, name, path, reasons, why)
             b.moves.append(move)
             dst = move[1]
         record = ops.FileRecord("", name, None, None, 0, 0, "rejected", reasons, why, dst)
@@ -403,13 +386,3 @@ def _ctx(state: RunState, items: list[Intake], *, recheck: bool = True) -> RunCo
     files = tuple(i.landed.relative for i in items)
     seqs = frozenset(state.results.bronze.seqs)
     return RunContext(state.run_id, state.now, files, seqs, recheck)
-
-
-def _reject_move(
-    root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
-) -> Move:
-    dst = root.path("quarantine", "files", run_id, rel)
-    body = json.dumps(
-        {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
-    )
-    return path, dst, body
