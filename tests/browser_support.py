@@ -1,7 +1,7 @@
 """Playwright helpers for the browser tests: Debian's chromium, console capture, chart checks.
 
 Chromium comes from Debian (`apt-get install chromium`), never from `playwright install`; tests
-that need it are marked `browser` and skip with a reason when it is missing.
+that need it are marked `browser` and fail with the reason when it is missing.
 """
 
 from __future__ import annotations
