@@ -6,7 +6,8 @@ Datasets: the lab delivery (tests/data/lab: two workbooks and products.csv) and,
 `--items N`, N generated order items (`lakehouse.generate`, parquet). Each engine runs each
 dataset in a fresh process, into a fresh lakehouse root: the time of `Lakehouse.run` is the
 job; Spark's session start is reported apart (`startup_s`). Peak RSS is the highest sum of
-resident memory over the process and its children (the JVM), sampled every 200 ms.
+resident memory over the process and its children (the JVM, Spark's Python workers), sampled
+every 200 ms; `driver_python_peak_mb` is the driver's Python process alone (its own maximum).
 Prints a table and writes JSON to benchmarks/results/engines.json (or --result).
 """
 
@@ -17,6 +18,7 @@ import faulthandler
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -54,6 +56,11 @@ def child(engine: str, source: Path, root: Path) -> dict[str, Any]:
     return {
         "status": summary.status,
         "seconds": round(seconds, 3),
+        # the driver's Python process alone (not the JVM, its Python workers or the reader
+        # sandbox): where the local readers' rows lived before the executors read the files
+        "driver_python_peak_mb": round(
+            resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1
+        ),
         "startup_s": round(startup, 3),
         "rows_in": summary.rows_in,
         "quarantined": summary.rows_quarantined,
@@ -169,7 +176,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             "spark": spark_settings(),
         },
         "note": "seconds = Lakehouse.run (the job); startup_s = Spark session start, apart; "
-        "peak_rss_mb = process + JVM",
+        "peak_rss_mb = process + JVM (+ its Python workers); driver_python_peak_mb = the "
+        "driver's Python process alone",
         "datasets": {},
     }
     with tempfile.TemporaryDirectory(prefix="bench-engines-") as tmp:
@@ -187,13 +195,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             report["datasets"][name] = row
     args.result.parent.mkdir(parents=True, exist_ok=True)
     args.result.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"{'dataset':34} {'engine':7} {'run s':>8} {'start s':>8} {'peak MB':>9} rows in")
+    print(
+        f"{'dataset':34} {'engine':7} {'run s':>8} {'start s':>8} {'peak MB':>9} "
+        f"{'driver MB':>9} rows in"
+    )
     for name, row in report["datasets"].items():
         for engine in engines:
             r = row[engine]
             print(
                 f"{name:34} {engine:7} {r['median_s']:8.2f} {r['startup_s']:8.2f} "
-                f"{r['peak_rss_mb']:9.0f} {r['rows_in']}"
+                f"{r['peak_rss_mb']:9.0f} {r['driver_python_peak_mb']:9.0f} {r['rows_in']}"
             )
     return report
 

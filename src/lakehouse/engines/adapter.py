@@ -17,13 +17,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import pyarrow as pa
 
 from lakehouse.gold.session import GoldSession, GoldWrite
 from lakehouse.store.delta import CommitInfo
 from lakehouse.store.root import Root
+
+#: A run's rows from the readers: an Arrow table read on the driver, or a frame the engine
+#: read on its own executors (`engines/spark/intake.py`)
+Rows: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -63,7 +67,11 @@ class Adapter(GoldSession[Any], Protocol):
 
     # --- relations -------------------------------------------------------------------------
     def put_arrow(self, name: str, table: pa.Table) -> None:
-        """Hold `table` (rows from the readers, or a small lookup) as relation `name`."""
+        """Hold `table` (a small lookup, or an empty entity's rows) as relation `name`."""
+        ...
+
+    def put_rows(self, name: str, rows: Rows) -> int:
+        """Hold a run's rows from the readers as relation `name`; how many there are."""
         ...
 
     def put_delta(

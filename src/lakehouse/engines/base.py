@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lakehouse.contracts import Contract
 from lakehouse.engines.dialect import Dialect
 from lakehouse.store.delta import CommitInfo
-from lakehouse.store.root import Root
+from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
-    from lakehouse.config.settings import GoldSettings
+    from lakehouse.config.settings import GoldSettings, IntakeSettings
+    from lakehouse.ingest.intake import Intake
 
 
 @dataclass(frozen=True)
 class Capabilities:
     name: str
     sql_dialect: Dialect  # what shared definitions are rendered to (engines/dialect.py)
-    distributed: bool  # steps run one after another: the engine parallelises each itself
+    # steps run one after another (the engine parallelises each itself), and a run's rows stay
+    # with the engine's executors: never split into chunks on the driver
+    distributed: bool
 
 
 @dataclass
@@ -83,13 +85,36 @@ class Engine(Protocol):
     root: Root
     gold_rows: dict[str, int]  # "gold.<model>" -> rows of its last write by `refresh_gold`
 
+    def take_in_all(
+        self,
+        landed: Sequence[LandedFile],
+        contracts: Mapping[str, Contract],
+        limits: IntakeSettings,
+        run_id: str,
+        now: dt.datetime,
+    ) -> Iterator[Intake]:
+        """Each landed file read and checked, in order (on the driver or on the executors)."""
+        ...
+
+    def bronze_rows(
+        self,
+        contract: Contract,
+        items: list[Intake],
+        seqs: dict[str, int],
+        run_id: str,
+        now: dt.datetime,
+    ) -> Any:
+        """The accepted files' rows in the bronze layout, with the run's `_seq` and `_recheck`:
+        an Arrow table, or a frame of the engine's own when it read them on its executors."""
+        ...
+
     def write_bronze(
-        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
+        self, contract: Contract, rows: Any, shas: list[str], ctx: RunContext
     ) -> int | None:
         """Append rows of files not yet in bronze (idempotent per file hash); version or None."""
         ...
 
-    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
+    def process_entity(self, contract: Contract, rows: Any, ctx: RunContext) -> EntityResult:
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
         ...
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import validation_query
-from lakehouse.engines.adapter import Adapter, Merge, Target
+from lakehouse.engines.adapter import Adapter, Merge, Rows, Target
 from lakehouse.engines.base import Capabilities, EntityResult, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
@@ -37,12 +38,14 @@ from lakehouse.engines.sql import (
     waiting_rows_sql,
 )
 from lakehouse.faults import fault_point
+from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.log import event
 from lakehouse.store import zones
 from lakehouse.store.delta import CDF, CommitInfo, ensure_table, try_open
+from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
-    from lakehouse.config.settings import GoldSettings
+    from lakehouse.config.settings import GoldSettings, IntakeSettings
 
 
 def bronze_app_id(sha: str) -> str:
@@ -64,9 +67,32 @@ class FlowEngine:
     def close(self) -> None:
         self.adapter.close()
 
-    # --- bronze ----------------------------------------------------------------------------
+    # --- intake and bronze -----------------------------------------------------------------
+    def take_in_all(
+        self,
+        landed: Sequence[LandedFile],
+        contracts: Mapping[str, Contract],
+        limits: IntakeSettings,
+        run_id: str,
+        now: dt.datetime,
+    ) -> Iterator[Intake]:
+        """Each landed file read and checked (`ingest.intake.take_in`), in order; here on the
+        driver, the next file read while the caller handles this one."""
+        return take_in_all(self.root, list(landed), dict(contracts), limits)
+
+    def bronze_rows(
+        self,
+        contract: Contract,
+        items: list[Intake],
+        seqs: dict[str, int],
+        run_id: str,
+        now: dt.datetime,
+    ) -> Rows:
+        """The accepted files' rows in the bronze layout, with the run's `_seq` and `_recheck`."""
+        return bronze_rows(contract, items, seqs, run_id, now)
+
     def write_bronze(
-        self, contract: Contract, rows: pa.Table, shas: list[str], ctx: RunContext
+        self, contract: Contract, rows: Rows, shas: list[str], ctx: RunContext
     ) -> int | None:
         """Append rows of files not yet in bronze (idempotent per file hash); version or None."""
         a, entity = self.adapter, contract.entity
@@ -77,7 +103,7 @@ class FlowEngine:
         todo = [s for s in shas if table.transaction_version(bronze_app_id(s)) is None]
         if not todo:
             return None
-        a.put_arrow(_rows(entity), rows)
+        a.put_rows(_rows(entity), rows)
         sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)}"
         if len(todo) < len(shas):
             sql += f" WHERE _file_sha256 IN ({', '.join(_text(s) for s in todo)})"
@@ -85,11 +111,10 @@ class FlowEngine:
         return a.append(target, sql, {bronze_app_id(s): s for s in todo})
 
     # --- silver + quarantine ---------------------------------------------------------------
-    def process_entity(self, contract: Contract, rows: pa.Table, ctx: RunContext) -> EntityResult:
+    def process_entity(self, contract: Contract, rows: Rows, ctx: RunContext) -> EntityResult:
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
         a, entity = self.adapter, contract.entity
-        result = EntityResult(entity, rows_in=rows.num_rows)
-        a.put_arrow(_rows(entity), rows)
+        result = EntityResult(entity, rows_in=a.put_rows(_rows(entity), rows))
         try:
             waiting = self._put_waiting(contract, ctx)
             result.rows_rechecked = waiting

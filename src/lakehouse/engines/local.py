@@ -44,6 +44,10 @@ class LocalAdapter(DuckDBSession):
         self.con.register(name, table)
         self._registered.add(name)
 
+    def put_rows(self, name: str, rows: pa.Table) -> int:
+        self.put_arrow(name, rows)
+        return int(rows.num_rows)
+
     def keep(self, name: str, rows: pa.Table) -> None:
         self.put_arrow(name, rows)
 

@@ -149,22 +149,27 @@ def bronze_rows(
     contract: Contract, items: list[Intake], seqs: dict[str, int], run_id: str, now: dt.datetime
 ) -> pa.Table:
     """Every accepted row of the entity as text, with lineage, in the bronze layout."""
+    parts = [file_rows(contract, item, run_id, now) for item in items]
+    schema = zones.bronze_schema(contract)
+    return run_columns(pa.concat_tables(parts) if parts else schema.empty_table(), seqs)
+
+
+def file_rows(contract: Contract, item: Intake, run_id: str, now: dt.datetime) -> pa.Table:
+    """One accepted file's rows in the bronze layout (`zones.bronze_schema`): its cells as text,
+    a null column for each contract column it lacks, and the lineage of every row."""
     schema = zones.bronze_schema(contract)
     parts = []
-    for item in items:
-        for b in item.batches:
-            n = b.table.num_rows
-            cols: dict[str, pa.Array | pa.ChunkedArray] = {}
-            for name in contract.names:
-                cols[name] = (
-                    b.table[name] if name in b.table.column_names else pa.nulls(n, pa.string())
-                )
-            cols["_source_file"] = pa.repeat(pa.scalar(item.landed.relative, pa.string()), n)
-            cols["_sheet"] = pa.repeat(pa.scalar(b.sheet, pa.string()), n)
-            cols["_row"] = b.table[ROW]
-            cols["_file_sha256"] = pa.repeat(pa.scalar(item.sha256, pa.string()), n)
-            cols["_run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
-            cols["_ingested_at"] = pa.repeat(pa.scalar(now, zones.TS), n)
-            cols["_sheet_index"] = pa.repeat(pa.scalar(b.sheet_index, pa.int64()), n)
-            parts.append(pa.table(cols).cast(schema))
-    return run_columns(pa.concat_tables(parts) if parts else schema.empty_table(), seqs)
+    for b in item.batches:
+        n = b.table.num_rows
+        cols: dict[str, pa.Array | pa.ChunkedArray] = {}
+        for name in contract.names:
+            cols[name] = b.table[name] if name in b.table.column_names else pa.nulls(n, pa.string())
+        cols["_source_file"] = pa.repeat(pa.scalar(item.landed.relative, pa.string()), n)
+        cols["_sheet"] = pa.repeat(pa.scalar(b.sheet, pa.string()), n)
+        cols["_row"] = b.table[ROW]
+        cols["_file_sha256"] = pa.repeat(pa.scalar(item.sha256, pa.string()), n)
+        cols["_run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
+        cols["_ingested_at"] = pa.repeat(pa.scalar(now, zones.TS), n)
+        cols["_sheet_index"] = pa.repeat(pa.scalar(b.sheet_index, pa.int64()), n)
+        parts.append(pa.table(cols).cast(schema))
+    return pa.concat_tables(parts) if parts else schema.empty_table()

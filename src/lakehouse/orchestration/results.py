@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    import pyarrow as pa
-
     from lakehouse.engines.base import EntityResult
     from lakehouse.ingest.intake import Intake
     from lakehouse.monitoring.sla import Finding
@@ -62,7 +60,8 @@ class BronzeResult:
     seqs: dict[str, int] = field(default_factory=dict)  # their sha256 -> `_seq`
     records: list[ops.FileRecord] = field(default_factory=list)  # the manifest rows
     moves: list[Move] = field(default_factory=list)
-    rows: dict[str, pa.Table] = field(default_factory=dict)  # entity -> its rows, kept for silver
+    # entity -> its rows, kept for silver: Arrow, or a frame the engine's executors hold
+    rows: dict[str, Any] = field(default_factory=dict)
     # a run too big for memory: entity -> [(scratch Arrow file of one chunk's rows, its files)]
     spills: dict[str, list[tuple[str, list[Intake]]]] = field(default_factory=dict)
     bytes_in: dict[str, int] = field(default_factory=dict)  # entity -> bytes of its files

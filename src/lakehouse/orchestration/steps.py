@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
@@ -22,7 +23,7 @@ from lakehouse.contracts import Contract
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.errors import AccountingError
 from lakehouse.faults import fault_point
-from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
+from lakehouse.ingest.intake import Intake, bronze_rows
 from lakehouse.log import event
 from lakehouse.orchestration.landing import reject_move, still_as_read
 from lakehouse.orchestration.repair import repair_entity
@@ -73,7 +74,13 @@ def bronze(state: RunState) -> BronzeResult:
 
     found = state.results.discover
     landed = found.landed
-    taken = take_in_all(state.root, list(landed), state.contracts, state.settings.intake)
+    taken: Iterator[Intake] = iter(())
+    held = False  # the engine holds the rows it read: never flushed early, never spilled
+    if landed:
+        engine = state.engine()
+        held = engine.capabilities.distributed
+        limits = state.settings.intake
+        taken = engine.take_in_all(landed, state.contracts, limits, state.run_id, state.now)
     check_tables(state.root, state.contracts)  # a refused contract change writes nothing
     create_entity_tables(state.root, state.contracts)
     s = state.summary
@@ -152,7 +159,7 @@ def bronze(state: RunState) -> BronzeResult:
         )
         assert item.entity is not None
         buffer = buffered.setdefault(item.entity, [])
-        if buffer and sum(i.rows for i in buffer) + item.rows > chunk_rows:
+        if buffer and not held and sum(i.rows for i in buffer) + item.rows > chunk_rows:
             _flush_bronze(state, item.entity, buffer, keep=False)
             buffer = buffered[item.entity] = []
         buffer.append(item)
@@ -175,7 +182,11 @@ def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bo
     about `pipeline.chunk_rows` rows, and leave memory."""
     contract = state.contracts[entity]
     b = state.results.bronze
-    rows = bronze_rows(contract, items, b.seqs, state.run_id, state.now)
+    if not items:  # the entity's empty batch, for silver to re-check waiting rows
+        b.rows[entity] = bronze_rows(contract, [], b.seqs, state.run_id, state.now)
+        return
+    engine = state.engine()
+    rows = engine.bronze_rows(contract, items, b.seqs, state.run_id, state.now)
     if keep:
         b.rows[entity] = rows
     else:
@@ -183,15 +194,15 @@ def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bo
         path = state.scratch_file(f"{entity}-{len(spills)}.arrow")
         feather.write_feather(rows, path, compression="uncompressed")  # written and mapped fast
         spills.append((path, items))
-    if rows.num_rows:
-        engine = state.engine()
+    n = sum(item.rows for item in items)
+    if n:
         version = engine.write_bronze(contract, rows, [i.sha256 for i in items], _ctx(state, items))
         if version is not None:
             with state._lock:
                 state.versions[f"bronze.{contract.entity}"] = version
     for item in items:
         item.release()
-    b.rows_appended += rows.num_rows
+    b.rows_appended += n
 
 
 def silver(state: RunState, entity: str) -> SilverResult:

@@ -9,12 +9,15 @@ included.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from lakehouse.config.settings import IntakeSettings
+from lakehouse.contracts import Contract
 from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.dialect import Dialect
@@ -29,13 +32,16 @@ from lakehouse.engines.spark.frames import (
     to_spark,
     user_metadata,
 )
+from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import render
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import GoldWrite
+from lakehouse.ingest.intake import Intake
+from lakehouse.store import zones
 from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
-from lakehouse.store.root import Root
+from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
@@ -94,6 +100,13 @@ class SparkAdapter:
         if cached is None or cached[0] is not table:
             cached = self._arrow[name] = (table, to_spark(self.spark, table))
         self.hold(name, cached[1])
+
+    def put_rows(self, name: str, rows: pa.Table | DataFrame) -> int:
+        if isinstance(rows, pa.Table):
+            self.put_arrow(name, rows)
+            return int(rows.num_rows)
+        self.hold(name, rows)
+        return int(rows.count())
 
     def put_delta(
         self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
@@ -267,7 +280,52 @@ class SparkAdapter:
 
 
 class SparkEngine(FlowEngine):
+    """The shared flow on Spark; the run's files are read by the executors
+    (`engines/spark/intake.py`), so the driver never holds their rows."""
+
     capabilities = CAPABILITIES
+    adapter: SparkAdapter
 
     def __init__(self, root: Root, contracts_dir: str | None = None) -> None:
         super().__init__(SparkAdapter(root), contracts_dir)
+        self._landed: DataFrame | None = None  # this run's rows, as the executors read them
+
+    def take_in_all(
+        self,
+        landed: Sequence[LandedFile],
+        contracts: Mapping[str, Contract],
+        limits: IntakeSettings,
+        run_id: str,
+        now: dt.datetime,
+    ) -> Iterator[Intake]:
+        items, self._landed = read_on_executors(
+            self.adapter.spark, self.root, landed, contracts, limits, run_id, now
+        )
+        return iter(items)
+
+    def bronze_rows(
+        self,
+        contract: Contract,
+        items: list[Intake],
+        seqs: dict[str, int],
+        run_id: str,
+        now: dt.datetime,
+    ) -> DataFrame:
+        from pyspark.sql import functions as F
+
+        assert self._landed is not None, "take_in_all reads the files first"
+        # by name and hash: a same-bytes copy in the run (a duplicate) was read too
+        files = [(i.landed.relative, i.sha256, seqs[i.sha256]) for i in items]
+        order = self.adapter.spark.createDataFrame(
+            files, "_source_file string, _file_sha256 string, _seq long"
+        )
+        names = zones.bronze_schema(contract).names
+        return (
+            self._landed.where(F.col(ENTITY) == contract.entity)
+            .join(F.broadcast(order), ["_source_file", "_file_sha256"])
+            .select(*[quote(c) for c in names], "_seq", F.lit(False).alias("_recheck"))
+        )
+
+    def close(self) -> None:
+        self._landed = None  # its checkpoint's blocks are freed once nothing refers to it
+        super().close()

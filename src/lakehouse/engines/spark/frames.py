@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -17,6 +17,7 @@ from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 _PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
@@ -60,6 +61,31 @@ def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
         return DataFrame(jdf, spark)
     except (AttributeError, ImportError, TypeError):  # private API moved: the public route
         return spark.createDataFrame(table.to_pandas(), schema=schema)
+
+
+def map_in_arrow(
+    frame: DataFrame,
+    fn: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+    schema: StructType,
+) -> DataFrame:
+    """`frame.mapInArrow(fn, schema)`, without pandas on the driver.
+
+    Spark 3.5's `mapInArrow` builds its UDF through `pandas_udf`, which insists on pandas
+    although an Arrow map never uses it, and a Glue runtime need not have pandas. The UDF is
+    built here the way `mapInArrow` builds it, minus that check.
+    """
+    from pyspark.sql import DataFrame
+
+    try:
+        from pyspark.rdd import PythonEvalType
+        from pyspark.sql.udf import _create_udf
+
+        udf: Any = _create_udf(fn, schema, PythonEvalType.SQL_MAP_ARROW_ITER_UDF)
+        column = udf(*[frame[c] for c in frame.columns])
+        jdf = frame._jdf.pythonMapInArrow(column._jc.expr(), False)
+        return DataFrame(jdf, frame.sparkSession)
+    except (AttributeError, ImportError, TypeError):  # private API moved: the public route
+        return frame.mapInArrow(fn, schema)
 
 
 def user_metadata(info: CommitInfo) -> str:

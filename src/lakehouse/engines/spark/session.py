@@ -29,6 +29,7 @@ import importlib.util
 import os
 import re
 import subprocess
+import sys
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -214,6 +215,8 @@ def s3a_conf() -> dict[str, str]:
 def _builder_start(jars: list[str] | None, object_store: bool = False) -> SparkSession:
     from pyspark.sql import SparkSession
 
+    # the executors' Python (they read the landed files) is this interpreter, with lakehouse
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.master(os.environ.get("LAKEHOUSE_SPARK_MASTER", "local[2]"))
     conf = {**LOCAL_CONF, **RUNTIME_CONF, **(s3a_conf() if object_store else {})}
     conf["spark.driver.memory"] = os.environ.get("LAKEHOUSE_SPARK_DRIVER_MEMORY", "2g")
