@@ -24,11 +24,11 @@ from lakehouse.report.charts_sales import (
     trend_card,
 )
 from lakehouse.report.data import Analytics, Source, analytics, date_span
+from lakehouse.report.live import fingerprint, table_versions
 from lakehouse.report.markup import esc
 from lakehouse.report.ops_data import Operations, operations
 from lakehouse.report.ops_page import ops_page
 from lakehouse.report.page import filter_bar, kpi_data, kpi_tiles, render
-from lakehouse.report.state import fingerprint, table_versions
 from lakehouse.store.root import Root
 
 

@@ -21,7 +21,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from lakehouse.report import MAX_AGE_SECONDS, REFRESH_SECONDS
-from lakehouse.report.state import gold_freshness, state
+from lakehouse.report.live import gold_freshness, state
 from lakehouse.store.root import Root
 
 HOST = "127.0.0.1"  # never another interface: the dashboard has no authentication

@@ -1,4 +1,5 @@
-"""A cheap fingerprint of a root's tables (their newest Delta versions), for live refresh.
+"""What the served dashboard polls (`/api/state`): a cheap fingerprint of a root's tables
+(their newest Delta versions) and each budget gold model's freshness, for live refresh.
 
 Listing each table's `_delta_log` is enough: every commit (a run, a restore, a maintenance
 job) adds a log file, so the fingerprint changes exactly when some table changed.
