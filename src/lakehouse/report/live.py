@@ -13,7 +13,8 @@ from dataclasses import asdict
 
 import pyarrow.fs as pafs
 
-from lakehouse.store.root import ZONES, Root
+from lakehouse.store.root import Root
+from lakehouse.store.zones import ZONES
 
 
 def table_versions(root: Root) -> dict[str, int]:

@@ -23,8 +23,9 @@ from sqlglot import exp
 from lakehouse.engines.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound
 from lakehouse.store.delta import open_table
-from lakehouse.store.root import ZONES, Root
+from lakehouse.store.root import Root
 from lakehouse.store.tables import list_tables, split_name
+from lakehouse.store.zones import ZONES
 
 if TYPE_CHECKING:
     import duckdb

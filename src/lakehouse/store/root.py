@@ -22,7 +22,6 @@ from lakehouse.log import event
 from lakehouse.store.deliveries import is_delivery, version_name
 from lakehouse.store.s3 import delta_retry_options, s3_client, s3_filesystem
 
-ZONES = ("bronze", "silver", "quarantine", "gold", "_ops")
 _TMP_PREFIX = ".tmp-"
 
 

@@ -11,7 +11,8 @@ import pyarrow.fs as pafs
 
 from lakehouse.errors import TableNotFound
 from lakehouse.store.delta import is_committed, open_table
-from lakehouse.store.root import ZONES, Root
+from lakehouse.store.root import Root
+from lakehouse.store.zones import ZONES
 
 
 @dataclass(frozen=True)

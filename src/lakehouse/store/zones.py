@@ -1,4 +1,5 @@
-"""Table layouts of each zone, derived from a contract (bronze text, silver typed, quarantine)."""
+"""The zones, and the table layouts of each derived from a contract (bronze text, silver typed,
+quarantine)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pyarrow as pa
 
 from lakehouse.contracts import Contract
 
+ZONES = ("bronze", "silver", "quarantine", "gold", "_ops")  # the folders that hold tables
 TS = pa.timestamp("us", tz="UTC")
 # lineage carried from bronze to silver and quarantine
 LINEAGE = [
