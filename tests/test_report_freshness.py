@@ -5,6 +5,7 @@ the served page the rows follow `/api/state` between reloads."""
 from __future__ import annotations
 
 import datetime as dt
+import html
 import re
 import shutil
 import threading
@@ -94,6 +95,27 @@ class GoldCard(HTMLParser):
             self.note += data
 
 
+def tile(page: str, name: str) -> tuple[str, str]:
+    """A tile of the operations page: its value and its note, as text."""
+    found = re.search(
+        rf'data-tile="{name}">.*?class="tile-value">(.*?)</div><div class="tile-sub">(.*?)</div>',
+        page,
+        re.S,
+    )
+    assert found is not None, name
+    return re.sub(r"<[^>]+>", "", found[1]).strip(), html.unescape(found[2])
+
+
+def silver_objectives(lh: Lakehouse, now: dt.datetime) -> list[bool]:
+    """Whether each silver table with a freshness objective is fresh, as `lakehouse status`
+    reports it."""
+    from lakehouse.config.loader import load
+    from lakehouse.contracts import load_contracts
+    from lakehouse.monitoring.status import report
+
+    return [t.fresh for t in report(lh.root, load(lh.root), load_contracts(None), now=now).tables]
+
+
 @pytest.fixture(scope="module")
 def lake(tmp_path_factory: pytest.TempPathFactory) -> Lakehouse:
     return lake_behind(tmp_path_factory.mktemp("gold-fresh"), T0, MIXED)
@@ -127,6 +149,11 @@ def test_report_draws_each_budget_model_with_its_state_minutes_and_budget(lake: 
         f"Every-run models ({len(EVERY_RUN)}, not listed) are rebuilt by each run that changes "
         "what they read: current when a run ends."
     )
+
+    silver = silver_objectives(lake, T0 + 10 * MIN)
+    assert silver and all(silver)  # so the one stale table is gold.product_pairs
+    stale = tile(build(lake.root, now=T0 + 10 * MIN), "stale")
+    assert stale == ("✗ 1", f"of {len(silver) + len(BUDGET)} with a freshness objective or budget")
 
     six = GoldCard(build(lake.root, now=T0 + 6 * MIN)).rows  # pairs still within its 8 minutes
     assert six["gold.product_pairs"][2:] == ["• behind", "6.0", "8"]

@@ -15,7 +15,9 @@ from lakehouse.report.ops_detail import quarantine_card, tables_card
 def tiles(o: Operations) -> str:
     last = o.runs[0] if o.runs else None
     ok = sum(1 for r in o.runs if r["status"] == "SUCCEEDED")
+    # silver past its freshness objective, and gold past its staleness budget
     stale = [f for f in o.freshness if not f["fresh"]]
+    stale += [g for g in o.gold if g["state"] == "past budget"]
     open_alerts = [a for a in o.alerts if a["status"] == "open"]
     quarantined = sum(o.quarantine_rows.values())
     items = [
@@ -31,7 +33,7 @@ def tiles(o: Operations) -> str:
         (
             "Stale tables",
             badge(str(len(stale)), "bad") if stale else "0",
-            f"of {len(o.freshness)} with a freshness objective",
+            f"of {len(o.freshness) + len(o.gold)} with a freshness objective or budget",
             "stale",
         ),
         (
