@@ -43,3 +43,15 @@ def test_no_import_cycles_at_load_time() -> None:
     graph = {name: load_time_imports(p, name, set(files)) for name, p in files.items()}
     assert graph.get("lakehouse.engines.flow")  # the reader sees imports
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError naming the loop
+
+
+def test_rooms_hold_small_modules_and_the_top_level_few() -> None:
+    """#17: no module over 400 lines; at most ten modules loose at the top of the package."""
+    package = SRC / "lakehouse"
+    lines = {
+        p.relative_to(SRC).as_posix(): len(p.read_text().splitlines())
+        for p in package.rglob("*.py")
+    }
+    assert {name: n for name, n in lines.items() if n > 400} == {}
+    top = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("__"))
+    assert len(top) <= 10, top
