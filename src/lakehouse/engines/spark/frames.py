@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -65,7 +65,7 @@ def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
 
 def map_in_arrow(
     frame: DataFrame,
-    fn: Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]],
+    fn: Callable[[Iterable[pa.RecordBatch]], Iterable[pa.RecordBatch]],
     schema: StructType,
 ) -> DataFrame:
     """`frame.mapInArrow(fn, schema)`, without pandas on the driver.

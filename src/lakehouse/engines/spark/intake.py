@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -99,7 +99,7 @@ class _Job:
     schema: pa.Schema
 
 
-def _read_files(job: _Job, listed: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+def _read_files(job: _Job, listed: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
     """A task: for each listed file, its outcome row, then its rows. A module function, so the
     executors import this code rather than receive a copy of the driver's."""
     root = Root(job.root_uri, landing=job.areas.get("landing"), archive=job.areas.get("archive"))
