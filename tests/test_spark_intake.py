@@ -8,6 +8,7 @@ once by each engine; bronze, the files manifest, quarantine and silver must agre
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 from typing import Any
@@ -50,8 +51,6 @@ def _all_text(path: Path) -> dict[str, pa.DataType]:
 
 
 def _json_line(row: dict[str, Any]) -> str:
-    import json
-
     return json.dumps(row) + "\n"
 
 

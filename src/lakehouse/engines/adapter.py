@@ -17,17 +17,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeAlias
+from typing import Any, Protocol
 
 import pyarrow as pa
 
+from lakehouse.engines.base import Rows
 from lakehouse.gold.session import GoldSession, GoldWrite
 from lakehouse.store.delta import CommitInfo
 from lakehouse.store.root import Root
-
-#: A run's rows from the readers: an Arrow table read on the driver, or a frame the engine
-#: read on its own executors (`engines/spark/intake.py`)
-Rows: TypeAlias = Any
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeAlias
 
 from lakehouse.contracts import Contract
 from lakehouse.engines.dialect import Dialect
@@ -15,6 +15,10 @@ from lakehouse.store.root import LandedFile, Root
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
     from lakehouse.ingest.intake import Intake
+
+#: A run's rows from the readers: an Arrow table read on the driver, or a frame the engine
+#: read on its own executors (`engines/spark/intake.py`)
+Rows: TypeAlias = Any
 
 
 @dataclass(frozen=True)
@@ -103,18 +107,18 @@ class Engine(Protocol):
         seqs: dict[str, int],
         run_id: str,
         now: dt.datetime,
-    ) -> Any:
+    ) -> Rows:
         """The accepted files' rows in the bronze layout, with the run's `_seq` and `_recheck`:
         an Arrow table, or a frame of the engine's own when it read them on its executors."""
         ...
 
     def write_bronze(
-        self, contract: Contract, rows: Any, shas: list[str], ctx: RunContext
+        self, contract: Contract, rows: Rows, shas: list[str], ctx: RunContext
     ) -> int | None:
         """Append rows of files not yet in bronze (idempotent per file hash); version or None."""
         ...
 
-    def process_entity(self, contract: Contract, rows: Any, ctx: RunContext) -> EntityResult:
+    def process_entity(self, contract: Contract, rows: Rows, ctx: RunContext) -> EntityResult:
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
         ...
 

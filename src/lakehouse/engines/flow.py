@@ -20,8 +20,8 @@ import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import validation_query
-from lakehouse.engines.adapter import Adapter, Merge, Rows, Target
-from lakehouse.engines.base import Capabilities, EntityResult, RunContext
+from lakehouse.engines.adapter import Adapter, Merge, Target
+from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
     QUARANTINE_KEY,

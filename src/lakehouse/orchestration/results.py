@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from lakehouse.engines.base import EntityResult
+    from lakehouse.engines.base import EntityResult, Rows
     from lakehouse.ingest.intake import Intake
     from lakehouse.monitoring.sla import Finding
     from lakehouse.store import ops
@@ -60,8 +60,7 @@ class BronzeResult:
     seqs: dict[str, int] = field(default_factory=dict)  # their sha256 -> `_seq`
     records: list[ops.FileRecord] = field(default_factory=list)  # the manifest rows
     moves: list[Move] = field(default_factory=list)
-    # entity -> its rows, kept for silver: Arrow, or a frame the engine's executors hold
-    rows: dict[str, Any] = field(default_factory=dict)
+    rows: dict[str, Rows] = field(default_factory=dict)  # entity -> its rows, kept for silver
     # a run too big for memory: entity -> [(scratch Arrow file of one chunk's rows, its files)]
     spills: dict[str, list[tuple[str, list[Intake]]]] = field(default_factory=dict)
     bytes_in: dict[str, int] = field(default_factory=dict)  # entity -> bytes of its files

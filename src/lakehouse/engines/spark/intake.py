@@ -70,9 +70,8 @@ def read_on_executors(
     rows = map_in_arrow(listing, read, from_arrow_schema(schema)).localCheckpoint(eager=True)
     found = rows.where(f"{OUTCOME} IS NOT NULL").select(OUTCOME).collect()
     outcomes = {o["i"]: o for o in (json.loads(r[0]) for r in found)}
-    return [_intake(f, outcomes[i]) for i, f in enumerate(landed)], rows.where(
-        f"{OUTCOME} IS NULL"
-    ).drop(OUTCOME)
+    items = [_intake(f, outcomes[i]) for i, f in enumerate(landed)]
+    return items, rows.where(f"{OUTCOME} IS NULL").drop(OUTCOME)
 
 
 def _intake(landed: LandedFile, outcome: dict[str, Any]) -> Intake:
@@ -132,7 +131,7 @@ def _outcome(i: int, item: Intake) -> dict[str, Any]:
 
 def _outcome_row(schema: pa.Schema, outcome: dict[str, Any]) -> pa.RecordBatch:
     columns = [pa.nulls(1, f.type) for f in schema]
-    columns[-1] = pa.array([json.dumps(outcome)], pa.string())
+    columns[schema.get_field_index(OUTCOME)] = pa.array([json.dumps(outcome)], pa.string())
     return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
