@@ -18,6 +18,7 @@ from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import DuckDBSession, GoldWrite
 from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
 from lakehouse.store.root import Root
+from lakehouse.store.scan import duckdb_scan
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)
 
@@ -54,14 +55,22 @@ class LocalAdapter(DuckDBSession):
     def put_delta(
         self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
     ) -> None:
-        """`reread` changes nothing here: DuckDB scans the Arrow dataset it is given fast.
+        """`reread` changes nothing here: the view reads the snapshot's files when queried.
 
-        Quarantine is read into memory (it holds only rejected rows): DuckDB pushes the
-        waiting-rows filter (`_file_sha256 NOT IN (...)`) into a dataset scan as range
-        comparisons that pyarrow cannot evaluate on delta-rs's string_view columns."""
+        A table is read by DuckDB's own Parquet reader where it reads it as delta-rs does
+        (`lakehouse.store.scan`), else as a delta-rs Arrow dataset. Quarantine is read into
+        memory (it holds only rejected rows): DuckDB pushes the waiting-rows filter
+        (`_file_sha256 NOT IN (...)`) into a dataset scan as range comparisons that pyarrow
+        cannot evaluate on delta-rs's string_view columns."""
         self.forget(name)
+        dt = open_table(self.root, zone, table)
+        local = self.root.path(zone, table) if self.root.is_local else None
+        scan = None if zone == "quarantine" else duckdb_scan(self.con, dt, local)
+        if scan is not None:
+            self.view(name, f"SELECT {_select(columns)} FROM ({scan})")
+            return
         source = f"__delta_{name}"
-        dataset = open_table(self.root, zone, table).to_pyarrow_dataset()
+        dataset = dt.to_pyarrow_dataset()
         if zone == "quarantine":
             dataset = dataset.to_table(columns=list(columns) or None)
         self.con.register(source, dataset)

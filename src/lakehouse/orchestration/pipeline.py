@@ -180,6 +180,12 @@ def run(
 
     if run_id is not None:
         check_run_id(run_id)
+    if engine_name == "local" and (files if files is not None else root.list_files("landing")):
+        # the reader server's interpreter imports the readers (about a second) while this one
+        # loads settings, takes the lock and records the run
+        from lakehouse.ingest.sandbox import start_reader_server
+
+        start_reader_server()
     contracts = load_contracts(contracts_dir)
     settings = settings or loader.load(root, entities=contracts)
     definition = definition or pipeline_definition(contracts)
