@@ -15,7 +15,7 @@ from lakehouse import Lakehouse
 from lakehouse.cli import app
 from lakehouse.config.loader import ConfigError, load
 from lakehouse.generate import generate
-from lakehouse.gold import list_models
+from lakehouse.gold import get_model, list_models
 from lakehouse.gold.model import ModelError, parse_model, read_models
 from lakehouse.monitoring.status import report
 from test_gold_pipeline import assert_gold_equal, gold_rows
@@ -210,3 +210,47 @@ def test_an_idle_watcher_refreshes_the_models_whose_budget_is_spent(
     assert summary.files_loaded == [] and deferred(lh)[-1] == []
     assert_gold_equal(lh, full_load(tmp_path, days))
     assert w.step() is None and w.runs == 1
+
+
+def _one_order(files: list[Path], out: Path) -> list[Path]:
+    """The first order of a day's files and its lines, as a delivery of their own."""
+    import csv
+
+    out.mkdir()
+    orders = next(p for p in files if p.name.startswith("orders"))
+    lines = next(p for p in files if p.name.startswith("order_items"))
+    with orders.open() as f:
+        reader = csv.reader(f)
+        header, first = next(reader), next(reader)
+    order_id = first[header.index("order_id")]
+    (out / orders.name).write_text(",".join(header) + "\n" + ",".join(first) + "\n")
+    with lines.open() as f:
+        rows = list(csv.reader(f))
+    kept = [r for r in rows[1:] if r[rows[0].index("order_id")] == order_id]
+    assert kept
+    (out / lines.name).write_text("\n".join(",".join(r) for r in [rows[0], *kept]) + "\n")
+    return [out / orders.name, out / lines.name]
+
+
+def test_a_by_product_budget_model_that_was_current_refreshes_only_the_touched_products(
+    days: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    """reorder_patterns has a budget (a day touches nearly every product); with a budget of 0
+    it is current before every run, so a run refreshes only the products it touched, as before
+    it had a budget, and the table equals a full build's."""
+    assert get_model("reorder_patterns").freshness == "budget"
+    lh = Lakehouse(tmp_path / "lake")
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / "lakehouse.toml").write_text(
+        "[gold.models.reorder_patterns]\nstaleness_minutes = 0\n"
+    )
+    lh.run(days[0], now=T0)
+    small = _one_order(days[1], tmp_path / "small")
+    lh.run(small, now=T0 + dt.timedelta(minutes=1))
+    table = DeltaTable(lh.root.table_uri("gold", "reorder_patterns"))
+    last = table.history(1)[0]
+    assert last["operationParameters"]["predicate"].startswith("product_id IN (")
+    assert "reorder_patterns" not in deferred(lh)[-1]
+    full = Lakehouse(tmp_path / "full")
+    full.run([*days[0], *small], now=T0)
+    assert gold_rows(lh, "reorder_patterns") == gold_rows(full, "reorder_patterns")

@@ -245,3 +245,25 @@ def test_refresh_order_puts_the_run_slice_first_and_keeps_dependencies() -> None
     first_full = min(i for i, p in enumerate(policies) if p == "full")
     assert last_by_date < first_full
     assert order.index("sales_daily") < order.index("customer_profile")
+
+
+def test_a_deferred_by_product_model_stays_deferred_when_a_day_touches_the_catalog(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """A day touching most products turns a by_product model's slice into a rebuild, but only
+    when the model is refreshed at all: one its staleness budget defers ("skip") is not
+    written, and the models reading it take its stored table."""
+    every_product = synthetic.products.column("product_id").to_pylist()
+    writes = list(
+        refresh_gold(
+            connect_silver(synthetic),
+            Touched.of(products=every_product),
+            synthetic_gold.get,
+            overrides={"reorder_patterns": "skip", "reorder_patterns_department": "skip"},
+        )
+    )
+    modes = {w.model: w.mode for w in writes}
+    assert "reorder_patterns" not in modes and "reorder_patterns_department" not in modes
+    assert modes["product_performance"] == "overwrite"  # reads the stored reorder_patterns
+    performance = {w.model: w.table for w in writes}["product_performance"]
+    assert same_rows(performance, synthetic_gold["product_performance"])

@@ -1,8 +1,9 @@
 """How fresh each gold model is, and which "budget" models a refresh takes up now.
 
 A model declared ``freshness = "every run"`` is refreshed by every run that changes what it
-reads. A ``budget`` model, a global analysis that reads everything (pairs, segments, ranks), may
-lag silver by its staleness budget (``[gold] staleness_minutes``, or ``[gold.models.<name>]``):
+reads. A ``budget`` model, a global analysis that reads everything (pairs, segments, ranks, or
+a by_product model a day touches whole, such as reorder patterns), may lag silver by its
+staleness budget (``[gold] staleness_minutes``, or ``[gold.models.<name>]``):
 
 - a refresh that changes what it reads, or finds it behind already, *defers* it (the build
   records it in ``_ops.gold_builds.deferred``) until the budget is spent;
@@ -10,6 +11,8 @@ lag silver by its staleness budget (``[gold] staleness_minutes``, or ``[gold.mod
   a table is never more than its budget behind the silver it summarizes;
 - once spent, the next refresh (a run, or ``watch`` between drops) rebuilds it after every
   every-run model is committed; ``--refresh all`` takes every behind model up at once;
+- a due model that was current before the refresh is refreshed by its own policy, for the
+  refresh's changes only (a ``by_product`` model: the touched products), as an every-run one;
 - a table that does not exist yet is always built.
 
 A budget of 0 makes a budget model refresh like an every-run one. `lakehouse status` shows each
@@ -115,8 +118,12 @@ def schedule(
         wanted = {d for n in due for d in models[n].depends_on if d in behind}
         grown = not wanted <= due
         due |= wanted
+    # a due model that was current before this refresh needs only this refresh's changes: its
+    # own plan (a by_product model: the touched products); one behind since an earlier build
+    # does not know what changed since then, so it is rebuilt whole
+    own_plan = {n for n in due if not states[n].behind and n not in missing}
     overrides: dict[str, Literal["overwrite", "skip"]] = {
-        n: "overwrite" if n in due else "skip" for n in sorted(behind)
+        n: "overwrite" if n in due else "skip" for n in sorted(behind - own_plan)
     }
     overrides.update({n: "overwrite" for n in missing})
     return Schedule(overrides, frozenset(behind - due))

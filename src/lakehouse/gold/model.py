@@ -9,7 +9,7 @@ refresh = "by_date"      # full | by_date | by_user | by_product | ephemeral
 key = "date"             # by_*: the output column a refresh replaces rows by
 period = "day"           # by_date: day | week | month (the key holds the period's first day)
 lookback = 1             # by_date: earlier periods a row reads (1 = change vs previous period)
-freshness = "every run"  # every run | budget (full models: refreshed once `[gold]` allows)
+freshness = "every run"  # every run | budget (not by_date: refreshed once `[gold]` allows)
 depends_on = []          # other gold models read as gold.<name>
 
 [columns]
@@ -150,10 +150,11 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
     freshness = meta.get("freshness", "budget" if refresh == "full" else "every run")
     if freshness not in FRESHNESS:
         raise ModelError(f"{path}: freshness = {freshness!r}; use one of {', '.join(FRESHNESS)}")
-    if freshness == "budget" and refresh != "full":
+    if freshness == "budget" and refresh == "by_date":
         raise ModelError(
-            f"{path}: refresh = {refresh!r} recomputes only the run's slice, so it is cheap and "
-            'its freshness is "every run"; a staleness budget is for refresh = "full" models'
+            f"{path}: refresh = {refresh!r} recomputes only the run's periods, so it is cheap and "
+            'its freshness is "every run"; a staleness budget is for models whose refresh can '
+            "read everything (full, or a by_user / by_product slice as large as the table)"
         )
     unknown = set(meta) - {
         "name", "description", "grain", "refresh", "key", "period", "lookback", "depends_on",

@@ -96,14 +96,14 @@ def refresh_gold(
         m.name: RefreshPlan(m, chosen[m.name]) if m.name in chosen else plan_refresh(m, touched)
         for m in models
     }
-    if touched.products and any(p.model.refresh == "by_product" for p in plans.values()):
+    by_product = [
+        n for n, p in plans.items() if p.model.refresh == "by_product" and p.mode == "replace"
+    ]
+    if touched.products and by_product:
         products = s.sources.get("silver.products", "silver.products")
         catalog = int(s.scalar(f"SELECT COUNT(*) FROM {products}"))
         if len(touched.products) >= REBUILD_SHARE * catalog:  # filtering would cost more
-            plans = {
-                n: RefreshPlan(p.model, "overwrite") if p.model.refresh == "by_product" else p
-                for n, p in plans.items()
-            }
+            plans = {**plans, **{n: RefreshPlan(plans[n].model, "overwrite") for n in by_product}}
     return _refreshed(s, touched, models, plans, read_gold, timings)
 
 
@@ -203,9 +203,10 @@ def _key(model: GoldModel) -> str:
 
 def freshest_first() -> list[GoldModel]:
     """Every model in a dependency order that takes up those recomputing only the run's slice
-    first: by date, then by customer, by product, and the global (`full`) analyses last."""
+    first: by date, then by customer, by product, the global (`full`) analyses, and the models
+    with a staleness budget last."""
     rank = {"by_date": 0, "by_user": 1, "by_product": 2, "full": 3, "ephemeral": 3}
-    return list_models(first=lambda m: rank[m.refresh])
+    return list_models(first=lambda m: rank[m.refresh] + (4 if m.freshness == "budget" else 0))
 
 
 def _register_keys(

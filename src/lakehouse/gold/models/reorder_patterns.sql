@@ -2,14 +2,16 @@
 name = "reorder_patterns"
 refresh = "by_product"
 grain = "one row per product that has order lines"
-freshness = "every run"
+freshness = "budget"
 description = """
 Reorder behaviour per product: how often its lines are reorders (the shop's `reordered` flag),
 where reordered and first-time lines sit in the cart, and how long customers take to buy it
 again. Time to reorder is measured two ways: the shop's days_since_prior_order on reordered lines,
 and the actual time between two consecutive orders of the same customer that contain the product
 (from order timestamps). The sums and counts behind each average are kept so that
-gold.reorder_patterns_department can add them up exactly."""
+gold.reorder_patterns_department can add them up exactly. It reads every line of the products a
+run touched, and a day's orders touch nearly the whole catalog, so it refreshes within the
+staleness budget (`[gold] staleness_minutes`; 0 refreshes the touched products every run)."""
 
 [columns]
 product_id = "Product."
