@@ -72,10 +72,11 @@ lint: $(VENV)/.installed-dev
 types: $(VENV)/.installed-dev
 	$(VENV)/bin/mypy
 
-# quick set (a few minutes): lab data, 1 M generated order items, the full load against the
-# raw-library floor, gold freshness, watch latency
+# quick set (a few minutes): lab data, a small run's fixed cost, 1 M generated order items, the
+# full load against the raw-library floor, gold freshness, watch latency
 bench-small: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_lab_ingest.py
+	$(PY) benchmarks/bench_small_run.py
 	$(PY) benchmarks/bench_pipeline.py --items 1000000
 	$(PY) benchmarks/bench_floor.py --items 1000000 --repeat 3
 	$(PY) benchmarks/bench_freshness.py --items 1000000
