@@ -206,3 +206,36 @@ def _csv_rows(path: Path) -> list[dict[str, str]]:
 
     with path.open() as f:
         return list(csv.DictReader(f))
+
+
+@pytest.mark.parametrize("written_by", [None, "this run"])
+def test_duplicate_keys_are_found_alike_by_duckdb_and_by_pyarrow(
+    tmp_path: Path, written_by: str | None
+) -> None:
+    """The check after each silver commit reads a local table with DuckDB's Parquet reader and
+    any other with pyarrow: both find the same keys and counts, composite keys too."""
+    from lakehouse.orchestration.repair import duplicate_keys
+
+    path = str(tmp_path / "t")
+    rows = pa.table(
+        {
+            "order_id": pa.array([1, 1, 2, 2, 2, 3, 4, 4], pa.int64()),
+            "line": pa.array([1, 1, 1, 1, 1, 1, 1, 2], pa.int64()),
+            "_run_id": ["old", "this run", "old", "old", "old", "this run", "old", "this run"],
+        }
+    )
+    write_deltalake(path, rows)
+    table = DeltaTable(path)
+    for keys in (["order_id"], ["order_id", "line"]):
+        order = [(k, "ascending") for k in keys]
+        by_duckdb = duplicate_keys(table, path, keys, written_by).sort_by(order)
+        by_pyarrow = duplicate_keys(table, None, keys, written_by).sort_by(order)
+        assert by_duckdb.equals(by_pyarrow.cast(by_duckdb.schema)), keys
+        expected = {
+            (None, 1): {(1,): 2, (2,): 3, (4,): 2},
+            ("this run", 1): {(1,): 2, (4,): 2},
+            (None, 2): {(1, 1): 2, (2, 1): 3},
+            ("this run", 2): {(1, 1): 2},
+        }[(written_by, len(keys))]
+        got = {tuple(r[k] for k in keys): r["n"] for r in by_duckdb.to_pylist()}
+        assert got == expected
