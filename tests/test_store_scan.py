@@ -152,3 +152,7 @@ def test_a_table_without_files_or_off_the_local_disk_is_left_to_delta_rs(tmp_pat
     write_deltalake(path, _batch([1], dt.date(2025, 4, 1)), mode="append")
     assert duckdb_scan(con, DeltaTable(path), None) is None  # not a local table
     assert duckdb_scan(con, DeltaTable(path), path) is not None
+    # a folder above the table named like a partition would be read as one
+    inside = str(tmp_path / "date=2020-01-01" / "t")
+    write_deltalake(inside, _batch([1], dt.date(2025, 4, 1)), partition_by=["date"])
+    assert duckdb_scan(con, DeltaTable(inside), inside) is None

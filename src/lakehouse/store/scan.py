@@ -10,8 +10,8 @@ tables this way; users' SQL keeps the datasets, since its connection may not rea
 The files are exactly the snapshot's live files (its add actions), never a folder listing, so a
 half-written or vacuumed file is never read. Only what both readers read alike is given to
 DuckDB: a local table of reader protocol 1 (no deletion vectors, no column mapping) whose
-partition values are spelled plainly in the files' paths. Otherwise `duckdb_scan` returns None
-and the caller uses the dataset.
+partition values are spelled plainly in the files' paths, and no folder above it looks like a
+partition. Otherwise `duckdb_scan` returns None and the caller uses the dataset.
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ def duckdb_scan(
     protocol = dt.protocol()
     if table_path is None or protocol.min_reader_version != 1 or protocol.reader_features:
         return None
+    if "=" in table_path:
+        return None  # a folder above the table would read as a partition column too
     actions = pa.table(dt.get_add_actions(flatten=True))
     if actions.num_rows == 0:
         return None
