@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from pathlib import Path
 
 import duckdb
@@ -267,3 +268,36 @@ def test_a_deferred_by_product_model_stays_deferred_when_a_day_touches_the_catal
     assert modes["product_performance"] == "overwrite"  # reads the stored reorder_patterns
     performance = {w.model: w.table for w in writes}["product_performance"]
     assert same_rows(performance, synthetic_gold["product_performance"])
+
+
+def test_a_model_that_outgrows_duckdbs_memory_limit_is_computed_once_more_with_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Not every DuckDB state spills (a list, the sets of a COUNT(DISTINCT ...)): the pipeline's
+    session retries such a model once with a larger limit and then sets its own limit back; a
+    caller's own connection (no limit given) gets DuckDB's error."""
+    from lakehouse.gold.session import DuckDBSession
+    from lakehouse.store import query
+
+    monkeypatch.setattr(query, "roomy_memory_limit", lambda: "512MB")
+    needs_room = "SELECT len(list(i)) AS n FROM range(3000000) AS t(i)"
+    con = duckdb.connect(config={"memory_limit": "20MB", "threads": 1})
+    limit = con.sql("SELECT current_setting('memory_limit')").fetchall()
+    with pytest.raises(duckdb.OutOfMemoryException):
+        DuckDBSession(con).compute(needs_room)
+
+    session = DuckDBSession(con, memory_limit="20MB")
+    seen: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = seen.append  # type: ignore[method-assign]
+    log = logging.getLogger("lakehouse")
+    log.addHandler(handler)
+    try:
+        assert session.compute(needs_room).to_pylist() == [{"n": 3_000_000}]
+        session.temp_table("kept", needs_room)
+    finally:
+        log.removeHandler(handler)
+    assert con.sql("SELECT n FROM kept").fetchall() == [(3_000_000,)]
+    assert con.sql("SELECT current_setting('memory_limit')").fetchall() == limit
+    raised = [r for r in seen if r.getMessage() == "duckdb_memory_raised"]
+    assert [r.fields["retried_with"] for r in raised] == ["512MB", "512MB"]  # type: ignore[attr-defined]

@@ -28,9 +28,9 @@ class LocalAdapter(DuckDBSession):
     temp tables); writes are delta-rs commits of Arrow tables."""
 
     def __init__(self, root: Root) -> None:
-        from lakehouse.store.query import new_connection
+        from lakehouse.store.query import memory_limit, new_connection
 
-        super().__init__(new_connection())
+        super().__init__(new_connection(), memory_limit())
         self.root = root
         self.sources: Mapping[str, str] = {f"silver.{e}": f"__silver_{e}" for e in SILVER}
         self._registered: set[str] = set()

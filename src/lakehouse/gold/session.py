@@ -8,7 +8,8 @@ the other (results are persisted DataFrames), so gold is computed where the engi
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import logging
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, Literal, Protocol, TypeVar
 
@@ -73,14 +74,47 @@ class GoldSession(Protocol[R]):
 
 class DuckDBSession:
     """Gold on a DuckDB connection that has `silver.products`, `silver.orders` and
-    `silver.order_items` (e.g. `lakehouse.store.query.connect`); results are Arrow tables."""
+    `silver.order_items` (e.g. `lakehouse.store.query.connect`); results are Arrow tables.
+
+    With `memory_limit` (the connection's own, e.g. `lakehouse.store.query.memory_limit()`), a
+    model that runs out of it is computed once more with `roomy_memory_limit()`, then the limit
+    is set back. DuckDB spills joins, sorts and grouping past its limit, but not every state
+    (the sets of a `COUNT(DISTINCT ...)`): at 100 M order lines department_sales needs more
+    than 2 GB, while every model at 10 M fits in it (docs/performance.md)."""
 
     dialect: Dialect = "duckdb"
     sources: Mapping[str, str] = {}  # the connection reads silver.* by those names
 
-    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, memory_limit: str | None = None) -> None:
         self.con = con
+        self.memory_limit = memory_limit
         self._tables: set[str] = set()
+
+    def _roomy(self, work: Callable[[], R], what: str) -> R:
+        import duckdb
+
+        from lakehouse.log import event
+        from lakehouse.store.query import roomy_memory_limit
+
+        try:
+            return work()
+        except duckdb.OutOfMemoryException as exc:
+            if self.memory_limit is None:
+                raise
+            roomy = roomy_memory_limit()
+            event(
+                "duckdb_memory_raised",
+                logging.WARNING,
+                query=what,
+                limit=self.memory_limit,
+                retried_with=roomy,
+                error=str(exc).splitlines()[0],
+            )
+            self.con.execute(f"SET memory_limit = '{roomy}'")
+            try:
+                return work()
+            finally:
+                self.con.execute(f"SET memory_limit = '{self.memory_limit}'")
 
     def time_zone(self) -> str:
         return str(self.scalar("SELECT current_setting('TimeZone')"))
@@ -90,10 +124,11 @@ class DuckDBSession:
         return rows[0][0] if rows else None
 
     def compute(self, sql: str) -> pa.Table:
-        return self.con.sql(sql).to_arrow_table()
+        return self._roomy(lambda: self.con.sql(sql).to_arrow_table(), sql[:200])
 
     def temp_table(self, name: str, sql: str) -> None:
-        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {sql}")
+        create = f"CREATE OR REPLACE TEMP TABLE {quote(name)} AS {sql}"
+        self._roomy(lambda: self.con.execute(create), name)
         self._tables.add(name)
 
     def keep(self, name: str, rows: pa.Table) -> None:

@@ -107,6 +107,23 @@ def written_tables(sql: str | list[exp.Expr]) -> list[str]:
     return found
 
 
+def memory_limit() -> str:
+    """DuckDB's memory limit per connection (`LAKEHOUSE_DUCKDB_MEMORY_LIMIT`, default 2GB)."""
+    return os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB")
+
+
+def roomy_memory_limit() -> str:
+    """The limit a gold model is retried with once it ran out of `memory_limit`: half of the
+    machine's memory (or of the cgroup's, when that is smaller)."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    try:
+        capped = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        total = min(total, int(capped))
+    except (OSError, ValueError):  # no cgroup v2 limit ("max", or not there)
+        pass
+    return f"{total // 2 // 2**20}MB"
+
+
 def new_connection() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB connection as the lakehouse uses it: UTC, no progress bar, and
     bounded memory — past `LAKEHOUSE_DUCKDB_MEMORY_LIMIT` (default 2GB) a query spills to a
@@ -116,12 +133,7 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     import duckdb
 
     spill = Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{os.getpid()}-{next(_connections)}"
-    con = duckdb.connect(
-        config={
-            "memory_limit": os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB"),
-            "temp_directory": str(spill),
-        }
-    )
+    con = duckdb.connect(config={"memory_limit": memory_limit(), "temp_directory": str(spill)})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
     return con
