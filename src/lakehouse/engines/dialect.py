@@ -67,6 +67,11 @@ def quote(name: str, dialect: Dialect = SOURCE_DIALECT) -> str:
     raise ValueError(_unknown(dialect))
 
 
+def literal(text: str) -> str:
+    """`text` as a string literal of DuckDB and Trino (and standard SQL): 'it''s'."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 def parse(sql: str) -> exp.Expr:
     """One statement or expression in the shared dialect, as a sqlglot tree (ParseError if not)."""
     return sqlglot.parse_one(sql, read=SOURCE_DIALECT)

@@ -22,6 +22,7 @@ from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import validation_query
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
+from lakehouse.engines.dialect import literal
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
     QUARANTINE_KEY,
@@ -106,7 +107,7 @@ class FlowEngine:
         a.put_rows(_rows(entity), rows)
         sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)}"
         if len(todo) < len(shas):
-            sql += f" WHERE _file_sha256 IN ({', '.join(_text(s) for s in todo)})"
+            sql += f" WHERE _file_sha256 IN ({', '.join(literal(s) for s in todo)})"
         target = Target("bronze", entity, schema, ctx.commit("bronze", contract))
         return a.append(target, sql, {bronze_app_id(s): s for s in todo})
 
@@ -310,10 +311,6 @@ class FlowEngine:
 
 def _rows(entity: str) -> str:
     return f"rows_{entity}"
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
 
 
 def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:

@@ -64,7 +64,7 @@ class LocalAdapter(DuckDBSession):
         cannot evaluate on delta-rs's string_view columns."""
         self.forget(name)
         dt = open_table(self.root, zone, table)
-        local = self.root.path(zone, table) if self.root.is_local else None
+        local = self.root.local_path(zone, table)
         scan = None if zone == "quarantine" else duckdb_scan(self.con, dt, local)
         if scan is not None:
             self.view(name, f"SELECT {_select(columns)} FROM ({scan})")

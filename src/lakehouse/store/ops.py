@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from lakehouse.engines.dialect import literal
 from lakehouse.store.delta import CommitInfo, ensure_table, read_arrow, try_open
 from lakehouse.store.root import Root
 
@@ -155,16 +156,12 @@ def mark_abandoned(root: Root, reason: str, now: dt.datetime) -> list[str]:
         predicate="status = 'RUNNING'",
         updates={
             "status": "'FAILED'",
-            "error": _sql_text(reason),
+            "error": literal(reason),
             "ended_at": f"CAST('{now.isoformat()}' AS TIMESTAMP)",
         },
         commit_properties=CommitInfo("lock", "abandoned_runs").properties(),
     )
     return ids
-
-
-def _sql_text(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def recent_runs(root: Root, limit: int = 10) -> list[dict[str, Any]]:

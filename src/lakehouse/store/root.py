@@ -90,6 +90,10 @@ class Root:
             return "/".join([self._base(self.areas[parts[0]]), *parts[1:]])
         return "/".join([self._base(self.uri), *parts])
 
+    def local_path(self, *parts: str) -> str | None:
+        """`path(*parts)` when the root is a local folder (None on an object store)."""
+        return self.path(*parts) if self.is_local else None
+
     def table_uri(self, zone: str, name: str) -> str:
         return f"{self.uri}/{zone}/{name}"
 

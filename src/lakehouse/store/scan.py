@@ -20,15 +20,11 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
-from lakehouse.engines.dialect import quote
+from lakehouse.engines.dialect import literal, quote
 
 if TYPE_CHECKING:
     import duckdb
     from deltalake import DeltaTable
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 def duckdb_scan(
@@ -56,8 +52,8 @@ def duckdb_scan(
                 return None  # a null or an escaped value: the path does not say it plainly
     schema = pa.schema(dt.schema().to_arrow())
     types = dict(zip(schema.names, con.from_arrow(schema.empty_table()).dtypes, strict=True))
-    files = ", ".join(_literal(f"{table_path}/{p}") for p in paths)
-    hive = ", ".join(f"{_literal(c)}: {_literal(str(types[c]))}" for c in partitions)
+    files = ", ".join(literal(f"{table_path}/{p}") for p in paths)
+    hive = ", ".join(f"{literal(c)}: {literal(str(types[c]))}" for c in partitions)
     options = (
         f"hive_partitioning = true, hive_types = {{{hive}}}"
         if partitions
