@@ -77,8 +77,9 @@ class DuckDBSession:
     `silver.order_items` (e.g. `lakehouse.store.query.connect`); results are Arrow tables.
 
     With `memory_limit` (the connection's own, e.g. `lakehouse.store.query.memory_limit()`), a
-    model that runs out of it is computed once more with `roomy_memory_limit()`, then the limit
-    is set back. DuckDB spills joins, sorts and grouping past its limit, but not every state
+    `compute` or `temp_table` that runs out of it (a gold model; on the local engine also a
+    relation the silver step materializes) runs once more with `roomy_memory_limit()`, then the
+    limit is set back. DuckDB spills joins, sorts and grouping past its limit, but not every state
     (the sets of a `COUNT(DISTINCT ...)`): at 100 M order lines department_sales needs more
     than 2 GB, while every model at 10 M fits in it (docs/performance.md)."""
 
