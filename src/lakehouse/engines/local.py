@@ -16,7 +16,13 @@ from lakehouse.engines.sql import quote_all
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import DuckDBSession, GoldWrite
-from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.store.delta import (
+    CommitInfo,
+    ensure_table,
+    open_table,
+    try_open,
+    writer_properties,
+)
 from lakehouse.store.root import Root
 from lakehouse.store.scan import duckdb_scan
 
@@ -132,7 +138,13 @@ class LocalAdapter(DuckDBSession):
         properties = target.commit.properties(list(transactions))  # the lease is checked here
         if target.pause_point:
             fault_point(target.pause_point)
-        write_deltalake(table, rows, mode="append", commit_properties=properties)
+        write_deltalake(
+            table,
+            rows,
+            mode="append",
+            commit_properties=properties,
+            writer_properties=writer_properties(),
+        )
         return int(table.version())
 
     def merge(self, target: Target, sql: str, merge: Merge) -> Merged:
@@ -145,6 +157,7 @@ class LocalAdapter(DuckDBSession):
             source_alias="s",
             target_alias="t",
             commit_properties=target.commit.properties(),
+            writer_properties=writer_properties(),
         )
         if merge.delete_when is not None:
             builder = builder.when_matched_delete(predicate=merge.delete_when)

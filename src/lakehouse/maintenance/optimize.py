@@ -25,7 +25,7 @@ from lakehouse.maintenance.plan import (
     zorder_columns,
 )
 from lakehouse.maintenance.settings import MaintenanceSettings
-from lakehouse.store.delta import CommitInfo, open_table
+from lakehouse.store.delta import CommitInfo, open_table, writer_properties
 from lakehouse.store.root import Root
 from lakehouse.store.tables import split_name
 
@@ -145,7 +145,7 @@ def optimize_table(
         },
     )
     rows = settings.zorder_row_group_rows if plan.zorder_by else settings.row_group_rows
-    writer = WriterProperties(max_row_group_size=rows, compression=COMPRESSION)
+    writer = writer_properties(COMPRESSION, max_row_group_size=rows)
     for filters in partition_filters(plan):
         version = int(dt.version())
         metrics = _execute(dt, plan, filters, writer, info, name)

@@ -23,7 +23,7 @@ import pyarrow.dataset as ds
 
 from lakehouse.engines.dialect import literal, quote
 from lakehouse.log import event
-from lakehouse.store.delta import CommitInfo, retry_conflicts, try_open
+from lakehouse.store.delta import CommitInfo, retry_conflicts, try_open, writer_properties
 from lakehouse.store.scan import duckdb_scan
 
 if TYPE_CHECKING:
@@ -72,6 +72,7 @@ def repair_entity(
                 "repair",
                 extra={"duplicate_keys": keys.num_rows, "rows_removed": removed},
             ).properties(),
+            writer_properties=writer_properties(),
         )
         return Repaired(name, keys.num_rows, removed, int(table.version()))
 
