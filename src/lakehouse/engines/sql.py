@@ -33,17 +33,25 @@ def newest_per_key_sql(
 ) -> str:
     """One row per key from valid rows of several files: newest recency, then latest file.
 
-    `source_sql` yields `columns` (default: the contract's columns and the lineage) and `_seq`.
-    Rows re-checked from quarantine share `_seq` -1: among them the later ingestion wins, then
-    the file hash, so the choice never depends on the engine.
+    `source_sql` yields `columns` (default: the contract's columns and the lineage) and `_seq`,
+    with no null key. Rows re-checked from quarantine share `_seq` -1: among them the later
+    ingestion wins, then the file hash, so the choice never depends on the engine. Only keys
+    that come more than once are ranked: a window over every row sorted the whole batch (half
+    the statement's time at 1 M rows), where grouping by key finds the few repeats.
     """
-    keep = ", ".join(quote(c) for c in (columns or [*contract.names, *zones.LINEAGE_NAMES]))
-    pk = ", ".join(quote(k) for k in contract.primary_key)
-    order = [f"{quote(contract.recency_column)} DESC"] if contract.recency_column else []
-    order += ["_seq DESC", "_ingested_at DESC", "_file_sha256 DESC"]
+    names = list(columns or [*contract.names, *zones.LINEAGE_NAMES])
+    keep = ", ".join(f"s.{quote(c)}" for c in names)
+    pk = [quote(k) for k in contract.primary_key]
+    on = " AND ".join(f"r.{k} = s.{k}" for k in pk)
+    order = [f"s.{quote(contract.recency_column)} DESC"] if contract.recency_column else []
+    order += ["s._seq DESC", "s._ingested_at DESC", "s._file_sha256 DESC"]
     return (
-        f"SELECT {keep} FROM (SELECT *, ROW_NUMBER() OVER "
-        f"(PARTITION BY {pk} ORDER BY {', '.join(order)}) AS __rank FROM ({source_sql}) AS __src) "
+        f"WITH __src AS ({source_sql}), __repeated AS (SELECT {', '.join(pk)} FROM __src "
+        f"GROUP BY {', '.join(pk)} HAVING COUNT(*) > 1) "
+        f"SELECT {keep} FROM __src AS s LEFT JOIN __repeated AS r ON {on} WHERE r.{pk[0]} IS NULL "
+        f"UNION ALL SELECT {', '.join(quote(c) for c in names)} FROM (SELECT {keep}, "
+        f"ROW_NUMBER() OVER (PARTITION BY {', '.join(f's.{k}' for k in pk)} "
+        f"ORDER BY {', '.join(order)}) AS __rank FROM __src AS s JOIN __repeated AS r ON {on}) "
         f"AS __ranked WHERE __rank = 1"
     )
 

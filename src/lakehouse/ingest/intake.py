@@ -9,7 +9,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import Contract
@@ -134,24 +133,19 @@ def take_in(
     return item
 
 
-def run_columns(table: pa.Table, seqs: dict[str, int]) -> pa.Table:
-    """Bronze rows plus the run's bookkeeping: `_seq` (file order in the run), `_recheck`."""
-    n = table.num_rows
-    shas = table["_file_sha256"].combine_chunks()
-    unique = pc.unique(shas)
-    order = pa.array([seqs[s] for s in unique.to_pylist()], pa.int64())
-    seq = pc.take(order, pc.index_in(shas, value_set=unique))
-    table = table.append_column("_seq", seq)
-    return table.append_column("_recheck", pa.repeat(pa.scalar(False), n))
-
-
 def bronze_rows(
     contract: Contract, items: list[Intake], seqs: dict[str, int], run_id: str, now: dt.datetime
 ) -> pa.Table:
-    """Every accepted row of the entity as text, with lineage, in the bronze layout."""
+    """Every accepted row of the entity as text, with lineage, in the bronze layout, plus the
+    run's bookkeeping: `_seq` (the file's order in the run) and `_recheck` (false)."""
     parts = [file_rows(contract, item, run_id, now) for item in items]
-    schema = zones.bronze_schema(contract)
-    return run_columns(pa.concat_tables(parts) if parts else schema.empty_table(), seqs)
+    seq = [
+        pa.repeat(pa.scalar(seqs[i.sha256], pa.int64()), p.num_rows)
+        for i, p in zip(items, parts, strict=True)
+    ]
+    table = pa.concat_tables(parts) if parts else zones.bronze_schema(contract).empty_table()
+    table = table.append_column("_seq", pa.chunked_array(seq, pa.int64()))
+    return table.append_column("_recheck", pa.repeat(pa.scalar(False), table.num_rows))
 
 
 def file_rows(contract: Contract, item: Intake, run_id: str, now: dt.datetime) -> pa.Table:
