@@ -110,6 +110,12 @@ class Adapter(GoldSession[Any], Protocol):
         file is appended once whatever happens."""
         ...
 
+    def append_relation(
+        self, target: Target, name: str, transactions: Mapping[str, str] = {}
+    ) -> int:
+        """`append` of the target's columns of relation `name`."""
+        ...
+
     def merge(self, target: Target, sql: str, merge: Merge) -> Merged:
         """MERGE the rows of `sql` (the schema's columns plus any the predicates read)."""
         ...

@@ -105,11 +105,13 @@ class FlowEngine:
         if not todo:
             return None
         a.put_rows(_rows(entity), rows)
-        sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)}"
-        if len(todo) < len(shas):
-            sql += f" WHERE _file_sha256 IN ({', '.join(literal(s) for s in todo)})"
         target = Target("bronze", entity, schema, ctx.commit("bronze", contract))
-        return a.append(target, sql, {bronze_app_id(s): s for s in todo})
+        transactions = {bronze_app_id(s): s for s in todo}
+        if len(todo) == len(shas):
+            return a.append_relation(target, _rows(entity), transactions)
+        sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)} "
+        sql += f"WHERE _file_sha256 IN ({', '.join(literal(s) for s in todo)})"
+        return a.append(target, sql, transactions)
 
     # --- silver + quarantine ---------------------------------------------------------------
     def process_entity(self, contract: Contract, rows: Rows, ctx: RunContext) -> EntityResult:

@@ -39,7 +39,7 @@ class LocalAdapter(DuckDBSession):
         super().__init__(new_connection(), memory_limit())
         self.root = root
         self.sources: Mapping[str, str] = {f"silver.{e}": f"__silver_{e}" for e in SILVER}
-        self._registered: set[str] = set()
+        self._registered: dict[str, object] = {}  # name -> the Arrow table or dataset
         self._views: set[str] = set()
 
     def close(self) -> None:
@@ -49,7 +49,7 @@ class LocalAdapter(DuckDBSession):
     def put_arrow(self, name: str, table: pa.Table) -> None:
         self.forget(name)
         self.con.register(name, table)
-        self._registered.add(name)
+        self._registered[name] = table
 
     def put_rows(self, name: str, rows: pa.Table) -> int:
         self.put_arrow(name, rows)
@@ -80,7 +80,7 @@ class LocalAdapter(DuckDBSession):
         if zone == "quarantine":
             dataset = dataset.to_table(columns=list(columns) or None)
         self.con.register(source, dataset)
-        self._registered.add(source)
+        self._registered[source] = dataset
         self.view(name, f"SELECT {_select(columns)} FROM {source}")
 
     def view(self, name: str, sql: str) -> None:
@@ -111,7 +111,7 @@ class LocalAdapter(DuckDBSession):
             self.forget(f"__delta_{name}")
         elif name in self._registered:
             self.con.unregister(name)
-            self._registered.discard(name)
+            del self._registered[name]
         elif name in self._tables:
             super().forget(name)
 
@@ -131,9 +131,24 @@ class LocalAdapter(DuckDBSession):
         )
 
     def append(self, target: Target, sql: str, transactions: Mapping[str, str] = {}) -> int:
+        return self._append(target, self._rows(target, sql), transactions)
+
+    def append_relation(
+        self, target: Target, name: str, transactions: Mapping[str, str] = {}
+    ) -> int:
+        """An Arrow table put here is written as it is: a pass through DuckDB would copy every
+        row into Arrow again (0.2 s per million bronze rows)."""
+        held = self._registered.get(name)
+        if not isinstance(held, pa.Table):
+            sql = f"SELECT {quote_all(target.schema.names)} FROM {quote(name)}"
+            return self.append(target, sql, transactions)
+        return self._append(
+            target, held.select(target.schema.names).cast(target.schema), transactions
+        )
+
+    def _append(self, target: Target, rows: pa.Table, transactions: Mapping[str, str]) -> int:
         from deltalake import write_deltalake
 
-        rows = self._rows(target, sql)
         table = open_table(self.root, target.zone, target.name)
         properties = target.commit.properties(list(transactions))  # the lease is checked here
         if target.pause_point:

@@ -34,7 +34,7 @@ from lakehouse.engines.spark.frames import (
 )
 from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
-from lakehouse.engines.sql import render
+from lakehouse.engines.sql import quote_all, render
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import GoldWrite
@@ -200,6 +200,12 @@ class SparkAdapter:
                 self._before_write(target)
                 frame.write.format("delta").mode("append").option("userMetadata", meta).save(uri)
         return last_commit(self.root, target.zone, target.name)[0]
+
+    def append_relation(
+        self, target: Target, name: str, transactions: Mapping[str, str] = {}
+    ) -> int:
+        sql = f"SELECT {quote_all(target.schema.names)} FROM {name}"  # the shared dialect
+        return self.append(target, sql, transactions)
 
     def _before_write(self, target: Target) -> None:
         if target.pause_point:
