@@ -18,6 +18,12 @@ import time
 from pathlib import Path
 
 from bench_pipeline import DATA, HERE, child, committed_after, dataset
+from lakehouse.gold.model import all_models
+
+#: the models a run keeps current (the rest wait for their staleness budget)
+EVERY_RUN = sorted(
+    m.name for m in all_models().values() if m.materialized and m.freshness == "every run"
+)
 
 RUN = (
     "from lakehouse import Lakehouse; s = Lakehouse({root!r}).run([{src!r}], refresh={refresh!r});"
@@ -56,6 +62,7 @@ def main() -> None:
     }
     seconds: dict[str, list[float]] = {c: [] for c in cases}
     sales_daily: dict[str, list[float]] = {c: [] for c in cases}
+    every_run: dict[str, list[float]] = {c: [] for c in cases}
     for _ in range(args.repeat):
         for case, (base, refresh) in cases.items():
             lake = work / case
@@ -65,6 +72,9 @@ def main() -> None:
             wall, _ = child(RUN.format(root=str(lake), src=str(day), refresh=refresh))
             seconds[case].append(wall)
             sales_daily[case].append(committed_after(lake / "gold" / "sales_daily", start))
+            every_run[case].append(
+                max(committed_after(lake / "gold" / m, start) for m in EVERY_RUN)
+            )
     median = {c: round(statistics.median(v), 2) for c, v in seconds.items()}
     result = {
         "benchmark": "gold_freshness",
@@ -74,10 +84,15 @@ def main() -> None:
         "sales_daily_current_after_s_median": {
             c: round(statistics.median(v), 2) for c, v in sales_daily.items()
         },
+        "every_run_models_current_after_s_median": {
+            c: round(statistics.median(v), 2) for c, v in every_run.items()
+        },
         "ratio_history_over_products_due": round(median["history_due"] / median["products_due"], 2),
         "ratio_history_all_over_due": round(median["history_all"] / median["history_due"], 2),
         "targets": {"ratio_history_over_products": 1.3, "every_run_current_s": 5},
-        "note": "wall times include interpreter start and imports (about 1 s)",
+        "note": "wall times include interpreter start and imports (about 1 s); the 'current "
+        "after' seconds count from the child's launch to the latest commit of gold.sales_daily, "
+        "and of the last every-run model to commit",
     }
     out = HERE / "results" / f"freshness_{args.items}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
