@@ -162,25 +162,34 @@ class FlowEngine:
         skip the files and row groups of other keys by their statistics: a chunk of a full
         load, or a day, holds recent orders, and the parent holds them all."""
         a = self.adapter
+        present = []
         for fk in contract.foreign_keys:
             name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
             if try_open(self.root, "silver", fk.references) is None:
                 parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
-                empty = pa.schema([parent.field(c) for c in cols]).empty_table()
-                a.put_arrow(name, empty)
-                continue
-            column = next(c for c in contract.columns if c.name == fk.column)
-            value = typed_expr(column)  # what validation compares with the parent's key
-            [(low, high)] = a.fetch(f"SELECT min({value}), max({value}) FROM batch")
+                a.put_arrow(name, pa.schema([parent.field(c) for c in cols]).empty_table())
+            else:
+                present.append(fk)
+        if not present:
+            return
+        columns = {c.name: c for c in contract.columns}
+        # the typed value validation compares with the parent's key, in one pass for all
+        ranges = ", ".join(
+            f"{agg}({typed_expr(columns[fk.column])})" for fk in present for agg in ("min", "max")
+        )
+        [bounds] = a.fetch(f"SELECT {ranges} FROM batch")
+        for i, fk in enumerate(present):
+            name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
+            low, high = bounds[2 * i], bounds[2 * i + 1]
             if not (isinstance(low, int | str) and isinstance(high, int | str)):
                 a.put_delta(name, "silver", fk.references, cols)
                 continue
             a.put_delta(f"{name}_all", "silver", fk.references, cols)
-            bounds = " AND ".join(
+            within = " AND ".join(
                 f"{quote(fk.ref_column)} {op} {v if isinstance(v, int) else literal(v)}"
                 for op, v in ((">=", low), ("<=", high))
             )
-            a.view(name, f"SELECT * FROM {name}_all WHERE {bounds}")
+            a.view(name, f"SELECT * FROM {name}_all WHERE {within}")
 
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
