@@ -54,8 +54,14 @@ def _raw(col: Column) -> str:
     return f"COALESCE({expr}, {_lit(col.default)})" if col.default is not None else expr
 
 
-def typed_expr(col: Column) -> str:
-    raw = _raw(col)
+def raw_name(column: str) -> str:
+    return f"{column}__r"
+
+
+def typed_expr(col: Column, raw: str | None = None) -> str:
+    """The column's typed value, NULL when its text does not parse; `raw`: an expression
+    holding `_raw(col)` already (default: `_raw(col)` itself)."""
+    raw = raw or _raw(col)
     kind = col.kind
     if kind == "string":
         return raw
@@ -93,7 +99,7 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
         out.append(f"CASE WHEN {cond} THEN {_lit(code)} END")
 
     for col in c.columns:
-        raw, v = _raw(col), quote(typed_name(col.name))
+        raw, v = quote(raw_name(col.name)), quote(typed_name(col.name))
         if col.name in c.primary_key:
             when(f"{raw} IS NULL", f"null_key:{col.name}")
         elif col.required:
@@ -158,7 +164,12 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
     """Build the statement that types and checks every row of `batch` against `contract`."""
     future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)
     keep = [quote(x) for x in lineage] + [quote(col.name) for col in contract.columns]
-    typed = [f"{typed_expr(col)} AS {quote(typed_name(col.name))}" for col in contract.columns]
+    # each column trimmed once (`<col>__r`), read by its typing and by the reasons
+    raws = [f"{_raw(col)} AS {quote(raw_name(col.name))}" for col in contract.columns]
+    typed = [
+        f"{typed_expr(col, quote(raw_name(col.name)))} AS {quote(typed_name(col.name))}"
+        for col in contract.columns
+    ] + [quote(raw_name(col.name)) for col in contract.columns]
     joins, parent_cols = [], []
     for i, fk in enumerate(contract.foreign_keys):
         alias = f"p{i}"
@@ -171,7 +182,8 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
     reasons = ",\n    ".join(_reason_exprs(contract, future_limit))
     out_cols = keep + [quote(typed_name(col.name)) for col in contract.columns]
     sql = (
-        f"WITH typed AS (\n  SELECT {', '.join(keep)},\n    {', '.join(typed)}\n  FROM batch\n),\n"
+        f"WITH trimmed AS (\n  SELECT {', '.join(keep)},\n    {', '.join(raws)}\n  FROM batch\n),\n"
+        f"typed AS (\n  SELECT {', '.join(keep)},\n    {', '.join(typed)}\n  FROM trimmed\n),\n"
         f"{_duplicates_sql(contract)},\n"
         f"checked AS (\n  SELECT t.*, COALESCE(d.__dup, 1) AS __dup"
         f"{''.join(', ' + c for c in parent_cols)}\n  FROM typed AS t\n"
