@@ -29,6 +29,8 @@ RUN = (
     "from lakehouse import Lakehouse; s = Lakehouse({root!r}).run([{src!r}], refresh={refresh!r});"
     " assert s.status == 'SUCCEEDED', s"
 )
+# the same, and the epoch the run started at (`RunSummary.started_at`) into `out`
+TIMED_RUN = RUN + "; open({out!r}, 'w').write(str(s.started_at.timestamp()))"
 
 
 def linked(files: list[Path], folder: Path) -> Path:
@@ -63,18 +65,21 @@ def main() -> None:
     seconds: dict[str, list[float]] = {c: [] for c in cases}
     sales_daily: dict[str, list[float]] = {c: [] for c in cases}
     every_run: dict[str, list[float]] = {c: [] for c in cases}
+    every_run_from_start: dict[str, list[float]] = {c: [] for c in cases}
     for _ in range(args.repeat):
         for case, (base, refresh) in cases.items():
             lake = work / case
             shutil.rmtree(lake, ignore_errors=True)
             shutil.copytree(bases[base], lake)
             start = time.time()
-            wall, _ = child(RUN.format(root=str(lake), src=str(day), refresh=refresh))
+            began = work / "began"
+            code = TIMED_RUN.format(root=str(lake), src=str(day), refresh=refresh, out=str(began))
+            wall, _ = child(code)
             seconds[case].append(wall)
             sales_daily[case].append(committed_after(lake / "gold" / "sales_daily", start))
-            every_run[case].append(
-                max(committed_after(lake / "gold" / m, start) for m in EVERY_RUN)
-            )
+            last = max(committed_after(lake / "gold" / m, start) for m in EVERY_RUN)
+            every_run[case].append(last)
+            every_run_from_start[case].append(last - (float(began.read_text()) - start))
     median = {c: round(statistics.median(v), 2) for c, v in seconds.items()}
     result = {
         "benchmark": "gold_freshness",
@@ -87,12 +92,16 @@ def main() -> None:
         "every_run_models_current_after_s_median": {
             c: round(statistics.median(v), 2) for c, v in every_run.items()
         },
+        "every_run_models_current_after_run_start_s_median": {
+            c: round(statistics.median(v), 2) for c, v in every_run_from_start.items()
+        },
         "ratio_history_over_products_due": round(median["history_due"] / median["products_due"], 2),
         "ratio_history_all_over_due": round(median["history_all"] / median["history_due"], 2),
         "targets": {"ratio_history_over_products": 1.3, "every_run_current_s": 5},
         "note": "wall times include interpreter start and imports (about 1 s); the 'current "
         "after' seconds count from the child's launch to the latest commit of gold.sales_daily, "
-        "and of the last every-run model to commit",
+        "and of the last every-run model to commit; 'after run start' counts from the run's own "
+        "start (RunSummary.started_at), the issue's measure",
     }
     out = HERE / "results" / f"freshness_{args.items}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
