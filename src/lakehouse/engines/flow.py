@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
-from lakehouse.contracts.validation import typed_expr, validation_query
+from lakehouse.contracts.validation import validation_query
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
-from lakehouse.engines.dialect import literal, quote
+from lakehouse.engines.dialect import literal
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
     QUARANTINE_KEY,
@@ -140,7 +140,6 @@ class FlowEngine:
                 a.forget(name)
             for fk in contract.foreign_keys:
                 a.forget(f"parent_{fk.references}")
-                a.forget(f"parent_{fk.references}_all")
         return result
 
     def _put_waiting(self, contract: Contract, ctx: RunContext) -> int:
@@ -157,39 +156,14 @@ class FlowEngine:
         return int(n)
 
     def _put_parents(self, contract: Contract) -> None:
-        """Each parent table as relation `parent_<entity>`: the rows whose key lies within
-        the batch's range of the child column. Given as values, the range lets the reader
-        skip the files and row groups of other keys by their statistics: a chunk of a full
-        load, or a day, holds recent orders, and the parent holds them all."""
-        a = self.adapter
-        present = []
         for fk in contract.foreign_keys:
             name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
             if try_open(self.root, "silver", fk.references) is None:
                 parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
-                a.put_arrow(name, pa.schema([parent.field(c) for c in cols]).empty_table())
+                empty = pa.schema([parent.field(c) for c in cols]).empty_table()
+                self.adapter.put_arrow(name, empty)
             else:
-                present.append(fk)
-        if not present:
-            return
-        columns = {c.name: c for c in contract.columns}
-        # the typed value validation compares with the parent's key, in one pass for all
-        ranges = ", ".join(
-            f"{agg}({typed_expr(columns[fk.column])})" for fk in present for agg in ("min", "max")
-        )
-        [bounds] = a.fetch(f"SELECT {ranges} FROM batch")
-        for i, fk in enumerate(present):
-            name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
-            low, high = bounds[2 * i], bounds[2 * i + 1]
-            if not (isinstance(low, int | str) and isinstance(high, int | str)):
-                a.put_delta(name, "silver", fk.references, cols)
-                continue
-            a.put_delta(f"{name}_all", "silver", fk.references, cols)
-            within = " AND ".join(
-                f"{quote(fk.ref_column)} {op} {v if isinstance(v, int) else literal(v)}"
-                for op, v in ((">=", low), ("<=", high))
-            )
-            a.view(name, f"SELECT * FROM {name}_all WHERE {within}")
+                self.adapter.put_delta(name, "silver", fk.references, cols)
 
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
