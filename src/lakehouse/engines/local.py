@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -27,6 +27,7 @@ from lakehouse.store.root import Root
 from lakehouse.store.scan import duckdb_scan
 
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)
+STREAM_BATCH_ROWS = 122_880  # DuckDB's row group: rows per batch streamed into an append
 
 
 class LocalAdapter(DuckDBSession):
@@ -131,7 +132,16 @@ class LocalAdapter(DuckDBSession):
         )
 
     def append(self, target: Target, sql: str, transactions: Mapping[str, str] = {}) -> int:
-        return self._append(target, self._rows(target, sql), transactions)
+        """The rows stream from DuckDB into the writer batch by batch, cast to the target's
+        schema: never held whole as one Arrow table."""
+
+        def rows() -> pa.RecordBatchReader:
+            schema = target.schema
+            batches = self.con.sql(sql).to_arrow_reader(STREAM_BATCH_ROWS)
+            cast = (b.select(schema.names).cast(schema) for b in batches)
+            return pa.RecordBatchReader.from_batches(schema, cast)
+
+        return self._append(target, rows, transactions)
 
     def append_relation(
         self, target: Target, name: str, transactions: Mapping[str, str] = {}
@@ -142,11 +152,15 @@ class LocalAdapter(DuckDBSession):
         if not isinstance(held, pa.Table):
             sql = f"SELECT {quote_all(target.schema.names)} FROM {quote(name)}"
             return self.append(target, sql, transactions)
-        return self._append(
-            target, held.select(target.schema.names).cast(target.schema), transactions
-        )
+        rows = held.select(target.schema.names).cast(target.schema)
+        return self._append(target, lambda: rows, transactions)
 
-    def _append(self, target: Target, rows: pa.Table, transactions: Mapping[str, str]) -> int:
+    def _append(
+        self,
+        target: Target,
+        rows: Callable[[], pa.Table | pa.RecordBatchReader],
+        transactions: Mapping[str, str],
+    ) -> int:
         from deltalake import write_deltalake
 
         table = open_table(self.root, target.zone, target.name)
@@ -155,7 +169,7 @@ class LocalAdapter(DuckDBSession):
             fault_point(target.pause_point)
         write_deltalake(
             table,
-            rows,
+            rows(),
             mode="append",
             commit_properties=properties,
             writer_properties=writer_properties(),
