@@ -28,6 +28,7 @@ from lakehouse.engines.sql import (
     QUARANTINE_KEY,
     any_known_key_sql,
     changed_rows_sql,
+    columns_of,
     merge_predicates,
     outcome_counts_sql,
     quarantine_changes_sql,
@@ -109,7 +110,7 @@ class FlowEngine:
         transactions = {bronze_app_id(s): s for s in todo}
         if len(todo) == len(shas):
             return a.append_relation(target, _rows(entity), transactions)
-        sql = f"SELECT {quote_all(schema.names)} FROM {_rows(entity)} "
+        sql = f"{columns_of(_rows(entity), schema.names)} "
         sql += f"WHERE _file_sha256 IN ({', '.join(literal(s) for s in todo)})"
         return a.append(target, sql, transactions)
 

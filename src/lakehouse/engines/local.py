@@ -12,7 +12,7 @@ from lakehouse.engines.adapter import Merge, Merged, Target
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.dialect import quote
 from lakehouse.engines.flow import FlowEngine
-from lakehouse.engines.sql import quote_all
+from lakehouse.engines.sql import columns_of, quote_all
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import DuckDBSession, GoldWrite
@@ -150,8 +150,7 @@ class LocalAdapter(DuckDBSession):
         row into Arrow again (0.2 s per million bronze rows)."""
         held = self._registered.get(name)
         if not isinstance(held, pa.Table):
-            sql = f"SELECT {quote_all(target.schema.names)} FROM {quote(name)}"
-            return self.append(target, sql, transactions)
+            return self.append(target, columns_of(name, target.schema.names), transactions)
         rows = held.select(target.schema.names).cast(target.schema)
         return self._append(target, lambda: rows, transactions)
 

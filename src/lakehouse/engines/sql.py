@@ -28,6 +28,11 @@ def quote_all(names: Iterable[str]) -> str:
     return ", ".join(quote(n) for n in names)
 
 
+def columns_of(relation: str, names: Iterable[str]) -> str:
+    """The statement selecting `names` from `relation`: what `Adapter.append_relation` writes."""
+    return f"SELECT {quote_all(names)} FROM {quote(relation)}"
+
+
 def newest_per_key_sql(
     contract: Contract, source_sql: str, columns: Sequence[str] | None = None
 ) -> str:

@@ -34,7 +34,7 @@ from lakehouse.engines.spark.frames import (
 )
 from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
-from lakehouse.engines.sql import quote_all, render
+from lakehouse.engines.sql import columns_of, render
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.session import GoldWrite
@@ -204,8 +204,7 @@ class SparkAdapter:
     def append_relation(
         self, target: Target, name: str, transactions: Mapping[str, str] = {}
     ) -> int:
-        sql = f"SELECT {quote_all(target.schema.names)} FROM {name}"  # the shared dialect
-        return self.append(target, sql, transactions)
+        return self.append(target, columns_of(name, target.schema.names), transactions)
 
     def _before_write(self, target: Target) -> None:
         if target.pause_point:
