@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -26,6 +26,7 @@ from lakehouse.store.delta import (
 from lakehouse.store.root import Root
 from lakehouse.store.scan import duckdb_scan
 
+RowsT = TypeVar("RowsT", pa.Table, pa.RecordBatch)
 CAPABILITIES = Capabilities(name="local", sql_dialect="duckdb", distributed=False)
 STREAM_BATCH_ROWS = 122_880  # DuckDB's row group: rows per batch streamed into an append
 
@@ -126,7 +127,7 @@ class LocalAdapter(DuckDBSession):
         table = self.con.sql(sql).to_arrow_table()
         names = target.schema.names
         extra = [c for c in table.column_names if c not in names]
-        typed = table.select(names).cast(target.schema)
+        typed = _as_schema(table, target.schema)
         return pa.Table.from_arrays(
             [*typed.columns, *(table[c] for c in extra)], names=[*names, *extra]
         )
@@ -138,7 +139,7 @@ class LocalAdapter(DuckDBSession):
         def rows() -> pa.RecordBatchReader:
             schema = target.schema
             batches = self.con.sql(sql).to_arrow_reader(STREAM_BATCH_ROWS)
-            cast = (b.select(schema.names).cast(schema) for b in batches)
+            cast = (_as_schema(b, schema) for b in batches)
             return pa.RecordBatchReader.from_batches(schema, cast)
 
         return self._append(target, rows, transactions)
@@ -146,12 +147,13 @@ class LocalAdapter(DuckDBSession):
     def append_relation(
         self, target: Target, name: str, transactions: Mapping[str, str] = {}
     ) -> int:
-        """An Arrow table put here is written as it is: a pass through DuckDB would copy every
-        row into Arrow again (0.2 s per million bronze rows)."""
+        """An Arrow table put here is written as it is: streamed through DuckDB it would be
+        copied into Arrow again (a million bronze rows written in 0.46-0.50 s, against
+        0.70-0.81 s through DuckDB)."""
         held = self._registered.get(name)
         if not isinstance(held, pa.Table):
             return self.append(target, columns_of(name, target.schema.names), transactions)
-        rows = held.select(target.schema.names).cast(target.schema)
+        rows = _as_schema(held, target.schema)
         return self._append(target, lambda: rows, transactions)
 
     def _append(
@@ -160,6 +162,8 @@ class LocalAdapter(DuckDBSession):
         rows: Callable[[], pa.Table | pa.RecordBatchReader],
         transactions: Mapping[str, str],
     ) -> int:
+        """Commit `rows()`: called once the lease is checked and past any pause point, so a
+        DuckDB stream is opened only to be written at once."""
         from deltalake import write_deltalake
 
         table = open_table(self.root, target.zone, target.name)
@@ -235,6 +239,11 @@ class LocalAdapter(DuckDBSession):
                 commit_properties=properties,
             )
         return int(current.version()), w.table.num_rows
+
+
+def _as_schema(rows: RowsT, schema: pa.Schema) -> RowsT:
+    """`rows` (a table or a batch) as `schema`: its columns, in order, cast to their types."""
+    return rows.select(schema.names).cast(schema)
 
 
 def _select(columns: Sequence[str]) -> str:
