@@ -721,6 +721,24 @@ def product_pairs(shop: Shop) -> list[Row]:
     return rows
 
 
+def product_pair_counts(shop: Shop) -> list[Row]:
+    together = Counter[tuple[int, int]]()
+    for b in _baskets(shop, "product_id").values():
+        if 2 <= len(b) <= 50:
+            together.update(itertools.combinations(sorted(b), 2))
+    return [{"product_a": a, "product_b": b, "pair_orders": c} for (a, b), c in together.items()]
+
+
+def product_baskets(shop: Shop) -> list[Row]:
+    holding = Counter(p for b in _baskets(shop, "product_id").values() for p in b)
+    return [{"product_id": p, "baskets": c} for p, c in holding.items()]
+
+
+def basket_sizes(shop: Shop) -> list[Row]:
+    sizes = Counter(len(b) for b in _baskets(shop, "product_id").values())
+    return [{"products": n, "baskets": c} for n, c in sizes.items()]
+
+
 def department_basket_days(shop: Shop) -> list[Row]:
     day_of = dict(zip(shop.items["order_id"], shop.items["date"], strict=True))
     by_order = _baskets(shop, "department")
@@ -828,7 +846,8 @@ ORACLES: dict[str, Callable[[Shop], list[Row]]] = {
         product_performance, reorder_patterns, reorder_patterns_department,
         order_value_distribution, order_time_heatmap, payment_methods, payment_methods_weekly,
         payment_methods_by_segment, customer_profile, repeat_purchase, cohort_retention,
-        customer_segments, segment_summary, product_pairs, department_basket_days,
+        customer_segments, segment_summary, product_pairs, product_pair_counts, product_baskets,
+        basket_sizes, department_basket_days,
         department_pairs, product_companions, upsell_candidates, catalog_summary,
     )
 }  # fmt: skip
@@ -853,6 +872,9 @@ KEYS: dict[str, tuple[str, ...]] = {
     "customer_segments": ("user_id",),
     "segment_summary": ("segment",),
     "product_pairs": ("product_a", "product_b"),
+    "product_pair_counts": ("product_a", "product_b"),
+    "product_baskets": ("product_id",),
+    "basket_sizes": ("products",),
     "department_basket_days": ("date", "department_a", "department_b"),
     "department_pairs": ("department_a", "department_b"),
     "product_companions": ("product_id", "companion_rank"),
@@ -909,14 +931,23 @@ def _native(value: Any) -> Any:
 
 
 # --- DuckDB with silver registered ------------------------------------------------------------
-def connect_silver(silver: SilverTables) -> Any:
-    """A DuckDB connection in UTC with `silver.products`, `silver.orders`, `silver.order_items`."""
+SILVER_NAMES = ("products", "orders", "order_items")
+#: where `connect_silver(..., before=)` puts silver as the previous gold build read it
+BEFORE = {f"silver.{name}": f"_before_{name}" for name in SILVER_NAMES}
+
+
+def connect_silver(silver: SilverTables, before: SilverTables | None = None) -> Any:
+    """A DuckDB connection in UTC with `silver.products`, `silver.orders`, `silver.order_items`;
+    with `before`, also that earlier silver under the names of `BEFORE` (what additive gold
+    models subtract)."""
     import duckdb
 
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
     con.execute("CREATE SCHEMA silver")
-    for name in ("products", "orders", "order_items"):
+    for name in SILVER_NAMES:
         con.register(f"_silver_{name}", getattr(silver, name))
         con.execute(f"CREATE VIEW silver.{name} AS SELECT * FROM _silver_{name}")
+        if before is not None:
+            con.register(BEFORE[f"silver.{name}"], getattr(before, name))
     return con

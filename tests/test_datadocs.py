@@ -13,7 +13,7 @@ import pytest
 from browser_support import Console, browser, laptop_page
 from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.datadocs import write
-from lakehouse.gold.model import models_dir
+from lakehouse.gold.model import list_models, models_dir
 from lakehouse.store.root import Root
 
 HOSTILE = '</script><img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
@@ -67,7 +67,8 @@ def test_filter_finds_a_column_and_shows_its_upstream(page: tuple[Any, Console])
     p, console = page
     assert console.errors == []
     assert all(u.startswith("file://") for u in console.requests)  # nothing fetched
-    assert len(p.evaluate(VISIBLE_TABLES)) == 37
+    # 3 landing, 3 bronze, 3 silver, 3 quarantine, the manifest; then every gold table
+    assert len(p.evaluate(VISIBLE_TABLES)) == 13 + len(list_models())
     p.fill("#filter", "product_performance revenue_rank")
     assert p.evaluate(VISIBLE_TABLES) == ["gold.product_performance"]
     rows = p.locator('[data-table="gold.product_performance"] tr[data-column]:visible')

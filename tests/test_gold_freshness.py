@@ -96,22 +96,22 @@ def test_refresh_all_takes_every_behind_model_up_at_once(
 def test_a_model_due_now_brings_the_behind_models_it_reads(
     days: tuple[list[Path], list[Path]], tmp_path: Path
 ) -> None:
-    """product_companions with a budget of 0 reads product_pairs (15 min): both are rebuilt, so
-    the companions never read stale pairs; the other budget models wait."""
+    """segment_summary with a budget of 0 reads customer_segments (15 min): both are rebuilt, so
+    the summary never reads stale segments; the other budget models wait."""
     lh = Lakehouse(tmp_path / "lake")
     (tmp_path / "lake").mkdir()
     (tmp_path / "lake" / "lakehouse.toml").write_text(
-        "[gold.models.product_companions]\nstaleness_minutes = 0\n"
+        "[gold.models.segment_summary]\nstaleness_minutes = 0\n"
     )
     lh.run(days[0], now=T0)
     before = versions(lh)
     lh.run(days[1], now=T0 + dt.timedelta(minutes=2))
     after = versions(lh)
     rebuilt = {n.removeprefix("gold.") for n in after if after[n] > before[n]} & set(BUDGET)
-    assert rebuilt == {"product_companions", "product_pairs"}
+    assert rebuilt == {"segment_summary", "customer_segments"}
     assert deferred(lh)[-1] == sorted(set(BUDGET) - rebuilt)
     full = full_load(tmp_path, days)
-    for name in ("product_companions", "product_pairs"):
+    for name in ("segment_summary", "customer_segments"):
         assert gold_rows(lh, name) == gold_rows(full, name)
 
 
@@ -125,15 +125,15 @@ def test_status_shows_staleness_and_a_model_past_its_budget_breaches_the_sla(
     within = report(lh.root, settings, lh.contracts, now=T0 + dt.timedelta(minutes=10))
     by_table = {g.table: g for g in within.gold}
     assert sorted(by_table) == [f"gold.{n}" for n in BUDGET]
-    pairs = by_table["gold.product_pairs"]
-    assert (pairs.as_of, pairs.behind, pairs.staleness_minutes) == (T0, True, 10.0)
-    assert pairs.within_budget and pairs.budget_minutes == 15
+    segments = by_table["gold.customer_segments"]
+    assert (segments.as_of, segments.behind, segments.staleness_minutes) == (T0, True, 10.0)
+    assert segments.within_budget and segments.budget_minutes == 15
     assert not [b for b in within.breaches if b.startswith("gold.")]
 
     late = report(lh.root, settings, lh.contracts, now=T0 + dt.timedelta(minutes=16))
     breached = sorted(b.split(":")[0] for b in late.breaches if b.startswith("gold."))
     assert breached == [f"gold.{n}" for n in BUDGET]
-    assert "16.0 min behind silver" in next(b for b in late.breaches if "product_pairs" in b)
+    assert "16.0 min behind silver" in next(b for b in late.breaches if "customer_segments" in b)
     assert late.as_dict()["gold"][0]["within_budget"] is False
 
     # the CLI: a table of budget models, exit 2 on the breach (the wall clock is far past T0)

@@ -135,6 +135,55 @@ def test_run_killed_before_gold_is_done_is_caught_up(
     assert_gold_equal(Lakehouse(root), clean)
 
 
+def test_pair_counts_written_by_a_killed_run_are_not_added_to_twice(
+    days: list[list[Path]], tmp_path: Path
+) -> None:
+    """A run killed right after it added its day to the running pair counts leaves its build
+    unrecorded; the next run sees the same day as new, and the table no longer reflects the
+    last recorded build, so it is rebuilt rather than added to again."""
+    import os
+    import subprocess
+    import sys
+
+    root = tmp_path / "lake"
+    Lakehouse(root).run([p for d in days[:3] for p in d])
+    env = {**os.environ, "LAKEHOUSE_FAULT": "gold_written:product_pair_counts"}
+    cmd = [sys.executable, "-m", "lakehouse", "run", "--root", str(root)]
+    sources = [a for p in days[3] for a in ("--source", str(p))]
+    killed = subprocess.run([*cmd, *sources], env=env, capture_output=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr.decode()[-2000:]
+    pair_counts = DeltaTable(Lakehouse(root).root.table_uri("gold", "product_pair_counts"))
+    assert pair_counts.history(1)[0]["lakehouse.operation"] == "gold_refresh"
+    env.pop("LAKEHOUSE_FAULT")
+    again = [*cmd, "--refresh", "all"]  # the budget models too, for the comparison
+    assert subprocess.run(again, env=env, capture_output=True, timeout=300).returncode == 0
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run([p for d in days[:4] for p in d])
+    assert_gold_equal(Lakehouse(root), clean)
+
+
+def test_silver_vacuumed_past_the_last_build_rebuilds_the_running_totals(
+    days: list[list[Path]], tmp_path: Path
+) -> None:
+    """A forced vacuum removed the files silver held at the last build: the additive models
+    cannot subtract from that silver, so the next run rebuilds them (and does not fail)."""
+    from lakehouse.maintenance.actions import optimize_tables, vacuum_tables
+
+    lh = Lakehouse(tmp_path / "lake")
+    for d in days[:3]:
+        lh.run(d)
+    actions = DeltaTable(lh.root.table_uri("silver", "order_items")).get_add_actions()
+    files = pa.table(actions).column("path").to_pylist()
+    optimize_tables(lh.root, ["silver.order_items"], zorder=["order_id"], everything=True)
+    vacuum_tables(lh.root, ["silver.order_items"], retention_hours=0, force=True)
+    folder = Path(lh.root.table_uri("silver", "order_items"))
+    assert not any((folder / f).exists() for f in files)  # the last build's files are gone
+    assert lh.run(days[3], refresh="all").status == "SUCCEEDED"
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run([p for d in days[:4] for p in d])
+    assert_gold_equal(lh, clean)
+
+
 def test_sales_daily_matches_silver(days: list[list[Path]], tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")
     lh.run([p for d in days for p in d])
@@ -165,7 +214,8 @@ def test_orders_without_their_lines_leave_line_only_models_alone(
     untouched = {n.removeprefix("gold.") for n in before if after[n] == before[n]}
     assert untouched == {
         "product_pairs", "product_companions", "department_pairs", "department_basket_days",
-        "reorder_patterns", "reorder_patterns_department",
+        "reorder_patterns", "reorder_patterns_department", "product_pair_counts",
+        "product_baskets", "basket_sizes",
     }  # fmt: skip
     full = Lakehouse(tmp_path / "full")
     full.run([*[p for d in days[:-1] for p in d], *orders])

@@ -10,7 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from gold_oracle import connect_silver, load_lab_silver
+from gold_oracle import BEFORE, connect_silver, load_lab_silver
 from lakehouse.errors import TerminalError
 from lakehouse.gold import GoldWrite, Touched, get_model, list_models, plan_refresh, refresh_gold
 from lakehouse.gold.plan import period_start, shift_period
@@ -52,9 +52,11 @@ def same_rows(a: pa.Table, b: pa.Table) -> bool:
 def check_incremental(
     silver: SilverTables, day: dt.date, rebuilt: dict[str, pa.Table] | None = None
 ) -> list[GoldWrite]:
-    old = build(silver.without(day))
+    earlier = silver.without(day)
+    old = build(earlier)
     dates, users, products = silver.touched(day)
-    writes = list(refresh_gold(connect_silver(silver), Touched(dates, users, products), old.get))
+    con = connect_silver(silver, before=earlier)
+    writes = list(refresh_gold(con, Touched(dates, users, products), old.get, before=BEFORE))
     applied = apply(old, writes)
     rebuilt = rebuilt or build(silver)
     different = [m for m in MODELS if not same_rows(applied[m], rebuilt[m])]
@@ -114,6 +116,107 @@ def test_a_late_day_in_the_middle_equals_a_full_rebuild(
     assert writes["sales_daily"].predicate == "date IN ('2025-03-31', '2025-04-01')"
     assert writes["sales_weekly"].predicate == "week_start IN ('2025-03-31', '2025-04-07')"
     assert writes["sales_monthly"].predicate == "month_start IN ('2025-03-01', '2025-04-01')"
+
+
+def corrected(silver: SilverTables) -> SilverTables:
+    """The same shop before a day of corrections: three dates' orders as first delivered, with
+    lines that were added since, products that were corrected, and orders whose time (and so
+    their date) was corrected since."""
+    con = duckdb.connect()
+    con.execute("SET TimeZone = 'UTC'")
+    con.register("orders", silver.orders)
+    con.register("items", silver.order_items)
+    first, products, moved = silver.dates()[5], silver.dates()[12], silver.dates()[20]
+    shift = "INTERVAL 3 DAY"
+    items = con.sql(
+        f"""SELECT * REPLACE (
+            CASE WHEN date = DATE '{products}' AND add_to_cart_order = 1
+                 THEN product_id % 7 + 1 ELSE product_id END AS product_id,
+            CASE WHEN date = DATE '{moved}' AND order_id % 2 = 0
+                 THEN order_timestamp - {shift} ELSE order_timestamp END AS order_timestamp,
+            CASE WHEN date = DATE '{moved}' AND order_id % 2 = 0
+                 THEN CAST(date - {shift} AS DATE) ELSE date END AS date)
+        FROM items
+        WHERE NOT (date = DATE '{first}' AND add_to_cart_order > 2)"""
+    ).to_arrow_table()
+    orders = con.sql(
+        f"""SELECT * REPLACE (
+            CASE WHEN date = DATE '{moved}' AND order_id % 2 = 0
+                 THEN order_timestamp - {shift} ELSE order_timestamp END AS order_timestamp,
+            CASE WHEN date = DATE '{moved}' AND order_id % 2 = 0
+                 THEN CAST(date - {shift} AS DATE) ELSE date END AS date)
+        FROM orders"""
+    ).to_arrow_table()
+    return SilverTables(
+        silver.products, orders.cast(silver.orders.schema), items.cast(silver.order_items.schema)
+    )
+
+
+def changes(before: SilverTables, after: SilverTables) -> Touched:
+    """What a change data feed reports between two silvers: every changed row's keys."""
+    con = duckdb.connect()
+    dates: set[dt.date] = set()
+    users: set[int] = set()
+    products: set[int] = set()
+    for name in ("orders", "order_items"):
+        con.register("a", getattr(before, name))
+        con.register("b", getattr(after, name))
+        product = "product_id" if name == "order_items" else "NULL"
+        for date, user, product_id in con.sql(
+            f"""SELECT date, user_id, {product}
+            FROM ((SELECT * FROM a EXCEPT SELECT * FROM b)
+                  UNION ALL (SELECT * FROM b EXCEPT SELECT * FROM a))"""
+        ).fetchall():
+            dates.add(date)
+            users.add(user)
+            if product_id is not None:
+                products.add(product_id)
+    return Touched.of(dates, users, products)
+
+
+def test_corrections_to_earlier_days_equal_a_full_rebuild(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """Lines added to, lines corrected in, and orders moved between days already in gold: the
+    additive models subtract what the previous build read and add what silver holds now."""
+    before = corrected(synthetic)
+    touched = changes(before, synthetic)
+    assert touched.dates is not None and len(touched.dates) == 4
+    old = build(before)
+    con = connect_silver(synthetic, before=before)
+    writes = list(refresh_gold(con, touched, old.get, before=BEFORE))
+    applied = apply(old, writes)
+    assert [m for m in MODELS if not same_rows(applied[m], synthetic_gold[m])] == []
+    assert not same_rows(old["product_pair_counts"], synthetic_gold["product_pair_counts"])
+
+
+def test_an_additive_model_adds_to_what_it_holds(
+    synthetic: SilverTables, synthetic_gold: dict[str, pa.Table]
+) -> None:
+    """The stored running totals are read, not recomputed: a row only the stored table has
+    stays, and one the run's dates cancel out is dropped."""
+    day = synthetic.dates()[-1]
+    earlier = synthetic.without(day)
+    old = build(earlier)
+    marker = pa.table({"product_a": [10_001], "product_b": [10_002], "pair_orders": [7]})
+    old["product_pair_counts"] = pa.concat_tables(
+        [old["product_pair_counts"], marker.cast(old["product_pair_counts"].schema)]
+    )
+    con = connect_silver(synthetic, before=earlier)
+    writes = {
+        w.model: w
+        for w in refresh_gold(con, Touched(*synthetic.touched(day)), old.get, before=BEFORE)
+    }
+    counts = writes["product_pair_counts"].table
+    assert counts.num_rows == synthetic_gold["product_pair_counts"].num_rows + 1
+    held = counts.filter(pa.compute.equal(counts.column("product_a"), 10_001))
+    assert held.column("pair_orders").to_pylist() == [7]
+    # without the silver the stored table read, it cannot subtract: rebuilt from silver
+    rebuilt = {
+        w.model: w
+        for w in refresh_gold(connect_silver(synthetic), Touched(*synthetic.touched(day)), old.get)
+    }
+    assert same_rows(rebuilt["product_pair_counts"].table, synthetic_gold["product_pair_counts"])
 
 
 def test_nothing_touched_writes_nothing(synthetic: SilverTables) -> None:
@@ -232,7 +335,7 @@ def test_touched_flags() -> None:
 
 def test_every_keyed_policy_is_in_use() -> None:
     policies = {m.name: m.refresh for m in list_models()}
-    assert set(policies.values()) == {"full", "by_date", "by_user", "by_product"}
+    assert set(policies.values()) == {"full", "by_date", "by_user", "by_product", "additive"}
 
 
 def test_refresh_order_puts_the_run_slice_first_and_keeps_dependencies() -> None:

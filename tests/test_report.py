@@ -251,7 +251,7 @@ def test_server_listens_on_loopback_and_only_reads(served: str) -> None:
     code, body = _status(served + "/api/state")
     state = json.loads(body)
     assert code == 200 and len(state["fingerprint"]) == 16 and "_ops.runs" in state["tables"]
-    pairs = state["gold"]["gold.product_pairs"]  # freshness of the budget models, as in status
+    pairs = state["gold"]["gold.customer_segments"]  # freshness of the budget models, as in status
     assert pairs["budget_minutes"] == 15 and isinstance(pairs["as_of"], str)
     assert set(pairs) == {"as_of", "behind", "staleness_minutes", "budget_minutes", "within_budget"}
     for method in ("POST", "PUT", "DELETE", "PATCH"):

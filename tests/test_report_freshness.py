@@ -27,13 +27,13 @@ T0 = dt.datetime(2026, 12, 1, 12, 0, tzinfo=dt.UTC)
 MIN = dt.timedelta(minutes=1)
 BUDGET = sorted(f"gold.{m.name}" for m in list_models() if m.freshness == "budget")
 EVERY_RUN = sorted(f"gold.{m.name}" for m in list_models() if m.freshness == "every run")
-# order_value_distribution is refreshed by every run (a budget of 0); product_pairs may lag 8
+# order_value_distribution is refreshed by every run (a budget of 0); customer_segments may lag 8
 # minutes; the others the default 15
 MIXED = """
 [gold.models.order_value_distribution]
 staleness_minutes = 0
 
-[gold.models.product_pairs]
+[gold.models.customer_segments]
 staleness_minutes = 8
 """
 
@@ -132,8 +132,8 @@ def test_report_draws_each_budget_model_with_its_state_minutes_and_budget(lake: 
         "0.0",
         "0",
     ]
-    expected["gold.product_pairs"] = [
-        "gold.product_pairs",
+    expected["gold.customer_segments"] = [
+        "gold.customer_segments",
         "2026-12-01 12:00 UTC",
         "✗ past budget",  # 10 minutes behind, 8 allowed
         "10.0",
@@ -143,7 +143,7 @@ def test_report_draws_each_budget_model_with_its_state_minutes_and_budget(lake: 
     assert card.rows == expected
     assert card.title == (
         f"Gold freshness: 1 of {len(BUDGET)} budget models are past their staleness budget: "
-        "gold.product_pairs"
+        "gold.customer_segments"
     )
     assert card.note == (
         f"Every-run models ({len(EVERY_RUN)}, not listed) are rebuilt by each run that changes "
@@ -151,12 +151,12 @@ def test_report_draws_each_budget_model_with_its_state_minutes_and_budget(lake: 
     )
 
     silver = silver_objectives(lake, T0 + 10 * MIN)
-    assert silver and all(silver)  # so the one stale table is gold.product_pairs
+    assert silver and all(silver)  # so the one stale table is gold.customer_segments
     stale = tile(build(lake.root, now=T0 + 10 * MIN), "stale")
     assert stale == ("✗ 1", f"of {len(silver) + len(BUDGET)} with a freshness objective or budget")
 
-    six = GoldCard(build(lake.root, now=T0 + 6 * MIN)).rows  # pairs still within its 8 minutes
-    assert six["gold.product_pairs"][2:] == ["• behind", "6.0", "8"]
+    six = GoldCard(build(lake.root, now=T0 + 6 * MIN)).rows  # segments still within its 8 minutes
+    assert six["gold.customer_segments"][2:] == ["• behind", "6.0", "8"]
     assert [t for t, r in six.items() if r[2] == "• behind"] == [
         t for t in BUDGET if t != "gold.order_value_distribution"
     ]
@@ -234,29 +234,29 @@ def test_served_page_follows_gold_freshness_from_api_state(
 
         # the budget changes, no table does: the page is not reloaded, the next poll redraws
         Path(lh.root.uri, "lakehouse.toml").write_text(
-            "[gold]\nstaleness_minutes = 1000\n\n[gold.models.product_pairs]\n"
+            "[gold]\nstaleness_minutes = 1000\n\n[gold.models.customer_segments]\n"
             "staleness_minutes = 30\n"
         )
         page.wait_for_function(
             """() => document.querySelector(
-                '#card-gold-freshness tr[data-key="gold.product_pairs"] .badge'
+                '#card-gold-freshness tr[data-key="gold.customer_segments"] .badge'
             ).textContent.endsWith('past budget')""",
             timeout=30_000,
         )
         assert page.evaluate("() => window.notReloaded") is True
         after = {r[0]: r for r in page.evaluate(ROWS)}
-        pairs = after.pop("gold.product_pairs")
-        assert pairs[1:3] == ["badge bad", "gold.product_pairs"]
+        pairs = after.pop("gold.customer_segments")
+        assert pairs[1:3] == ["badge bad", "gold.customer_segments"]
         assert (pairs[4], pairs[6]) == ("✗ past budget", "30")
         assert 60 <= minutes(pairs[5]) < 70
         assert {r[4] for r in after.values()} == {"• behind"}
         title = page.inner_text("#card-gold-freshness .card-title")
         states = [
-            {"table": t, "state": "past budget" if t == "gold.product_pairs" else "behind"}
+            {"table": t, "state": "past budget" if t == "gold.customer_segments" else "behind"}
             for t in BUDGET
         ]
         assert title == gold_title(states)
-        assert title.endswith("past their staleness budget: gold.product_pairs")
+        assert title.endswith("past their staleness budget: gold.customer_segments")
         page.locator("#card-gold-freshness").scroll_into_view_if_needed()
         screenshot(page, "serve-ops-gold-freshness")
     assert console.errors == []

@@ -72,10 +72,18 @@ class Adapter(GoldSession[Any], Protocol):
         ...
 
     def put_delta(
-        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+        self,
+        name: str,
+        zone: str,
+        table: str,
+        columns: Sequence[str],
+        *,
+        reread: bool = False,
+        version: int | None = None,
     ) -> None:
-        """The Delta table's current snapshot (these columns, default all) as relation `name`;
-        `reread`: many queries will read it (an engine may keep it in memory meanwhile)."""
+        """The Delta table's current snapshot (these columns, default all) as relation `name`,
+        or the snapshot of `version` (time travel); `reread`: many queries will read it (an
+        engine may keep it in memory meanwhile)."""
         ...
 
     def view(self, name: str, sql: str) -> None:

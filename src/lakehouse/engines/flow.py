@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import pyarrow as pa
 
@@ -262,7 +262,14 @@ class FlowEngine:
         (`lakehouse.gold.freshness`)."""
         from lakehouse.config.settings import GoldSettings
         from lakehouse.gold import get_model, refresh_gold
-        from lakehouse.gold.builds import SILVER, builds, pending, record_build
+        from lakehouse.gold.builds import (
+            SILVER,
+            additive_inputs,
+            additive_rebuilds,
+            builds,
+            pending,
+            record_build,
+        )
         from lakehouse.gold.freshness import freshness, schedule
 
         history = builds(self.root)  # read once for both questions
@@ -276,16 +283,35 @@ class FlowEngine:
         a = self.adapter
         for entity in SILVER:
             a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, (), reread=True)
+        rebuilt: dict[str, Literal["overwrite", "skip"]] = dict.fromkeys(
+            additive_rebuilds(self.root, todo), "overwrite"
+        )
+        # silver as the previous build read it, for the additive models to subtract
+        before = {
+            table: f"{a.sources[table]}__before"
+            for table in additive_inputs(exclude=rebuilt)
+            if todo.before is not None
+        }
+        for table, relation in before.items():
+            entity = table.removeprefix("silver.")
+            assert todo.before is not None
+            a.put_delta(relation, "silver", entity, (), version=todo.before[entity])
         computed: dict[str, float] = {}
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
-        commit = CommitInfo(run_id, "gold_refresh", (), {"touched": _describe(todo.touched)})
+        commit = CommitInfo(
+            run_id,
+            "gold_refresh",
+            (),
+            {"touched": _describe(todo.touched), "silver_versions": todo.versions},
+        )
         writes = refresh_gold(
             a,
             todo.touched,
             lambda name: a.read_delta("gold", name),
             timings=computed,
-            overrides=plan.overrides,
+            overrides={**rebuilt, **plan.overrides},
+            before=before or None,
         )
         try:  # each table is written as soon as its model is computed: daily sales first
             for w in writes:
@@ -300,6 +326,8 @@ class FlowEngine:
             writes.close()  # a failed write: the models' relations are dropped first
             for entity in SILVER:
                 a.forget(a.sources[f"silver.{entity}"])
+            for relation in before.values():
+                a.forget(relation)
         record_build(self.root, todo, run_id, now, len(versions), plan.deferred)
         event(
             "gold_refreshed",

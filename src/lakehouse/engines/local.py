@@ -61,7 +61,14 @@ class LocalAdapter(DuckDBSession):
         self.put_arrow(name, rows)
 
     def put_delta(
-        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+        self,
+        name: str,
+        zone: str,
+        table: str,
+        columns: Sequence[str],
+        *,
+        reread: bool = False,
+        version: int | None = None,
     ) -> None:
         """`reread` changes nothing here: the view reads the snapshot's files when queried.
 
@@ -71,7 +78,7 @@ class LocalAdapter(DuckDBSession):
         (`_file_sha256 NOT IN (...)`) into a dataset scan as range comparisons that pyarrow
         cannot evaluate on delta-rs's string_view columns."""
         self.forget(name)
-        dt = open_table(self.root, zone, table)
+        dt = open_table(self.root, zone, table, version)
         local = self.root.local_path(zone, table)
         scan = None if zone == "quarantine" else duckdb_scan(self.con, dt, local)
         if scan is not None:

@@ -5,6 +5,12 @@ silver's change data feed between those versions and now, so it recomputes exact
 customers and products that changed — whichever run changed them, even one that was killed
 before its gold step. No record, or a history the feed cannot describe (a RESTORE), means a
 full rebuild.
+
+Additive models (running totals) also read silver *as of* those versions, to subtract what the
+touched dates held then. Each gold commit records the silver versions its table reflects
+(`lakehouse.silver_versions`), so a running total is only added to when it reflects exactly the
+previous build; after a failed refresh, or once a vacuum may have removed the old files, it is
+rebuilt instead (`additive_rebuilds`).
 """
 
 from __future__ import annotations
@@ -13,12 +19,21 @@ import datetime as dt
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.gold import Touched, list_models
-from lakehouse.store.delta import CommitInfo, ensure_table, read_arrow, try_open
+from lakehouse.gold.plan import silver_inputs
+from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
+from lakehouse.store.delta import (
+    CommitInfo,
+    ensure_table,
+    lakehouse_metadata,
+    read_arrow,
+    try_open,
+)
 from lakehouse.store.root import Root
 
 SILVER = ("products", "orders", "order_items")
@@ -54,6 +69,8 @@ class Pending:
     touched: Touched
     versions: dict[str, int]  # silver versions the refresh will have read
     missing: frozenset[str] = frozenset()  # models without a table yet (always built)
+    #: the previous build's silver versions, while silver as of them can still be read
+    before: dict[str, int] | None = None
 
     @property
     def nothing(self) -> bool:
@@ -112,6 +129,8 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         return Pending(Touched.full(), now, missing)
     found: dict[str, set[object]] = {k: set() for k in _KEYS}
     changed: set[str] = set()
+    built_at = history[0].built_at
+    readable = dt.datetime.now(dt.UTC) - built_at < dt.timedelta(hours=TIME_TRAVEL_PROMISE_HOURS)
     for entity, version in now.items():
         start = before.get(entity, -1)
         if version == start:
@@ -119,7 +138,9 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         changed.add(f"silver.{entity}")
         dt_ = try_open(root, "silver", entity)
         assert dt_ is not None
-        ops = {h["operation"] for h in dt_.history(version - start) if h["version"] > start}
+        commits = [h for h in dt_.history(version - start) if h["version"] > start]
+        ops = {h["operation"] for h in commits}
+        readable = readable and not any(_may_have_vacuumed(h, built_at) for h in commits)
         if start < 0 or not ops <= _FEED_OPS:
             return Pending(
                 Touched.full(), now, missing
@@ -138,7 +159,61 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         products=frozenset(int(x) for x in found["products"]),  # type: ignore[call-overload]
         tables=frozenset(changed),
     )
-    return Pending(touched, now, missing)
+    return Pending(touched, now, missing, before if readable else None)
+
+
+def _may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:
+    """A vacuum deletes the files removed more than its retention before it ran; the files a
+    build read were removed after the build, so they are gone only when that is after it."""
+    if commit.get("operation") != "VACUUM START":
+        return False
+    params = commit.get("operationParameters") or {}
+    kept = params.get("specifiedRetentionMillis") or params.get("defaultRetentionMillis") or 0
+    removed_before = dt.datetime.fromtimestamp(
+        (int(commit["timestamp"]) - int(kept)) / 1000, dt.UTC
+    )
+    return removed_before >= built_at
+
+
+def silver_versions_of(root: Root, model: str, commits: int = 20) -> dict[str, int] | None:
+    """The silver versions the model's table reflects: the newest of its last `commits` commits
+    that records them (maintenance commits do not); None when none does."""
+    dt_ = try_open(root, "gold", model)
+    if dt_ is None:
+        return None
+    for commit in dt_.history(commits):
+        recorded = lakehouse_metadata(commit).get("lakehouse.silver_versions")
+        if recorded:
+            versions = json.loads(recorded) if isinstance(recorded, str) else recorded
+            return {str(k): int(v) for k, v in versions.items()}
+    return None
+
+
+def additive_inputs(exclude: Collection[str] = ()) -> list[str]:
+    """The silver tables the additive models (but those in `exclude`) read."""
+    tables = {
+        t
+        for m in list_models()
+        if m.refresh == "additive" and m.name not in exclude
+        for t in silver_inputs(m.name)
+    }
+    return sorted(tables)
+
+
+def additive_rebuilds(root: Root, p: Pending) -> frozenset[str]:
+    """The additive models that cannot be added to this refresh: silver as the previous build
+    read it is gone, or the table does not reflect that build (a refresh that failed after
+    writing it, or a table rebuilt by hand), since adding to it would count changes twice."""
+    out = set()
+    for model in list_models():
+        if model.refresh != "additive" or model.name in p.missing:
+            continue
+        inputs = [t.removeprefix("silver.") for t in silver_inputs(model.name)]
+        held = silver_versions_of(root, model.name)
+        before = p.before
+        if before is None or held is None or any(held.get(e) != before.get(e) for e in inputs):
+            out.add(model.name)
+    return frozenset(out)
 
 
 def record_build(

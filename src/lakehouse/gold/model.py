@@ -5,12 +5,13 @@
 name = "sales_daily"
 description = "..."
 grain = "one row per order date (UTC)"
-refresh = "by_date"      # full | by_date | by_user | by_product | ephemeral
+refresh = "by_date"      # full | by_date | by_user | by_product | additive | ephemeral
 key = "date"             # by_*: the output column a refresh replaces rows by
 period = "day"           # by_date: day | week | month (the key holds the period's first day)
 lookback = 1             # by_date: earlier periods a row reads (1 = change vs previous period)
 freshness = "every run"  # every run | budget (not by_date: refreshed once `[gold]` allows)
 depends_on = []          # other gold models read as gold.<name>
+measures = []            # additive: the columns that are sums over orders (the rest is the key)
 
 [columns]
 date = "Order date (UTC)."
@@ -21,6 +22,13 @@ SELECT ...
 The SQL is DuckDB dialect, restricted to what `lakehouse.gold.render` transpiles correctly to
 Spark SQL 3.5 and Trino. It reads `silver.products`, `silver.orders`, `silver.order_items` and
 `gold.<model>`. An `ephemeral` model is never written: it is inlined where it is read.
+
+An `additive` model is a running total: each row sums `measures` over orders, and every order
+counts on its own date, so the rows over silver restricted to some dates are exactly those
+dates' share. A refresh adds the touched dates' rows as silver holds them now and subtracts them
+as the previous build read them (`lakehouse.gold.refresh`): its cost follows the run, not the
+history. A group whose measures all come to 0 holds no order and is dropped, so give an additive
+model a count among its measures.
 """
 
 from __future__ import annotations
@@ -35,7 +43,7 @@ from typing import Any, Literal, cast, get_args
 
 from lakehouse.errors import ContractError
 
-Refresh = Literal["full", "by_date", "by_user", "by_product", "ephemeral"]
+Refresh = Literal["full", "by_date", "by_user", "by_product", "additive", "ephemeral"]
 Period = Literal["day", "week", "month"]
 #: How fresh a model must be: current after every run that changes what it reads, or within a
 #: staleness budget (`[gold] staleness_minutes`), for global analyses that read everything.
@@ -72,6 +80,12 @@ class GoldModel:
     depends_on: tuple[str, ...] = ()
     path: str = ""
     freshness: Freshness = "every run"
+    measures: tuple[str, ...] = ()  # additive: summed columns; the other columns are the key
+
+    @property
+    def dimensions(self) -> list[str]:
+        """An additive model's key: every column that is not a measure."""
+        return [c for c in self.column_names if c not in self.measures]
 
     @property
     def table(self) -> str:
@@ -156,9 +170,22 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
             'its freshness is "every run"; a staleness budget is for models whose refresh can '
             "read everything (full, or a by_user / by_product slice as large as the table)"
         )
+    measures = meta.get("measures", [])
+    if refresh == "additive":
+        if not isinstance(measures, list) or not measures or not set(measures) <= set(names):
+            raise ModelError(f"{path}: additive needs measures = a list of declared columns")
+        if set(measures) == set(names):
+            raise ModelError(f"{path}: additive needs at least one column that is not a measure")
+        if freshness != "every run":
+            raise ModelError(
+                f"{path}: an additive model adds the run's dates to what it holds, so it is cheap "
+                'and its freshness is "every run"'
+            )
+    elif measures:
+        raise ModelError(f"{path}: measures only apply to refresh = 'additive'")
     unknown = set(meta) - {
         "name", "description", "grain", "refresh", "key", "period", "lookback", "depends_on",
-        "columns", "freshness",
+        "columns", "freshness", "measures",
     }  # fmt: skip
     if unknown:
         raise ModelError(f"{path}: unknown header keys {sorted(unknown)}")
@@ -175,6 +202,7 @@ def parse_model(text: str, path: str = "<string>") -> GoldModel:
         depends_on=tuple(depends_on),
         path=path,
         freshness=cast(Freshness, freshness),
+        measures=tuple(measures),
     )
 
 

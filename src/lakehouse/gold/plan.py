@@ -10,6 +10,8 @@ then refreshed by its policy:
   reads only those periods and the ``lookback`` periods before them.
 - ``by_user`` / ``by_product``  recompute the touched customers / products, reading only their
   orders (by_product: every order that holds a touched product).
+- ``additive``  add the touched dates' rows as silver holds them now, and subtract the same
+  dates' rows as the previous build read them (``add``: `lakehouse.gold.refresh`).
 - ``full``  recompute everything (global statistics: ranks, quantiles, pairs, shares) whenever
   anything was touched.
 
@@ -80,16 +82,16 @@ class RefreshPlan:
     """How one model is refreshed for one `Touched`; `sql()` renders it for any engine."""
 
     model: GoldModel
-    mode: Literal["skip", "overwrite", "replace"]
+    mode: Literal["skip", "overwrite", "replace", "add"]
     predicate: str | None = None
     key_values: tuple[object, ...] = ()
     read_ranges: tuple[tuple[dt.date, dt.date], ...] = ()  # by_date: silver dates read
 
     def source_filters(self, key_table: str | None = None) -> dict[str, exp.Expr]:
         """Conditions on the silver tables the plan reads (none for overwrite)."""
-        if self.mode != "replace":
+        if self.mode not in ("replace", "add"):
             return {}
-        if self.model.refresh == "by_date":
+        if self.model.refresh in ("by_date", "additive"):
             between = [
                 exp.column("date").between(_date_literal(a), _date_literal(b))
                 for a, b in self.read_ranges
@@ -208,6 +210,14 @@ def plan_refresh(model: GoldModel, touched: Touched) -> RefreshPlan:
         return RefreshPlan(model, "skip")  # none of what it reads changed
     if model.refresh == "full":
         return RefreshPlan(model, "skip" if touched.is_empty else "overwrite")
+    if model.refresh == "additive":
+        if touched.dates is None:
+            return RefreshPlan(model, "overwrite")
+        if not touched.dates:
+            return RefreshPlan(model, "skip")
+        days = tuple(sorted(touched.dates))
+        ranges = tuple(_ranges((d, d) for d in days))
+        return RefreshPlan(model, "add", key_values=days, read_ranges=ranges)
     key = model.key
     assert key is not None  # parse_model guarantees a key for by_* models
     if model.refresh == "by_date":

@@ -19,6 +19,9 @@ import time
 from collections.abc import Callable, Generator, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
 
+from sqlglot import exp
+
+from lakehouse.engines.dialect import to_dialect
 from lakehouse.errors import TerminalError
 from lakehouse.gold.model import GoldModel, ModelError, all_models, list_models
 from lakehouse.gold.plan import RefreshPlan, Touched, plan_refresh
@@ -27,6 +30,8 @@ from lakehouse.gold.session import DuckDBSession, GoldSession, GoldWrite
 
 if TYPE_CHECKING:
     import duckdb
+
+    from lakehouse.engines.dialect import Dialect
 
 R = TypeVar("R")
 #: by_product models are rebuilt whole when at least this share of the catalog was touched.
@@ -67,6 +72,7 @@ def refresh_gold(
     *,
     timings: dict[str, float] | None = None,
     overrides: Mapping[str, Literal["overwrite", "skip"]] | None = None,
+    before: Mapping[str, str] | None = None,
 ) -> Generator[GoldWrite[R], None, None]:
     """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
 
@@ -81,6 +87,9 @@ def refresh_gold(
     when given, receives the seconds spent computing each model (not the time the caller spends
     between two yields). `overrides` replaces the plan of the models it names: rebuilt whole, or
     skipped (the budget models a `lakehouse.gold.freshness.Schedule` defers or takes up).
+    `before` names the session's relations holding the silver tables as the stored gold tables
+    read them (``{"silver.order_items": ...}``): an additive model adds the touched dates' rows
+    from now and subtracts theirs from then; without it, additive models are rebuilt.
     """
     s = cast("GoldSession[R]", session if hasattr(session, "compute") else DuckDBSession(session))
     zone = s.time_zone()
@@ -104,7 +113,7 @@ def refresh_gold(
         catalog = int(s.scalar(f"SELECT COUNT(*) FROM {products}"))
         if len(touched.products) >= REBUILD_SHARE * catalog:  # filtering would cost more
             plans = {**plans, **{n: RefreshPlan(plans[n].model, "overwrite") for n in by_product}}
-    return _refreshed(s, touched, models, plans, read_gold, timings)
+    return _refreshed(s, touched, models, plans, read_gold, timings, before)
 
 
 def _refreshed(
@@ -114,6 +123,7 @@ def _refreshed(
     plans: Mapping[str, RefreshPlan],
     read_gold: ReadGold | None,
     timings: dict[str, float] | None,
+    before: Mapping[str, str] | None,
 ) -> Generator[GoldWrite[R], None, None]:
     needed = {dep for m in models if plans[m.name].mode != "skip" for dep in m.depends_on}
     shared = _shared_ephemeral(models, plans)
@@ -180,6 +190,23 @@ def _refreshed(
             elif plan.mode == "replace":
                 rows = _run(s, model, incremental_sql(plan))
                 writes.append(GoldWrite(model.name, rows, "replace", plan.predicate))
+            elif plan.mode == "add":
+                stored = _existing(s, read_gold, model)
+                if stored is None or before is None:  # nothing to add to: rebuild
+                    full = rebuild(model)
+                else:  # the held totals, the dates' rows now and as they were: each kept
+                    tables = {**s.sources, **_inlined(registered, shared)}
+                    parts = {
+                        "held": stored,
+                        "now": _run(s, model, plan.sql(s.dialect, tables=tables)),
+                        "then": _run(s, model, plan.sql(s.dialect, tables={**tables, **before})),
+                    }
+                    names = {part: _registered(f"{model.name}__{part}") for part in parts}
+                    for part, rows in parts.items():
+                        registered[f"{model.name}__{part}"] = names[part]
+                        s.keep(names[part], rows)
+                    full = s.compute(_added_sql(model, names, s.dialect))
+                    writes.append(GoldWrite(model.name, full, "overwrite"))
             elif model.name in needed:  # not refreshed, but read whole by a later model
                 full = _existing(s, read_gold, model)
                 if full is None:
@@ -196,6 +223,37 @@ def _refreshed(
             s.forget(relation)
 
 
+def _added_sql(model: GoldModel, parts: Mapping[str, str], dialect: Dialect) -> str:
+    """An additive model's new rows from the relations in `parts`: what it holds (``held``),
+    plus the touched dates' rows now (``now``), minus the same dates' rows as they were
+    (``then``), summed per key; a group whose measures all come to 0 is dropped. (Each part is
+    its own relation: Spark hoists the CTEs of two copies of a model into one WITH.)"""
+    dims, measures = model.dimensions, model.measures
+
+    def part(name: str, sign: int) -> exp.Select:
+        signed = [exp.column(m) if sign > 0 else exp.Neg(this=exp.column(m)) for m in measures]
+        columns = [exp.column(c) for c in dims] + [
+            exp.alias_(e, m) for e, m in zip(signed, measures, strict=True)
+        ]
+        return exp.select(*columns).from_(parts[name])
+
+    every = exp.union(
+        exp.union(part("held", 1), part("now", 1), distinct=False), part("then", -1), distinct=False
+    )
+
+    def total(m: str) -> exp.Expr:
+        return exp.cast(exp.func("SUM", exp.column(m)), exp.DataType.Type.BIGINT)
+
+    out = [total(c).as_(c) if c in measures else exp.column(c) for c in model.column_names]
+    query = (
+        exp.select(*out)
+        .from_(every.subquery("added"))
+        .group_by(*dims)
+        .having(exp.or_(*[total(m).neq(0) for m in measures]))
+    )
+    return to_dialect(query, dialect)
+
+
 def _key(model: GoldModel) -> str:
     assert model.key is not None  # parse_model guarantees a key for by_* models
     return model.key
@@ -205,7 +263,7 @@ def freshest_first() -> list[GoldModel]:
     """Every model in a dependency order that takes up those recomputing only the run's slice
     first: by date, then by customer, by product, the global (`full`) analyses, and the models
     with a staleness budget last."""
-    rank = {"by_date": 0, "by_user": 1, "by_product": 2, "full": 3, "ephemeral": 3}
+    rank = {"by_date": 0, "by_user": 1, "by_product": 2, "additive": 2, "full": 3, "ephemeral": 3}
     return list_models(first=lambda m: rank[m.refresh] + (4 if m.freshness == "budget" else 0))
 
 

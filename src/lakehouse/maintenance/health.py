@@ -9,7 +9,7 @@ from typing import Any
 from lakehouse.maintenance.plan import file_layout
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import count_log_files
-from lakehouse.store.delta import open_table
+from lakehouse.store.delta import lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.tables import split_name
 
@@ -57,11 +57,9 @@ def table_health(
 
 def zorder_of(commit: dict[str, Any]) -> list[str]:
     """Z-order columns of an OPTIMIZE commit written by either engine."""
-    raw = (
-        commit.get("lakehouse.zorder_by")
-        or _user_metadata(commit).get("lakehouse.zorder_by")
-        or (commit.get("operationParameters") or {}).get("zOrderBy")
-    )
+    raw = lakehouse_metadata(commit).get("lakehouse.zorder_by") or (
+        commit.get("operationParameters") or {}
+    ).get("zOrderBy")
     if not raw:
         return []
     cols = json.loads(raw) if isinstance(raw, str) else raw
@@ -75,19 +73,6 @@ def _event(commit: dict[str, Any] | None) -> dict[str, Any] | None:
         "version": commit.get("version"),
         "timestamp": dt.datetime.fromtimestamp(commit["timestamp"] / 1000, dt.UTC),
         "operation": commit.get("operation"),
-        "run_id": commit.get("lakehouse.run_id")
-        or _user_metadata(commit).get("lakehouse.run_id", ""),
+        "run_id": lakehouse_metadata(commit).get("lakehouse.run_id", ""),
         "metrics": commit.get("operationMetrics") or {},
     }
-
-
-def _user_metadata(commit: dict[str, Any]) -> dict[str, Any]:
-    """Spark commits carry our metadata as a JSON object in `userMetadata`."""
-    raw = commit.get("userMetadata")
-    if not raw:
-        return {}
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}

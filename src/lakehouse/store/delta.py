@@ -60,6 +60,17 @@ class CommitInfo:
         return CommitProperties(custom_metadata=meta, app_transactions=txns or None)
 
 
+def lakehouse_metadata(commit: dict[str, Any]) -> dict[str, Any]:
+    """A commit's `lakehouse.*` keys, as either engine writes them: delta-rs as commitInfo keys,
+    delta-spark as one JSON object in `userMetadata` (`engines.spark.frames.user_metadata`)."""
+    try:
+        meta = json.loads(commit.get("userMetadata") or "{}")
+    except (TypeError, ValueError):
+        meta = {}
+    found = meta if isinstance(meta, dict) else {}
+    return {**found, **{k: v for k, v in commit.items() if k.startswith("lakehouse.")}}
+
+
 def open_table(root: Root, zone: str, name: str, version: int | str | None = None) -> DeltaTable:
     uri = root.table_uri(zone, name)
     try:

@@ -10,7 +10,7 @@ from typing import Any
 import pyarrow.fs as pafs
 
 from lakehouse.errors import TableNotFound
-from lakehouse.store.delta import is_committed, open_table
+from lakehouse.store.delta import is_committed, lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.zones import ZONES
 
@@ -77,7 +77,7 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
     zone, table = split_name(name)
     out = []
     for commit in open_table(root, zone, table).history(limit):
-        h = {**_user_metadata(commit), **commit}
+        h = {**commit, **lakehouse_metadata(commit)}
         metrics = h.get("operationMetrics") or {}
         out.append(
             {
@@ -99,15 +99,6 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
             }
         )
     return out
-
-
-def _user_metadata(commit: dict[str, Any]) -> dict[str, Any]:
-    """delta-spark records the lakehouse keys as one JSON object in `userMetadata`."""
-    try:
-        meta = json.loads(commit.get("userMetadata") or "{}")
-    except (TypeError, ValueError):
-        return {}
-    return meta if isinstance(meta, dict) else {}
 
 
 def _metric(metrics: dict[str, Any], *names: str) -> int | None:

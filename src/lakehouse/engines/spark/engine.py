@@ -77,8 +77,11 @@ class SparkAdapter:
     def _sql(self, shared_sql: str) -> DataFrame:
         return self.spark.sql(render(shared_sql, self.dialect))
 
-    def _read(self, zone: str, name: str) -> DataFrame:
-        return self.spark.read.format("delta").load(self.root.table_uri(zone, name))
+    def _read(self, zone: str, name: str, version: int | None = None) -> DataFrame:
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        return reader.load(self.root.table_uri(zone, name))
 
     # --- relations -------------------------------------------------------------------------
     def hold(self, name: str, rows: DataFrame) -> None:
@@ -109,9 +112,16 @@ class SparkAdapter:
         return int(rows.count())
 
     def put_delta(
-        self, name: str, zone: str, table: str, columns: Sequence[str], *, reread: bool = False
+        self,
+        name: str,
+        zone: str,
+        table: str,
+        columns: Sequence[str],
+        *,
+        reread: bool = False,
+        version: int | None = None,
     ) -> None:
-        frame = self._read(zone, table)
+        frame = self._read(zone, table, version)
         frame = frame.select(*[quote(c) for c in columns]) if columns else frame
         self.hold(name, self._persisted(frame) if reread else frame)
 
@@ -143,7 +153,11 @@ class SparkAdapter:
         self._arrow.pop(name, None)
 
     def read_delta(self, zone: str, table: str) -> DataFrame | None:
-        return None if try_open(self.root, zone, table) is None else self._read(zone, table)
+        """The table's snapshot now, pinned to its version: Spark recomputes a cached frame
+        that reads a path it then writes, and a frame that adds to what it read (an additive
+        gold model) must read the same rows again."""
+        dt_ = try_open(self.root, zone, table)
+        return None if dt_ is None else self._read(zone, table, dt_.version())
 
     # --- the gold session ------------------------------------------------------------------
     def time_zone(self) -> str:
