@@ -47,13 +47,21 @@ scored AS (
     JOIN gold.product_baskets AS ob ON ob.product_id = p.product_b
     WHERE p.pair_orders >= 2
 ),
+top_pairs AS (
+    -- the first 100,000 in rank order (a total order: product ids break every tie), so only
+    -- they are numbered
+    SELECT *
+    FROM scored
+    ORDER BY pair_orders DESC, orders_a * orders_b, product_a, product_b
+    LIMIT 100000
+),
 ranked AS (
     SELECT
-        scored.*,
+        top_pairs.*,
         ROW_NUMBER() OVER (
             ORDER BY pair_orders DESC, orders_a * orders_b, product_a, product_b
         ) AS pair_rank
-    FROM scored
+    FROM top_pairs
 )
 SELECT
     product_a,
@@ -67,4 +75,3 @@ SELECT
     lift,
     pair_rank
 FROM ranked
-WHERE pair_rank <= 100000
