@@ -286,16 +286,12 @@ class FlowEngine:
         rebuilt: dict[str, Literal["overwrite", "skip"]] = dict.fromkeys(
             additive_rebuilds(self.root, todo), "overwrite"
         )
-        # silver as the previous build read it, for the additive models to subtract
-        before = {
-            table: f"{a.sources[table]}__before"
-            for table in additive_inputs(exclude=rebuilt)
-            if todo.before is not None
-        }
-        for table, relation in before.items():
+        before: dict[str, str] = {}  # silver as the previous build read it: additive models
+        read_then = todo.before or {}
+        for table in additive_inputs(exclude=rebuilt) if read_then else ():
             entity = table.removeprefix("silver.")
-            assert todo.before is not None
-            a.put_delta(relation, "silver", entity, (), version=todo.before[entity])
+            before[table] = f"{a.sources[table]}__before"
+            a.put_delta(before[table], "silver", entity, (), version=read_then[entity])
         computed: dict[str, float] = {}
         versions: dict[str, int] = {}
         written: dict[str, float] = {}
