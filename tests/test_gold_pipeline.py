@@ -184,6 +184,33 @@ def test_silver_vacuumed_past_the_last_build_rebuilds_the_running_totals(
     assert_gold_equal(lh, clean)
 
 
+def test_silver_compacted_since_the_running_totals_were_written_is_still_added_to(
+    days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Silver is compacted, then an idle run takes up the due budget models: that build touches
+    no dates, so it leaves the running totals at the older silver version. The rows are the
+    same, so the next run still adds its day to them instead of recounting everything."""
+    from lakehouse.gold.builds import builds, silver_versions_of
+    from lakehouse.maintenance.actions import optimize_tables
+
+    lh = Lakehouse(tmp_path / "lake")
+    for d in days[:3]:
+        lh.run(d)
+    optimize_tables(lh.root, ["silver.order_items"], zorder=["order_id"], everything=True)
+    assert lh.run([], refresh="all").status == "SUCCEEDED"
+    held = silver_versions_of(lh.root, "product_pair_counts")
+    assert held is not None
+    assert builds(lh.root)[0].silver_versions["order_items"] > held["order_items"]
+    added: list[str] = []
+    adding = refresh._added_sql
+    monkeypatch.setattr(refresh, "_added_sql", lambda m, *a: added.append(m.name) or adding(m, *a))
+    assert lh.run(days[3], refresh="all").status == "SUCCEEDED"
+    assert sorted(added) == ["basket_sizes", "product_baskets", "product_pair_counts"]
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run([p for d in days[:4] for p in d])
+    assert_gold_equal(lh, clean)
+
+
 def test_sales_daily_matches_silver(days: list[list[Path]], tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")
     lh.run([p for d in days for p in d])

@@ -202,8 +202,10 @@ def additive_inputs(exclude: Collection[str] = ()) -> list[str]:
 
 def additive_rebuilds(root: Root, p: Pending) -> frozenset[str]:
     """The additive models that cannot be added to this refresh: silver as the previous build
-    read it is gone, or the table does not reflect that build (a refresh that failed after
-    writing it, or a table rebuilt by hand), since adding to it would count changes twice."""
+    read it is gone, or the table does not reflect that build's rows (a refresh that failed
+    after writing it, or a table rebuilt by hand), since adding to it would count changes
+    twice. A table a build skipped (no touched dates) while silver was only compacted still
+    reflects its rows."""
     out = set()
     for model in list_models():
         if model.refresh != "additive" or model.name in p.missing:
@@ -211,9 +213,32 @@ def additive_rebuilds(root: Root, p: Pending) -> frozenset[str]:
         inputs = [t.removeprefix("silver.") for t in silver_inputs(model.name)]
         held = silver_versions_of(root, model.name)
         before = p.before
-        if before is None or held is None or any(held.get(e) != before.get(e) for e in inputs):
+        if (
+            before is None
+            or held is None
+            or not all(_same_rows(root, e, held.get(e), before.get(e)) for e in inputs)
+        ):
             out.add(model.name)
     return frozenset(out)
+
+
+#: commits that rewrite files or settings but no rows
+_SAME_ROWS_OPS = {"OPTIMIZE", "VACUUM START", "VACUUM END", "SET TBLPROPERTIES"}
+
+
+def _same_rows(root: Root, entity: str, held: int | None, before: int | None) -> bool:
+    """Whether silver `entity` holds the same rows at version `held` as at `before`."""
+    if held is None or before is None or held > before:
+        return False
+    if held == before:
+        return True
+    dt_ = try_open(root, "silver", entity)
+    if dt_ is None:
+        return False
+    between = [h for h in dt_.history(dt_.version() - held) if held < h["version"] <= before]
+    return len(between) == before - held and all(
+        h.get("operation") in _SAME_ROWS_OPS for h in between
+    )
 
 
 def record_build(
