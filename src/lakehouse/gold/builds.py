@@ -8,9 +8,9 @@ full rebuild.
 
 Additive models (running totals) also read silver *as of* those versions, to subtract what the
 touched dates held then. Each gold commit records the silver versions its table reflects
-(`lakehouse.silver_versions`), so a running total is only added to when it reflects exactly the
-previous build; after a failed refresh, or once a vacuum may have removed the old files, it is
-rebuilt instead (`additive_rebuilds`).
+(`lakehouse.silver_versions`), so a running total is only added to when it reflects the
+previous build's rows; after a failed refresh, or once a vacuum may have removed the old files,
+it is rebuilt instead (`additive_rebuilds`).
 """
 
 from __future__ import annotations
