@@ -210,17 +210,7 @@ def plan_refresh(model: GoldModel, touched: Touched) -> RefreshPlan:
         return RefreshPlan(model, "skip")  # none of what it reads changed
     if model.refresh == "full":
         return RefreshPlan(model, "skip" if touched.is_empty else "overwrite")
-    if model.refresh == "additive":
-        if touched.dates is None:
-            return RefreshPlan(model, "overwrite")
-        if not touched.dates:
-            return RefreshPlan(model, "skip")
-        days = tuple(sorted(touched.dates))
-        ranges = tuple(_ranges((d, d) for d in days))
-        return RefreshPlan(model, "add", key_values=days, read_ranges=ranges)
-    key = model.key
-    assert key is not None  # parse_model guarantees a key for by_* models
-    if model.refresh == "by_date":
+    if model.refresh in ("by_date", "additive"):  # additive: by day, nothing looked back at
         if touched.dates is None:
             return RefreshPlan(model, "overwrite")
         if not touched.dates:
@@ -234,17 +224,25 @@ def plan_refresh(model: GoldModel, touched: Touched) -> RefreshPlan:
             (shift_period(p, period, -model.lookback), shift_period(p, period, 1) - dt.timedelta(1))
             for p in outputs
         )
+        if model.refresh == "additive":
+            return RefreshPlan(
+                model, "add", key_values=tuple(outputs), read_ranges=tuple(read_ranges)
+            )
+        assert model.key is not None  # parse_model guarantees a key for by_date models
         return RefreshPlan(
             model,
             "replace",
-            predicate=_predicate(key, outputs),
+            predicate=_predicate(model.key, outputs),
             key_values=tuple(outputs),
             read_ranges=tuple(read_ranges),
         )
+    assert model.key is not None  # parse_model guarantees a key for by_* models
     values = touched.users if model.refresh == "by_user" else touched.products
     if values is None:
         return RefreshPlan(model, "overwrite")
     if not values:
         return RefreshPlan(model, "skip")
     ordered = tuple(sorted(values))
-    return RefreshPlan(model, "replace", predicate=_predicate(key, ordered), key_values=ordered)
+    return RefreshPlan(
+        model, "replace", predicate=_predicate(model.key, ordered), key_values=ordered
+    )
