@@ -139,10 +139,11 @@ def _refreshed(
         writes.append(GoldWrite(model.name, full, "overwrite"))
         return full
 
-    def incremental_sql(plan: RefreshPlan) -> str:
+    def incremental_sql(plan: RefreshPlan, silver: Mapping[str, str] | None = None) -> str:
+        """The plan's query on silver now, or on the relations `silver` names instead."""
         return plan.sql(
             s.dialect,
-            tables={**s.sources, **_inlined(registered, shared)},
+            tables={**s.sources, **(silver or {}), **_inlined(registered, shared)},
             key_table=key_tables.get(plan.model.refresh),
         )
 
@@ -195,11 +196,10 @@ def _refreshed(
                 if stored is None or before is None:  # nothing to add to: rebuild
                     full = rebuild(model)
                 else:  # the held totals, the dates' rows now and as they were: each kept
-                    tables = {**s.sources, **_inlined(registered, shared)}
                     parts = {
                         "held": stored,
-                        "now": _run(s, model, plan.sql(s.dialect, tables=tables)),
-                        "then": _run(s, model, plan.sql(s.dialect, tables={**tables, **before})),
+                        "now": _run(s, model, incremental_sql(plan)),
+                        "then": _run(s, model, incremental_sql(plan, before)),
                     }
                     names = {part: _registered(f"{model.name}__{part}") for part in parts}
                     for part, rows in parts.items():
@@ -232,18 +232,11 @@ def _added_sql(model: GoldModel, parts: Mapping[str, str], dialect: Dialect) -> 
     copies of a model into one WITH."""
     dims, measures = model.dimensions, model.measures
 
-    def part(name: str, sign: int) -> exp.Select:
-        signed = [exp.column(m) if sign > 0 else exp.Neg(this=exp.column(m)) for m in measures]
-        columns = [exp.column(c) for c in dims] + [
-            exp.alias_(e, m) for e, m in zip(signed, measures, strict=True)
-        ]
-        return exp.select(*columns).from_(parts[name])
-
+    now = exp.select(*dims, *measures).from_(parts["now"])
+    then = exp.select(*dims, *[(-exp.column(m)).as_(m) for m in measures]).from_(parts["then"])
     change = (
         exp.select(*dims, *[exp.func("SUM", exp.column(m)).as_(m) for m in measures])
-        .from_(
-            exp.union(part("now", 1), part("then", -1), distinct=False).subquery("rows_of_dates")
-        )
+        .from_(exp.union(now, then, distinct=False).subquery("rows_of_dates"))
         .group_by(*dims)
     )
 
