@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -283,9 +283,7 @@ class FlowEngine:
         a = self.adapter
         for entity in SILVER:
             a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, (), reread=True)
-        rebuilt: dict[str, Literal["overwrite", "skip"]] = dict.fromkeys(
-            additive_rebuilds(self.root, todo), "overwrite"
-        )
+        rebuilt = additive_rebuilds(self.root, todo)
         before: dict[str, str] = {}  # silver as the previous build read it: additive models
         read_then = todo.before or {}
         for table in additive_inputs(exclude=rebuilt) if read_then else ():

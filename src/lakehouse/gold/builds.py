@@ -25,7 +25,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.gold import Touched, list_models
-from lakehouse.gold.plan import silver_inputs
+from lakehouse.gold.model import GoldModel
+from lakehouse.gold.plan import Override, silver_inputs
 from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
 from lakehouse.store.delta import (
     CommitInfo,
@@ -189,27 +190,23 @@ def silver_versions_of(root: Root, model: str, commits: int = 20) -> dict[str, i
     return None
 
 
+def _additive(exclude: Collection[str] = ()) -> list[GoldModel]:
+    return [m for m in list_models() if m.refresh == "additive" and m.name not in exclude]
+
+
 def additive_inputs(exclude: Collection[str] = ()) -> list[str]:
     """The silver tables the additive models (but those in `exclude`) read."""
-    tables = {
-        t
-        for m in list_models()
-        if m.refresh == "additive" and m.name not in exclude
-        for t in silver_inputs(m.name)
-    }
-    return sorted(tables)
+    return sorted({t for m in _additive(exclude) for t in silver_inputs(m.name)})
 
 
-def additive_rebuilds(root: Root, p: Pending) -> frozenset[str]:
-    """The additive models that cannot be added to this refresh: silver as the previous build
-    read it is gone, or the table does not reflect that build's rows (a refresh that failed
-    after writing it, or a table rebuilt by hand), since adding to it would count changes
-    twice. A table a build skipped (no touched dates) while silver was only compacted still
-    reflects its rows."""
-    out = set()
-    for model in list_models():
-        if model.refresh != "additive" or model.name in p.missing:
-            continue
+def additive_rebuilds(root: Root, p: Pending) -> dict[str, Override]:
+    """The additive models that cannot be added to this refresh, as plan overrides (rebuilt):
+    silver as the previous build read it is gone, or the table does not reflect that build's
+    rows (a refresh that failed after writing it, or a table rebuilt by hand), since adding to
+    it would count changes twice. A table a build skipped (no touched dates) while silver was
+    only compacted still reflects its rows."""
+    out: dict[str, Override] = {}
+    for model in _additive(exclude=p.missing):
         inputs = [t.removeprefix("silver.") for t in silver_inputs(model.name)]
         held = silver_versions_of(root, model.name)
         before = p.before
@@ -218,8 +215,8 @@ def additive_rebuilds(root: Root, p: Pending) -> frozenset[str]:
             or held is None
             or not all(_same_rows(root, e, held.get(e), before.get(e)) for e in inputs)
         ):
-            out.add(model.name)
-    return frozenset(out)
+            out[model.name] = "overwrite"
+    return out
 
 
 #: commits that rewrite files or settings but no rows

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Literal
 
 from lakehouse.gold.builds import Build, builds
 from lakehouse.gold.model import list_models
-from lakehouse.gold.plan import Touched, plan_refresh
+from lakehouse.gold.plan import Override, Touched, plan_refresh
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
@@ -84,7 +84,7 @@ class Schedule:
     """What a refresh does with the budget models beyond its plan for `touched`."""
 
     #: budget models rebuilt now ("overwrite") or left behind ("skip")
-    overrides: Mapping[str, Literal["overwrite", "skip"]]
+    overrides: Mapping[str, Override]
     deferred: frozenset[str]  # behind after this refresh
 
     @property
@@ -122,7 +122,7 @@ def schedule(
     # own plan (a by_product model: the touched products); one behind since an earlier build
     # does not know what changed since then, so it is rebuilt whole
     own_plan = {n for n in due if not states[n].behind and n not in missing}
-    overrides: dict[str, Literal["overwrite", "skip"]] = {
+    overrides: dict[str, Override] = {
         n: "overwrite" if n in due else "skip" for n in sorted(behind - own_plan)
     }
     overrides.update({n: "overwrite" for n in missing})

@@ -35,6 +35,8 @@ from lakehouse.gold.model import GoldModel, ModelError, Period
 from lakehouse.gold.render import reads, render
 
 SILVER_DATED = ("silver.orders", "silver.order_items")
+#: a model's plan replaced whole: rebuilt ("overwrite") or left as it is ("skip")
+Override = Literal["overwrite", "skip"]
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlglot import exp
 
 from lakehouse.engines.dialect import to_dialect
 from lakehouse.errors import TerminalError
 from lakehouse.gold.model import GoldModel, ModelError, all_models, list_models
-from lakehouse.gold.plan import RefreshPlan, Touched, plan_refresh
+from lakehouse.gold.plan import Override, RefreshPlan, Touched, plan_refresh
 from lakehouse.gold.render import reads, render
 from lakehouse.gold.session import DuckDBSession, GoldSession, GoldWrite
 
@@ -71,7 +71,7 @@ def refresh_gold(
     read_gold: ReadGold | None = None,
     *,
     timings: dict[str, float] | None = None,
-    overrides: Mapping[str, Literal["overwrite", "skip"]] | None = None,
+    overrides: Mapping[str, Override] | None = None,
     before: Mapping[str, str] | None = None,
 ) -> Generator[GoldWrite[R], None, None]:
     """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
