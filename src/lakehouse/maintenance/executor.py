@@ -26,7 +26,7 @@ from lakehouse.maintenance.vacuum import (
     log_properties_to_set,
     vacuum_table,
 )
-from lakehouse.store.delta import open_table
+from lakehouse.store.delta import lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.tables import split_name
 
@@ -199,7 +199,7 @@ def _committed(
         for h in history
         if int(h.get("version", -1)) > after
         and h.get("operation") in ops
-        and run_id in str(h.get("userMetadata") or h.get("lakehouse.run_id") or "")
+        and lakehouse_metadata(h).get("lakehouse.run_id") == run_id
     )
 
 
