@@ -49,6 +49,16 @@ def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
     return [by_day[k] for k in sorted(by_day)]
 
 
+@pytest.fixture(scope="module")
+def four_days_at_once(
+    days: list[list[Path]], tmp_path_factory: pytest.TempPathFactory
+) -> Lakehouse:
+    """The first four days loaded in one run: what the running-totals tests must end up equal to."""
+    clean = Lakehouse(tmp_path_factory.mktemp("four_days"))
+    clean.run([p for d in days[:4] for p in d])
+    return clean
+
+
 def incremental_then_full(days: list[list[Path]], tmp_path: Path) -> Lakehouse:
     """Load all days but the last, then the last (incremental); compare with one full load."""
     inc = Lakehouse(tmp_path / "inc")
@@ -136,7 +146,7 @@ def test_run_killed_before_gold_is_done_is_caught_up(
 
 
 def test_pair_counts_written_by_a_killed_run_are_not_added_to_twice(
-    days: list[list[Path]], tmp_path: Path
+    days: list[list[Path]], tmp_path: Path, four_days_at_once: Lakehouse
 ) -> None:
     """A run killed right after it added its day to the running pair counts leaves its build
     unrecorded; the next run sees the same day as new, and the table no longer reflects the
@@ -157,13 +167,11 @@ def test_pair_counts_written_by_a_killed_run_are_not_added_to_twice(
     env.pop("LAKEHOUSE_FAULT")
     again = [*cmd, "--refresh", "all"]  # the budget models too, for the comparison
     assert subprocess.run(again, env=env, capture_output=True, timeout=300).returncode == 0
-    clean = Lakehouse(tmp_path / "clean")
-    clean.run([p for d in days[:4] for p in d])
-    assert_gold_equal(Lakehouse(root), clean)
+    assert_gold_equal(Lakehouse(root), four_days_at_once)
 
 
 def test_silver_vacuumed_past_the_last_build_rebuilds_the_running_totals(
-    days: list[list[Path]], tmp_path: Path
+    days: list[list[Path]], tmp_path: Path, four_days_at_once: Lakehouse
 ) -> None:
     """A forced vacuum removed the files silver held at the last build: the additive models
     cannot subtract from that silver, so the next run rebuilds them (and does not fail)."""
@@ -179,13 +187,14 @@ def test_silver_vacuumed_past_the_last_build_rebuilds_the_running_totals(
     folder = Path(lh.root.table_uri("silver", "order_items"))
     assert not any((folder / f).exists() for f in files)  # the last build's files are gone
     assert lh.run(days[3], refresh="all").status == "SUCCEEDED"
-    clean = Lakehouse(tmp_path / "clean")
-    clean.run([p for d in days[:4] for p in d])
-    assert_gold_equal(lh, clean)
+    assert_gold_equal(lh, four_days_at_once)
 
 
 def test_silver_compacted_since_the_running_totals_were_written_is_still_added_to(
-    days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    days: list[list[Path]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    four_days_at_once: Lakehouse,
 ) -> None:
     """Silver is compacted, then an idle run takes up the due budget models: that build touches
     no dates, so it leaves the running totals at the older silver version. The rows are the
@@ -206,9 +215,7 @@ def test_silver_compacted_since_the_running_totals_were_written_is_still_added_t
     monkeypatch.setattr(refresh, "_added_sql", lambda m, *a: added.append(m.name) or adding(m, *a))
     assert lh.run(days[3], refresh="all").status == "SUCCEEDED"
     assert sorted(added) == ["basket_sizes", "product_baskets", "product_pair_counts"]
-    clean = Lakehouse(tmp_path / "clean")
-    clean.run([p for d in days[:4] for p in d])
-    assert_gold_equal(lh, clean)
+    assert_gold_equal(lh, four_days_at_once)
 
 
 def test_sales_daily_matches_silver(days: list[list[Path]], tmp_path: Path) -> None:
