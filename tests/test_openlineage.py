@@ -229,10 +229,13 @@ class Collector:
 
     def __init__(self) -> None:
         self.received: list[tuple[str, dict[str, Any], str]] = []
+        self.answering = threading.Event()  # cleared: every request waits until it is set
+        self.answering.set()
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
+                outer.answering.wait()
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 outer.received.append(
                     (self.path, json.loads(body), self.headers.get("Authorization", ""))
@@ -260,12 +263,12 @@ def collector() -> Iterator[Collector]:
     c.server.server_close()
 
 
-def http_settings(url: str) -> Settings:
+def http_settings(url: str, timeout: float = 2.0) -> Settings:
     from lakehouse.config.settings import Secret
 
     return Settings(
         lineage=LineageSettings(
-            transport="http", url=url, api_key=Secret("k-123"), timeout_seconds=2.0
+            transport="http", url=url, api_key=Secret("k-123"), timeout_seconds=timeout
         )
     )
 
@@ -287,6 +290,34 @@ def test_http_transport_sends_the_run_to_a_collector(tmp_path: Path, collector: 
     assert {o["name"] for o in silver["outputs"]} == {"silver.orders", "quarantine.orders"}
     by_job(events, "lakehouse.gold", "COMPLETE")  # its datasets: test_gold_step_names_...
     assert not (tmp_path / "lake" / "_ops" / "lineage").exists()
+
+
+def test_a_slow_collector_does_not_hold_the_steps(tmp_path: Path, collector: Collector) -> None:
+    """Events are sent from the emitter's own thread: while the collector answers nothing, the
+    run still reads, validates and writes gold; its end waits for the events, in order."""
+    root = Root(str(tmp_path / "lake"))
+    deliver(tmp_path, root)
+    settings = http_settings(collector.url, timeout=120)  # on the steps' path: one event stalls
+    collector.answering.clear()
+    done: list[Any] = []
+    running = threading.Thread(target=lambda: done.append(run(root, settings=settings)))
+    running.start()
+    try:
+        gold = tmp_path / "lake" / "gold" / "sales_daily" / "_delta_log"
+        deadline = time.monotonic() + 60
+        while not gold.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gold.exists() and collector.received == []  # gold written, nothing answered
+        assert running.is_alive()  # the run's end waits for its events
+    finally:
+        collector.answering.set()
+        running.join(120)
+    assert done and done[0].status == "SUCCEEDED"
+    kinds = [(e["job"]["name"], e["eventType"]) for _, e, _ in collector.received]
+    assert kinds[0] == ("lakehouse", "START") and kinds[-1] == ("lakehouse", "COMPLETE")
+    assert kinds.index(("lakehouse.bronze", "START")) < kinds.index(("lakehouse.gold", "COMPLETE"))
+    gold_done = by_job([e for _, e, _ in collector.received], "lakehouse.gold", "COMPLETE")
+    assert "gold.sales_daily" in {o["name"] for o in gold_done["outputs"]}
 
 
 def test_a_collector_that_is_down_costs_one_warning_not_the_run(
@@ -323,7 +354,7 @@ def without_gold() -> Any:
 def test_file_transport_on_s3_writes_one_object_per_run(aws: Any) -> None:
     from lakehouse.contracts import load_contracts
     from lakehouse.gold.model import all_models
-    from lakehouse.lineage.openlineage import Emitter
+    from lakehouse.lineage.emitter import Emitter
 
     bucket = aws.bucket("lineage")
     root = Root(f"s3://{bucket}/prod")

@@ -20,15 +20,16 @@ Layout (namespace = `[lineage] namespace`, default the root's URI, for jobs and 
 Run ids are UUIDs derived from the lakehouse run id (v7 carrying the run's start time), so a
 step's parent id is known without state. Emission never fails or stops a run: every error is
 logged once (`lineage_emit_failed`) and the rest of the run's events are skipped.
+
+`EventWriter` builds and sends the events; it runs on the emitter's own thread
+(`lakehouse.lineage.emitter`), so neither this module's imports nor the column lineage's
+derivation are on the run's path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import threading
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from openlineage.client import OpenLineageClient
@@ -43,6 +44,7 @@ from openlineage.client.facet_v2 import (
     processing_engine_run,
 )
 
+from lakehouse.lineage.emitter import log_failure
 from lakehouse.lineage.facets import (
     QuarantineDatasetFacet,
     assertions_facet,
@@ -53,22 +55,22 @@ from lakehouse.lineage.facets import (
     stored_edges_into,
 )
 from lakehouse.lineage.graph import LineageGraph
-from lakehouse.log import event
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import LineageSettings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import EntityResult
     from lakehouse.gold.model import GoldModel
-    from lakehouse.orchestration.state import RunState as PipelineState
+    from lakehouse.lineage.emitter import StepFacts
     from lakehouse.store.root import Root
 
 PRODUCER = "https://github.com/lakehouse/lakehouse"
 PIPELINE_JOB = "lakehouse"
 
 
-class Emitter:
-    """Sends one run's events. Every public method is safe: it never raises."""
+class EventWriter:
+    """Builds and sends one run's events, one call at a time (the emitter's thread). Every
+    public method is safe: it never raises."""
 
     def __init__(
         self,
@@ -90,9 +92,9 @@ class Emitter:
         self.contracts = contracts
         self.engine = engine
         self.enabled = settings.transport != "off"
-        self._lock = threading.Lock()
         self._models = models
-        self._graph: Future[LineageGraph] | None = None
+        self._graph: LineageGraph | None = None
+        self._derive = self.enabled and settings.column_lineage
         self._read: set[str] = set()
         self._written: dict[str, OutputDataset] = {}
         self.client: OpenLineageClient | None = None
@@ -102,7 +104,7 @@ class Emitter:
             transport = build_transport(settings, root, run_id)
             self.client = OpenLineageClient(transport=transport)
         except Exception as exc:
-            self._failed(exc)
+            self.failed(exc)
 
     # --- the run ---------------------------------------------------------------------
     @property
@@ -113,20 +115,20 @@ class Emitter:
         self._emit(RunState.START, PIPELINE_JOB, self.pipeline_run_id, run_facets=self._engine())
 
     def pipeline_end(self, status: str, error: str | None) -> None:
-        with self._lock:  # names and versions: the steps' events carry the facets
-            inputs = [
-                InputDataset(namespace=self.namespace, name=n)
-                for n in sorted(self._read - set(self._written))
-            ]
-            outputs = [
-                OutputDataset(
-                    namespace=self.namespace,
-                    name=n,
-                    facets={k: v for k, v in (o.facets or {}).items() if k == "version"},
-                    outputFacets=o.outputFacets,
-                )
-                for n, o in sorted(self._written.items())
-            ]
+        # names and versions: the steps' events carry the facets
+        inputs = [
+            InputDataset(namespace=self.namespace, name=n)
+            for n in sorted(self._read - set(self._written))
+        ]
+        outputs = [
+            OutputDataset(
+                namespace=self.namespace,
+                name=n,
+                facets={k: v for k, v in (o.facets or {}).items() if k == "version"},
+                outputFacets=o.outputFacets,
+            )
+            for n, o in sorted(self._written.items())
+        ]
         state = RunState.COMPLETE if status == "SUCCEEDED" else RunState.FAIL
         facets = {**self._engine(), **self._error(error)}
         self._emit(state, PIPELINE_JOB, self.pipeline_run_id, facets, inputs, outputs)
@@ -137,36 +139,25 @@ class Emitter:
             try:
                 self.client.close(timeout=self.settings.timeout_seconds)
             except Exception as exc:
-                self._failed(exc)
+                self.failed(exc)
 
     # --- steps -----------------------------------------------------------------------
     def step_start(self, step: str) -> None:
-        if step == "bronze":
-            self._derive_lineage()
         self._emit(RunState.START, f"{PIPELINE_JOB}.{step}", self._step_id(step), self._parent())
 
-    def _derive_lineage(self) -> None:
-        """Start deriving the column lineage (pure Python, ~1 s the first time in a process,
-        cached per model after) while the steps read and write: only in runs with files."""
-        if not (self.enabled and self.settings.column_lineage) or self._graph is not None:
-            return
-        pool = ThreadPoolExecutor(1, thread_name_prefix="lakehouse-lineage")
-        self._graph = pool.submit(self._build_graph)
-        pool.shutdown(wait=False)
-
-    def step_end(self, step: str, state: PipelineState, error: str | None = None) -> None:
+    def step_end(self, facts: StepFacts, error: str | None = None) -> None:
         if not self.enabled or self.client is None:
             return
         try:
-            inputs, outputs = self._step_datasets(step, state)
+            inputs, outputs = self._step_datasets(facts)
         except Exception as exc:
-            self._failed(exc)
+            self.failed(exc)
             return
-        with self._lock:
-            self._read.update(i.name for i in inputs)
-            self._written.update({o.name: o for o in outputs})
+        self._read.update(i.name for i in inputs)
+        self._written.update({o.name: o for o in outputs})
         kind = RunState.FAIL if error is not None else RunState.COMPLETE
         facets = {**self._parent(), **self._error(error)}
+        step = facts.step
         self._emit(kind, f"{PIPELINE_JOB}.{step}", self._step_id(step), facets, inputs, outputs)
 
     def _step_id(self, step: str) -> str:
@@ -209,22 +200,18 @@ class Emitter:
         }
 
     # --- datasets --------------------------------------------------------------------
-    def _step_datasets(
-        self, step: str, state: PipelineState
-    ) -> tuple[list[InputDataset], list[OutputDataset]]:
-        versions = dict(state.versions)
+    def _step_datasets(self, facts: StepFacts) -> tuple[list[InputDataset], list[OutputDataset]]:
+        step, versions = facts.step, facts.versions
         if step == "bronze":
-            fresh = state.results.bronze.fresh
-            entities = sorted({i.entity for i in fresh if i.entity})
-            rows = {e: sum(i.rows for i in fresh if i.entity == e) for e in entities}
-            ins = [self._input(f"landing.{e}") for e in entities]
+            rows = facts.landed_rows
+            ins = [self._input(f"landing.{e}") for e in rows]
             outs = [
-                self._output(f"bronze.{e}", versions.get(f"bronze.{e}"), rows[e]) for e in entities
+                self._output(f"bronze.{e}", versions.get(f"bronze.{e}"), n) for e, n in rows.items()
             ]
             return ins, outs
         if step.startswith("silver_"):
             entity = step.removeprefix("silver_")
-            result = state.summary.entities.get(entity)
+            result = facts.entity
             contract = self.contracts[entity]
             if result is None or not (result.rows_in + result.rows_rechecked or result.versions):
                 return [], []  # nothing of this entity arrived or waited
@@ -239,8 +226,7 @@ class Emitter:
                 for name in written:
                     reads.update(e.source.table for e in stored_edges_into(graph, name))
             ins = [self._input(n) for n in sorted(reads - set(written))]
-            rows = dict(state.results.gold.rows_written)
-            outs = [self._output(n, versions[n], rows.get(n)) for n in written]
+            outs = [self._output(n, versions[n], facts.gold_rows.get(n)) for n in written]
             return ins, outs
         return [], []
 
@@ -301,20 +287,18 @@ class Emitter:
         )
 
     # --- plumbing --------------------------------------------------------------------
-    def _build_graph(self) -> LineageGraph:
-        from lakehouse.lineage.derive import build_graph
-
-        return build_graph(self.contracts, self._models())
-
     def _lineage_graph(self) -> LineageGraph | None:
-        if self._graph is None:
-            return None
-        try:
-            return self._graph.result()
-        except Exception as exc:
-            self._graph = None
-            self._failed(exc, what="column lineage")
-            return None
+        """The column lineage, derived when an event first needs it (pure Python, ≈ 0.3 s the
+        first time in a process, cached per model after); None when it is off or failed."""
+        if self._graph is None and self._derive:
+            from lakehouse.lineage.derive import build_graph
+
+            try:
+                self._graph = build_graph(self.contracts, self._models())
+            except Exception as exc:
+                self._derive = False
+                self.failed(exc, what="column lineage")
+        return self._graph
 
     def _emit(
         self,
@@ -350,19 +334,11 @@ class Emitter:
                 )
             )
         except Exception as exc:
-            self._failed(exc)
+            self.failed(exc)
 
-    def _failed(self, exc: BaseException, what: str = "events") -> None:
+    def failed(self, exc: BaseException, what: str = "events") -> None:
         """One warning; then the rest of the run's events are skipped (a collector that is down
         would otherwise cost its timeout on every event)."""
         if what == "events":
             self.enabled = False
-        event(
-            "lineage_emit_failed",
-            logging.WARNING,
-            run_id=self.run_id,
-            transport=self.settings.transport,
-            what=what,
-            error=f"{type(exc).__name__}: {exc}",
-            action="the run goes on without lineage events",
-        )
+        log_failure(self.run_id, self.settings.transport, exc, what)

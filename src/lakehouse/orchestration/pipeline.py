@@ -35,7 +35,7 @@ from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.gold.freshness import GoldRefresh
-    from lakehouse.lineage.openlineage import Emitter
+    from lakehouse.lineage.emitter import Emitter
 
 __all__ = [
     "Delivery",
@@ -254,7 +254,7 @@ def _lineage_emitter(state: RunState) -> Emitter | None:
     if state.settings.lineage.transport == "off":
         return None
     from lakehouse.gold.model import all_models
-    from lakehouse.lineage.openlineage import Emitter
+    from lakehouse.lineage.emitter import Emitter
 
     return Emitter(
         state.settings.lineage,

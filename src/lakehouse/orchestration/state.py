@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
     from lakehouse.engines.base import Engine
-    from lakehouse.lineage.openlineage import Emitter
+    from lakehouse.lineage.emitter import Emitter
     from lakehouse.store.lock import RunLock
     from lakehouse.store.root import Root
 
