@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import math
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
@@ -708,6 +708,14 @@ def product_pairs(shop: Shop) -> list[Row]:
         if 2 <= len(b) <= 50:
             kept = sorted(p for p in b if holding[p] >= 2)
             together.update(itertools.combinations(kept, 2))
+    return ranked_pairs(together, holding, n)
+
+
+def ranked_pairs(
+    together: Mapping[tuple[int, int], int], holding: Mapping[int, int], n: int
+) -> list[Row]:
+    """product_pairs from the pair counts, baskets per product and basket count: the 100,000
+    pairs in at least 2 baskets with the most (then the higher lift, then product ids)."""
     pairs = [(ab, c) for ab, c in together.items() if c >= 2]
     pairs.sort(key=lambda x: (-x[1], holding[x[0][0]] * holding[x[0][1]], x[0]))
     rows = []

@@ -157,3 +157,44 @@ def test_trend_window_ends_on_the_newest_date(synthetic_data: dict[str, Any]) ->
     items = synthetic["shop"].items
     recent = items[items["date"] > last - dt.timedelta(days=7)]
     assert pc.sum(perf["units_last_7d"]).as_py() == int(recent["qty"].sum())
+
+
+def test_product_pairs_keeps_exactly_the_first_100000_pairs_across_ties() -> None:
+    """The data sets above hold far fewer than 100,000 pairs; here 179,700 pair counts with
+    many ties at the 100,000th place (counts 1-6, products' basket counts 20-59) are ranked by
+    the model and by the oracle: the same pairs, ranks and numbers."""
+    import duckdb
+
+    from gold_oracle import ranked_pairs
+    from lakehouse.gold.model import get_model
+
+    products = range(1, 601)
+    holding = {p: 20 + (p * 37) % 40 for p in products}
+    together = {
+        (a, b): 1 + (a * 7919 + b * 104729) % 6 for a in products for b in products if a < b
+    }
+    baskets = 10_000
+    con = duckdb.connect()
+    con.register("counts", pa.table({
+        "product_a": pa.array([a for a, _ in together], pa.int64()),
+        "product_b": pa.array([b for _, b in together], pa.int64()),
+        "pair_orders": pa.array(list(together.values()), pa.int64()),
+    }))  # fmt: skip
+    con.register("holding", pa.table({
+        "product_id": pa.array(list(holding), pa.int64()),
+        "baskets": pa.array(list(holding.values()), pa.int64()),
+    }))  # fmt: skip
+    con.register("sizes", pa.table({"products": [2], "baskets": pa.array([baskets], pa.int64())}))
+    tables = {
+        "gold.product_pair_counts": "counts",
+        "gold.product_baskets": "holding",
+        "gold.basket_sizes": "sizes",
+    }
+    got = con.sql(render(get_model("product_pairs"), "duckdb", tables=tables)).to_arrow_table()
+    expected = ranked_pairs(together, holding, baskets)
+    at_cutoff = expected[-1]["pair_orders"]
+    assert sum(c == at_cutoff for c in together.values()) > sum(
+        r["pair_orders"] == at_cutoff for r in expected
+    )  # the cut falls inside a tie
+    assert got.num_rows == 100_000
+    assert compare("product_pairs", got, expected) == []

@@ -30,6 +30,18 @@ pair_rank = "Rank by pair_orders (then lift, then product ids), 1 = most frequen
 WITH total AS (
     SELECT CAST(SUM(baskets) AS BIGINT) AS baskets FROM gold.basket_sizes
 ),
+cutoff AS (
+    -- the 100,000th highest pair_orders: no pair below it can rank in, so only the pairs at or
+    -- above it are joined and scored (a tenth of them at 10 M items)
+    SELECT MIN(pair_orders) AS pair_orders
+    FROM (
+        SELECT pair_orders
+        FROM gold.product_pair_counts
+        WHERE pair_orders >= 2
+        ORDER BY pair_orders DESC
+        LIMIT 100000
+    ) AS top_counts
+),
 scored AS (
     SELECT
         p.product_a,
@@ -45,7 +57,8 @@ scored AS (
     CROSS JOIN total AS t
     JOIN gold.product_baskets AS oa ON oa.product_id = p.product_a
     JOIN gold.product_baskets AS ob ON ob.product_id = p.product_b
-    WHERE p.pair_orders >= 2
+    CROSS JOIN cutoff AS c
+    WHERE p.pair_orders >= c.pair_orders
 ),
 top_pairs AS (
     -- the first 100,000 in rank order (a total order: product ids break every tie), so only
