@@ -230,3 +230,34 @@ def test_contract_change_logs_the_impact_and_a_refusal_names_it(
     (cdir / "orders.toml").write_text(toml)
     with pytest.raises(SchemaEvolutionError, match=r"gold\.payment_methods\.payment_method"):
         check_tables(root, load_contracts(str(cdir)))
+
+
+def test_the_derived_graph_is_cached_under_its_definitions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from lakehouse.lineage import build_graph
+    from lakehouse.lineage.cache import cached_graph
+
+    monkeypatch.setenv("LAKEHOUSE_CACHE", str(tmp_path / "cache"))
+    contracts, models = load_contracts(), all_models()
+    derived = build_graph(contracts, models)
+    first = cached_graph(contracts, models)
+    [stored] = (tmp_path / "cache" / "lineage").glob("*.json")
+    assert (first.tables, first.edges) == (derived.tables, derived.edges)
+    # later calls read the file: a table added to it comes back
+    data = json.loads(stored.read_text())
+    data["tables"].append(["gold.marker", ["x"], "", "model"])
+    stored.write_text(json.dumps(data))
+    assert "gold.marker" in cached_graph(contracts, models).tables
+    # a model defined otherwise is another key: that file is not read for it
+    edited = dataclasses.replace(models["sales_daily"], description="Edited.")
+    other = cached_graph(contracts, {**models, "sales_daily": edited})
+    assert "gold.marker" not in other.tables
+    assert other.table("gold.sales_daily").description == "Edited."
+    # a damaged file is derived again and replaced
+    stored.write_text("{not json")
+    again = cached_graph(contracts, models)
+    assert (again.tables, again.edges) == (derived.tables, derived.edges)
+    assert "gold.marker" not in {t[0] for t in json.loads(stored.read_text())["tables"]}

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from lakehouse.lineage import LineageGraph, build_graph
+from lakehouse.lineage import LineageGraph
+from lakehouse.lineage.cache import cached_graph
 from lakehouse.log import event
 from lakehouse.store import zones
 from lakehouse.store.tables import list_tables, table_info
@@ -89,7 +90,7 @@ def collect(
     now: dt.datetime | None = None,
 ) -> Docs:
     moment = now or dt.datetime.now(dt.UTC)
-    graph = build_graph(contracts, models)
+    graph = cached_graph(contracts, models)
     docs = [_table(graph, name, contracts, models) for name in _ordered(graph)]
     _add_state(root, docs, contracts, settings, moment)
     return Docs(root.uri, moment, docs)

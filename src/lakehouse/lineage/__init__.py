@@ -52,4 +52,6 @@ def lakehouse_graph(
     contracts_dir: str | None = None, models_dir: str | Path | None = None
 ) -> LineageGraph:
     """The lineage of the lakehouse these contracts and models define (default: packaged)."""
-    return build_graph(load_contracts(contracts_dir), load_models(models_dir))
+    from lakehouse.lineage.cache import cached_graph
+
+    return cached_graph(load_contracts(contracts_dir), load_models(models_dir))

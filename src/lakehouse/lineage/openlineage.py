@@ -288,13 +288,13 @@ class EventWriter:
 
     # --- plumbing --------------------------------------------------------------------
     def _lineage_graph(self) -> LineageGraph | None:
-        """The column lineage, derived when an event first needs it (pure Python, ≈ 0.3 s the
-        first time in a process, cached per model after); None when it is off or failed."""
+        """The column lineage, read when an event first needs it (`lakehouse.lineage.cache`:
+        derived only once per definitions and release); None when it is off or failed."""
         if self._graph is None and self._derive:
-            from lakehouse.lineage.derive import build_graph
+            from lakehouse.lineage.cache import cached_graph
 
             try:
-                self._graph = build_graph(self.contracts, self._models())
+                self._graph = cached_graph(self.contracts, self._models())
             except Exception as exc:
                 self._derive = False
                 self.failed(exc, what="column lineage")

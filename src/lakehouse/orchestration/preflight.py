@@ -8,7 +8,8 @@ import pyarrow as pa
 from lakehouse.contracts import Contract
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.gold.model import all_models
-from lakehouse.lineage import LineageGraph, build_graph
+from lakehouse.lineage import LineageGraph
+from lakehouse.lineage.cache import cached_graph
 from lakehouse.lineage.impact import impact_text, report_contract_change
 from lakehouse.store import zones
 from lakehouse.store.delta import CDF, columns_to_add, ensure_table, try_open
@@ -26,7 +27,7 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
 
     def graph_of() -> LineageGraph:  # built only when a contract changed something
         if not graph:
-            graph.append(build_graph(contracts, all_models()))
+            graph.append(cached_graph(contracts, all_models()))
         return graph[0]
 
     for c in contracts.values():

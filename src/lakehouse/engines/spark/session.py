@@ -34,6 +34,7 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from lakehouse.config.cache import cache_dir
 from lakehouse.errors import TerminalError
 from lakehouse.log import event
 
@@ -76,14 +77,6 @@ JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
 _session: SparkSession | None = None
 _session_object_store = False  # whether the local session was started with S3A
 _lock = threading.Lock()
-
-
-def cache_dir() -> Path:
-    base = os.environ.get("LAKEHOUSE_CACHE")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "lakehouse"
 
 
 def delta_version() -> str:
