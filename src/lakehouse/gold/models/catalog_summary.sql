@@ -1,6 +1,7 @@
 /*
 name = "catalog_summary"
 refresh = "full"
+depends_on = ["product_days"]
 grain = "one row for the whole catalog (level 'all'), one per department and one per department and aisle"
 freshness = "every run"
 description = """
@@ -27,8 +28,9 @@ WITH window_start AS (
     SELECT CAST(MAX(date) - INTERVAL 30 DAY AS DATE) AS active_after FROM silver.orders
 ),
 sales AS (
-    SELECT product_id, CAST(SUM(COALESCE(quantity, 1)) AS BIGINT) AS units, MAX(date) AS last_sold
-    FROM silver.order_items
+    -- from the per-day building block (one row per product and day sold), not every line
+    SELECT product_id, CAST(SUM(units) AS BIGINT) AS units, MAX(date) AS last_sold
+    FROM gold.product_days
     GROUP BY product_id
 ),
 catalog_products AS (
