@@ -3,7 +3,7 @@ name = "department_pairs"
 refresh = "full"
 depends_on = ["department_basket_days"]
 grain = "one row per unordered pair of departments (department_a < department_b) bought together in at least one order"
-freshness = "budget"
+freshness = "every run"
 description = """
 Departments bought together: for each pair of product departments, the orders that hold a
 product of both, with support, confidence both ways and lift. A basket is the set of distinct

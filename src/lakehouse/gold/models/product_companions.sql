@@ -3,7 +3,7 @@ name = "product_companions"
 refresh = "full"
 depends_on = ["product_pairs"]
 grain = "one row per product and companion rank (up to 5 companions per product)"
-freshness = "budget"
+freshness = "every run"
 description = """
 Top companions per product, from gold.product_pairs (so the same thresholds apply: a companion
 shares at least 2 orders with the product and the pair is among the kept pairs). Companions are

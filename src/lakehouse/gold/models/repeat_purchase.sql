@@ -3,7 +3,7 @@ name = "repeat_purchase"
 refresh = "full"
 depends_on = ["customer_profile"]
 grain = "one row per number of orders a customer has placed (1, 2, 3, ...)"
-freshness = "budget"
+freshness = "every run"
 description = """
 How many customers come back: the distribution of orders per customer, with the overall
 repeat-customer rate (customers with two or more orders / all customers) repeated on every row.
