@@ -19,7 +19,8 @@ fresh interpreter into an empty folder, by
      files in `src/lakehouse/gold/models/` (line revenue materialised once, as the lakehouse
      does): sales_daily (by day), product_days (by product and day), customer_profile (by
      customer), department_sales (revenue by department and day) and catalog_summary (products
-     by department and aisle, sold / active / 80 % of units); each written whole with delta-rs.
+     by department and aisle, sold / active / 80 % of units, from product_days as the lakehouse
+     does); each written whole with delta-rs.
 
   The floor does **not**: validate anything (no required, range, enum, key or foreign-key
   checks, no duplicate keys, no reasons, no quarantine), apply column defaults, hash files,
@@ -198,6 +199,8 @@ def floor(source: str, root: str, out: str) -> None:
     rows_out = {}
     for model in GOLD:
         result = con.sql((MODELS / f"{model}.sql").read_text()).to_arrow_table()
+        con.register(f"gold_{model}", result)  # a later model may read it (catalog_summary)
+        con.execute(f"CREATE VIEW gold.{model} AS SELECT * FROM gold_{model}")
         lap("gold_compute")
         write_deltalake(f"{root}/gold/{model}", result)
         rows_out[model] = result.num_rows
