@@ -261,3 +261,9 @@ def test_the_derived_graph_is_cached_under_its_definitions(
     again = cached_graph(contracts, models)
     assert (again.tables, again.edges) == (derived.tables, derived.edges)
     assert "gold.marker" not in {t[0] for t in json.loads(stored.read_text())["tables"]}
+    # a cache that cannot be written (here a file where its folder would be) is skipped
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")
+    monkeypatch.setenv("LAKEHOUSE_CACHE", str(blocked))
+    uncached = cached_graph(contracts, models)
+    assert (uncached.tables, uncached.edges) == (derived.tables, derived.edges)

@@ -35,9 +35,13 @@ def cached_graph(
 ) -> LineageGraph:
     """`build_graph(contracts, models)`, read from the cache when it was derived before."""
     code = _package_digest()
-    if code is None:
+    try:
+        folder: Path | None = cache_dir() / "lineage"
+    except RuntimeError:  # no home directory to keep a cache in (a service account)
+        folder = None
+    if code is None or folder is None:
         return build_graph(contracts, models)
-    path = cache_dir() / "lineage" / f"{_key(code, contracts, models)}.json"
+    path = folder / f"{_key(code, contracts, models)}.json"
     try:
         return _loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, KeyError, TypeError):
