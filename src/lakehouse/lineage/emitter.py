@@ -1,9 +1,10 @@
 """The run's OpenLineage emitter: events are built and sent on a thread of their own.
 
 The steps only hand over what their events say (`StepFacts`, copied from the run's state when
-the step ends); importing the OpenLineage client (≈ 0.2 s), deriving the column lineage
-(≈ 0.3 s) and serializing each event happen on the emitter's thread, one call at a time and in
-the order the run made them, while the run goes on. The run's end waits for the last event, so
+the step ends); importing the OpenLineage client (≈ 0.2 s), reading the column lineage
+(`lakehouse.lineage.cache`; ≈ 0.3 s when it must be derived), serializing each event and waiting
+for a collector happen on the emitter's thread, one call at a time and in the order the run made
+them, while the run goes on. The run's end waits for the last event, so
 a finished run has sent (or, failing, logged) everything. What the events hold:
 `lakehouse.lineage.openlineage`.
 """
