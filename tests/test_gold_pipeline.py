@@ -199,7 +199,7 @@ def test_silver_compacted_since_the_running_totals_were_written_is_still_added_t
     """Silver is compacted, then an idle run takes up the due budget models: that build touches
     no dates, so it leaves the running totals at the older silver version. The rows are the
     same, so the next run still adds its day to them instead of recounting everything."""
-    from lakehouse.gold.builds import builds, silver_versions_of
+    from lakehouse.gold.builds import builds, built_from
     from lakehouse.maintenance.actions import optimize_tables
 
     lh = Lakehouse(tmp_path / "lake")
@@ -207,15 +207,43 @@ def test_silver_compacted_since_the_running_totals_were_written_is_still_added_t
         lh.run(d)
     optimize_tables(lh.root, ["silver.order_items"], zorder=["order_id"], everything=True)
     assert lh.run([], refresh="all").status == "SUCCEEDED"
-    held = silver_versions_of(lh.root, "product_pair_counts")
-    assert held is not None
-    assert builds(lh.root)[0].silver_versions["order_items"] > held["order_items"]
+    found = built_from(lh.root, "product_pair_counts")
+    assert found is not None
+    assert builds(lh.root)[0].silver_versions["order_items"] > found[0]["order_items"]
     added: list[str] = []
     adding = refresh._added_sql
     monkeypatch.setattr(refresh, "_added_sql", lambda m, *a: added.append(m.name) or adding(m, *a))
     assert lh.run(days[3], refresh="all").status == "SUCCEEDED"
     assert sorted(added) == ["basket_sizes", "product_baskets", "product_pair_counts"]
     assert_gold_equal(lh, four_days_at_once)
+
+
+def test_running_totals_of_another_definition_are_rebuilt_not_added_to(
+    days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A release that changes an additive model (here: basket_sizes stops counting baskets of
+    more than 3 products) rebuilds its totals: adding the new definition's changes to the old
+    one's totals would mix both for good."""
+    import dataclasses
+
+    from lakehouse.gold import model as gold_model
+
+    lh = Lakehouse(tmp_path / "lake")
+    for d in days[:2]:
+        lh.run(d)
+    packaged = gold_model.all_models()
+    sizes = packaged["basket_sizes"]
+    assert ") AS sized\nGROUP BY products" in sizes.sql
+    edited = dataclasses.replace(
+        sizes, sql=sizes.sql.replace(") AS sized\n", ") AS sized\nWHERE products <= 3\n")
+    )
+    monkeypatch.setattr(gold_model, "_load_all", lambda: {**packaged, "basket_sizes": edited})
+    assert lh.run(days[2], refresh="all").status == "SUCCEEDED"  # budget models too
+    sizes_now = {r["products"] for r in gold_rows(lh, "basket_sizes")}
+    assert sizes_now and max(sizes_now) <= 3
+    clean = Lakehouse(tmp_path / "clean")
+    clean.run([p for d in days[:3] for p in d])
+    assert_gold_equal(lh, clean)
 
 
 def test_sales_daily_matches_silver(days: list[list[Path]], tmp_path: Path) -> None:

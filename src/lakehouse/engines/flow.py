@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -269,6 +270,7 @@ class FlowEngine:
             additive_inputs,
             additive_rebuilds,
             builds,
+            definition_digest,
             pending,
             record_build,
         )
@@ -312,7 +314,10 @@ class FlowEngine:
 
         def write(w: GoldWrite[Any]) -> None:
             began = time.perf_counter()
-            version, rows = a.write_gold(w, get_model(w.model).description, commit)
+            made = replace(
+                commit, extra={**commit.extra, "model_digest": definition_digest(w.model)}
+            )
+            version, rows = a.write_gold(w, get_model(w.model).description, made)
             versions[f"gold.{w.model}"] = version
             self.gold_rows[f"gold.{w.model}"] = rows
             written[w.model] = time.perf_counter() - began

@@ -16,6 +16,7 @@ it is rebuilt instead (`additive_rebuilds`).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -25,8 +26,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from lakehouse.gold import Touched, list_models
-from lakehouse.gold.model import GoldModel
+from lakehouse.gold.model import GoldModel, get_model
 from lakehouse.gold.plan import Override, silver_inputs
+from lakehouse.gold.render import reads
 from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
 from lakehouse.store.delta import (
     CommitInfo,
@@ -176,17 +178,30 @@ def _may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:
     return removed_before >= built_at
 
 
-def silver_versions_of(root: Root, model: str, commits: int = 20) -> dict[str, int] | None:
-    """The silver versions the model's table reflects: the newest of its last `commits` commits
-    that records them (maintenance commits do not); None when none does."""
+def definition_digest(model: str) -> str:
+    """A digest of everything the model's rows are computed from: its SQL, columns and measures,
+    and the same of every gold model it reads (ephemeral ones included). Every gold commit
+    records it (`lakehouse.model_digest`)."""
+    m = get_model(model)
+    parts = [m.sql, json.dumps(m.column_names), json.dumps(list(m.measures))]
+    parts += [definition_digest(t) for t in sorted(reads(m)) if t.startswith("gold.")]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def built_from(root: Root, model: str, commits: int = 20) -> tuple[dict[str, int], str] | None:
+    """The silver versions the model's table reflects and the definition digest it was computed
+    with: from the newest of its last `commits` commits that records them (maintenance commits
+    do not); None when none does. A table written before digests were recorded has ""."""
     dt_ = try_open(root, "gold", model)
     if dt_ is None:
         return None
     for commit in dt_.history(commits):
-        recorded = lakehouse_metadata(commit).get("lakehouse.silver_versions")
+        meta = lakehouse_metadata(commit)
+        recorded = meta.get("lakehouse.silver_versions")
         if recorded:
             versions = json.loads(recorded) if isinstance(recorded, str) else recorded
-            return {str(k): int(v) for k, v in versions.items()}
+            digest = meta.get("lakehouse.model_digest") or ""
+            return {str(k): int(v) for k, v in versions.items()}, str(digest)
     return None
 
 
@@ -203,17 +218,19 @@ def additive_rebuilds(root: Root, p: Pending) -> dict[str, Override]:
     """The additive models that cannot be added to this refresh, as plan overrides (rebuilt):
     silver as the previous build read it is gone, or the table does not reflect that build's
     rows (a refresh that failed after writing it, or a table rebuilt by hand), since adding to
-    it would count changes twice. A table a build skipped (no touched dates) while silver was
-    only compacted still reflects its rows."""
+    it would count changes twice; or it was computed by another definition of the model (a
+    release that changed it), since its totals would mix both. A table a build skipped (no
+    touched dates) while silver was only compacted still reflects its rows."""
     out: dict[str, Override] = {}
     for model in _additive(exclude=p.missing):
         inputs = [t.removeprefix("silver.") for t in silver_inputs(model.name)]
-        held = silver_versions_of(root, model.name)
+        found = built_from(root, model.name)
         before = p.before
         if (
             before is None
-            or held is None
-            or not all(_same_rows(root, e, held.get(e), before.get(e)) for e in inputs)
+            or found is None
+            or found[1] != definition_digest(model.name)
+            or not all(_same_rows(root, e, found[0].get(e), before.get(e)) for e in inputs)
         ):
             out[model.name] = "overwrite"
     return out
