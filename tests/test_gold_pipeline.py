@@ -209,7 +209,7 @@ def test_silver_compacted_since_the_running_totals_were_written_is_still_added_t
     assert lh.run([], refresh="all").status == "SUCCEEDED"
     found = built_from(lh.root, "product_pair_counts")
     assert found is not None
-    assert builds(lh.root)[0].silver_versions["order_items"] > found[0]["order_items"]
+    assert builds(lh.root)[0].silver_versions["order_items"] > found.silver_versions["order_items"]
     added: list[str] = []
     adding = refresh._added_sql
     monkeypatch.setattr(refresh, "_added_sql", lambda m, *a: added.append(m.name) or adding(m, *a))

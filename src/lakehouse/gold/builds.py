@@ -20,7 +20,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -188,10 +188,14 @@ def definition_digest(model: str) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def built_from(root: Root, model: str, commits: int = 20) -> tuple[dict[str, int], str] | None:
-    """The silver versions the model's table reflects and the definition digest it was computed
-    with: from the newest of its last `commits` commits that records them (maintenance commits
-    do not); None when none does. A table written before digests were recorded has ""."""
+class BuiltFrom(NamedTuple):
+    silver_versions: dict[str, int]  # the silver versions the table reflects
+    digest: str  # the model definition it was computed by ("": written before digests)
+
+
+def built_from(root: Root, model: str, commits: int = 20) -> BuiltFrom | None:
+    """What the model's table was computed from: the newest of its last `commits` commits that
+    records it (maintenance commits do not); None when none does."""
     dt_ = try_open(root, "gold", model)
     if dt_ is None:
         return None
@@ -201,7 +205,7 @@ def built_from(root: Root, model: str, commits: int = 20) -> tuple[dict[str, int
         if recorded:
             versions = json.loads(recorded) if isinstance(recorded, str) else recorded
             digest = meta.get("lakehouse.model_digest") or ""
-            return {str(k): int(v) for k, v in versions.items()}, str(digest)
+            return BuiltFrom({str(k): int(v) for k, v in versions.items()}, str(digest))
     return None
 
 
@@ -229,8 +233,10 @@ def additive_rebuilds(root: Root, p: Pending) -> dict[str, Override]:
         if (
             before is None
             or found is None
-            or found[1] != definition_digest(model.name)
-            or not all(_same_rows(root, e, found[0].get(e), before.get(e)) for e in inputs)
+            or found.digest != definition_digest(model.name)
+            or not all(
+                _same_rows(root, e, found.silver_versions.get(e), before.get(e)) for e in inputs
+            )
         ):
             out[model.name] = "overwrite"
     return out
