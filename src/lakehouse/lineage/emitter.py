@@ -15,7 +15,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from lakehouse.log import event
@@ -50,25 +50,25 @@ class StepFacts:
 
     step: str
     versions: Mapping[str, int]  # every version this run committed so far ("bronze.orders" -> 7)
-    landed_rows: Mapping[str, int] = field(default_factory=dict)  # bronze: rows per entity
-    entity: EntityResult | None = None  # silver_<entity>: the entity's counts
-    gold_rows: Mapping[str, int] = field(default_factory=dict)  # gold: rows per table written
+    landed_rows: Mapping[str, int]  # rows per entity of the files bronze took
+    entity: EntityResult | None  # a silver_<entity> step's counts
+    gold_rows: Mapping[str, int]  # rows per gold table written
 
     @classmethod
     def of(cls, step: str, state: RunState) -> StepFacts:
-        versions = dict(state.versions)  # one C-level copy: safe while other steps append
-        if step == "bronze":
-            rows: dict[str, int] = {}
-            for intake in state.results.bronze.fresh:
-                if intake.entity:
-                    rows[intake.entity] = rows.get(intake.entity, 0) + intake.rows
-            return cls(step, versions, landed_rows=dict(sorted(rows.items())))
-        if step.startswith("silver_"):
-            result = state.summary.entities.get(step.removeprefix("silver_"))
-            return cls(step, versions, entity=copy.deepcopy(result))
-        if step == "gold":
-            return cls(step, versions, gold_rows=dict(state.results.gold.rows_written))
-        return cls(step, versions)
+        """Everything a step's event may report (which of it the event uses is the event
+        writer's business: `EventWriter._step_datasets`)."""
+        landed: dict[str, int] = {}
+        for intake in state.results.bronze.fresh:
+            if intake.entity:
+                landed[intake.entity] = landed.get(intake.entity, 0) + intake.rows
+        return cls(
+            step,
+            dict(state.versions),  # one C-level copy: safe while other steps append
+            dict(sorted(landed.items())),
+            copy.deepcopy(state.summary.entities.get(step.removeprefix("silver_"))),
+            dict(state.results.gold.rows_written),
+        )
 
 
 class Emitter:
