@@ -20,6 +20,7 @@ import hashlib
 import json
 from collections.abc import Collection
 from dataclasses import dataclass
+from functools import cache
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -225,18 +226,20 @@ def additive_rebuilds(root: Root, p: Pending) -> dict[str, Override]:
     it would count changes twice; or it was computed by another definition of the model (a
     release that changed it), since its totals would mix both. A table a build skipped (no
     touched dates) while silver was only compacted still reflects its rows."""
+    models = _additive(exclude=p.missing)
+    before = p.before
+    if before is None:
+        return {m.name: "overwrite" for m in models}
+    # the additive models read the same silver table: its history is read once, not per model
+    same_rows = cache(lambda entity, held: _same_rows(root, entity, held, before.get(entity)))
     out: dict[str, Override] = {}
-    for model in _additive(exclude=p.missing):
+    for model in models:
         inputs = [t.removeprefix("silver.") for t in silver_inputs(model.name)]
         found = built_from(root, model.name)
-        before = p.before
         if (
-            before is None
-            or found is None
+            found is None
             or found.digest != definition_digest(model.name)
-            or not all(
-                _same_rows(root, e, found.silver_versions.get(e), before.get(e)) for e in inputs
-            )
+            or not all(same_rows(e, found.silver_versions.get(e)) for e in inputs)
         ):
             out[model.name] = "overwrite"
     return out
