@@ -9,8 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from lakehouse.lineage import LineageGraph
-from lakehouse.lineage.cache import cached_graph
+from lakehouse.lineage import LineageGraph, cached_graph
 from lakehouse.log import event
 from lakehouse.store import zones
 from lakehouse.store.tables import list_tables, table_info

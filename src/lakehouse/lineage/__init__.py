@@ -14,6 +14,7 @@ from pathlib import Path
 
 from lakehouse.contracts import load_contracts
 from lakehouse.gold.model import GoldModel, all_models, read_models
+from lakehouse.lineage.cache import cached_graph
 from lakehouse.lineage.derive import ModelLineage, build_graph, model_lineage, sql_schema
 from lakehouse.lineage.graph import (
     ColumnRef,
@@ -35,6 +36,7 @@ __all__ = [
     "ModelLineage",
     "TableNode",
     "build_graph",
+    "cached_graph",
     "lakehouse_graph",
     "load_models",
     "model_lineage",
@@ -52,6 +54,4 @@ def lakehouse_graph(
     contracts_dir: str | None = None, models_dir: str | Path | None = None
 ) -> LineageGraph:
     """The lineage of the lakehouse these contracts and models define (default: packaged)."""
-    from lakehouse.lineage.cache import cached_graph
-
     return cached_graph(load_contracts(contracts_dir), load_models(models_dir))

@@ -8,8 +8,7 @@ import pyarrow as pa
 from lakehouse.contracts import Contract
 from lakehouse.errors import SchemaEvolutionError
 from lakehouse.gold.model import all_models
-from lakehouse.lineage import LineageGraph
-from lakehouse.lineage.cache import cached_graph
+from lakehouse.lineage import LineageGraph, cached_graph
 from lakehouse.lineage.impact import impact_text, report_contract_change
 from lakehouse.store import zones
 from lakehouse.store.delta import CDF, columns_to_add, ensure_table, try_open
