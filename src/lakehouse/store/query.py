@@ -11,9 +11,7 @@ read or write files.
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -24,6 +22,7 @@ from lakehouse.engines.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound
 from lakehouse.store.delta import open_table
 from lakehouse.store.root import Root
+from lakehouse.store.spill import spill_folder
 from lakehouse.store.tables import list_tables, split_name
 from lakehouse.store.zones import ZONES
 
@@ -32,7 +31,6 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from deltalake import DeltaTable
 
-_connections = itertools.count()
 FILE_ACCESS_HINT = (
     "SQL sees only the lakehouse tables (zone.table) and may not read or write files, attach "
     "databases, load extensions or change settings; --allow-file-access (allow_file_access=True "
@@ -129,10 +127,11 @@ def new_connection() -> duckdb.DuckDBPyConnection:
     bounded memory — past `LAKEHOUSE_DUCKDB_MEMORY_LIMIT` (default 2GB) a query spills to a
     folder of the system's temporary directory instead of growing (or littering `./.tmp`).
     The folder is the connection's own: DuckDB creates it on the first spill and removes it
-    when the connection closes."""
+    when the connection closes; what a killed process left is cleared by the next
+    (`lakehouse.store.spill`)."""
     import duckdb
 
-    spill = Path(tempfile.gettempdir()) / f"lakehouse-duckdb-{os.getpid()}-{next(_connections)}"
+    spill = spill_folder()
     con = duckdb.connect(config={"memory_limit": memory_limit(), "temp_directory": str(spill)})
     con.execute("SET TimeZone = 'UTC'")
     con.execute("SET enable_progress_bar = false")
