@@ -20,6 +20,7 @@ import xlsxwriter
 
 from lakehouse.config.settings import Settings
 from lakehouse.contracts import load_contracts
+from lakehouse.ingest import intake
 from lakehouse.ingest.batch import Batch
 from lakehouse.ingest.intake import (
     Intake,
@@ -28,6 +29,7 @@ from lakehouse.ingest.intake import (
     recognise,
     sha256_of,
     take_in,
+    take_in_all,
 )
 from lakehouse.orchestration import steps
 from lakehouse.orchestration.definition import pipeline_definition
@@ -161,6 +163,87 @@ ODD_NAMES = [
     "orders_'quoted\"%20.csv",
     "sub dir/orders_\u202eevil.csv",
 ]
+
+
+# --- reading ahead --------------------------------------------------------------------------
+def _recorded_reads(monkeypatch: pytest.MonkeyPatch, seconds: float = 0.0) -> list[str]:
+    """The files `take_in_all` hands to `take_in`, in order; each read takes `seconds` more."""
+    read: list[str] = []
+    real = intake.take_in
+
+    def recording(root: Root, f: LandedFile, *args: Any) -> Intake:
+        read.append(f.relative)
+        threading.Event().wait(seconds)
+        return real(root, f, *args)
+
+    monkeypatch.setattr(intake, "take_in", recording)
+    return read
+
+
+def _orders_files(root: Root, n: int) -> list[LandedFile]:
+    for i in range(n):
+        drop(
+            root,
+            f"orders_{i}.csv",
+            ORDERS_HEADER + f"1,{i + 1},7,2025-05-01T10:00:00Z,9.50,2025-05-01\n",
+        )
+    return sorted(root.list_files("landing"), key=lambda f: f.relative)
+
+
+def _wait_for(reads: list[str], count: int) -> None:
+    deadline = threading.Event()
+    for _ in range(200):
+        if len(reads) >= count:
+            return
+        deadline.wait(0.05)
+
+
+def test_files_are_read_ahead_while_the_caller_is_busy_with_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writing a chunk of bronze takes the caller about 0.6 s a million rows; the reader keeps
+    reading meanwhile instead of stopping one file ahead."""
+    root = Root(str(tmp_path))
+    files = _orders_files(root, 6)
+    reads = _recorded_reads(monkeypatch)
+    taken = take_in_all(root, files, CONTRACTS, Settings().intake)
+    first = next(taken)
+    _wait_for(reads, 6)
+    assert reads == [f.relative for f in files]  # all of them, while the caller holds the first
+    rest = list(taken)
+    assert [i.landed.relative for i in [first, *rest]] == reads
+    assert [i.rows for i in [first, *rest]] == [1] * 6
+
+
+def test_reading_ahead_stops_at_its_byte_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Root(str(tmp_path))
+    files = _orders_files(root, 6)
+    monkeypatch.setattr(intake, "READ_AHEAD_BYTES", 2 * files[0].size)
+    reads = _recorded_reads(monkeypatch)
+    taken = take_in_all(root, files, CONTRACTS, Settings().intake)
+    next(taken)
+    _wait_for(reads, 3)
+    threading.Event().wait(0.3)
+    assert len(reads) == 3  # the file given to the caller and two more
+    next(taken)
+    _wait_for(reads, 4)
+    threading.Event().wait(0.3)
+    assert len(reads) == 4
+    assert len(list(taken)) == 4
+
+
+def test_a_caller_that_stops_early_does_not_wait_for_the_files_read_ahead(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = Root(str(tmp_path))
+    files = _orders_files(root, 10)
+    reads = _recorded_reads(monkeypatch, seconds=0.5)
+    taken = take_in_all(root, files, CONTRACTS, Settings().intake)
+    next(taken)
+    taken.close()  # e.g. the run failed on this file's rows
+    assert len(reads) <= 3  # the one being read when it stopped at most; 10 were queued
 
 
 def test_odd_names_are_taken_in_as_named(tmp_path: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -73,10 +74,16 @@ def header_reasons(contract: Contract, batch: Batch) -> list[str]:
     return missing + unexpected
 
 
+#: How far the reader may run ahead of the caller, in landed bytes (always at least the next
+#: file): far enough to keep reading while the caller writes a chunk of bronze (≈ 0.6 s a
+#: million rows), near enough that the rows held waiting stay a fraction of a chunk's memory.
+READ_AHEAD_BYTES = 128 * 2**20
+
+
 def take_in_all(
     root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
 ) -> Iterator[Intake]:
-    """`take_in` of each file in order; the next file is read while the caller handles this one.
+    """`take_in` of each file in order; later files are read while the caller handles this one.
 
     The reader server starts now (its imports take about a second), not at the first read.
     """
@@ -87,15 +94,23 @@ def take_in_all(
 def _read_ahead(
     root: Root, landed: list[LandedFile], contracts: dict[str, Contract], limits: IntakeSettings
 ) -> Iterator[Intake]:
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-read") as pool:
-        ahead: list[Future[Intake]] = []
-        for i in range(len(landed)):
-            if not ahead:
-                ahead.append(pool.submit(take_in, root, landed[i], contracts, limits))
-            item = ahead.pop(0).result()
-            if i + 1 < len(landed):
-                ahead.append(pool.submit(take_in, root, landed[i + 1], contracts, limits))
-            yield item
+    """Files are read one after another on one thread, up to `READ_AHEAD_BYTES` ahead of the
+    file the caller is given."""
+    pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lakehouse-read")
+    ahead: deque[Future[Intake]] = deque()
+    queued = held = 0  # files handed to the reader; their bytes not yet given to the caller
+    try:
+        for current in landed:
+            while queued < len(landed) and (
+                not ahead or held + landed[queued].size <= READ_AHEAD_BYTES + current.size
+            ):
+                ahead.append(pool.submit(take_in, root, landed[queued], contracts, limits))
+                held += landed[queued].size
+                queued += 1
+            yield ahead.popleft().result()
+            held -= current.size
+    finally:  # a caller that stops early does not wait for the files queued ahead
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def take_in(
