@@ -29,6 +29,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench_paths import RESULTS
+
 HERE = Path(__file__).parent
 LAB = HERE.parent / "tests" / "data" / "lab"
 LAB_FILES = ("products.csv", "orders_apr_2025.xlsx", "order_items_apr_2025.xlsx")
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--items", type=int, default=None, help="also N generated order items")
     p.add_argument("--repeat", type=int, default=1)
     p.add_argument("--engines", default="local,spark")
-    p.add_argument("--result", type=Path, default=HERE / "results" / "engines.json")
+    p.add_argument("--result", type=Path, default=RESULTS / "engines.json")
     args = p.parse_args(argv)
     engines = [e for e in args.engines.split(",") if e]
     report: dict[str, Any] = {

@@ -56,6 +56,7 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 from deltalake import write_deltalake
 
+from bench_paths import RESULTS
 from bench_pipeline import DATA, HERE, child, dataset
 from lakehouse.contracts import Contract, load_contracts
 
@@ -297,7 +298,7 @@ def main() -> None:
         "_ops.runs rows and metrics)",
     }
     suffix = "" if args.format == "parquet" else f"_{args.format}"
-    out = HERE / "results" / f"floor_{args.items}{suffix}.json"
+    out = RESULTS / f"floor_{args.items}{suffix}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -17,7 +17,8 @@ import statistics
 import time
 from pathlib import Path
 
-from bench_pipeline import DATA, HERE, child, committed_after, dataset
+from bench_paths import RESULTS
+from bench_pipeline import DATA, child, committed_after, dataset
 from lakehouse.gold.model import all_models
 
 #: the models a run keeps current (the rest wait for their staleness budget)
@@ -103,7 +104,7 @@ def main() -> None:
         "and of the last every-run model to commit; 'after run start' counts from the run's own "
         "start (RunSummary.started_at), the issue's measure",
     }
-    out = HERE / "results" / f"freshness_{args.items}.json"
+    out = RESULTS / f"freshness_{args.items}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -18,6 +18,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from bench_paths import RESULTS
 from lakehouse.generate import FORMATS, generate
 
 ITEMS_PER_ORDER = 4.4  # measured mean lines per order with the default shop model
@@ -33,9 +34,7 @@ def main(argv: list[str] | None = None) -> dict[str, object]:
     p.add_argument("--products", type=int, default=2000)
     p.add_argument("--dirty-rate", type=float, default=0.0)
     p.add_argument("--keep", action="store_true", help="keep the generated files")
-    p.add_argument(
-        "--result", type=Path, default=Path(__file__).parent / "results" / "generate.json"
-    )
+    p.add_argument("--result", type=Path, default=RESULTS / "generate.json")
     args = p.parse_args(argv)
 
     out = args.out or Path(tempfile.mkdtemp(prefix="bench-generate-"))

@@ -27,12 +27,13 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from bench_paths import RESULTS
 from lakehouse.gold import GoldWrite, Touched, list_models, refresh_gold
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests"))  # test data lives with the tests
 from synthetic_silver import SilverTables, generate_silver, silver_from_parquet
 
-RESULTS = Path(__file__).parent / "results" / "gold.json"
+RESULT = RESULTS / "gold.json"
 
 
 def load(source: str, items: int, days: int, seed: int) -> SilverTables:
@@ -64,7 +65,8 @@ def timed(
     con = connect(silver, threads)
     per_model: dict[str, float] = {}
     wall, cpu = time.perf_counter(), time.process_time()
-    writes = refresh_gold(con, touched, old.get if old else None, timings=per_model)
+    # a stream of writes, each yielded once its model is computed: all of them are timed
+    writes = list(refresh_gold(con, touched, old.get if old else None, timings=per_model))
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     con.close()
     return wall, cpu, writes, per_model
@@ -158,11 +160,11 @@ def main() -> None:
         "duckdb": duckdb.__version__,
         "python": platform.python_version(),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    stored = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+    RESULT.parent.mkdir(parents=True, exist_ok=True)
+    stored = json.loads(RESULT.read_text()) if RESULT.exists() else {}
     runs = stored.get("runs", {})
     runs[str(args.items)] = result
-    RESULTS.write_text(json.dumps({"benchmark": "gold", "runs": runs}, indent=2) + "\n")
+    RESULT.write_text(json.dumps({"benchmark": "gold", "runs": runs}, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_paths import RESULTS
 from lakehouse import Lakehouse
 from lakehouse.ingest.readers import read_file
 
@@ -60,7 +61,7 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         "machine": f"{platform.machine()} {platform.system()} python {platform.python_version()}",
     }
-    out = Path(__file__).parent / "results" / "lab_ingest.json"
+    out = RESULTS / "lab_ingest.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

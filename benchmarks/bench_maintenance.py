@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from deltalake import DeltaTable, PostCommitHookProperties, write_deltalake
 
+from bench_paths import RESULTS
 from lakehouse.contracts import contract_for
 from lakehouse.maintenance import MaintenanceSettings, optimize_table, vacuum_table
 from lakehouse.maintenance.plan import file_layout
@@ -43,7 +44,7 @@ from lakehouse.store.query import connect
 from lakehouse.store.root import Root
 
 HERE = Path(__file__).parent
-RESULT = HERE / "results" / "maintenance.json"
+RESULT = RESULTS / "maintenance.json"
 DOC = HERE.parent / "docs" / "maintenance.md"
 ZORDER = {"orders": ("user_id",), "order_items": ("product_id",)}
 START = dt.date(2025, 4, 1)

@@ -21,11 +21,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bench_paths import DATA, RESULTS
+
 if TYPE_CHECKING:
     from lakehouse.generate import Format
 
 HERE = Path(__file__).parent
-DATA = HERE / "data"
 QUERIES = {
     "sales_trend": "SELECT date, orders, revenue, aov FROM gold.sales_daily ORDER BY date",
     "top_products": "SELECT product_name, units, revenue FROM gold.product_performance "
@@ -145,7 +146,7 @@ def main() -> None:
         f"{platform.python_version()}",
         "note": "wall times include interpreter start and imports (about 1 s)",
     }
-    out = HERE / "results" / f"pipeline_{args.items}.json"
+    out = RESULTS / f"pipeline_{args.items}.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

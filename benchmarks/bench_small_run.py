@@ -23,7 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench_pipeline import DATA, HERE
+from bench_paths import RESULTS
+from bench_pipeline import DATA
 
 RUN = """
 import json, time
@@ -97,7 +98,7 @@ def main() -> None:
         "fixed_s": round(median["cli"] - median["rows"], 3),
         "ratio_cli_over_rows": round(median["cli"] / median["rows"], 2),
     }
-    out = HERE / "results" / "small_run.json"
+    out = RESULTS / "small_run.json"
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -27,6 +27,8 @@ from pathlib import Path
 
 from deltalake import DeltaTable
 
+from bench_paths import RESULTS
+
 LAB = Path(__file__).parent.parent / "tests" / "data" / "lab"
 HEADER = "order_num,order_id,user_id,order_timestamp,total_amount,date\n"
 
@@ -143,7 +145,7 @@ def main() -> None:
         f" cpus {os.cpu_count()}",
     }
     name = f"watch_{args.items}.json" if args.items else "watch.json"
-    out = Path(__file__).parent / "results" / name
+    out = RESULTS / name
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 

@@ -4,8 +4,15 @@ started to read gold.product_days)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
 import pytest
 from deltalake import DeltaTable
 
@@ -35,3 +42,103 @@ def test_the_floor_computes_the_lakehouse_s_numbers_for_clean_data(
         ours = lake.sql(f"SELECT * FROM gold.{model}").to_pylist()
         assert floor.num_rows == len(ours) > 0, model
         assert compare(model, floor, ours) == [], model
+
+
+# --- every `make bench` script, on small data ---------------------------------------------------
+def _bench(script: str, *args: str, tmp_path: Path) -> dict[str, Any]:
+    """Run `benchmarks/<script>` as `make bench` does, with its data and results in `tmp_path`;
+    the one result file it writes."""
+    results = tmp_path / "results"
+    env = {
+        **os.environ,
+        "LAKEHOUSE_BENCH_DATA": str(tmp_path / "data"),
+        "LAKEHOUSE_BENCH_RESULTS": str(results),
+    }
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    [written] = list(results.glob("*.json"))
+    result: dict[str, Any] = json.loads(written.read_text())
+    return result
+
+
+def _parquet_rows(folder: Path, prefix: str) -> int:
+    return sum(pq.read_metadata(p).num_rows for p in folder.glob(f"{prefix}_*.parquet"))
+
+
+def test_bench_pipeline_reports_the_lines_it_generated_and_every_dashboard_query(
+    tmp_path: Path,
+) -> None:
+    result = _bench("bench_pipeline.py", "--items", "4400", "--queries", "1", tmp_path=tmp_path)
+    generated = tmp_path / "data" / "items_4400"
+    assert result["order_items"] == _parquet_rows(generated, "order_items") > 4000
+    assert set(result["dashboard_query_median_ms"]) == {
+        "sales_trend",
+        "top_products",
+        "heatmap",
+        "payments",
+        "segments",
+        "pairs",
+    }
+    current = result["incremental_current_after_s"]
+    assert current["silver.order_items"] <= current["every gold table"]
+
+
+def test_bench_freshness_reports_the_ratio_of_the_days_it_timed(tmp_path: Path) -> None:
+    result = _bench("bench_freshness.py", "--items", "4400", "--repeat", "1", tmp_path=tmp_path)
+    day = result["day_s_median"]
+    # the script divides unrounded medians and reports every number rounded
+    ratio = day["history_due"] / day["products_due"]
+    assert result["ratio_history_over_products_due"] == pytest.approx(ratio, rel=0.02)
+    for side, seconds in result["every_run_models_current_after_run_start_s_median"].items():
+        assert 0 < seconds < day[side]
+
+
+def test_bench_small_run_reports_one_day_s_rows_and_its_fixed_cost(tmp_path: Path) -> None:
+    result = _bench("bench_small_run.py", "--repeat", "1", tmp_path=tmp_path)
+    day = tmp_path / "data" / "small_run"
+    rows = sum(pacsv.read_csv(day / name).num_rows for name in result["files"])
+    assert len(result["files"]) == 3
+    assert result["rows"] == rows > 10_000
+    wall = result["wall_s_median"]
+    assert result["fixed_s"] == pytest.approx(wall["cli"] - wall["rows"], abs=0.002)
+
+
+def test_bench_watch_sees_each_drop_in_silver_before_gold(tmp_path: Path) -> None:
+    result = _bench("bench_watch.py", "--drops", "2", "--rows", "500", tmp_path=tmp_path)
+    assert len(result["silver_all_s"]) == len(result["gold_all_s"]) == 2
+    for silver, gold in zip(result["silver_all_s"], result["gold_all_s"], strict=True):
+        assert 0 < silver <= gold
+
+
+def test_bench_lab_ingest_reports_the_lab_rows(tmp_path: Path) -> None:
+    result = _bench("bench_lab_ingest.py", "--repeat", "1", tmp_path=tmp_path)
+    assert result["rows"] == 49_303
+    ratio = result["pipeline_median_s"] / result["read_only_median_s"]
+    assert result["ratio_pipeline_to_read"] == pytest.approx(ratio, rel=0.02)
+
+
+def test_bench_gold_s_incremental_day_equals_the_full_build(tmp_path: Path) -> None:
+    result = _bench(
+        "bench_gold.py", "--items", "4400", "--days", "5", "--repeat", "1", "--verify",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    [run] = result["runs"].values()
+    assert run["incremental_equals_full"] is True
+    assert run["full_build"]["rows_written"] > run["incremental_one_day"]["rows_written"] > 0
+    assert len(run["full_build"]["writes"]) == run["models"]
+
+
+def test_bench_generate_reports_what_it_wrote(tmp_path: Path) -> None:
+    result = _bench(
+        "bench_generate.py", "--items", "20000", "--out", str(tmp_path / "gen"), tmp_path=tmp_path
+    )
+    assert 19_000 <= result["order_items"] <= 21_000
+    assert result["items_per_second"] == pytest.approx(
+        result["order_items"] / result["seconds"], rel=0.02
+    )
