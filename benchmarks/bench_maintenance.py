@@ -283,7 +283,7 @@ def run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     lat_before = latencies(root, qs, args.repeat)
     print(f"before: {before} {lat_before}")
 
-    settings = MaintenanceSettings.from_env()
+    settings = MaintenanceSettings.load(root)
     opt = {}
     for entity, cols in ZORDER.items():
         r = optimize_table(root, f"silver.{entity}", run_id="bench", settings=settings, zorder=cols)

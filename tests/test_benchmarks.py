@@ -142,3 +142,16 @@ def test_bench_generate_reports_what_it_wrote(tmp_path: Path) -> None:
     assert result["items_per_second"] == pytest.approx(
         result["order_items"] / result["seconds"], rel=0.02
     )
+
+
+def test_bench_maintenance_compacts_without_changing_any_query_s_rows(tmp_path: Path) -> None:
+    result = _bench(
+        "bench_maintenance.py", "--items", "5000", "--batches", "20", "--days", "5",
+        "--repeat", "1", "--log-commits", "30", "--no-docs", tmp_path=tmp_path,
+    )  # fmt: skip
+    for entity in ("orders", "order_items"):
+        before = result["before"][entity]["files"]
+        assert result["after"][entity]["files"] < before >= 20  # at least a file per batch
+        assert result["vacuum_after_optimize"][entity]["files_removed"] == before
+    for query, before in result["queries_before"].items():
+        assert result["queries_after"][query]["rows"] == before["rows"] > 0
