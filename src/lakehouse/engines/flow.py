@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -186,7 +187,7 @@ class FlowEngine:
             a.put_delta("silver_now", "silver", entity, contract.names)
             [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
             changed = changed_rows_sql(contract, "valid", "silver_now", any_known=bool(known))
-            with a.materialized("changed", changed) as n:
+            with _computed(a, "changed", changed, copy=bool(known)) as n:
                 a.forget("silver_now")
                 result.unchanged = result.valid - n
                 if n == 0:
@@ -356,6 +357,23 @@ class FlowEngine:
             write_s=_slowest_first(written),
         )
         return versions
+
+
+@contextmanager
+def _computed(a: Adapter, name: str, sql: str, *, copy: bool) -> Iterator[int]:
+    """`sql` as relation `name` for the block, which gets its row count: computed once
+    (`copy`), or a view when it only labels the rows of one computed relation (every valid row
+    of a chunk whose keys silver does not hold yet: a first load copies no row twice)."""
+    if copy:
+        with a.materialized(name, sql) as n:
+            yield n
+        return
+    a.view(name, sql)
+    try:
+        [(n,)] = a.fetch(f"SELECT count(*) FROM {name}")
+        yield int(n)
+    finally:
+        a.forget(name)
 
 
 def _rows(entity: str) -> str:
