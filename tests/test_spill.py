@@ -73,3 +73,15 @@ def test_a_folder_left_by_a_version_without_locks_is_left_alone(tmp_path: Path) 
     assert _python(CLEANER, tmp_path).wait(timeout=60) == 0
     assert _spill_bytes(unowned) == 1024
     assert sorted(p.name for p in tmp_path.iterdir()) == [unowned.name]  # and no lock of ours
+
+
+def test_a_process_that_exits_with_a_spilled_result_open_leaves_nothing_for_long(
+    tmp_path: Path,
+) -> None:
+    """DuckDB closes a connection left open only after the exit handlers: whatever is there
+    when the next process starts is cleared by it."""
+    exits = _python(SPILLER.replace("time.sleep(120)", ""), tmp_path)
+    assert exits.stdout is not None and exits.stdout.readline().strip() == "spilled"
+    assert exits.wait(timeout=60) == 0
+    assert _python(CLEANER, tmp_path).wait(timeout=60) == 0
+    assert list(tmp_path.iterdir()) == []

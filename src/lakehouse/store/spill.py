@@ -56,8 +56,11 @@ def _hold_process_lock() -> IO[bytes] | None:
 
 
 def _release(lock: IO[bytes]) -> None:
-    """At a normal exit, the lock file goes too (DuckDB has removed the folders)."""
-    Path(lock.name).unlink(missing_ok=True)
+    """At a normal exit the lock file goes too, unless a folder of this process is still there
+    (a connection left open is closed after this): then the next process clears both."""
+    path = Path(lock.name)
+    if not any(path.parent.glob(f"{PREFIX}{os.getpid()}-*")):
+        path.unlink(missing_ok=True)
     lock.close()
 
 
