@@ -155,3 +155,17 @@ def test_bench_maintenance_compacts_without_changing_any_query_s_rows(tmp_path: 
         assert result["vacuum_after_optimize"][entity]["files_removed"] == before
     for query, before in result["queries_before"].items():
         assert result["queries_after"][query]["rows"] == before["rows"] > 0
+
+
+@pytest.mark.spark
+@pytest.mark.xdist_group("spark")
+def test_bench_engines_runs_the_lab_data_on_both_engines_to_the_same_silver(
+    tmp_path: Path,
+) -> None:
+    result = _bench("bench_engines.py", "--repeat", "1", tmp_path=tmp_path)
+    lab = result["datasets"]["lab"]
+    assert lab["same_silver_counts"] is True
+    for engine in ("local", "spark"):
+        run = lab[engine]
+        assert run["status"] == "SUCCEEDED"
+        assert sum(run["silver_rows"].values()) + run["quarantined"] == run["rows_in"] == 49_303
