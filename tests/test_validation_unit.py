@@ -17,6 +17,7 @@ import pyarrow as pa
 
 from lakehouse.contracts import Column, Contract, contract_for
 from lakehouse.contracts.validation import validation_query
+from lakehouse.engines.dialect import quote
 from lakehouse.store.query import new_connection
 
 UTC = dt.UTC
@@ -79,7 +80,12 @@ def run_validation(
         con.register("batch", pa.table(columns))
         for entity, table in (parents or {}).items():
             con.register(f"parent_{entity}", table)
-        out = con.sql(f"SELECT * FROM ({query.sql}) ORDER BY _order").to_arrow_table()
+        # the statement keeps no text (quarantine joins it back from the batch): so does this
+        text = ", ".join(f"b.{quote(n)}" for n in contract.names)
+        out = con.sql(
+            f"SELECT {text}, c.* FROM ({query.sql}) AS c JOIN batch AS b ON b._order = c._order "
+            "ORDER BY c._order"
+        ).to_arrow_table()
     finally:
         con.close()
     return out.to_pylist()
@@ -183,8 +189,6 @@ def test_a_clean_order_is_typed_as_written() -> None:
         "currency": "EUR",
         "status": "paid",
     }
-    # the original text travels with the row, for quarantine
-    assert {k: row[k] for k in CLEAN_ORDER} == CLEAN_ORDER
 
 
 ACCEPTED: list[tuple[str, str | None, object]] = [

@@ -222,7 +222,7 @@ class FlowEngine:
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
-        rows = quarantine_rows_sql(contract, "checked", ctx.now)
+        rows = quarantine_rows_sql(contract, "checked", "batch", ctx.now)
         if try_open(self.root, "quarantine", entity) is not None:
             # a re-checked row whose reasons did not change needs no rewrite
             a.view("q_rows", rows)
