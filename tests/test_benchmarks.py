@@ -1,6 +1,8 @@
-"""The benchmark scripts run against the code they measure: a model change that breaks one is
-caught here, not on the next benchmark day (`bench_floor` once stopped when catalog_summary
-started to read gold.product_days)."""
+"""The benchmark scripts run against the code they measure: a change that breaks one is caught
+here, not on the next benchmark day (`bench_floor` once stopped when catalog_summary started to
+read gold.product_days; `bench_gold` when refresh_gold became a stream of writes;
+`bench_maintenance` when its settings lost `from_env`). Each runs on small data, its data and
+results in the test's folder, and what it reports is checked against the data it wrote."""
 
 from __future__ import annotations
 
