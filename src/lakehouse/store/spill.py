@@ -29,7 +29,8 @@ from typing import IO
 from lakehouse.log import event
 
 PREFIX = "lakehouse-duckdb-"
-_FOLDER = re.compile(rf"{PREFIX}(\d+)-\d+")
+#: a connection's spill folder (`<pid>-<n>`) or a process's lock file (`<pid>.lock`)
+_OWNED = re.compile(rf"{PREFIX}(\d+)(-\d+|\.lock)")
 _folders = itertools.count()
 
 
@@ -68,13 +69,13 @@ def _clear_abandoned(temp: Path) -> None:
     """Remove the spill folders and lock files of processes that no longer hold their lock."""
     gone: dict[str, bool] = {}
     for path in sorted(temp.glob(f"{PREFIX}*")):
-        match = _FOLDER.fullmatch(path.name)
-        pid = match.group(1) if match else path.name.removeprefix(PREFIX).removesuffix(".lock")
-        if not pid.isdigit() or pid == str(os.getpid()):
+        match = _OWNED.fullmatch(path.name)
+        if match is None or match.group(1) == str(os.getpid()):
             continue
+        pid, is_lock = match.group(1), match.group(2) == ".lock"
         if pid not in gone:
             gone[pid] = _is_abandoned(temp / f"{PREFIX}{pid}.lock")
-        if not gone[pid] or path.suffix == ".lock":
+        if not gone[pid] or is_lock:
             continue
         freed = sum(f.stat().st_size for f in path.glob("*") if f.is_file())
         shutil.rmtree(path, ignore_errors=True)
