@@ -31,8 +31,11 @@ fresh interpreter into an empty folder, by
   floor: the least work that turns these bytes into bronze, silver and five gold tables.
 
 Peak RSS is each child's own (`os.wait4`, as the other benchmarks); wall times include
-interpreter start and imports on both sides. The machine is shared: only the ratio measured in
-this script (medians of `--repeat` alternating runs) is meaningful, not the absolute seconds.
+interpreter start and imports on both sides. Both sides allocate Arrow memory from the same pool:
+this script imports `lakehouse`, which chooses jemalloc (`lakehouse.store.arrow_pool`) through
+`ARROW_DEFAULT_MEMORY_POOL`, and each child inherits it. The machine is shared: only the ratio
+measured in this script (medians of `--repeat` alternating runs) is meaningful, not the absolute
+seconds.
 Usage: python benchmarks/bench_floor.py [--items 1000000] [--repeat 3] [--format parquet]
 """
 

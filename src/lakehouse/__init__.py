@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.store.arrow_pool import prefer_jemalloc
+
 if TYPE_CHECKING:
     from lakehouse.api import Lakehouse
 
 __all__ = ["Lakehouse"]
 __version__ = "0.1.0"
+
+prefer_jemalloc()  # before pyarrow loads: see lakehouse.store.arrow_pool
 
 
 def __getattr__(name: str) -> Any:
