@@ -7,8 +7,9 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
-from deltalake import DeltaTable
+from deltalake import DeltaTable, write_deltalake
 from typer.testing import CliRunner
 
 from lakehouse import Lakehouse
@@ -16,6 +17,7 @@ from lakehouse.cli import app
 from lakehouse.config.loader import ConfigError, load
 from lakehouse.generate import generate
 from lakehouse.gold import get_model, list_models
+from lakehouse.gold.builds import BUILDS_SCHEMA, builds, pending, silver_versions
 from lakehouse.gold.model import ModelError, parse_model, read_models
 from lakehouse.monitoring.status import report
 from test_gold_pipeline import assert_gold_equal, gold_rows
@@ -79,6 +81,28 @@ def test_budget_models_wait_for_their_budget_then_catch_up(
     assert {n.removeprefix("gold.") for n in third if third[n] > second[n]} == set(BUDGET)
     assert deferred(lh)[-1] == []
     assert_gold_equal(lh, full)
+
+
+def test_builds_of_one_instant_are_told_apart_by_what_they_read(
+    days: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    """Runs given the same `now` record builds with equal `built_at`: the one that read newer
+    silver is the last build, in whatever order the rows are read, so a run with nothing new
+    refreshes nothing."""
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run(days[0], now=T0)
+    lh.run(days[1], now=T0)
+    table = DeltaTable(str(tmp_path / "lake" / "_ops" / "gold_builds"))
+    rows = table.to_pyarrow_table().sort_by("silver_versions").to_pylist()
+    assert rows[0]["built_at"] == rows[1]["built_at"]
+    for order in (rows, rows[::-1]):  # one file: read in this order
+        write_deltalake(table, pa.Table.from_pylist(order, schema=BUILDS_SCHEMA), mode="overwrite")
+        assert builds(lh.root)[0].silver_versions == silver_versions(lh.root)
+        found = pending(lh.root)
+        assert found is not None and found.nothing
+    written = versions(lh)
+    lh.run([], now=T0)
+    assert versions(lh) == written
 
 
 def test_refresh_all_takes_every_behind_model_up_at_once(

@@ -113,7 +113,8 @@ def builds(root: Root) -> list[Build]:
         )
         for row in read_arrow(dt_, columns).to_pylist()
     ]
-    return sorted(out, key=lambda b: b.built_at, reverse=True)
+    # two builds of one instant (runs given the same `now`): the later read newer silver
+    return sorted(out, key=lambda b: (b.built_at, sum(b.silver_versions.values())), reverse=True)
 
 
 def missing_models(root: Root) -> frozenset[str]:
