@@ -5,6 +5,7 @@ Chunks on the spark engine: tests/test_conformance.py (the late_parent pair)."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tempfile
 from pathlib import Path
 
@@ -112,3 +113,31 @@ def test_waiting_children_are_rechecked_once_when_chunked(tmp_path: Path) -> Non
     assert (items.rows_in, items.rows_rechecked, items.released) == (60, 35, 35)
     assert (items.valid, items.quarantined, items.inserted) == (95, 0, 95)
     assert bronze_appends(Root(tmp_path / "chunked"), "order_items") == 3  # 35 | 30 | 30
+
+
+def test_every_row_keeps_its_own_files_lineage_as_text(tmp_path: Path) -> None:
+    """Runs hold the per-file lineage text dictionary-encoded (`zones.bronze_batch_schema`):
+    with several files in each chunk and the chunks in scratch files, every bronze row still
+    names its own file and hash, and the tables store that lineage as plain text."""
+    out = tmp_path / "gen"
+    generate(out, orders=300, products=40, days=6, seed=3, fmt="csv")
+    root = Root(tmp_path / "lake")
+    (summary,) = load(root, [[out]], CHUNKED)
+    assert summary.entities["order_items"].rows_in > 3 * CHUNKED.pipeline.chunk_rows
+    files = {p.name: p for p in out.iterdir()}
+    rows = run_sql(
+        root,
+        "SELECT _source_file, _file_sha256, _sheet, _run_id, count(*) AS n FROM bronze.order_items "
+        "GROUP BY ALL ORDER BY ALL",
+    ).to_pylist()
+    names = sorted(n for n in files if n.startswith("order_items"))
+    assert len(names) > 3 and [Path(r["_source_file"]).name for r in rows] == names
+    for r in rows:
+        f = files[Path(r["_source_file"]).name]
+        assert r["_file_sha256"] == hashlib.sha256(f.read_bytes()).hexdigest()
+        assert r["n"] == len(f.read_text().splitlines()) - 1  # every data line, once
+        assert (r["_sheet"], r["_run_id"]) == ("", summary.run_id)
+    for zone in ("bronze", "silver", "quarantine"):
+        schema = pa.schema(DeltaTable(root.table_uri(zone, "order_items")).schema().to_arrow())
+        for name in ("_source_file", "_sheet", "_file_sha256", "_run_id"):
+            assert schema.field(name).type in (pa.string(), pa.large_string()), (zone, name)

@@ -249,8 +249,14 @@ class LocalAdapter(DuckDBSession):
 
 
 def _as_schema(rows: RowsT, schema: pa.Schema) -> RowsT:
-    """`rows` (a table or a batch) as `schema`: its columns, in order, cast to their types."""
-    return rows.select(schema.names).cast(schema)
+    """`rows` (a table or a batch) as `schema`: its columns, in order, cast to their types. A
+    dictionary-encoded column of the field's type stays encoded (delta-rs writes its values)."""
+    kept = rows.select(schema.names)
+    fields = [
+        f.with_type(t) if pa.types.is_dictionary(t) and t.value_type == f.type else f
+        for f, t in zip(schema, kept.schema.types, strict=True)
+    ]
+    return kept.cast(pa.schema(fields, metadata=schema.metadata))
 
 
 def _select(columns: Sequence[str]) -> str:

@@ -158,26 +158,32 @@ def bronze_rows(
         pa.repeat(pa.scalar(seqs[i.sha256], pa.int64()), p.num_rows)
         for i, p in zip(items, parts, strict=True)
     ]
-    table = pa.concat_tables(parts) if parts else zones.bronze_schema(contract).empty_table()
+    table = pa.concat_tables(parts) if parts else zones.bronze_batch_schema(contract).empty_table()
     table = table.append_column("_seq", pa.chunked_array(seq, pa.int64()))
     return table.append_column("_recheck", pa.repeat(pa.scalar(False), table.num_rows))
 
 
+def _same(zeros: pa.Array, text: str) -> pa.DictionaryArray:
+    """`text` on every row: a dictionary of one value (`zones.PER_FILE_TEXT`)."""
+    return pa.DictionaryArray.from_arrays(zeros, pa.array([text], pa.string()))
+
+
 def file_rows(contract: Contract, item: Intake, run_id: str, now: dt.datetime) -> pa.Table:
-    """One accepted file's rows in the bronze layout (`zones.bronze_schema`): its cells as text,
-    a null column for each contract column it lacks, and the lineage of every row."""
-    schema = zones.bronze_schema(contract)
+    """One accepted file's rows in the bronze layout (`zones.bronze_batch_schema`): its cells
+    as text, a null column for each contract column it lacks, and the lineage of every row."""
+    schema = zones.bronze_batch_schema(contract)
     parts = []
     for b in item.batches:
         n = b.table.num_rows
+        zeros = pa.repeat(pa.scalar(0, pa.int32()), n)
         cols: dict[str, pa.Array | pa.ChunkedArray] = {}
         for name in contract.names:
             cols[name] = b.table[name] if name in b.table.column_names else pa.nulls(n, pa.string())
-        cols["_source_file"] = pa.repeat(pa.scalar(item.landed.relative, pa.string()), n)
-        cols["_sheet"] = pa.repeat(pa.scalar(b.sheet, pa.string()), n)
+        cols["_source_file"] = _same(zeros, item.landed.relative)
+        cols["_sheet"] = _same(zeros, b.sheet)
         cols["_row"] = b.table[ROW]
-        cols["_file_sha256"] = pa.repeat(pa.scalar(item.sha256, pa.string()), n)
-        cols["_run_id"] = pa.repeat(pa.scalar(run_id, pa.string()), n)
+        cols["_file_sha256"] = _same(zeros, item.sha256)
+        cols["_run_id"] = _same(zeros, run_id)
         cols["_ingested_at"] = pa.repeat(pa.scalar(now, zones.TS), n)
         cols["_sheet_index"] = pa.repeat(pa.scalar(b.sheet_index, pa.int64()), n)
         parts.append(pa.table(cols).cast(schema))
