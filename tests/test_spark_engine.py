@@ -125,7 +125,7 @@ def test_session_settings(spark: Any) -> None:
 def _bronze_rows(entity: str, files: dict[str, int], run_id: str) -> pa.Table:
     """Bronze rows of fake files (sha -> row count), as intake.bronze_rows builds them."""
     contract = contract_for(entity)
-    schema = zones.bronze_schema(contract)
+    schema = zones.bronze_batch_schema(contract)  # per-file lineage dictionary-encoded
     now = dt.datetime(2025, 5, 1, tzinfo=dt.UTC)
     out = []
     for seq, (sha, n) in enumerate(files.items()):

@@ -26,8 +26,12 @@ quote = partial(dialect.quote, dialect="spark")
 
 
 def _plain_types(table: pa.Table) -> pa.Table:
-    """Arrow types Spark 3.5 reads (plain utf8 strings)."""
-    fields = [f.with_type(_PLAIN.get(f.type, f.type)) for f in table.schema]
+    """Arrow types Spark 3.5 reads (plain utf8 strings, no dictionaries: a bronze batch's
+    per-file lineage is dictionary-encoded)."""
+    fields = []
+    for f in table.schema:
+        kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
+        fields.append(f.with_type(_PLAIN.get(kind, kind)))
     return table.cast(pa.schema(fields, metadata=table.schema.metadata))
 
 
