@@ -3,8 +3,9 @@
 pyarrow's wheels allocate with mimalloc by default. On the lakehouse's pattern of work (tables
 of tens to hundreds of MB built, filtered and dropped, model after model) mimalloc was many
 times slower than jemalloc or glibc's malloc on Linux: filtering the 488,403 rows of a stored
-`gold.customer_profile` took 0.7-0.9 s with it and 0.02-0.04 s with either of the others, and a
-one-day run into a 10 M-item lakehouse 6.9-7.3 s against 4.5-4.8 s (docs/performance.md).
+`gold.customer_profile` took up to 0.9 s with it (0.95 s inside a run) and 0.02-0.04 s with
+either of the others, and a one-day run into a 10 M-item lakehouse 6.9-7.3 s against 4.5-4.8 s
+(docs/performance.md).
 
 Arrow reads `ARROW_DEFAULT_MEMORY_POOL` once, when pyarrow loads. So importing `lakehouse` sets
 it (pyarrow is not loaded for that: the CLI's quick commands stay quick), which also reaches
