@@ -13,10 +13,6 @@ import pytest
 
 from lakehouse.store.arrow_pool import VARIABLE
 
-pytestmark = pytest.mark.skipif(
-    not sys.platform.startswith("linux"), reason="jemalloc is chosen on Linux only"
-)
-
 
 def _backend(code: str, **env: str) -> str:
     clean = {k: v for k, v in os.environ.items() if k != VARIABLE}
@@ -31,17 +27,22 @@ def _backend(code: str, **env: str) -> str:
     return done.stdout.strip()
 
 
-def test_pyarrow_default_without_lakehouse_is_not_jemalloc() -> None:
-    """The premise: without lakehouse, this pyarrow would allocate with another pool."""
-    assert _backend("import pyarrow") != "jemalloc"
+def chosen() -> str:
+    """jemalloc on Linux; elsewhere pyarrow's own default is kept."""
+    return "jemalloc" if sys.platform.startswith("linux") else _backend("import pyarrow")
 
 
-def test_importing_lakehouse_first_makes_jemalloc_the_default() -> None:
-    assert _backend("import lakehouse\nimport pyarrow") == "jemalloc"
+def test_without_lakehouse_pyarrow_allocates_with_mimalloc() -> None:
+    """The premise: pyarrow's wheels default to mimalloc, the pool the lakehouse replaces."""
+    assert _backend("import pyarrow") == "mimalloc"
+
+
+def test_importing_lakehouse_first_makes_its_choice_the_default() -> None:
+    assert _backend("import lakehouse\nimport pyarrow") == chosen()
 
 
 def test_a_pyarrow_loaded_before_lakehouse_is_switched() -> None:
-    assert _backend("import pyarrow\nimport lakehouse") == "jemalloc"
+    assert _backend("import pyarrow\nimport lakehouse") == chosen()
 
 
 def test_processes_the_lakehouse_starts_inherit_the_choice() -> None:
@@ -52,7 +53,7 @@ def test_processes_the_lakehouse_starts_inherit_the_choice() -> None:
         "print(subprocess.run([sys.executable, '-c', child], capture_output=True, text=True)"
         ".stdout.strip())"
     )
-    assert _backend(code).splitlines() == ["jemalloc", "jemalloc"]
+    assert _backend(code).splitlines() == [chosen(), chosen()]
 
 
 @pytest.mark.parametrize("chosen", ["system", "mimalloc"])
