@@ -160,6 +160,16 @@ def _duplicates_sql(contract: Contract) -> str:
     )
 
 
+def same_batch_row(left: str, right: str) -> str:
+    """SQL: `left` and `right` are the same row of a batch, one (`_file_sha256`, `_sheet_index`,
+    `_row`) there (a CSV's sheet index is null)."""
+    return (
+        f"{left}._file_sha256 = {right}._file_sha256 "
+        f"AND {left}._sheet_index IS NOT DISTINCT FROM {right}._sheet_index "
+        f"AND {left}._row = {right}._row"
+    )
+
+
 def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -> ValidationQuery:
     """Build the statement that types and checks every row of `batch` against `contract`."""
     future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)
@@ -189,8 +199,7 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
         f"{_duplicates_sql(contract)},\n"
         f"checked AS (\n  SELECT t.*, COALESCE(d.__dup, 1) AS __dup"
         f"{''.join(', ' + c for c in parent_cols)}\n  FROM typed AS t\n"
-        f"  LEFT JOIN ranked AS d ON d._file_sha256 = t._file_sha256 "
-        f"AND d._sheet_index IS NOT DISTINCT FROM t._sheet_index AND d._row = t._row"
+        f"  LEFT JOIN ranked AS d ON {same_batch_row('d', 't')}"
         f"{''.join(' ' + j for j in joins)}\n)\n"
         f"SELECT {', '.join(out_cols)},\n  CONCAT_WS('{REASON_SEPARATOR}',\n    {reasons}\n"
         f"  ) AS _reasons\nFROM checked"

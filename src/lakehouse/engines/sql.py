@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 
 from lakehouse.contracts import Contract
-from lakehouse.contracts.validation import REASON_SEPARATOR, typed_name
+from lakehouse.contracts.validation import REASON_SEPARATOR, same_batch_row, typed_name
 from lakehouse.engines.dialect import quote, to_dialect
 from lakehouse.store import zones
 
@@ -166,8 +166,7 @@ def valid_rows_sql(contract: Contract, checked: str) -> str:
 def quarantine_rows_sql(contract: Contract, checked: str, batch: str, now: dt.datetime) -> str:
     """Rows to write to quarantine: each rejected row (`upsert`) and each re-checked row that
     passed (`release`: merged into silver, deleted from quarantine). Their text comes from
-    `batch`, the rows `checked` was computed from: a row is one (`_file_sha256`,
-    `_sheet_index`, `_row`) there."""
+    `batch`, the rows `checked` was computed from (`same_batch_row`)."""
     text = ", ".join(f"b.{quote(c)}" for c in contract.names)
     lineage = ", ".join(f"c.{quote(c)}" for c in zones.LINEAGE_NAMES)
     stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
@@ -175,8 +174,7 @@ def quarantine_rows_sql(contract: Contract, checked: str, batch: str, now: dt.da
         f"SELECT {text}, string_split(c._reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "
         f"c._sheet_index, CAST('{stamp}' AS TIMESTAMPTZ) AS _quarantined_at, "
         f"CASE WHEN c._reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
-        f"FROM {checked} AS c JOIN {batch} AS b ON b._file_sha256 = c._file_sha256 "
-        f"AND b._sheet_index IS NOT DISTINCT FROM c._sheet_index AND b._row = c._row "
+        f"FROM {checked} AS c JOIN {batch} AS b ON {same_batch_row('b', 'c')} "
         f"WHERE c._reasons <> '' OR c._recheck"
     )
 
