@@ -31,6 +31,7 @@ from lakehouse.engines.sql import (
     QUARANTINE_KEY,
     any_known_key_sql,
     changed_rows_sql,
+    checked_valid_sql,
     columns_of,
     merge_predicates,
     outcome_counts_sql,
@@ -39,6 +40,7 @@ from lakehouse.engines.sql import (
     quarantine_rows_sql,
     quote_all,
     reason_counts_sql,
+    repeated_keys_sql,
     valid_rows_sql,
     waiting_rows_sql,
 )
@@ -141,7 +143,7 @@ class FlowEngine:
                 fault_point(f"between_silver_and_quarantine:{entity}")
                 self._write_quarantine(contract, ctx, result)
         finally:  # these rows are done with
-            for name in (_rows(entity), "batch", "waiting", "q_all", "q_rows", "q_now"):
+            for name in (_rows(entity), "batch", "waiting", "valid", "q_all", "q_rows", "q_now"):
                 a.forget(name)
             for fk in contract.foreign_keys:
                 a.forget(f"parent_{fk.references}")
@@ -183,19 +185,27 @@ class FlowEngine:
             configuration=CDF,
             evolve=contract.evolution == "evolve",
         )
-        with a.materialized("valid", valid_rows_sql(contract, "checked")):
+        # the valid rows are not copied: only their keys repeated across files (few or none)
+        # are kept, `valid` is a view over `checked`, and its row count follows from them
+        repeats = repeated_keys_sql(contract, checked_valid_sql(contract, "checked"))
+        with a.materialized("repeated", repeats) as n_repeated:
+            [(extra,)] = a.fetch("SELECT sum(__n - 1) FROM repeated") if n_repeated else [(0,)]
+            valid_rows = result.valid - int(extra)
+            a.view("valid", valid_rows_sql(contract, "checked", repeated="repeated"))
             a.put_delta("silver_now", "silver", entity, contract.names)
             [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
             changed = changed_rows_sql(contract, "valid", "silver_now", any_known=bool(known))
-            with _computed(a, "changed", changed, copy=bool(known)) as n:
+            with _computed(a, "changed", changed, rows=None if known else valid_rows) as n:
                 a.forget("silver_now")
                 result.unchanged = result.valid - n
                 if n == 0:
                     return
-                [(new, old)] = a.fetch(
-                    "SELECT count(*) FILTER (WHERE _new_key), count(*) FILTER (WHERE NOT _new_key)"
-                    " FROM changed"
-                )
+                new, old = n, 0  # no key known: every valid row is new
+                if known:
+                    [(new, old)] = a.fetch(
+                        "SELECT count(*) FILTER (WHERE _new_key), "
+                        "count(*) FILTER (WHERE NOT _new_key) FROM changed"
+                    )
                 commit = ctx.commit("silver_merge", contract)
                 cols = quote_all(schema.names)
                 version = -1
@@ -360,18 +370,18 @@ class FlowEngine:
 
 
 @contextmanager
-def _computed(a: Adapter, name: str, sql: str, *, copy: bool) -> Iterator[int]:
-    """`sql` as relation `name` for the block, which gets its row count: computed once
-    (`copy`), or a view when it only labels the rows of one computed relation (every valid row
-    of a chunk whose keys silver does not hold yet: a first load copies no row twice)."""
-    if copy:
+def _computed(a: Adapter, name: str, sql: str, *, rows: int | None) -> Iterator[int]:
+    """`sql` as relation `name` for the block, which gets its row count: computed once and
+    counted (`rows` None), or a view when it only labels the rows of one computed relation and
+    its count is known (every valid row of a chunk whose keys silver does not hold yet: a first
+    load copies no row)."""
+    if rows is None:
         with a.materialized(name, sql) as n:
             yield n
         return
     a.view(name, sql)
     try:
-        [(n,)] = a.fetch(f"SELECT count(*) FROM {name}")
-        yield int(n)
+        yield rows
     finally:
         a.forget(name)
 

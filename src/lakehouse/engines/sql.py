@@ -33,8 +33,22 @@ def columns_of(relation: str, names: Iterable[str]) -> str:
     return f"SELECT {quote_all(names)} FROM {quote(relation)}"
 
 
+def repeated_keys_sql(contract: Contract, source_sql: str) -> str:
+    """The keys `source_sql` yields more than once, each with how many rows it has (`__n`; see
+    newest_per_key_sql)."""
+    pk = ", ".join(quote(k) for k in contract.primary_key)
+    return (
+        f"SELECT {pk}, COUNT(*) AS __n FROM ({source_sql}) AS __src "
+        f"GROUP BY {pk} HAVING COUNT(*) > 1"
+    )
+
+
 def newest_per_key_sql(
-    contract: Contract, source_sql: str, columns: Sequence[str] | None = None
+    contract: Contract,
+    source_sql: str,
+    columns: Sequence[str] | None = None,
+    *,
+    repeated: str | None = None,
 ) -> str:
     """One row per key from valid rows of several files: newest recency, then latest file.
 
@@ -43,6 +57,9 @@ def newest_per_key_sql(
     ingestion wins, then the file hash, so the choice never depends on the engine. Only keys
     that come more than once are ranked: a window over every row sorted the whole batch (half
     the statement's time at 1 M rows), where grouping by key finds the few repeats.
+    `repeated`: a relation holding `repeated_keys_sql` of the same source, when the caller keeps
+    it (the statement is then cheap enough to be a view read several times); by default the
+    statement groups the keys itself.
     """
     names = list(columns or [*contract.names, *zones.LINEAGE_NAMES])
     keep = ", ".join(f"s.{quote(c)}" for c in names)
@@ -50,13 +67,18 @@ def newest_per_key_sql(
     on = " AND ".join(f"r.{k} = s.{k}" for k in pk)
     order = [f"s.{quote(contract.recency_column)} DESC"] if contract.recency_column else []
     order += ["s._seq DESC", "s._ingested_at DESC", "s._file_sha256 DESC"]
+    if repeated is None:
+        repeated = "__repeated"
+        keys = repeated_keys_sql(contract, "SELECT * FROM __src")
+        head = f"WITH __src AS ({source_sql}), __repeated AS ({keys}) "
+    else:
+        head = f"WITH __src AS ({source_sql}) "
     return (
-        f"WITH __src AS ({source_sql}), __repeated AS (SELECT {', '.join(pk)} FROM __src "
-        f"GROUP BY {', '.join(pk)} HAVING COUNT(*) > 1) "
-        f"SELECT {keep} FROM __src AS s LEFT JOIN __repeated AS r ON {on} WHERE r.{pk[0]} IS NULL "
+        f"{head}"
+        f"SELECT {keep} FROM __src AS s LEFT JOIN {repeated} AS r ON {on} WHERE r.{pk[0]} IS NULL "
         f"UNION ALL SELECT {', '.join(quote(c) for c in names)} FROM (SELECT {keep}, "
         f"ROW_NUMBER() OVER (PARTITION BY {', '.join(f's.{k}' for k in pk)} "
-        f"ORDER BY {', '.join(order)}) AS __rank FROM __src AS s JOIN __repeated AS r ON {on}) "
+        f"ORDER BY {', '.join(order)}) AS __rank FROM __src AS s JOIN {repeated} AS r ON {on}) "
         f"AS __ranked WHERE __rank = 1"
     )
 
@@ -154,13 +176,18 @@ def reason_counts_sql(checked: str) -> str:
     )
 
 
-def valid_rows_sql(contract: Contract, checked: str) -> str:
-    """Valid rows, typed, with lineage and `_seq`: one row per key (see newest_per_key_sql)."""
+def checked_valid_sql(contract: Contract, checked: str) -> str:
+    """The validation statement's valid rows, typed, with lineage and `_seq`: every row, keys
+    repeated across files included (`valid_rows_sql` keeps one row per key)."""
     typed = ", ".join(f"{quote(typed_name(c))} AS {quote(c)}" for c in contract.names)
     lineage = ", ".join(quote(c) for c in zones.LINEAGE_NAMES)
-    return newest_per_key_sql(
-        contract, f"SELECT {typed}, {lineage}, _seq FROM {checked} WHERE _reasons = ''"
-    )
+    return f"SELECT {typed}, {lineage}, _seq FROM {checked} WHERE _reasons = ''"
+
+
+def valid_rows_sql(contract: Contract, checked: str, *, repeated: str | None = None) -> str:
+    """Valid rows, typed, with lineage and `_seq`: one row per key (see newest_per_key_sql;
+    `repeated`: its keys repeated in `checked_valid_sql`, held by the caller)."""
+    return newest_per_key_sql(contract, checked_valid_sql(contract, checked), repeated=repeated)
 
 
 def quarantine_rows_sql(contract: Contract, checked: str, batch: str, now: dt.datetime) -> str:
