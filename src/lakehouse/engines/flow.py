@@ -312,7 +312,7 @@ class FlowEngine:
             run_id,
             "gold_refresh",
             (),
-            {"touched": _describe(todo.touched), "silver_versions": todo.versions},
+            {"touched": todo.touched.describe(), "silver_versions": todo.versions},
         )
         writes = refresh_gold(
             a,
@@ -361,7 +361,7 @@ class FlowEngine:
         event(
             "gold_refreshed",
             run_id=run_id,
-            touched=_describe(todo.touched),
+            touched=todo.touched.describe(),
             deferred=sorted(plan.deferred),
             compute_s=_slowest_first(computed),
             write_s=_slowest_first(written),
@@ -392,15 +392,3 @@ def _rows(entity: str) -> str:
 
 def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:
     return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
-
-
-def _describe(t: object) -> str:
-    from lakehouse.gold import Touched
-
-    assert isinstance(t, Touched)
-    if t.is_full:
-        return "full"
-    return (
-        f"{len(t.dates or ())} dates, {len(t.users or ())} customers, "
-        f"{len(t.products or ())} products"
-    )

@@ -72,6 +72,15 @@ class Touched:
     def is_full(self) -> bool:
         return self.dates is None and self.users is None and self.products is None
 
+    def describe(self) -> str:
+        """How much changed, for logs and commit metadata ("full" when unknown)."""
+        if self.is_full:
+            return "full"
+        return (
+            f"{len(self.dates or ())} dates, {len(self.users or ())} customers, "
+            f"{len(self.products or ())} products"
+        )
+
     @property
     def is_empty(self) -> bool:
         return (
