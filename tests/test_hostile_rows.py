@@ -408,6 +408,7 @@ def validate(entity: str, rows: list[dict[str, str]]) -> list[dict[str, Any]]:
         "_sheet_index": pa.array([0] * len(rows), pa.int64()),
         "_seq": pa.array([0] * len(rows), pa.int64()),
         "_recheck": pa.array([False] * len(rows)),
+        "_canonical": pa.array([0] * len(rows), pa.int64()),  # text: every value is checked
     }
     con = new_connection()
     try:

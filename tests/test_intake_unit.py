@@ -357,6 +357,7 @@ def test_bronze_rows_carry_text_lineage_and_file_order() -> None:
             "department": " Books ",  # bronze keeps the text as delivered
             "product_name": "A",
             **lineage("b.csv", "", 2, "sha-b", now, 0),
+            "_canonical": 0,  # text from a CSV file: always checked as text
             "_seq": 0,
             "_recheck": False,
         },
@@ -366,6 +367,7 @@ def test_bronze_rows_carry_text_lineage_and_file_order() -> None:
             "department_id": "5",
             "department": "Toys",
             **lineage("b.csv", "", 4, "sha-b", now, 0),
+            "_canonical": 0,  # text from a CSV file: always checked as text
             "_seq": 0,
             "_recheck": False,
         },
@@ -377,6 +379,7 @@ def test_bronze_rows_carry_text_lineage_and_file_order() -> None:
             "product_name": "C",
             "unit_price": "1.50",
             **lineage("a.xlsx", "Sheet2", 7, "sha-a", now, 1),
+            "_canonical": 0,
             "_seq": 1,
             "_recheck": False,
         },

@@ -184,7 +184,10 @@ def test_bronze_falls_back_to_one_commit_per_file(spark: Any, tmp_path: Path) ->
     root = Root(tmp_path / "lake")
     ensure_table(root, "bronze", "products", zones.bronze_schema(contract_for("products")))
     rows = to_spark(
-        spark, _bronze_rows("products", {"a": 2, "b": 1}, "r1").drop_columns(["_seq", "_recheck"])
+        spark,
+        _bronze_rows("products", {"a": 2, "b": 1}, "r1").drop_columns(
+            ["_seq", "_recheck", zones.CANONICAL]
+        ),
     )
     parts = {f"app-{s}": rows.where(rows["_file_sha256"] == s) for s in ("a", "b")}
     uri = root.table_uri("bronze", "products")

@@ -16,7 +16,7 @@ from lakehouse.engines.dialect import quote, to_dialect
 from lakehouse.store import zones
 
 # lineage of a batch handed to the validation statement (bronze lineage + run bookkeeping)
-BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck"]
+BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck", zones.CANONICAL]
 QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
 
 #: the name the engines import: shared SQL rendered for an engine (see lakehouse.engines.dialect)
@@ -149,12 +149,14 @@ def waiting_filter() -> str:
 def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable[str]) -> str:
     """Quarantined rows that only wait for a parent, as batch rows to re-check (`_seq` -1).
 
-    Rows of files being loaded in this run are left out: they are checked as new rows.
+    Rows of files being loaded in this run are left out: they are checked as new rows. Their
+    text is checked as text (`_canonical` 0).
     """
     exclude = ", ".join(f"'{s}'" for s in sorted(exclude_shas)) or "''"
     cols = ", ".join(quote(c) for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
     return (
-        f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck FROM {quarantine} "
+        f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck, "
+        f"CAST(0 AS BIGINT) AS {zones.CANONICAL} FROM {quarantine} "
         f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
     )
 

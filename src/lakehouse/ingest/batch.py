@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
@@ -23,6 +24,9 @@ class Batch:
     sheet_index: int
     columns: list[str]  # header as delivered, stripped
     table: pa.Table  # one string column per header column (normalised names) + `_row` (int64)
+    #: columns whose text was written from typed values, by the contract type that text is
+    #: exactly (`canonical_kind`): validation can cast it without checking it
+    canonical: Mapping[str, str] = field(default_factory=dict)
 
 
 def normalise_header(name: str) -> str:
@@ -93,6 +97,28 @@ def exact_float_text(value: float) -> str:
     if value.is_integer() and abs(value) < 2**53:
         return str(int(value))
     return repr(value)
+
+
+#: the largest integer whose text validation accepts as a bigint (18 digits: `INT_RE`)
+MAX_BIGINT_TEXT = 10**18 - 1
+#: decimals of a larger scale are written with an exponent ('1E-7'), which is not a decimal's text
+MAX_PLAIN_SCALE = 6
+
+
+def canonical_kind(col: pa.ChunkedArray) -> str | None:
+    """The contract type whose checks `to_text(col)` is certain to pass, value by value: "bigint"
+    for integers within ±`MAX_BIGINT_TEXT`, "decimal(p,s)" for decimals of scale 0 to
+    `MAX_PLAIN_SCALE` (digits, an optional '-' and '.', as that type's text must be); None for
+    any other type, or integers out of that range (their text is checked as any text is)."""
+    t = col.type
+    if pa.types.is_integer(t):
+        low, high = (v.as_py() for v in pc.min_max(col).values())
+        if low is not None and (low < -MAX_BIGINT_TEXT or high > MAX_BIGINT_TEXT):
+            return None
+        return "bigint"
+    if pa.types.is_decimal(t) and 0 <= t.scale <= MAX_PLAIN_SCALE:
+        return f"decimal({t.precision},{t.scale})"
+    return None
 
 
 def to_text(col: pa.ChunkedArray) -> pa.Array:

@@ -13,6 +13,7 @@ import pyarrow as pa
 
 from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import Contract
+from lakehouse.contracts.validation import canonical_mask
 from lakehouse.errors import FileRejected
 from lakehouse.ingest.batch import ROW, Batch, normalise_header
 from lakehouse.ingest.readers import file_format
@@ -170,7 +171,8 @@ def _same(zeros: pa.Array, text: str) -> pa.DictionaryArray:
 
 def file_rows(contract: Contract, item: Intake, run_id: str, now: dt.datetime) -> pa.Table:
     """One accepted file's rows in the bronze layout (`zones.bronze_batch_schema`): its cells
-    as text, a null column for each contract column it lacks, and the lineage of every row."""
+    as text, a null column for each contract column it lacks, the lineage of every row, and
+    which of its columns were written from typed values (`zones.CANONICAL`)."""
     schema = zones.bronze_batch_schema(contract)
     parts = []
     for b in item.batches:
@@ -186,5 +188,6 @@ def file_rows(contract: Contract, item: Intake, run_id: str, now: dt.datetime) -
         cols["_run_id"] = _same(zeros, run_id)
         cols["_ingested_at"] = pa.repeat(pa.scalar(now, zones.TS), n)
         cols["_sheet_index"] = pa.repeat(pa.scalar(b.sheet_index, pa.int64()), n)
+        cols[zones.CANONICAL] = pa.repeat(pa.scalar(canonical_mask(contract, b.canonical)), n)
         parts.append(pa.table(cols).cast(schema))
     return pa.concat_tables(parts) if parts else schema.empty_table()

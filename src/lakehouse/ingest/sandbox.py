@@ -65,10 +65,10 @@ def _answer(name: str, answer: dict[str, Any], scratch: Path) -> list[Batch]:
         reasons, detail = answer["rejected"]
         raise FileRejected(name, reasons, detail)
     batches = []
-    for i, (sheet, index, columns) in enumerate(answer["batches"]):
+    for i, (sheet, index, columns, canonical) in enumerate(answer["batches"]):
         # mapped, not copied: the pages stay valid after the scratch folder is removed
         table = pa.ipc.open_file(pa.memory_map(str(scratch / f"{i}.arrow"))).read_all()
-        batches.append(Batch(sheet, index, columns, table))
+        batches.append(Batch(sheet, index, columns, table, canonical))
     return batches
 
 
@@ -283,7 +283,9 @@ def _read_into(name: str, data: bytes, limits: IntakeSettings, scratch: Path) ->
                 pa.ipc.new_file(sink, b.table.schema) as writer,
             ):
                 writer.write_table(b.table)
-        answer = {"batches": [[b.sheet, b.sheet_index, b.columns] for b in batches]}
+        answer = {
+            "batches": [[b.sheet, b.sheet_index, b.columns, dict(b.canonical)] for b in batches]
+        }
     partial = scratch / "answer.json.partial"
     partial.write_text(json.dumps(answer))
     shutil.move(partial, scratch / "answer.json")

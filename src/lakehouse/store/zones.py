@@ -38,17 +38,21 @@ def bronze_schema(contract: Contract) -> pa.Schema:
 
 #: lineage text that is one value per file (every row of a file repeats it)
 PER_FILE_TEXT = ("_source_file", "_sheet", "_file_sha256", "_run_id")
+#: in a run's batches only: the row's columns whose text was written from typed values, one bit
+#: per contract column (`contracts.validation.canonical_mask`); not a column of any table
+CANONICAL = "_canonical"
 
 
 def bronze_batch_schema(contract: Contract) -> pa.Schema:
     """`bronze_schema` as a run holds its rows in memory: the per-file lineage text
     dictionary-encoded (4 bytes a row instead of the text, about 130 bytes a row of order items:
-    the batch and its scratch copy half the size); written to Delta as plain text."""
+    the batch and its scratch copy half the size); written to Delta as plain text. And
+    `CANONICAL`, which validation reads."""
     schema = bronze_schema(contract)
     for name in PER_FILE_TEXT:
         i = schema.get_field_index(name)
         schema = schema.set(i, schema.field(i).with_type(pa.dictionary(pa.int32(), pa.string())))
-    return schema
+    return schema.append(pa.field(CANONICAL, pa.int64()))
 
 
 def silver_schema(contract: Contract) -> pa.Schema:

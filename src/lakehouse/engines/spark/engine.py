@@ -342,7 +342,12 @@ class SparkEngine(FlowEngine):
         return (
             self._landed.where(F.col(ENTITY) == contract.entity)
             .join(F.broadcast(order), ["_source_file", "_file_sha256"])
-            .select(*[quote(c) for c in names], "_seq", F.lit(False).alias("_recheck"))
+            .select(
+                *[quote(c) for c in names],
+                "_seq",
+                F.lit(False).alias("_recheck"),
+                zones.CANONICAL,
+            )
         )
 
     def close(self) -> None:

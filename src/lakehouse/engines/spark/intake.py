@@ -39,13 +39,15 @@ _BATCH_ROWS = 65_536  # rows per Arrow batch handed from a task to Spark
 
 def landed_schema(contracts: Mapping[str, Contract]) -> pa.Schema:
     """The layout of every landed row: each contract's bronze columns (one column per name
-    across the contracts, all text but the lineage), the row's entity and the outcome column."""
+    across the contracts, all text but the lineage), the row's entity, its typed-text mask
+    (`zones.CANONICAL`) and the outcome column."""
     fields: dict[str, pa.Field] = {}
     for contract in contracts.values():
         for f in zones.bronze_schema(contract):
             fields.setdefault(f.name, f.remove_metadata())
+    canonical = pa.field(zones.CANONICAL, pa.int64())
     return pa.schema(
-        [pa.field(ENTITY, pa.string()), *fields.values(), pa.field(OUTCOME, pa.string())]
+        [pa.field(ENTITY, pa.string()), *fields.values(), canonical, pa.field(OUTCOME, pa.string())]
     )
 
 

@@ -1,0 +1,175 @@
+"""Typed Parquet columns take a shortcut through validation: text written from an integer or a
+decimal of the column's type is cast without being trimmed or matched (`Batch.canonical`,
+`contracts.validation.canonical_mask`). The shortcut must change no outcome: the same values
+delivered as CSV text (checked as any text is) must give the same silver rows, the same
+quarantined rows and the same reasons. The values are the edges of each check: out of range,
+too many digits for a bigint, scales that are not the column's, exponents, nulls."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from deltalake import DeltaTable
+
+from lakehouse import Lakehouse
+from lakehouse.contracts import contract_for
+from lakehouse.contracts.validation import canonical_mask
+from lakehouse.ingest.readers import read_file
+from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
+
+NOW = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
+#: left out of the comparison (a row's place differs too: Parquet counts rows from 1, CSV from 2)
+LINEAGE = {"_source_file", "_sheet", "_row", "_file_sha256", "_run_id", "_ingested_at"}
+LINEAGE |= {"_sheet_index", "_quarantined_at"}
+
+#: (order_num, user_id, total_amount) per order; order_id is the row's position
+ROWS: list[tuple[Any, Any, Any]] = [
+    (1, 7, Decimal("10.50")),
+    (0, 7, Decimal("0.00")),  # order_num below its minimum 1
+    (5, 10**18 - 1, Decimal("1000000.00")),  # the largest 18-digit bigint; the maximum amount
+    (3, None, Decimal("1000000.01")),  # no user; an amount over its maximum
+    (None, 8, Decimal("-1.50")),  # no order_num; a negative amount
+    (2, 9, None),  # no amount
+    (-4, 9, Decimal("9999999999.99")),  # a negative bigint; twelve digits
+]
+
+
+def orders_table(order_num: pa.DataType, user_id: pa.DataType, amount: pa.DataType) -> pa.Table:
+    n = len(ROWS)
+    stamps = [dt.datetime(2025, 4, 1, 8) + dt.timedelta(hours=i) for i in range(n)]
+    return pa.table(
+        {
+            "order_num": pa.array([r[0] for r in ROWS], order_num),
+            "order_id": pa.array(range(1, n + 1), pa.int64()),
+            "user_id": pa.array([r[1] for r in ROWS], user_id),
+            "order_timestamp": [f"{t:%Y-%m-%dT%H:%M:%S}" for t in stamps],
+            "total_amount": pa.array([r[2] for r in ROWS], amount),
+            "date": [f"{t:%Y-%m-%d}" for t in stamps],
+        }
+    )
+
+
+def as_csv(table: pa.Table) -> str:
+    """The values as text, written here (`str`; a null is an empty cell): the text a CSV
+    producer would send, checked by validation as any text is."""
+    lines = [",".join(table.column_names)]
+    for row in table.to_pylist():
+        lines.append(",".join("" if v is None else str(v) for v in row.values()))
+    return "\n".join(lines) + "\n"
+
+
+def outcome(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(silver rows, quarantined rows), without lineage, by order_id."""
+
+    def rows(zone: str) -> list[dict[str, Any]]:
+        uri = root / zone / "orders"
+        if not uri.exists():
+            return []
+        found = DeltaTable(str(uri)).to_pyarrow_table().to_pylist()
+        kept = [{k: v for k, v in r.items() if k not in LINEAGE} for r in found]
+        return sorted(kept, key=lambda r: str(r["order_id"]))
+
+    return rows("silver"), rows("quarantine")
+
+
+def deliver(tmp_path: Path, name: str, table: pa.Table) -> tuple[Any, ...]:
+    """The table as a Parquet file into one lakehouse and as a CSV file into another."""
+    parquet, csv = tmp_path / name / "in_parquet", tmp_path / name / "in_csv"
+    parquet.mkdir(parents=True)
+    csv.mkdir(parents=True)
+    pq.write_table(table, parquet / "orders.parquet")
+    (csv / "orders.csv").write_text(as_csv(table))
+    Lakehouse(tmp_path / name / "from_parquet").run([parquet], now=NOW)
+    Lakehouse(tmp_path / name / "from_csv").run([csv], now=NOW)
+    return (
+        outcome(tmp_path / name / "from_parquet"),
+        outcome(tmp_path / name / "from_csv"),
+        read_file("orders.parquet", (parquet / "orders.parquet").read_bytes())[0].canonical,
+    )
+
+
+def reasons(quarantined: list[dict[str, Any]]) -> dict[str, list[str]]:
+    return {str(r["order_id"]): sorted(r["_reasons"]) for r in quarantined}
+
+
+def test_typed_columns_of_the_contract_s_types_pass_and_fail_as_their_text_does(
+    tmp_path: Path,
+) -> None:
+    table = orders_table(pa.int32(), pa.int64(), pa.decimal128(12, 2))
+    from_parquet, from_csv, canonical = deliver(tmp_path, "exact", table)
+    # premise: the shortcut is taken for the three typed columns
+    assert canonical == {
+        "order_num": "bigint",
+        "order_id": "bigint",
+        "user_id": "bigint",
+        "total_amount": "decimal(12,2)",
+    }
+    assert canonical_mask(contract_for("orders"), canonical) == 0b10111
+    assert from_parquet == from_csv
+    silver, quarantined = from_parquet
+    assert [r["order_id"] for r in silver] == [1, 3]
+    assert reasons(quarantined) == {
+        "2": ["out_of_range:order_num"],
+        "4": ["null_required:user_id", "out_of_range:total_amount"],
+        "5": ["null_required:order_num", "out_of_range:total_amount"],
+        "6": ["null_required:total_amount"],
+        "7": ["out_of_range:order_num", "out_of_range:total_amount"],
+    }
+    assert {r["order_id"]: r["user_id"] for r in silver}[3] == 10**18 - 1
+
+
+def test_values_or_types_the_shortcut_cannot_vouch_for_are_checked_as_text(
+    tmp_path: Path,
+) -> None:
+    """A 19-digit integer (the whole column is then checked as text), a decimal of another
+    scale ('10.500': three decimals), one written with an exponent (scale 7: '1E-7')."""
+    global ROWS
+    saved = ROWS
+    try:
+        ROWS = [*saved, (5, 10**18, Decimal("0.01"))]
+        wide = orders_table(pa.int64(), pa.uint64(), pa.decimal128(12, 2))
+        from_parquet, from_csv, canonical = deliver(tmp_path, "wide", wide)
+        assert "user_id" not in canonical
+        assert from_parquet == from_csv
+        assert reasons(from_parquet[1])["8"] == ["bad_type:user_id"]
+
+        ROWS = saved
+        scale3 = orders_table(pa.int64(), pa.int64(), pa.decimal128(13, 3))
+        from_parquet, from_csv, canonical = deliver(tmp_path, "scale3", scale3)
+        assert canonical["total_amount"] == "decimal(13,3)"  # not the column's type
+        assert from_parquet == from_csv
+        assert reasons(from_parquet[1])["1"] == ["bad_type:total_amount"]
+
+        ROWS = [(1, 7, Decimal("0.0000001")), (2, 7, Decimal("1.5"))]
+        scale7 = orders_table(pa.int64(), pa.int64(), pa.decimal128(12, 7))
+        from_parquet, from_csv, canonical = deliver(tmp_path, "scale7", scale7)
+        assert "total_amount" not in canonical
+        assert from_parquet == from_csv
+        assert reasons(from_parquet[1]) == {
+            "1": ["bad_type:total_amount"],
+            "2": ["bad_type:total_amount"],
+        }
+    finally:
+        ROWS = saved
+
+
+@pytest.mark.usefixtures("spark")
+@SPARK_MARKS[0]
+@SPARK_MARKS[1]
+def test_the_spark_engine_takes_the_same_shortcut_to_the_same_rows(tmp_path: Path) -> None:
+    """The same Parquet file into a lakehouse run by the spark engine: the same outcome as
+    the local engine's (its executors read the file and mark the typed columns too)."""
+    table = orders_table(pa.int32(), pa.int64(), pa.decimal128(12, 2))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    pq.write_table(table, folder / "orders.parquet")
+    Lakehouse(tmp_path / "local").run([folder], now=NOW)
+    Lakehouse(tmp_path / "spark").run([folder], now=NOW, engine="spark")
+    assert outcome(tmp_path / "spark") == outcome(tmp_path / "local")
+    assert [r["order_id"] for r in outcome(tmp_path / "spark")[0]] == [1, 3]
