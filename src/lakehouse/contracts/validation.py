@@ -60,14 +60,18 @@ def raw_name(column: str) -> str:
     return f"{column}__r"
 
 
+def _decimal(col: Column) -> tuple[int, int]:
+    """A decimal column's (precision, scale)."""
+    return col.decimal or (18, 2)
+
+
 def canonical_type(col: Column) -> str | None:
     """The contract type a typed source column must have for its text to be cast unchecked
     (`ingest.batch.canonical_kind` names the same types); None where text is always checked."""
     if col.kind == "bigint":
         return "bigint"
     if col.kind == "decimal":
-        p, s = col.decimal or (18, 2)
-        return f"decimal({p},{s})"
+        return "decimal({},{})".format(*_decimal(col))
     return None
 
 
@@ -85,13 +89,24 @@ def canonical_mask(contract: Contract, kinds: Mapping[str, str]) -> int:
     )
 
 
-def _canonical_text(contract: Contract, col: Column) -> str | None:
-    """SQL: the row's text of `col` was written from a typed value of its type (not null), so
-    it is trimmed and valid already; None when no source can mark it so."""
+def _text_and_value(
+    contract: Contract, col: Column, raw: str, *, canonical: bool
+) -> tuple[str, str]:
+    """SQL of `col`'s trimmed text (`_raw`) and of its typed value read from `raw` (an expression
+    holding that text). With `canonical` (the batch has `_canonical`), text a row's bit says was
+    written from a typed value of the column's type (not null) is taken as it is and cast: it is
+    trimmed and valid already."""
+    text, value = _raw(col), typed_expr(col, raw)
     i = contract.columns.index(col)
-    if canonical_type(col) is None or i >= _MASK_BITS:
-        return None
-    return f"({CANONICAL} & {1 << i}) <> 0 AND {quote(col.name)} <> ''"
+    if not canonical or canonical_type(col) is None or i >= _MASK_BITS:
+        return text, value
+    name = quote(col.name)
+    sure = f"({CANONICAL} & {1 << i}) <> 0 AND {name} <> ''"
+    sql_type = "BIGINT" if col.kind == "bigint" else "DECIMAL({}, {})".format(*_decimal(col))
+    return (
+        f"CASE WHEN {sure} THEN {name} ELSE {text} END",
+        f"CASE WHEN {sure} THEN CAST({name} AS {sql_type}) ELSE {value} END",
+    )
 
 
 def typed_expr(col: Column, raw: str | None = None) -> str:
@@ -104,7 +119,7 @@ def typed_expr(col: Column, raw: str | None = None) -> str:
     if kind == "bigint":
         return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(INT_RE)}) THEN CAST({raw} AS BIGINT) END"
     if kind == "decimal":
-        p, s = col.decimal or (18, 2)
+        p, s = _decimal(col)
         return (
             f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(decimal_re(p, s))}) "
             f"THEN CAST({raw} AS DECIMAL({p}, {s})) END"
@@ -178,7 +193,7 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
     return out
 
 
-def _duplicates_sql(contract: Contract) -> str:
+def _duplicates_sql(contract: Contract, *, canonical: bool) -> str:
     """CTEs `keys`, `dupkeys` and `ranked`: each row whose key its file repeats, numbered in file
     order (`__dup`, 1 for the first). Only the repeated keys are ranked: a window over the whole
     batch sorted every row (a third of the statement's time at 1 M rows), where grouping by key
@@ -187,7 +202,8 @@ def _duplicates_sql(contract: Contract) -> str:
     10 % of the statement). A row is one (`_file_sha256`, `_sheet_index`, `_row`) in a batch."""
     pk = [quote(typed_name(k)) for k in contract.primary_key]
     key_typed = [
-        f"{typed_expr(col)} AS {quote(typed_name(col.name))}"
+        f"{_text_and_value(contract, col, _raw(col), canonical=canonical)[1]} "
+        f"AS {quote(typed_name(col.name))}"
         for col in contract.columns
         if col.name in contract.primary_key
     ]
@@ -222,23 +238,12 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
     # each column trimmed once (`<col>__r`), read by its typing and by the reasons; with
     # `_canonical` in the batch, text written from a typed value of the column's type is neither
     # trimmed nor matched, only cast (a third of the statement for typed Parquet order lines)
-    sure = {
-        col.name: _canonical_text(contract, col) if CANONICAL in lineage else None
-        for col in contract.columns
-    }
+    canonical = CANONICAL in lineage
     raws, typed = [], []
     for col in contract.columns:
-        raw, r, name = _raw(col), quote(raw_name(col.name)), quote(col.name)
-        value = typed_expr(col, r)
-        if sure[col.name]:
-            raw = f"CASE WHEN {sure[col.name]} THEN {name} ELSE {raw} END"
-            cast = (
-                "BIGINT"
-                if col.kind == "bigint"
-                else "DECIMAL({}, {})".format(*(col.decimal or (18, 2)))
-            )
-            value = f"CASE WHEN {sure[col.name]} THEN CAST({name} AS {cast}) ELSE {value} END"
-        raws.append(f"{raw} AS {r}")
+        r = quote(raw_name(col.name))
+        text, value = _text_and_value(contract, col, r, canonical=canonical)
+        raws.append(f"{text} AS {r}")
         typed.append(f"{value} AS {quote(typed_name(col.name))}")
     typed += [quote(raw_name(col.name)) for col in contract.columns]
     joins, parent_cols = [], []
@@ -257,7 +262,7 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
     out_cols += [quote(typed_name(c.name)) for c in contract.columns]
     # each step a subquery read once, not a CTE: DuckDB keeps a relation read twice in memory
     sql = (
-        f"WITH {_duplicates_sql(contract)}\n"
+        f"WITH {_duplicates_sql(contract, canonical=canonical)}\n"
         f"SELECT {', '.join(out_cols)},\n  CONCAT_WS('{REASON_SEPARATOR}',\n    {reasons}\n"
         f"  ) AS _reasons\nFROM (\n"
         f"  SELECT t.*, COALESCE(d.__dup, 1) AS __dup"
