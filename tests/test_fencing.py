@@ -239,3 +239,25 @@ def test_duplicate_keys_are_found_alike_by_duckdb_and_by_pyarrow(
         }[(written_by, len(keys))]
         got = {tuple(r[k] for k in keys): r["n"] for r in by_duckdb.to_pylist()}
         assert got == expected
+
+
+def test_the_check_after_a_first_load_reads_every_key(tmp_path: Path) -> None:
+    """When the table holds no more rows than the run wrote, the check after its commit reads
+    every key in one pass (`written_rows`); otherwise only the keys of the run's rows. Here the
+    duplicates carry the first load's run id too, so the run's keys hold them either way; a run
+    that wrote none of them finds them only by reading every key."""
+    from lakehouse.contracts import contract_for
+    from lakehouse.orchestration.repair import repair_entity, row_count
+
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([PRODUCTS]).status == "SUCCEEDED"
+    total, _ = silver_keys(lh.root)
+    craft_duplicates(lh.root, [4, 9])
+    rows = row_count(open_table(lh.root, "silver", "products"))
+    assert rows == total + 2
+    contract = contract_for("products")
+    untouched = repair_entity(lh.root, contract, "r", written_by="other", written_rows=total)
+    assert (untouched.keys, untouched.version) == (0, None)  # the other run's keys: none
+    whole = repair_entity(lh.root, contract, "r", written_by="other", written_rows=rows)
+    assert (whole.keys, whole.rows_removed) == (2, 2)
+    assert silver_keys(lh.root) == (total, total)

@@ -7,7 +7,8 @@ writer from before fencing, or by a bug) would make every later MERGE of that ke
 (`_ingested_at`, then the run id, file and row, descending) in a single overwrite commit whose
 metadata says `lakehouse.operation = repair`, so `lakehouse history` shows what was done.
 
-Checked: after each entity's silver commits (the keys this run wrote), after a lock takeover
+Checked: after each entity's silver commits (the keys this run wrote; every key when the
+table holds no more rows than the run wrote), after a lock takeover
 (every silver table), when a silver step fails (that table, then the step is tried once more),
 and by `lakehouse repair`.
 """
@@ -44,10 +45,19 @@ class Repaired:
 
 
 def repair_entity(
-    root: Root, contract: Contract, run_id: str, *, written_by: str | None = None
+    root: Root,
+    contract: Contract,
+    run_id: str,
+    *,
+    written_by: str | None = None,
+    written_rows: int | None = None,
 ) -> Repaired:
     """Find silver keys with more than one row (only keys of rows `written_by` a run, when
-    given: the cheap check after a commit) and keep the newest row of each, in one commit."""
+    given: the cheap check after a commit) and keep the newest row of each, in one commit.
+
+    `written_rows`: how many rows that run wrote. When the table holds no more rows than that (a
+    first load), every key is checked: the whole table in one pass costs less than finding the
+    run's keys first (10 M lines: 0.76-0.85 against 1.61-2.09 s), and it checks no fewer keys."""
     name = f"silver.{contract.entity}"
 
     def attempt() -> Repaired:
@@ -55,7 +65,10 @@ def repair_entity(
         if table is None:
             return Repaired(name, 0, 0, None)
         local = root.local_path("silver", contract.entity)
-        keys = duplicate_keys(table, local, list(contract.primary_key), written_by)
+        scope = written_by
+        if written_rows is not None and row_count(table) == written_rows:
+            scope = None
+        keys = duplicate_keys(table, local, list(contract.primary_key), scope)
         if keys.num_rows == 0:
             return Repaired(name, 0, 0, None)
         rows = table.to_pyarrow_dataset()
@@ -96,6 +109,12 @@ def repair_all(root: Root, contracts: dict[str, Contract], run_id: str) -> list[
         for c in contracts.values()
         if try_open(root, "silver", c.entity) is not None
     ]
+
+
+def row_count(table: DeltaTable) -> int | None:
+    """Rows in the table's snapshot, from the log's file statistics; None when a file has none."""
+    counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
+    return None if None in counts else sum(counts)
 
 
 def duplicate_keys(
