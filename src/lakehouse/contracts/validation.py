@@ -231,6 +231,15 @@ def same_batch_row(left: str, right: str) -> str:
     )
 
 
+def key_range_sql(contract: Contract, column: str, lineage: list[str]) -> str:
+    """SQL: the least and the greatest value of `column` in `batch`, typed as the validation
+    statement (given the same `lineage`) types it: every value that statement looks up in a
+    parent lies between them."""
+    col = contract.column(column)
+    value = _text_and_value(contract, col, _raw(col), canonical=CANONICAL in lineage)[1]
+    return f"SELECT min({value}), max({value}) FROM batch"
+
+
 def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -> ValidationQuery:
     """Build the statement that types and checks every row of `batch` against `contract`."""
     future_limit = now + dt.timedelta(minutes=contract.future_tolerance_minutes)

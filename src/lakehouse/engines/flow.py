@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
-from lakehouse.contracts.validation import validation_query
+from lakehouse.contracts.validation import key_range_sql, validation_query
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
 from lakehouse.engines.dialect import literal
@@ -35,6 +35,7 @@ from lakehouse.engines.sql import (
     columns_of,
     merge_predicates,
     outcome_counts_sql,
+    parent_rows_sql,
     quarantine_changes_sql,
     quarantine_merge_predicates,
     quarantine_rows_sql,
@@ -147,6 +148,7 @@ class FlowEngine:
                 a.forget(name)
             for fk in contract.foreign_keys:
                 a.forget(f"parent_{fk.references}")
+                a.forget(f"parent_{fk.references}__all")
         return result
 
     def _put_waiting(self, contract: Contract, ctx: RunContext) -> int:
@@ -163,14 +165,20 @@ class FlowEngine:
         return int(n)
 
     def _put_parents(self, contract: Contract) -> None:
+        """Each parent table as relation `parent_<entity>`, only the keys a batch of a bigint
+        key can look up (the reader skips the rest by its statistics: `parent_rows_sql`)."""
+        a = self.adapter
         for fk in contract.foreign_keys:
             name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
             if try_open(self.root, "silver", fk.references) is None:
                 parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
-                empty = pa.schema([parent.field(c) for c in cols]).empty_table()
-                self.adapter.put_arrow(name, empty)
-            else:
-                self.adapter.put_delta(name, "silver", fk.references, cols)
+                a.put_arrow(name, pa.schema([parent.field(c) for c in cols]).empty_table())
+                continue
+            a.put_delta(f"{name}__all", "silver", fk.references, cols)
+            bounds = None
+            if contract.column(fk.column).kind == "bigint":
+                [bounds] = a.fetch(key_range_sql(contract, fk.column, BATCH_LINEAGE))
+            a.view(name, parent_rows_sql(f"{name}__all", fk.ref_column, bounds))
 
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
@@ -185,8 +193,7 @@ class FlowEngine:
             configuration=CDF,
             evolve=contract.evolution == "evolve",
         )
-        # the valid rows are not copied: only their keys repeated across files (few or none)
-        # are kept, `valid` is a view over `checked`, and its row count follows from them
+        # `valid`, a view over `checked`: only keys repeated across files are kept (few or none)
         repeats = repeated_keys_sql(contract, checked_valid_sql(contract, "checked"))
         with a.materialized("repeated", repeats) as n_repeated:
             [(extra,)] = a.fetch("SELECT sum(__n - 1) FROM repeated") if n_repeated else [(0,)]
@@ -371,10 +378,8 @@ class FlowEngine:
 
 @contextmanager
 def _computed(a: Adapter, name: str, sql: str, *, rows: int | None) -> Iterator[int]:
-    """`sql` as relation `name` for the block, which gets its row count: computed once and
-    counted (`rows` None), or a view when it only labels the rows of one computed relation and
-    its count is known (every valid row of a chunk whose keys silver does not hold yet: a first
-    load copies no row)."""
+    """`sql` as relation `name` for the block, which gets its row count: computed and counted
+    (`rows` None), or a view of known count (a chunk whose keys silver does not hold yet)."""
     if rows is None:
         with a.materialized(name, sql) as n:
             yield n

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from lakehouse.contracts import Contract
 from lakehouse.contracts.validation import REASON_SEPARATOR, same_batch_row, typed_name
@@ -159,6 +160,18 @@ def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable
         f"CAST(0 AS BIGINT) AS {zones.CANONICAL} FROM {quarantine} "
         f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
     )
+
+
+def parent_rows_sql(relation: str, key: str, bounds: tuple[Any, ...] | None) -> str:
+    """The rows of a parent `relation` a batch can look up: all (`bounds` None), or those whose
+    `key` lies within the batch's (least, greatest) integer key (`key_range_sql`), none when
+    the batch has no key."""
+    if bounds is None:
+        return f"SELECT * FROM {relation}"
+    low, high = bounds
+    if low is None:
+        return f"SELECT * FROM {relation} WHERE false"
+    return f"SELECT * FROM {relation} WHERE {quote(key)} BETWEEN {int(low)} AND {int(high)}"
 
 
 def outcome_counts_sql(checked: str) -> str:
