@@ -223,10 +223,8 @@ def silver(state: RunState, entity: str) -> SilverResult:
         for path, _ in bronze.spills.pop(entity):  # done: a retry would not need them
             os.remove(path)
     if f"silver.{entity}" in result.versions:  # defence behind fencing: one row per key
-        written = result.inserted + result.updated
-        repair_entity(
-            state.root, contract, state.run_id, written_by=state.run_id, written_rows=written
-        )
+        n = result.inserted + result.updated  # rows the run wrote
+        repair_entity(state.root, contract, state.run_id, written_by=state.run_id, written_rows=n)
     fault_point(f"after_silver:{entity}")
     check_accounting(result)
     latency: float | None = None
