@@ -2,8 +2,9 @@
 
 Bronze: append the files not yet in the table, each file's hash recorded as a Delta app
 transaction in the same commit. An entity: waiting rows -> parents -> validate -> counts ->
-reasons -> append new keys / merge changed keys -> quarantine. Gold: refresh what changed in
-silver since the last build, each table committed as soon as its model is computed.
+reasons -> append new keys / merge changed keys -> quarantine. Gold (`engines.gold_step`):
+refresh what changed in silver since the last build, each table committed as soon as its model
+is computed.
 
 Every step is shared SQL (`engines/sql.py`, `contracts/validation.py`, the gold models) over
 relations an `Adapter` holds; the adapter runs it on its engine and commits the Delta writes.
@@ -12,17 +13,15 @@ relations an `Adapter` holds; the adapter runs it on its engine and commits the 
 from __future__ import annotations
 
 import datetime as dt
-import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import key_range_sql, validation_query
+from lakehouse.engines import gold_step
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
 from lakehouse.engines.dialect import literal
@@ -47,14 +46,12 @@ from lakehouse.engines.sql import (
 )
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
-from lakehouse.log import event
 from lakehouse.store import zones
-from lakehouse.store.delta import CDF, CommitInfo, ensure_table, try_open
+from lakehouse.store.delta import CDF, ensure_table, try_open
 from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
-    from lakehouse.gold.session import GoldWrite
 
 
 def bronze_app_id(sha: str) -> str:
@@ -276,104 +273,9 @@ class FlowEngine:
         *,
         refresh_all: bool = False,
     ) -> dict[str, int]:
-        """Refresh gold for what changed in silver since the last build; versions written.
-
-        Every-run models are refreshed for those changes; budget models only once their
-        staleness budget (`settings`) is spent, or all of them with `refresh_all`
-        (`lakehouse.gold.freshness`)."""
-        from lakehouse.config.settings import GoldSettings
-        from lakehouse.gold import get_model, refresh_gold
-        from lakehouse.gold.builds import (
-            SILVER,
-            additive_inputs,
-            additive_rebuilds,
-            builds,
-            definition_digest,
-            pending,
-            record_build,
-        )
-        from lakehouse.gold.freshness import freshness, schedule
-
-        history = builds(self.root)  # read once for both questions
-        todo = pending(self.root, history)
-        if todo is None:
-            return {}
-        states = freshness(self.root, settings or GoldSettings(), history)
-        plan = schedule(todo.touched, states, now, missing=todo.missing, refresh_all=refresh_all)
-        if todo.nothing and not plan.rebuilds:
-            return {}
-        a = self.adapter
-        for entity in SILVER:
-            a.put_delta(a.sources[f"silver.{entity}"], "silver", entity, (), reread=True)
-        rebuilt = additive_rebuilds(self.root, todo)
-        before: dict[str, str] = {}  # silver as the previous build read it: additive models
-        read_then = todo.before or {}
-        for table in additive_inputs(exclude=rebuilt) if read_then else ():
-            entity = table.removeprefix("silver.")
-            before[table] = f"{a.sources[table]}__before"
-            a.put_delta(before[table], "silver", entity, (), version=read_then[entity])
-        computed: dict[str, float] = {}
-        versions: dict[str, int] = {}
-        written: dict[str, float] = {}
-        commit = CommitInfo(
-            run_id,
-            "gold_refresh",
-            (),
-            {"touched": todo.touched.describe(), "silver_versions": todo.versions},
-        )
-        writes = refresh_gold(
-            a,
-            todo.touched,
-            lambda name: a.read_delta("gold", name),
-            timings=computed,
-            overrides={**rebuilt, **plan.overrides},
-            before=before or None,
-        )
-
-        def write(w: GoldWrite[Any]) -> None:
-            began = time.perf_counter()
-            made = replace(
-                commit, extra={**commit.extra, "model_digest": definition_digest(w.model)}
-            )
-            version, rows = a.write_gold(w, get_model(w.model).description, made)
-            versions[f"gold.{w.model}"] = version
-            self.gold_rows[f"gold.{w.model}"] = rows
-            written[w.model] = time.perf_counter() - began
-            fault_point(f"gold_written:{w.model}")
-
-        # each table is written as soon as its model is computed, daily sales first; on the
-        # local engine the write runs on a thread of its own while the next model is computed
-        # (one write at a time, in order): a distributed engine computes a model in its write
-        alongside = None if self.capabilities.distributed else ThreadPoolExecutor(1)
-        in_flight: Future[None] | None = None
-        try:
-            for w in writes:
-                if in_flight is not None:
-                    in_flight.result()  # a failed write stops the refresh here
-                if alongside is None:
-                    write(w)
-                else:
-                    in_flight = alongside.submit(write, w)
-            if in_flight is not None:
-                in_flight.result()
-        finally:
-            if alongside is not None:
-                alongside.shutdown(wait=True)  # a write under way ends before relations go
-            writes.close()  # a failed write: the models' relations are dropped first
-            for entity in SILVER:
-                a.forget(a.sources[f"silver.{entity}"])
-            for relation in before.values():
-                a.forget(relation)
-        record_build(self.root, todo, run_id, now, len(versions), plan.deferred)
-        event(
-            "gold_refreshed",
-            run_id=run_id,
-            touched=todo.touched.describe(),
-            deferred=sorted(plan.deferred),
-            compute_s=_slowest_first(computed),
-            write_s=_slowest_first(written),
-        )
-        return versions
+        """Refresh gold for what changed in silver since the last build; versions written
+        (`lakehouse.engines.gold_step`)."""
+        return gold_step.refresh(self, run_id, now, settings, refresh_all=refresh_all)
 
 
 @contextmanager
@@ -393,7 +295,3 @@ def _computed(a: Adapter, name: str, sql: str, *, rows: int | None) -> Iterator[
 
 def _rows(entity: str) -> str:
     return f"rows_{entity}"
-
-
-def _slowest_first(seconds: dict[str, float]) -> dict[str, float]:
-    return {k: round(v, 3) for k, v in sorted(seconds.items(), key=lambda kv: -kv[1])}
