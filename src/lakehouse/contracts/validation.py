@@ -65,6 +65,11 @@ def _decimal(col: Column) -> tuple[int, int]:
     return col.decimal or (18, 2)
 
 
+def _numeric_sql_type(col: Column) -> str:
+    """The SQL type a bigint or decimal column's text is cast to."""
+    return "BIGINT" if col.kind == "bigint" else "DECIMAL({}, {})".format(*_decimal(col))
+
+
 def canonical_type(col: Column) -> str | None:
     """The contract type a typed source column must have for its text to be cast unchecked
     (`ingest.batch.canonical_kind` names the same types); None where text is always checked."""
@@ -102,10 +107,9 @@ def _text_and_value(
         return text, value
     name = quote(col.name)
     sure = f"({CANONICAL} & {1 << i}) <> 0 AND {name} <> ''"
-    sql_type = "BIGINT" if col.kind == "bigint" else "DECIMAL({}, {})".format(*_decimal(col))
     return (
         f"CASE WHEN {sure} THEN {name} ELSE {text} END",
-        f"CASE WHEN {sure} THEN CAST({name} AS {sql_type}) ELSE {value} END",
+        f"CASE WHEN {sure} THEN CAST({name} AS {_numeric_sql_type(col)}) ELSE {value} END",
     )
 
 
@@ -116,13 +120,11 @@ def typed_expr(col: Column, raw: str | None = None) -> str:
     kind = col.kind
     if kind == "string":
         return raw
-    if kind == "bigint":
-        return f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(INT_RE)}) THEN CAST({raw} AS BIGINT) END"
-    if kind == "decimal":
-        p, s = _decimal(col)
+    if kind in ("bigint", "decimal"):
+        pattern = INT_RE if kind == "bigint" else decimal_re(*_decimal(col))
         return (
-            f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(decimal_re(p, s))}) "
-            f"THEN CAST({raw} AS DECIMAL({p}, {s})) END"
+            f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(pattern)}) "
+            f"THEN CAST({raw} AS {_numeric_sql_type(col)}) END"
         )
     sql_type, pattern = ("DATE", DATE_RE) if kind == "date" else ("TIMESTAMPTZ", TS_RE)
     value = f"TRY_CAST({raw} AS {sql_type})"
