@@ -338,16 +338,11 @@ class SparkEngine(FlowEngine):
         order = self.adapter.spark.createDataFrame(
             files, "_source_file string, _file_sha256 string, _seq long"
         )
-        names = zones.bronze_schema(contract).names
+        names = zones.bronze_batch_schema(contract).names
         return (
             self._landed.where(F.col(ENTITY) == contract.entity)
             .join(F.broadcast(order), ["_source_file", "_file_sha256"])
-            .select(
-                *[quote(c) for c in names],
-                "_seq",
-                F.lit(False).alias("_recheck"),
-                zones.CANONICAL,
-            )
+            .select(*[quote(c) for c in names], "_seq", F.lit(False).alias("_recheck"))
         )
 
     def close(self) -> None:

@@ -25,14 +25,18 @@ _PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
 quote = partial(dialect.quote, dialect="spark")
 
 
-def _plain_types(table: pa.Table) -> pa.Table:
-    """Arrow types Spark 3.5 reads (plain utf8 strings, no dictionaries: a bronze batch's
-    per-file lineage is dictionary-encoded)."""
+def plain_schema(schema: pa.Schema) -> pa.Schema:
+    """`schema` in Arrow types Spark 3.5 reads (plain utf8 strings, no dictionaries: a bronze
+    batch's per-file lineage is dictionary-encoded)."""
     fields = []
-    for f in table.schema:
+    for f in schema:
         kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
         fields.append(f.with_type(_PLAIN.get(kind, kind)))
-    return table.cast(pa.schema(fields, metadata=table.schema.metadata))
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+def _plain_types(table: pa.Table) -> pa.Table:
+    return table.cast(plain_schema(table.schema))
 
 
 def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:

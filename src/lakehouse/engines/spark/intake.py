@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from lakehouse.config.settings import IntakeSettings
 from lakehouse.contracts import Contract
-from lakehouse.engines.spark.frames import map_in_arrow
+from lakehouse.engines.spark.frames import map_in_arrow, plain_schema
 from lakehouse.errors import FileRejected, RetryableError
 from lakehouse.ingest.intake import Intake, file_rows, take_in
 from lakehouse.store import zones
@@ -38,16 +38,16 @@ _BATCH_ROWS = 65_536  # rows per Arrow batch handed from a task to Spark
 
 
 def landed_schema(contracts: Mapping[str, Contract]) -> pa.Schema:
-    """The layout of every landed row: each contract's bronze columns (one column per name
-    across the contracts, all text but the lineage), the row's entity, its typed-text mask
-    (`zones.CANONICAL`) and the outcome column."""
+    """The layout of every landed row: each contract's columns of a run's batch
+    (`zones.bronze_batch_schema`: one column per name across the contracts, all text but the
+    lineage and the typed-text mask; no dictionaries, which Spark does not read), the row's
+    entity and the outcome column."""
     fields: dict[str, pa.Field] = {}
     for contract in contracts.values():
-        for f in zones.bronze_schema(contract):
+        for f in plain_schema(zones.bronze_batch_schema(contract)):
             fields.setdefault(f.name, f.remove_metadata())
-    canonical = pa.field(zones.CANONICAL, pa.int64())
     return pa.schema(
-        [pa.field(ENTITY, pa.string()), *fields.values(), canonical, pa.field(OUTCOME, pa.string())]
+        [pa.field(ENTITY, pa.string()), *fields.values(), pa.field(OUTCOME, pa.string())]
     )
 
 
