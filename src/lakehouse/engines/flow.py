@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
-from lakehouse.contracts.validation import key_range_sql, validation_query
+from lakehouse.contracts.validation import key_ranges_sql, validation_query
 from lakehouse.engines import gold_step
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
@@ -165,17 +165,19 @@ class FlowEngine:
         """Each parent table as relation `parent_<entity>`, only the keys a batch of a bigint
         key can look up (the reader skips the rest by its statistics: `parent_rows_sql`)."""
         a = self.adapter
-        for fk in contract.foreign_keys:
+        fks = contract.foreign_keys
+        stored = [fk for fk in fks if try_open(self.root, "silver", fk.references) is not None]
+        ranged = [fk.column for fk in stored if contract.column(fk.column).kind == "bigint"]
+        [found] = a.fetch(key_ranges_sql(contract, ranged, BATCH_LINEAGE)) if ranged else [()]
+        bounds = {c: found[2 * i : 2 * i + 2] for i, c in enumerate(ranged)}
+        for fk in fks:
             name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
-            if try_open(self.root, "silver", fk.references) is None:
+            if fk not in stored:
                 parent = zones.silver_schema(contract_for(fk.references, self.contracts_dir))
                 a.put_arrow(name, pa.schema([parent.field(c) for c in cols]).empty_table())
                 continue
             a.put_delta(f"{name}__all", "silver", fk.references, cols)
-            bounds = None
-            if contract.column(fk.column).kind == "bigint":
-                [bounds] = a.fetch(key_range_sql(contract, fk.column, BATCH_LINEAGE))
-            a.view(name, parent_rows_sql(f"{name}__all", fk.ref_column, bounds))
+            a.view(name, parent_rows_sql(f"{name}__all", fk.ref_column, bounds.get(fk.column)))
 
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity

@@ -164,7 +164,7 @@ def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable
 
 def parent_rows_sql(relation: str, key: str, bounds: tuple[Any, ...] | None) -> str:
     """The rows of a parent `relation` a batch can look up: all (`bounds` None), or those whose
-    `key` lies within the batch's (least, greatest) integer key (`key_range_sql`), none when
+    `key` lies within the batch's (least, greatest) integer key (`key_ranges_sql`), none when
     the batch has no key."""
     if bounds is None:
         return f"SELECT * FROM {relation}"
