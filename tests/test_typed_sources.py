@@ -40,16 +40,21 @@ ROWS: list[tuple[Any, Any, Any]] = [
 ]
 
 
-def orders_table(order_num: pa.DataType, user_id: pa.DataType, amount: pa.DataType) -> pa.Table:
-    n = len(ROWS)
+def orders_table(
+    order_num: pa.DataType,
+    user_id: pa.DataType,
+    amount: pa.DataType,
+    rows: list[tuple[Any, Any, Any]] = ROWS,
+) -> pa.Table:
+    n = len(rows)
     stamps = [dt.datetime(2025, 4, 1, 8) + dt.timedelta(hours=i) for i in range(n)]
     return pa.table(
         {
-            "order_num": pa.array([r[0] for r in ROWS], order_num),
+            "order_num": pa.array([r[0] for r in rows], order_num),
             "order_id": pa.array(range(1, n + 1), pa.int64()),
-            "user_id": pa.array([r[1] for r in ROWS], user_id),
+            "user_id": pa.array([r[1] for r in rows], user_id),
             "order_timestamp": [f"{t:%Y-%m-%dT%H:%M:%S}" for t in stamps],
-            "total_amount": pa.array([r[2] for r in ROWS], amount),
+            "total_amount": pa.array([r[2] for r in rows], amount),
             "date": [f"{t:%Y-%m-%d}" for t in stamps],
         }
     )
@@ -129,34 +134,28 @@ def test_values_or_types_the_shortcut_cannot_vouch_for_are_checked_as_text(
 ) -> None:
     """A 19-digit integer (the whole column is then checked as text), a decimal of another
     scale ('10.500': three decimals), one written with an exponent (scale 7: '1E-7')."""
-    global ROWS
-    saved = ROWS
-    try:
-        ROWS = [*saved, (5, 10**18, Decimal("0.01"))]
-        wide = orders_table(pa.int64(), pa.uint64(), pa.decimal128(12, 2))
-        from_parquet, from_csv, canonical = deliver(tmp_path, "wide", wide)
-        assert "user_id" not in canonical
-        assert from_parquet == from_csv
-        assert reasons(from_parquet[1])["8"] == ["bad_type:user_id"]
+    wide_rows = [*ROWS, (5, 10**18, Decimal("0.01"))]
+    wide = orders_table(pa.int64(), pa.uint64(), pa.decimal128(12, 2), wide_rows)
+    from_parquet, from_csv, canonical = deliver(tmp_path, "wide", wide)
+    assert "user_id" not in canonical
+    assert from_parquet == from_csv
+    assert reasons(from_parquet[1])["8"] == ["bad_type:user_id"]
 
-        ROWS = saved
-        scale3 = orders_table(pa.int64(), pa.int64(), pa.decimal128(13, 3))
-        from_parquet, from_csv, canonical = deliver(tmp_path, "scale3", scale3)
-        assert canonical["total_amount"] == "decimal(13,3)"  # not the column's type
-        assert from_parquet == from_csv
-        assert reasons(from_parquet[1])["1"] == ["bad_type:total_amount"]
+    scale3 = orders_table(pa.int64(), pa.int64(), pa.decimal128(13, 3))
+    from_parquet, from_csv, canonical = deliver(tmp_path, "scale3", scale3)
+    assert canonical["total_amount"] == "decimal(13,3)"  # not the column's type
+    assert from_parquet == from_csv
+    assert reasons(from_parquet[1])["1"] == ["bad_type:total_amount"]
 
-        ROWS = [(1, 7, Decimal("0.0000001")), (2, 7, Decimal("1.5"))]
-        scale7 = orders_table(pa.int64(), pa.int64(), pa.decimal128(12, 7))
-        from_parquet, from_csv, canonical = deliver(tmp_path, "scale7", scale7)
-        assert "total_amount" not in canonical
-        assert from_parquet == from_csv
-        assert reasons(from_parquet[1]) == {
-            "1": ["bad_type:total_amount"],
-            "2": ["bad_type:total_amount"],
-        }
-    finally:
-        ROWS = saved
+    tiny = [(1, 7, Decimal("0.0000001")), (2, 7, Decimal("1.5"))]
+    scale7 = orders_table(pa.int64(), pa.int64(), pa.decimal128(12, 7), tiny)
+    from_parquet, from_csv, canonical = deliver(tmp_path, "scale7", scale7)
+    assert "total_amount" not in canonical
+    assert from_parquet == from_csv
+    assert reasons(from_parquet[1]) == {
+        "1": ["bad_type:total_amount"],
+        "2": ["bad_type:total_amount"],
+    }
 
 
 @pytest.mark.usefixtures("spark")
