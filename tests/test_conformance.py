@@ -26,7 +26,9 @@ from conftest import lab_workbooks
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
 from lakehouse.gold import list_models
+from lakehouse.gold.builds import definition_digest
 from lakehouse.orchestration.pipeline import RunSummary
+from lakehouse.store.delta import lakehouse_metadata
 from lakehouse.store.fencing import EPOCH_KEY
 from spark_fixtures import SPARK_MARKS, need_spark, spark_session_fixture  # noqa: F401
 from test_chunked_runs import bronze_appends
@@ -270,6 +272,13 @@ def test_spark_commits_and_layouts(dirty_pair: Pair) -> None:
     feed = silver.load_cdf(starting_version=0).read_all()
     assert feed.num_rows == summary.entities["orders"].inserted
     assert summary.entities["order_items"].reasons["orphan:order_id"] > 0
+    # gold tables are written several at once: each commit carries its own model's metadata
+    gold = [m.name for m in list_models() if m.materialized]
+    for name in gold:
+        commit = lakehouse_metadata(DeltaTable(lh.root.table_uri("gold", name)).history(1)[0])
+        assert commit["lakehouse.run_id"] == summary.run_id, name
+        assert commit["lakehouse.operation"] == "gold_refresh", name
+        assert commit["lakehouse.model_digest"] == definition_digest(name), name
 
 
 def test_lab_counts_on_spark(lab_pair: Pair) -> None:

@@ -28,6 +28,10 @@ class Capabilities:
     # steps run one after another (the engine parallelises each itself), and a run's rows stay
     # with the engine's executors: never split into chunks on the driver
     distributed: bool
+    # gold tables the gold step writes at once: a distributed engine computes a model in its
+    # write, and a small table's write costs mostly the driver's time (its Delta log, its
+    # commit), which several writes overlap
+    gold_writers: int = 1
 
 
 @dataclass

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
@@ -91,24 +92,21 @@ def refresh(
         written[w.model] = time.perf_counter() - began
         fault_point(f"gold_written:{w.model}")
 
-    # each table is written as soon as its model is computed, daily sales first; on the
-    # local engine the write runs on a thread of its own while the next model is computed
-    # (one write at a time, in order): a distributed engine computes a model in its write
-    alongside = None if engine.capabilities.distributed else ThreadPoolExecutor(1)
-    in_flight: Future[None] | None = None
+    # each table is written as soon as its model is computed, daily sales first, on threads
+    # of their own while the next model is computed: the local engine one write at a time, in
+    # order; a distributed engine, which computes a model in its write, several at once
+    writers = engine.capabilities.gold_writers
+    pool = ThreadPoolExecutor(writers, thread_name_prefix="gold-write")
+    in_flight: deque[Future[None]] = deque()
     try:
         for w in writes:
-            if in_flight is not None:
-                in_flight.result()  # a failed write stops the refresh here
-            if alongside is None:
-                write(w)
-            else:
-                in_flight = alongside.submit(write, w)
-        if in_flight is not None:
-            in_flight.result()
+            while len(in_flight) >= writers:
+                in_flight.popleft().result()  # a failed write stops the refresh here
+            in_flight.append(pool.submit(write, w))
+        while in_flight:
+            in_flight.popleft().result()
     finally:
-        if alongside is not None:
-            alongside.shutdown(wait=True)  # a write under way ends before relations go
+        pool.shutdown(wait=True)  # writes under way end before relations go
         writes.close()  # a failed write: the models' relations are dropped first
         for entity in SILVER:
             a.forget(a.sources[f"silver.{entity}"])

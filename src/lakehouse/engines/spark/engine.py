@@ -46,7 +46,7 @@ from lakehouse.store.root import LandedFile, Root
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True)
+CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True, gold_writers=4)
 
 
 class SparkAdapter:
@@ -272,10 +272,10 @@ class SparkAdapter:
             schema = to_arrow_schema(w.table.schema)
             ensure_table(self.root, "gold", w.model, schema, description=description)
         uri = self.root.table_uri("gold", w.model)
-        with (
-            conflicts_retryable(f"gold.{w.model}"),
-            commit_metadata(self.spark, commit) as meta,  # the lease is checked here
-        ):
+        # the writer's own option, not the session's setting: the gold step writes several
+        # tables at once (`Capabilities.gold_writers`)
+        with conflicts_retryable(f"gold.{w.model}"):
+            meta = user_metadata(commit)  # the lease is checked here
             fault_point(f"before_gold_write:{w.model}")
             open_table(self.root, "gold", w.model)  # the fence, on the newest snapshot
             writer = w.table.write.format("delta").mode("overwrite").option("userMetadata", meta)
