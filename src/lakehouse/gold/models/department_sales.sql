@@ -24,30 +24,38 @@ customers = "Distinct customers who bought in the department that day."
 revenue = "Line revenue, decimal(18,2) (see the revenue rule above)."
 revenue_share = "revenue / the day's line revenue over all departments (double); null when that is 0."
 */
-WITH per_order AS (
-    SELECT
-        l.date,
-        p.department,
-        l.order_id,
-        l.user_id,
-        SUM(l.quantity) AS units,
-        COUNT(*) AS lines,
-        SUM(l.revenue) AS revenue
+WITH department_lines AS (
+    SELECT l.date, p.department, l.order_id, l.user_id, l.quantity, l.revenue
     FROM gold.line_revenue AS l
     JOIN silver.products AS p ON p.product_id = l.product_id
-    GROUP BY l.date, p.department, l.order_id, l.user_id
 ),
-by_department AS (
+sums AS (
     SELECT
         date,
         department,
-        CAST(SUM(units) AS BIGINT) AS units,
-        CAST(SUM(lines) AS BIGINT) AS lines,
-        COUNT(*) AS orders,
-        COUNT(DISTINCT user_id) AS customers,
+        CAST(SUM(quantity) AS BIGINT) AS units,
+        COUNT(*) AS lines,
         CAST(SUM(revenue) AS DECIMAL(18, 2)) AS revenue
-    FROM per_order
+    FROM department_lines
     GROUP BY date, department
+),
+-- each distinct count as its own aggregation of distinct rows, which spills to disk (the set
+-- of a COUNT(DISTINCT ...) does not); cheaper than grouping every order and department first
+day_orders AS (
+    SELECT date, department, COUNT(*) AS orders
+    FROM (SELECT DISTINCT date, department, order_id FROM department_lines) AS d
+    GROUP BY date, department
+),
+day_customers AS (
+    SELECT date, department, COUNT(*) AS customers
+    FROM (SELECT DISTINCT date, department, user_id FROM department_lines) AS d
+    GROUP BY date, department
+),
+by_department AS (
+    SELECT s.date, s.department, s.units, s.lines, o.orders, c.customers, s.revenue
+    FROM sums AS s
+    JOIN day_orders AS o ON o.date = s.date AND o.department = s.department
+    JOIN day_customers AS c ON c.date = s.date AND c.department = s.department
 )
 SELECT
     date,
