@@ -278,22 +278,16 @@ class SparkAdapter:
             meta = user_metadata(commit)  # the lease is checked here
             fault_point(f"before_gold_write:{w.model}")
             open_table(self.root, "gold", w.model)  # the fence, on the newest snapshot
-            writer = w.table.write.format("delta").mode("overwrite").option("userMetadata", meta)
-            if created or w.mode == "overwrite":
-                writer.option("overwriteSchema", "true").save(uri)
-            else:
+            frame, option = w.table, ("overwriteSchema", "true")
+            if not (created or w.mode == "overwrite"):  # the stored types, the rows replaced
                 stored = self._read("gold", w.model).schema
-                typed = w.table.select(
+                frame = w.table.select(
                     *[w.table[quote(f.name)].cast(f.dataType).alias(f.name) for f in stored.fields]
                 )
                 assert w.predicate is not None
-                (
-                    typed.write.format("delta")
-                    .mode("overwrite")
-                    .option("userMetadata", meta)
-                    .option("replaceWhere", render(w.predicate, self.dialect))
-                    .save(uri)
-                )
+                option = ("replaceWhere", render(w.predicate, self.dialect))
+            writer = frame.write.format("delta").mode("overwrite").option("userMetadata", meta)
+            writer.option(*option).save(uri)
         version, metrics = last_commit(self.root, "gold", w.model)
         return version, int(metrics.get("numOutputRows") or 0)
 

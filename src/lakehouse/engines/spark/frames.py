@@ -35,10 +35,6 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     return pa.schema(fields, metadata=schema.metadata)
 
 
-def _plain_types(table: pa.Table) -> pa.Table:
-    return table.cast(plain_schema(table.schema))
-
-
 def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
     """An Arrow table held by the driver as a DataFrame, types exactly kept.
 
@@ -49,7 +45,7 @@ def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
     from pyspark.sql import DataFrame
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    table = _plain_types(table)
+    table = table.cast(plain_schema(table.schema))
     schema = from_arrow_schema(table.schema)
     step = max(int(spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch") or 0), 1000)
     batches = table.combine_chunks().to_batches(max_chunksize=step) if table.num_rows else []
