@@ -68,11 +68,9 @@ def refresh(
     computed: dict[str, float] = {}
     versions: dict[str, int] = {}
     written: dict[str, float] = {}
+    touched = todo.touched.describe()
     commit = CommitInfo(
-        run_id,
-        "gold_refresh",
-        (),
-        {"touched": todo.touched.describe(), "silver_versions": todo.versions},
+        run_id, "gold_refresh", (), {"touched": touched, "silver_versions": todo.versions}
     )
     writes = refresh_gold(
         a,
@@ -116,7 +114,7 @@ def refresh(
     event(
         "gold_refreshed",
         run_id=run_id,
-        touched=todo.touched.describe(),
+        touched=touched,
         deferred=sorted(plan.deferred),
         compute_s=_slowest_first(computed),
         write_s=_slowest_first(written),
