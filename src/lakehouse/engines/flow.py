@@ -168,8 +168,10 @@ class FlowEngine:
         fks = contract.foreign_keys
         stored = [fk for fk in fks if try_open(self.root, "silver", fk.references) is not None]
         ranged = [fk.column for fk in stored if contract.column(fk.column).kind == "bigint"]
-        [found] = a.fetch(key_ranges_sql(contract, ranged, BATCH_LINEAGE)) if ranged else [()]
-        bounds = {c: found[2 * i : 2 * i + 2] for i, c in enumerate(ranged)}
+        bounds: dict[str, tuple[object, ...]] = {}
+        if ranged:  # (least, greatest) of every ranged key in one scan of the batch
+            [found] = a.fetch(key_ranges_sql(contract, ranged, BATCH_LINEAGE))
+            bounds = {c: tuple(found[2 * i : 2 * i + 2]) for i, c in enumerate(ranged)}
         for fk in fks:
             name, cols = f"parent_{fk.references}", [fk.ref_column, *fk.must_agree]
             if fk not in stored:
