@@ -106,18 +106,7 @@ def bronze(state: RunState) -> BronzeResult:
             else:
                 dst = state.root.path("archive", day, s.run_id, "duplicates", f.relative)
                 b.moves.append((f.path, dst, None))
-            b.records.append(
-                ops.FileRecord(
-                    item.sha256,
-                    f.relative,
-                    item.entity,
-                    item.format,
-                    f.size,
-                    item.rows,
-                    "duplicate",
-                    moved_to=dst,
-                )
-            )
+            b.records.append(_file_record(item, "duplicate", moved_to=dst))
             continue
         seen_now.add(item.sha256)
         if item.rejected is not None:
@@ -125,38 +114,14 @@ def bronze(state: RunState) -> BronzeResult:
             s.files_rejected[f.relative] = rej.reasons
             mv = reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
             b.moves.append(mv)
-            b.records.append(
-                ops.FileRecord(
-                    item.sha256,
-                    f.relative,
-                    item.entity,
-                    item.format,
-                    f.size,
-                    0,
-                    "rejected",
-                    rej.reasons,
-                    rej.detail,
-                    mv[1],
-                )
-            )
+            b.records.append(_file_record(item, "rejected", rej.reasons, rej.detail, mv[1], rows=0))
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
         b.seqs[item.sha256] = len(b.fresh)
         b.fresh.append(item)
         dst = state.root.path("archive", day, s.run_id, f.relative)
         b.moves.append((f.path, dst, None))
-        b.records.append(
-            ops.FileRecord(
-                item.sha256,
-                f.relative,
-                item.entity,
-                item.format,
-                f.size,
-                item.rows,
-                "loaded",
-                moved_to=dst,
-            )
-        )
+        b.records.append(_file_record(item, "loaded", moved_to=dst))
         assert item.entity is not None
         buffer = buffered.setdefault(item.entity, [])
         if buffer and not held and sum(i.rows for i in buffer) + item.rows > chunk_rows:
@@ -174,6 +139,30 @@ def bronze(state: RunState) -> BronzeResult:
             _flush_bronze(state, entity, items, keep=whole)
         fault_point(f"after_bronze:{entity}")
     return b
+
+
+def _file_record(
+    item: Intake,
+    status: str,
+    reasons: list[str] | None = None,
+    detail: str = "",
+    moved_to: str = "",
+    rows: int | None = None,
+) -> ops.FileRecord:
+    """The `_ops.files` row of a file read (its rows: as read, unless given)."""
+    f = item.landed
+    return ops.FileRecord(
+        item.sha256,
+        f.relative,
+        item.entity,
+        item.format,
+        f.size,
+        item.rows if rows is None else rows,
+        status,
+        reasons or [],
+        detail,
+        moved_to,
+    )
 
 
 def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> None:
