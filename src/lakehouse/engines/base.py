@@ -14,6 +14,7 @@ from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
+    from lakehouse.gold.refresh import GiveWay
     from lakehouse.ingest.intake import Intake
 
 #: A run's rows from the readers: an Arrow table read on the driver, or a frame the engine
@@ -133,8 +134,10 @@ class Engine(Protocol):
         settings: GoldSettings | None = None,
         *,
         refresh_all: bool = False,
+        give_way: GiveWay | None = None,
     ) -> dict[str, int]:
-        """Recompute gold for what changed in silver since the last build; versions written."""
+        """Recompute gold for what changed in silver since the last build; versions written.
+        With `give_way`, it may leave budget models for waiting work (`GiveWay.left`)."""
         ...
 
     def close(self) -> None: ...

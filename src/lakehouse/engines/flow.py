@@ -52,6 +52,7 @@ from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
+    from lakehouse.gold.refresh import GiveWay
 
 
 def bronze_app_id(sha: str) -> str:
@@ -276,10 +277,13 @@ class FlowEngine:
         settings: GoldSettings | None = None,
         *,
         refresh_all: bool = False,
+        give_way: GiveWay | None = None,
     ) -> dict[str, int]:
         """Refresh gold for what changed in silver since the last build; versions written
         (`lakehouse.engines.gold_step`)."""
-        return gold_step.refresh(self, run_id, now, settings, refresh_all=refresh_all)
+        return gold_step.refresh(
+            self, run_id, now, settings, refresh_all=refresh_all, give_way=give_way
+        )
 
 
 @contextmanager

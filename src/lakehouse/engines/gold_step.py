@@ -17,6 +17,7 @@ from lakehouse.store.delta import CommitInfo
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings
     from lakehouse.engines.flow import FlowEngine
+    from lakehouse.gold.refresh import GiveWay
     from lakehouse.gold.session import GoldWrite
 
 
@@ -27,13 +28,15 @@ def refresh(
     settings: GoldSettings | None = None,
     *,
     refresh_all: bool = False,
+    give_way: GiveWay | None = None,
 ) -> dict[str, int]:
     """Refresh gold on `engine` for what changed in silver since the last build; versions
     written (and each table's rows in `engine.gold_rows`).
 
     Every-run models are refreshed for those changes; budget models only once their
     staleness budget (`settings`) is spent, or all of them with `refresh_all`
-    (`lakehouse.gold.freshness`)."""
+    (`lakehouse.gold.freshness`). With `give_way`, the budget models it leaves for waiting
+    work are recorded as deferred, as if their budget were not spent yet."""
     from lakehouse.config.settings import GoldSettings
     from lakehouse.gold import get_model, refresh_gold
     from lakehouse.gold.builds import (
@@ -79,6 +82,7 @@ def refresh(
         timings=computed,
         overrides={**rebuilt, **plan.overrides},
         before=before or None,
+        give_way=give_way,
     )
 
     def write(w: GoldWrite[Any]) -> None:
@@ -110,12 +114,14 @@ def refresh(
             a.forget(a.sources[f"silver.{entity}"])
         for relation in before.values():
             a.forget(relation)
-    record_build(engine.root, todo, run_id, now, len(versions), plan.deferred)
+    left = give_way.left if give_way is not None else []
+    record_build(engine.root, todo, run_id, now, len(versions), plan.deferred | set(left))
     event(
         "gold_refreshed",
         run_id=run_id,
         touched=touched,
         deferred=sorted(plan.deferred),
+        gave_way=left,
         compute_s=_slowest_first(computed),
         write_s=_slowest_first(written),
     )

@@ -10,13 +10,16 @@ The result is a stream of `GoldWrite`, one per refreshed model as soon as it is 
 whole table (``overwrite``) or the rows that replace every row matching ``predicate``
 (``replace``). Writing them is the engine's job; applying them to the previous full build gives
 exactly a full rebuild. A run killed between two writes leaves the build unrecorded, and the
-next run refreshes the same models again (each write is idempotent).
+next run refreshes the same models again (each write is idempotent). A refresh given a `GiveWay`
+stops between two budget models when other work is waiting (a watcher's next drop), and says
+which it left behind.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Generator, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlglot import exp
@@ -41,6 +44,21 @@ REBUILD_SHARE = 0.5
 #: writers parse the predicate, and delta-rs overflows its stack on tens of thousands of values.
 MAX_PREDICATE_KEYS = 2_000
 ReadGold = Callable[[str], Any]  # a model's stored table in the session's result type, or None
+
+
+@dataclass
+class GiveWay:
+    """Lets a refresh stop between budget models for work that is waiting: a watcher's next
+    drop must not queue behind global analyses that may lag by their staleness budget anyway.
+
+    `waiting()` is asked before each budget model after the first one the refresh takes up, so
+    every refresh takes at least one due model up and a stream of drops cannot starve them.
+    Every-run models come first (`freshest_first`) and are never left. `left` receives the
+    models the refresh stopped before: the caller records them as deferred (still behind, still
+    due), and the next refresh takes them up."""
+
+    waiting: Callable[[], bool]
+    left: list[str] = field(default_factory=list)
 
 
 def _registered(name: str) -> str:
@@ -73,6 +91,7 @@ def refresh_gold(
     timings: dict[str, float] | None = None,
     overrides: Mapping[str, Override] | None = None,
     before: Mapping[str, str] | None = None,
+    give_way: GiveWay | None = None,
 ) -> Generator[GoldWrite[R], None, None]:
     """Refresh every gold model for `touched`, yielding each model's writes once it is computed.
 
@@ -90,6 +109,7 @@ def refresh_gold(
     `before` names the session's relations holding the silver tables as the stored gold tables
     read them (``{"silver.order_items": ...}``): an additive model adds the touched dates' rows
     from now and subtracts theirs from then; without it, additive models are rebuilt.
+    `give_way`: stop between budget models when it says other work is waiting (`GiveWay`).
     """
     s = cast("GoldSession[R]", session if hasattr(session, "compute") else DuckDBSession(session))
     zone = s.time_zone()
@@ -113,7 +133,7 @@ def refresh_gold(
         catalog = int(s.scalar(f"SELECT COUNT(*) FROM {products}"))
         if len(touched.products) >= REBUILD_SHARE * catalog:  # filtering would cost more
             plans = {**plans, **{n: RefreshPlan(plans[n].model, "overwrite") for n in by_product}}
-    return _refreshed(s, touched, models, plans, read_gold, timings, before)
+    return _refreshed(s, touched, models, plans, read_gold, timings, before, give_way)
 
 
 def _refreshed(
@@ -124,6 +144,7 @@ def _refreshed(
     read_gold: ReadGold | None,
     timings: dict[str, float] | None,
     before: Mapping[str, str] | None,
+    give_way: GiveWay | None,
 ) -> Generator[GoldWrite[R], None, None]:
     needed = {dep for m in models if plans[m.name].mode != "skip" for dep in m.depends_on}
     shared = _shared_ephemeral(models, plans)
@@ -157,13 +178,21 @@ def _refreshed(
         clock = now
 
     key_tables = _register_keys(s, registered, touched)
+    if give_way is not None:
+        give_way.left = []
+    budget_taken = False  # a budget model was taken up: the next one may give way
     try:
         for name in shared:  # stored compactly, and spilled past the memory limit
             registered[name] = _registered(name)
             s.temp_table(registered[name], sql_of(name, {}))
             lap(name)
-        for model in models:
+        for n, model in enumerate(models):
             plan = plans[model.name]
+            if model.freshness == "budget" and plan.mode != "skip":
+                if give_way is not None and budget_taken and give_way.waiting():
+                    give_way.left = [m.name for m in models[n:] if plans[m.name].mode != "skip"]
+                    return
+                budget_taken = True
             full: R | None = None
             many = len(plan.key_values) > MAX_PREDICATE_KEYS
             if plan.mode == "overwrite":

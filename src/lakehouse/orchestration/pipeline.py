@@ -15,7 +15,7 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -158,6 +158,7 @@ def run(
     refused: Mapping[str, str] | None = None,
     run_id: str | None = None,
     refresh: GoldRefresh = "due",
+    gold_gives_way: Callable[[], bool] | None = None,
 ) -> RunSummary:
     """Process every file in landing/ (or only `files`, relative to landing/).
 
@@ -168,7 +169,9 @@ def run(
     refused (`copy_sources`), recorded by this run as rejected; `run_id`: the run's id, given by
     the caller (a Step Functions execution name; default a new one), checked by `check_run_id`.
     `refresh`: "due" refreshes the budget gold models whose staleness budget is spent, "all"
-    every one that is behind (`lakehouse.gold.freshness`).
+    every one that is behind (`lakehouse.gold.freshness`). `gold_gives_way`: asked between
+    budget gold models; when it says other work waits, the rest stay behind for the next
+    refresh (`lakehouse.gold.refresh.GiveWay`; `watch` asks whether another drop has landed).
     A run id already in `_ops.runs` (a retried attempt) names this attempt too: its row is
     replaced, and the Delta history keeps every attempt's commits under that id.
     """
@@ -222,6 +225,7 @@ def run(
             lock=lock,
             delivery_refused=refused or {},
             refresh_all=refresh == "all",
+            gold_gives_way=gold_gives_way,
         )
         state.lineage = _lineage_emitter(state)
         if state.lineage is not None:

@@ -91,9 +91,10 @@ class GoldResult:
 
     tables_written: int = 0
     rows_written: Mapping[str, int] = field(default_factory=dict)  # "gold.<model>" -> rows
+    gave_way: tuple[str, ...] = ()  # budget models left for waiting work (`GiveWay`)
 
     def to_output(self) -> dict[str, Any]:
-        return {"tables_written": self.tables_written}
+        return {"tables_written": self.tables_written, "gave_way": list(self.gave_way)}
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,8 @@ class RunState:
     # files the delivery refused (`copy_sources`), never copied in: name -> why
     delivery_refused: Mapping[str, str] = field(default_factory=dict)
     refresh_all: bool = False  # gold: rebuild every budget model that is behind, now
+    # gold: stop between budget models while this says other work waits (`watch`'s next drop)
+    gold_gives_way: Callable[[], bool] | None = None
     progress: Progress | None = None
     lock: RunLock | None = None
     lineage: Emitter | None = None  # OpenLineage events of this run (None: not sent)

@@ -259,11 +259,19 @@ def gold(state: RunState) -> GoldResult:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
     so a run killed before this step is caught up by the next one); budget models once their
     staleness budget is spent (`lakehouse.gold.freshness`)."""
+    from lakehouse.gold.refresh import GiveWay
+
     engine = state.engine()
+    give_way = None if state.gold_gives_way is None else GiveWay(state.gold_gives_way)
     versions = engine.refresh_gold(
-        state.run_id, state.now, state.settings.gold, refresh_all=state.refresh_all
+        state.run_id,
+        state.now,
+        state.settings.gold,
+        refresh_all=state.refresh_all,
+        give_way=give_way,
     )
-    result = GoldResult(len(versions), dict(engine.gold_rows))
+    left = tuple(give_way.left) if give_way is not None else ()
+    result = GoldResult(len(versions), dict(engine.gold_rows), left)
     with state._lock:
         state.versions.update(versions)
         state.results.gold = result

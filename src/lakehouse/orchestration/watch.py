@@ -12,7 +12,9 @@ fallback; s3:// roots are polled. Every run takes the root's lock, so several wa
 taken over by the next one, which re-processes whatever is still in landing/ (idempotently).
 Between runs, freshness is checked every `idle_check_seconds`, so a silent shop raises an alert,
 and a gold model whose staleness budget is spent is refreshed by a run of no files (only while
-no file is ready or settling: a drop is never queued behind it).
+no file is ready or settling). A drop that lands while a run refreshes such models is not queued
+behind them: the refresh stops at the next model, once it has taken one up, and leaves the rest
+due for the next idle moment (`lakehouse.gold.refresh.GiveWay`).
 """
 
 from __future__ import annotations
@@ -68,8 +70,8 @@ class Watcher:
         self._gold_known = False
 
     # --- looking at landing/ ---------------------------------------------------------
-    def scan(self) -> tuple[list[str], int]:
-        """(complete files, files still settling), updating what was seen."""
+    def _landed(self) -> tuple[dict[str, tuple[int, int]], set[str]]:
+        """(delivery files in landing/ -> (size, mtime), folders held by a marker)."""
         try:
             files = list(self.root.walk_files("landing"))
         except FileNotFoundError:
@@ -84,6 +86,11 @@ class Watcher:
             if not is_delivery(f.relative):
                 continue
             current[f.relative] = (f.size, f.mtime_ns)
+        return current, held
+
+    def scan(self) -> tuple[list[str], int]:
+        """(complete files, files still settling), updating what was seen."""
+        current, held = self._landed()
         ready, settling = [], 0
         seen: dict[str, _Seen] = {}
         for rel, (size, mtime) in sorted(current.items()):
@@ -155,6 +162,7 @@ class Watcher:
                 files=batch,
                 settings=self.settings,
                 lock=lock,
+                gold_gives_way=lambda: self._another_drop(batch),
             )
         except Exception as exc:
             self._failures += 1
@@ -173,6 +181,13 @@ class Watcher:
         if self.on_run is not None:
             self.on_run(summary)
         return summary
+
+    def _another_drop(self, batch: list[str]) -> bool:
+        """Whether a file other than the run's own has landed (complete or still settling, not
+        held back): the run's budget gold models then give way to it
+        (`lakehouse.gold.refresh.GiveWay`), one listing of landing/ between two models."""
+        current, held = self._landed()
+        return any(rel not in batch and not _held(rel, held) for rel in current)
 
     def _idle_check(self, t: float) -> None:
         every = self.settings.watch.idle_check_seconds

@@ -1,0 +1,148 @@
+"""A drop is not queued behind the budget gold models: a refresh that has taken one of them up
+gives way to waiting work before the next, and leaves the rest due; nothing is lost, and no
+staleness alert opens for the models it left."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lakehouse import Lakehouse
+from lakehouse.gold.refresh import freshest_first
+from lakehouse.orchestration import pipeline
+from lakehouse.store import ops
+from test_gold_freshness import BUDGET, T0, days, deferred, full_load, versions
+from test_gold_pipeline import assert_gold_equal
+from test_watch import drop, wait_for
+
+__all__ = ["days"]  # the module's fixture, used here
+
+#: budget models in the order a refresh takes them up
+IN_ORDER = [m.name for m in freshest_first() if m.freshness == "budget"]
+
+
+def behind_lake(root: Path, days: tuple[list[Path], list[Path]]) -> tuple[Lakehouse, Path]:
+    """Every day but the last at T0, then the last day's orders and half its lines at T0 + 5
+    min: the budget models are behind (deferred), due 15 min after T0. Returns a file of the
+    other half of the lines, not loaded."""
+    orders = next(p for p in days[1] if p.name.startswith("orders"))
+    lines = next(p for p in days[1] if p.name.startswith("order_items"))
+    header, *rows = lines.read_text().splitlines()
+    halves = root.parent / "halves"
+    halves.mkdir()
+    first, second = halves / "order_items_first.csv", halves / "order_items_second.csv"
+    first.write_text("\n".join([header, *rows[: len(rows) // 2]]) + "\n")
+    second.write_text("\n".join([header, *rows[len(rows) // 2 :]]) + "\n")
+    lh = Lakehouse(root)
+    lh.run(days[0], now=T0)
+    lh.run([orders, first], now=T0 + dt.timedelta(minutes=5))
+    assert deferred(lh)[-1] == BUDGET
+    return lh, second
+
+
+def staleness_alerts(lh: Lakehouse) -> list[str]:
+    return sorted(a["subject"] for a in ops.read_alerts(lh.root) if a["rule"] == "gold_staleness")
+
+
+def test_a_refresh_gives_way_after_one_budget_model_and_the_next_takes_the_rest(
+    days: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    lh, lines = behind_lake(tmp_path / "lake", days)
+    lh.run([lines], now=T0 + dt.timedelta(minutes=6))
+    before = versions(lh)
+    asked: list[bool] = []
+
+    def waiting() -> bool:
+        asked.append(True)
+        return True
+
+    later = T0 + dt.timedelta(days=1)  # every budget is spent
+    summary = pipeline.run(lh.root, files=[], now=later, gold_gives_way=waiting)
+    assert summary.status == "SUCCEEDED"
+    after = versions(lh)
+    taken = {n.removeprefix("gold.") for n in after if after[n] > before[n]}
+    assert taken == {IN_ORDER[0]}  # one model taken up, then asked once before the next
+    assert asked == [True]
+    assert deferred(lh)[-1] == sorted(IN_ORDER[1:])  # the rest: still behind, still due
+    assert staleness_alerts(lh) == []  # a day past their budget, but left for waiting work
+
+    pipeline.run(lh.root, files=[], now=later + dt.timedelta(minutes=1))  # takes the rest up
+    assert deferred(lh)[-1] == []
+    assert_gold_equal(lh, full_load(tmp_path, days))
+
+
+def test_a_refresh_with_no_waiting_work_takes_every_due_model_up(
+    days: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    lh, _ = behind_lake(tmp_path / "lake", days)
+    asked: list[bool] = []
+
+    def waiting() -> bool:
+        asked.append(False)
+        return False
+
+    pipeline.run(lh.root, files=[], now=T0 + dt.timedelta(days=1), gold_gives_way=waiting)
+    assert deferred(lh)[-1] == []
+    assert len(asked) == len(IN_ORDER) - 1  # asked before each budget model but the first
+
+
+def stopped(pid: int) -> bool:
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().rsplit(")", 1)[1].split()[0] == "T"
+
+
+@pytest.mark.slow
+def test_a_drop_landing_during_a_budget_refresh_is_not_queued_behind_it(
+    days: tuple[list[Path], list[Path]], tmp_path: Path
+) -> None:
+    """`lakehouse watch` finds the budget models due (the wall clock is days past T0) and
+    refreshes them with a run of no files. It is stopped (SIGSTOP) once the first one is
+    written; a file lands; it goes on. The refresh stops there, the drop's run comes next, and
+    the models left are taken up after it: the gold tables end equal to a full load's."""
+    root = tmp_path / "lake"
+    lh, lines = behind_lake(root, days)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
+    env.update(
+        LAKEHOUSE__WATCH__POLL_SECONDS="0.1",
+        LAKEHOUSE__WATCH__BATCH_WINDOW_SECONDS="0.3",
+        LAKEHOUSE_PAUSE=f"gold_written:{IN_ORDER[0]}",
+    )
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "lakehouse", "watch", "--root", str(root)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: stopped(watcher.pid), 60, "the first budget model's write")
+        drop(lines, root / "landing")
+
+        def caught_up() -> bool:
+            if stopped(watcher.pid):  # the model written again by a later run: go on
+                watcher.send_signal(signal.SIGCONT)
+            loaded = lh.sql("SELECT count(*) AS n FROM _ops.runs WHERE status = 'SUCCEEDED'")
+            return loaded.to_pylist() == [{"n": 4}]
+
+        watcher.send_signal(signal.SIGCONT)
+        wait_for(caught_up, 90, "the refresh's run and the drop's")
+    finally:
+        watcher.send_signal(signal.SIGCONT)
+        watcher.send_signal(signal.SIGTERM)
+        _, err = watcher.communicate(timeout=30)
+    assert watcher.returncode == 0, err
+    builds = deferred(lh)
+    # T0; T0 + 5 min; the refresh that gave way: the first model written, the second computed
+    # meanwhile (one write at a time, beside the next compute), then the drop had landed; the
+    # drop's run: its every-run models, then the models left (due, and no other drop waits)
+    assert builds[2:] == [sorted(IN_ORDER[2:]), []], err
+    runs = lh.sql("SELECT files FROM _ops.runs ORDER BY started_at").to_pylist()
+    assert [r["files"] or [] for r in runs][2:] == [[], [lines.name]]
+    assert staleness_alerts(lh) == []
+    assert_gold_equal(lh, full_load(tmp_path, days))
