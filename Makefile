@@ -90,6 +90,7 @@ bench: bench-small
 	$(PY) benchmarks/bench_floor.py --items 10000000 --repeat 1
 	$(PY) benchmarks/bench_freshness.py --items 10000000 --repeat 3
 	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5
+	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5 --during-budget-refresh
 	$(PY) benchmarks/bench_engines.py --items 1000000
 	$(PY) benchmarks/bench_gold.py
 	$(PY) benchmarks/bench_maintenance.py

@@ -111,11 +111,15 @@ def test_bench_small_run_reports_one_day_s_rows_and_its_fixed_cost(tmp_path: Pat
     assert result["fixed_s"] == pytest.approx(wall["cli"] - wall["rows"], abs=0.002)
 
 
-def test_bench_watch_sees_each_drop_in_silver_before_gold(tmp_path: Path) -> None:
-    result = _bench("bench_watch.py", "--drops", "2", "--rows", "500", tmp_path=tmp_path)
+@pytest.mark.parametrize("busy", [False, True], ids=["quiet", "during_budget_refresh"])
+def test_bench_watch_sees_each_drop_in_silver_before_gold(tmp_path: Path, busy: bool) -> None:
+    mode = ["--during-budget-refresh"] if busy else []
+    result = _bench("bench_watch.py", "--drops", "2", "--rows", "500", *mode, tmp_path=tmp_path)
+    assert result["during_budget_refresh"] is busy
     assert len(result["silver_all_s"]) == len(result["gold_all_s"]) == 2
-    for silver, gold in zip(result["silver_all_s"], result["gold_all_s"], strict=True):
-        assert 0 < silver <= gold
+    seconds = (result[f"{n}_all_s"] for n in ("silver", "gold", "gold_build"))
+    for silver, gold, built in zip(*seconds, strict=True):
+        assert 0 < silver <= gold <= built
 
 
 def test_bench_lab_ingest_reports_the_lab_rows(tmp_path: Path) -> None:
