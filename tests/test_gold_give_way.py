@@ -92,6 +92,31 @@ def test_a_refresh_with_no_waiting_work_takes_every_due_model_up(
     assert len(asked) == len(IN_ORDER) - 1  # asked before each budget model but the first
 
 
+def test_a_watcher_whose_listing_fails_mid_run_goes_on_with_the_refresh(
+    days: tuple[list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The look that starts the refresh lists landing/; every later listing fails (a storage
+    outage): asking whether a drop waits says no, and the run takes every due model up."""
+    from lakehouse.config.settings import Settings
+    from lakehouse.orchestration.watch import Watcher
+
+    lh, _ = behind_lake(tmp_path / "lake", days)
+    listings: list[bool] = []
+    landed = Watcher._landed
+
+    def flaky(self: Watcher) -> tuple[dict[str, tuple[int, int]], set[str]]:
+        listings.append(True)
+        if len(listings) > 1:
+            raise OSError("listing landing/ failed")
+        return landed(self)
+
+    monkeypatch.setattr(Watcher, "_landed", flaky)
+    summary = Watcher(lh.root, Settings(notifiers=())).step()
+    assert summary is not None and summary.status == "SUCCEEDED"
+    assert len(listings) == len(IN_ORDER)  # the look, then one before each model but the first
+    assert deferred(lh)[-1] == []
+
+
 def stopped(pid: int) -> bool:
     with open(f"/proc/{pid}/stat") as f:
         return f.read().rsplit(")", 1)[1].split()[0] == "T"

@@ -185,8 +185,13 @@ class Watcher:
     def _another_drop(self, batch: list[str]) -> bool:
         """Whether a file other than the run's own has landed (complete or still settling, not
         held back): the run's budget gold models then give way to it
-        (`lakehouse.gold.refresh.GiveWay`), one listing of landing/ between two models."""
-        current, held = self._landed()
+        (`lakehouse.gold.refresh.GiveWay`), one listing of landing/ between two models. A
+        listing that fails says no: the refresh goes on rather than the run failing."""
+        try:
+            current, held = self._landed()
+        except Exception as exc:
+            event("watch_listing_failed", error=f"{type(exc).__name__}: {exc}")
+            return False
         return any(rel not in batch and not _held(rel, held) for rel in current)
 
     def _idle_check(self, t: float) -> None:
