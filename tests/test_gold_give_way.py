@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -27,23 +28,37 @@ __all__ = ["days"]  # the module's fixture, used here
 IN_ORDER = [m.name for m in freshest_first() if m.freshness == "budget"]
 
 
-def behind_lake(root: Path, days: tuple[list[Path], list[Path]]) -> tuple[Lakehouse, Path]:
-    """Every day but the last at T0, then the last day's orders and half its lines at T0 + 5
-    min: the budget models are behind (deferred), due 15 min after T0. Returns a file of the
-    other half of the lines, not loaded."""
+@pytest.fixture(scope="module")
+def behind(tmp_path_factory: pytest.TempPathFactory, days: tuple[list[Path], list[Path]]) -> Path:
+    """A lakehouse of every day but the last at T0, then the last day's orders and half its
+    lines at T0 + 5 min: the budget models are behind (deferred), due 15 min after T0. Beside
+    it, `order_items_second.csv`: the other half of the lines, not loaded."""
+    base = tmp_path_factory.mktemp("behind")
     orders = next(p for p in days[1] if p.name.startswith("orders"))
     lines = next(p for p in days[1] if p.name.startswith("order_items"))
     header, *rows = lines.read_text().splitlines()
-    halves = root.parent / "halves"
-    halves.mkdir()
-    first, second = halves / "order_items_first.csv", halves / "order_items_second.csv"
+    first, second = base / "order_items_first.csv", base / "order_items_second.csv"
     first.write_text("\n".join([header, *rows[: len(rows) // 2]]) + "\n")
     second.write_text("\n".join([header, *rows[len(rows) // 2 :]]) + "\n")
-    lh = Lakehouse(root)
+    lh = Lakehouse(base / "lake")
     lh.run(days[0], now=T0)
     lh.run([orders, first], now=T0 + dt.timedelta(minutes=5))
     assert deferred(lh)[-1] == BUDGET
-    return lh, second
+    return base
+
+
+@pytest.fixture(scope="module")
+def full(
+    tmp_path_factory: pytest.TempPathFactory, days: tuple[list[Path], list[Path]]
+) -> Lakehouse:
+    """Every day in one run: the gold tables every test here must end with."""
+    return full_load(tmp_path_factory.mktemp("full"), days)
+
+
+def behind_lake(behind: Path, tmp_path: Path) -> tuple[Lakehouse, Path]:
+    """A copy of the `behind` lakehouse of its own, and the lines not loaded."""
+    shutil.copytree(behind / "lake", tmp_path / "lake")
+    return Lakehouse(tmp_path / "lake"), behind / "order_items_second.csv"
 
 
 def staleness_alerts(lh: Lakehouse) -> list[str]:
@@ -51,9 +66,9 @@ def staleness_alerts(lh: Lakehouse) -> list[str]:
 
 
 def test_a_refresh_gives_way_after_one_budget_model_and_the_next_takes_the_rest(
-    days: tuple[list[Path], list[Path]], tmp_path: Path
+    behind: Path, full: Lakehouse, tmp_path: Path
 ) -> None:
-    lh, lines = behind_lake(tmp_path / "lake", days)
+    lh, lines = behind_lake(behind, tmp_path)
     lh.run([lines], now=T0 + dt.timedelta(minutes=6))
     before = versions(lh)
     asked: list[bool] = []
@@ -74,13 +89,13 @@ def test_a_refresh_gives_way_after_one_budget_model_and_the_next_takes_the_rest(
 
     pipeline.run(lh.root, files=[], now=later + dt.timedelta(minutes=1))  # takes the rest up
     assert deferred(lh)[-1] == []
-    assert_gold_equal(lh, full_load(tmp_path, days))
+    assert_gold_equal(lh, full)
 
 
 def test_a_refresh_with_no_waiting_work_takes_every_due_model_up(
-    days: tuple[list[Path], list[Path]], tmp_path: Path
+    behind: Path, tmp_path: Path
 ) -> None:
-    lh, _ = behind_lake(tmp_path / "lake", days)
+    lh, _ = behind_lake(behind, tmp_path)
     asked: list[bool] = []
 
     def waiting() -> bool:
@@ -93,14 +108,14 @@ def test_a_refresh_with_no_waiting_work_takes_every_due_model_up(
 
 
 def test_a_watcher_whose_listing_fails_mid_run_goes_on_with_the_refresh(
-    days: tuple[list[Path], list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    behind: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The look that starts the refresh lists landing/; every later listing fails (a storage
     outage): asking whether a drop waits says no, and the run takes every due model up."""
     from lakehouse.config.settings import Settings
     from lakehouse.orchestration.watch import Watcher
 
-    lh, _ = behind_lake(tmp_path / "lake", days)
+    lh, _ = behind_lake(behind, tmp_path)
     listings: list[bool] = []
     landed = Watcher._landed
 
@@ -124,14 +139,14 @@ def stopped(pid: int) -> bool:
 
 @pytest.mark.slow
 def test_a_drop_landing_during_a_budget_refresh_is_not_queued_behind_it(
-    days: tuple[list[Path], list[Path]], tmp_path: Path
+    behind: Path, full: Lakehouse, tmp_path: Path
 ) -> None:
     """`lakehouse watch` finds the budget models due (the wall clock is days past T0) and
     refreshes them with a run of no files. It is stopped (SIGSTOP) once the first one is
     written; a file lands; it goes on. The refresh stops there, the drop's run comes next, and
     the models left are taken up after it: the gold tables end equal to a full load's."""
+    lh, lines = behind_lake(behind, tmp_path)
     root = tmp_path / "lake"
-    lh, lines = behind_lake(root, days)
     env = {k: v for k, v in os.environ.items() if not k.startswith("LAKEHOUSE_")}
     env.update(
         LAKEHOUSE__WATCH__POLL_SECONDS="0.1",
@@ -170,4 +185,4 @@ def test_a_drop_landing_during_a_budget_refresh_is_not_queued_behind_it(
     runs = lh.sql("SELECT files FROM _ops.runs ORDER BY started_at").to_pylist()
     assert [r["files"] or [] for r in runs][2:] == [[], [lines.name]]
     assert staleness_alerts(lh) == []
-    assert_gold_equal(lh, full_load(tmp_path, days))
+    assert_gold_equal(lh, full)
