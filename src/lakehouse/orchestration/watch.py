@@ -14,7 +14,7 @@ Between runs, freshness is checked every `idle_check_seconds`, so a silent shop 
 and a gold model whose staleness budget is spent is refreshed by a run of no files (only while
 no file is ready or settling). A drop that lands while a run refreshes such models is not queued
 behind them: the refresh stops at the next model, once it has taken one up, and leaves the rest
-due for the next idle moment (`lakehouse.gold.refresh.GiveWay`).
+due for the next refresh, the drop's run (`lakehouse.gold.refresh.GiveWay`).
 """
 
 from __future__ import annotations
