@@ -1,6 +1,7 @@
 """Read a JSON lines file (one object per line) into one batch of text: Arrow's reader when it
-keeps every value exactly, a line-by-line reader otherwise; a key named twice in one object
-rejects the file."""
+keeps every value exactly (its integer columns marked as written from typed values,
+`Batch.canonical`, as a Parquet file's are), a line-by-line reader otherwise; a key named twice
+in one object rejects the file."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from lakehouse.config.settings import IntakeSettings
 from lakehouse.ingest.batch import (
     ROW,
     Batch,
+    canonical_kind,
     check_header,
     check_width,
     exact_float_text,
@@ -52,7 +54,10 @@ def read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
     header = table.column_names
     check_header(header, "keys", limits)
     arrays = [to_text(col) for col in table.columns]
-    return [Batch("", 0, header, text_table(header, arrays, 1))]
+    # JSON numbers Arrow read as integers are typed values, as a Parquet file's are
+    kinds = zip(header, map(canonical_kind, table.columns), strict=True)
+    canonical = {normalise_header(name): kind for name, kind in kinds if kind}
+    return [Batch("", 0, header, text_table(header, arrays, 1), canonical)]
 
 
 def _may_be_rounded(col: pa.ChunkedArray) -> bool:
