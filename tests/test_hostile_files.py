@@ -273,6 +273,10 @@ def test_a_json_object_naming_a_key_twice_rejects_the_file() -> None:
     assert rejected("products.jsonl", nested) == (
         "ValueError: line 1: key 'c' appears twice in one object"
     )
+    escaped = b'{"product_id": "1", "product_\\u0069d": "2"}\n'  # the same key, spelled apart
+    assert rejected("products.jsonl", escaped) == (
+        "ValueError: line 1: key 'product_id' appears twice in one object"
+    )
 
 
 def test_a_csv_with_a_trailing_comma_on_every_line_is_read() -> None:

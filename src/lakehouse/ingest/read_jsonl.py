@@ -1,7 +1,8 @@
 """Read a JSON lines file (one object per line) into one batch of text: Arrow's reader when it
 keeps every value exactly (its integer columns marked as written from typed values,
 `Batch.canonical`, as a Parquet file's are), a line-by-line reader otherwise; a key named twice
-in one object rejects the file."""
+in one object rejects the file (Arrow's reader refuses it, at any depth; the line-by-line reader
+checks it first)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,6 @@ def read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     lines = data.splitlines()
-    _no_repeated_keys(lines)
     if any(not line.strip() for line in lines) or not lines:
         return _read_jsonl_slow(lines, limits)
     try:
@@ -101,6 +101,7 @@ def _no_repeated_keys(lines: list[bytes]) -> None:
 
 
 def _read_jsonl_slow(lines: list[bytes], limits: IntakeSettings) -> list[Batch]:
+    _no_repeated_keys(lines)  # Arrow's reader refuses a key named twice; `json` keeps the last
     records: list[tuple[int, dict[str, object]]] = []
     header: dict[str, None] = {}
     for number, line in enumerate(lines, start=1):
