@@ -145,3 +145,14 @@ def to_text(col: pa.ChunkedArray) -> pa.Array:
     else:
         text = arr.cast(pa.string())
     return pc.fill_null(text, "")
+
+
+def typed_batch(table: pa.Table) -> Batch:
+    """A table a typed source (Parquet, JSON lines read by Arrow) gave, as one batch of text
+    (1-based row numbers), its integer and decimal columns marked as written from typed values
+    (`canonical_kind`)."""
+    header = table.column_names
+    arrays = [to_text(col) for col in table.columns]
+    kinds = zip(header, map(canonical_kind, table.columns), strict=True)
+    canonical = {normalise_header(name): kind for name, kind in kinds if kind}
+    return Batch("", 0, header, text_table(header, arrays, 1), canonical)

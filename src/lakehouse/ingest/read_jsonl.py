@@ -18,13 +18,11 @@ from lakehouse.config.settings import IntakeSettings
 from lakehouse.ingest.batch import (
     ROW,
     Batch,
-    canonical_kind,
     check_header,
     check_width,
     exact_float_text,
     normalise_header,
-    text_table,
-    to_text,
+    typed_batch,
 )
 
 
@@ -51,13 +49,8 @@ def read_jsonl(data: bytes, limits: IntakeSettings) -> list[Batch]:
         or any(_may_be_rounded(col) for col in table.columns)
     ):
         return _read_jsonl_slow(lines, limits)
-    header = table.column_names
-    check_header(header, "keys", limits)
-    arrays = [to_text(col) for col in table.columns]
-    # JSON numbers Arrow read as integers are typed values, as a Parquet file's are
-    kinds = zip(header, map(canonical_kind, table.columns), strict=True)
-    canonical = {normalise_header(name): kind for name, kind in kinds if kind}
-    return [Batch("", 0, header, text_table(header, arrays, 1), canonical)]
+    check_header(table.column_names, "keys", limits)
+    return [typed_batch(table)]  # JSON numbers Arrow read as integers are typed values
 
 
 def _may_be_rounded(col: pa.ChunkedArray) -> bool:
