@@ -8,6 +8,7 @@ too many digits for a bigint, scales that are not the column's, exponents, nulls
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,16 @@ def as_csv(table: pa.Table) -> str:
     return "\n".join(lines) + "\n"
 
 
+def as_jsonl(table: pa.Table) -> str:
+    """One JSON object per row: integers as JSON numbers, decimals and times as strings."""
+
+    def value(v: Any) -> Any:
+        return v if v is None or isinstance(v, int) else str(v)
+
+    rows = ({k: value(v) for k, v in row.items()} for row in table.to_pylist())
+    return "".join(json.dumps(r) + "\n" for r in rows)
+
+
 def outcome(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(silver rows, quarantined rows), without lineage, by order_id."""
 
@@ -83,19 +94,24 @@ def outcome(root: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return rows("silver"), rows("quarantine")
 
 
-def deliver(tmp_path: Path, name: str, table: pa.Table) -> tuple[Any, ...]:
-    """The table as a Parquet file into one lakehouse and as a CSV file into another."""
-    parquet, csv = tmp_path / name / "in_parquet", tmp_path / name / "in_csv"
-    parquet.mkdir(parents=True)
+def deliver(tmp_path: Path, name: str, table: pa.Table, typed: str = "parquet") -> tuple[Any, ...]:
+    """The table as a typed file (Parquet, or JSON lines: `as_jsonl`) into one lakehouse and as
+    a CSV file into another: (their outcomes, the typed file's column marks)."""
+    source, csv = tmp_path / name / f"in_{typed}", tmp_path / name / "in_csv"
+    source.mkdir(parents=True)
     csv.mkdir(parents=True)
-    pq.write_table(table, parquet / "orders.parquet")
+    path = source / f"orders.{typed}"
+    if typed == "parquet":
+        pq.write_table(table, path)
+    else:
+        path.write_text(as_jsonl(table))
     (csv / "orders.csv").write_text(as_csv(table))
-    Lakehouse(tmp_path / name / "from_parquet").run([parquet], now=NOW)
+    Lakehouse(tmp_path / name / f"from_{typed}").run([source], now=NOW)
     Lakehouse(tmp_path / name / "from_csv").run([csv], now=NOW)
     return (
-        outcome(tmp_path / name / "from_parquet"),
+        outcome(tmp_path / name / f"from_{typed}"),
         outcome(tmp_path / name / "from_csv"),
-        read_file("orders.parquet", (parquet / "orders.parquet").read_bytes())[0].canonical,
+        read_file(path.name, path.read_bytes())[0].canonical,
     )
 
 
@@ -158,17 +174,6 @@ def test_values_or_types_the_shortcut_cannot_vouch_for_are_checked_as_text(
     }
 
 
-def as_jsonl(table: pa.Table) -> str:
-    """One JSON object per row: integers as JSON numbers, decimals and times as strings."""
-    import json
-
-    def value(v: Any) -> Any:
-        return v if v is None or isinstance(v, int) else str(v)
-
-    rows = ({k: value(v) for k, v in row.items()} for row in table.to_pylist())
-    return "".join(json.dumps(r) + "\n" for r in rows)
-
-
 def test_json_numbers_read_as_integers_take_the_shortcut_to_the_csv_outcome(
     tmp_path: Path,
 ) -> None:
@@ -181,17 +186,9 @@ def test_json_numbers_read_as_integers_take_the_shortcut_to_the_csv_outcome(
     }
     for name, (rows, kinds) in cases.items():
         table = orders_table(pa.int64(), pa.int64(), pa.decimal128(12, 2), rows)
-        jsonl, csv = tmp_path / name / "in_jsonl", tmp_path / name / "in_csv"
-        jsonl.mkdir(parents=True)
-        csv.mkdir(parents=True)
-        (jsonl / "orders.jsonl").write_text(as_jsonl(table))
-        (csv / "orders.csv").write_text(as_csv(table))
-        [batch] = read_file("orders.jsonl", (jsonl / "orders.jsonl").read_bytes())
-        assert dict(batch.canonical) == kinds
-        Lakehouse(tmp_path / name / "from_jsonl").run([jsonl], now=NOW)
-        Lakehouse(tmp_path / name / "from_csv").run([csv], now=NOW)
-        from_jsonl = outcome(tmp_path / name / "from_jsonl")
-        assert from_jsonl == outcome(tmp_path / name / "from_csv")
+        from_jsonl, from_csv, canonical = deliver(tmp_path, name, table, typed="jsonl")
+        assert dict(canonical) == kinds
+        assert from_jsonl == from_csv
         found = reasons(from_jsonl[1])
         assert found["5"] == ["null_required:order_num", "out_of_range:total_amount"]
     assert found["8"] == ["bad_type:user_id"]
