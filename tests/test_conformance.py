@@ -3,8 +3,11 @@
 Both engines process the same files with the same run clock; every bronze, silver and
 quarantine table is then read back (delta-rs + DuckDB, whichever engine wrote it) and compared
 row by row after sorting. Only lineage that names the run differs: `_run_id`, `_ingested_at`.
-Gold, computed and written by each engine (Spark SQL + delta-spark on spark), is compared too:
-rows, stored types, descriptions. Every scenario of tests/scenarios runs here on both engines.
+Gold, computed by each engine, is compared too: rows, stored types, descriptions. Spark
+commits a small result from the driver with delta-rs and a bigger one with delta-spark
+(`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`): the pairs cover the default (every lab result is small),
+executors only, and a mix in which tables cross the line between runs. Every scenario of
+tests/scenarios runs here on both engines.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +29,7 @@ from deltalake import DeltaTable
 from conftest import lab_workbooks
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
+from lakehouse.engines.spark.engine import driver_write_rows
 from lakehouse.gold import list_models
 from lakehouse.gold.builds import definition_digest
 from lakehouse.orchestration.pipeline import RunSummary
@@ -51,11 +56,30 @@ class Pair:
 #: delivered as three files (`split_lines`), are taken in chunks of whole files up to 40 rows
 #: on local (40 | 40 | 15); Spark's executors hold the rows, so it takes them in one piece
 SETTINGS = {"late_parent_pair": "[pipeline]\nchunk_rows = 40\n"}
+DRIVER_ROWS_VARIABLE = "LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS"
+#: the most rows of a gold result Spark's driver commits itself, per pair (else the default),
+#: and who then commits Spark's gold writes
+DRIVER_WRITE_ROWS = {"corrections_pair": 0, "late_parent_pair": 4}
+SPARK_GOLD_WRITERS = {
+    "corrections_pair": {"Apache-Spark"},
+    "late_parent_pair": {"delta-rs", "Apache-Spark"},
+}
 
 
-def run_both(base: Path, runs: list[list[Path]], settings: str = "") -> Pair:
+def run_both(
+    base: Path, runs: list[list[Path]], settings: str = "", driver_rows: int | None = None
+) -> Pair:
     """Each engine on its own root, the same runs in the same order, the same clock."""
     need_spark()
+    if driver_rows is not None:
+        os.environ[DRIVER_ROWS_VARIABLE] = str(driver_rows)
+    try:
+        return _run_both(base, runs, settings)
+    finally:
+        os.environ.pop(DRIVER_ROWS_VARIABLE, None)
+
+
+def _run_both(base: Path, runs: list[list[Path]], settings: str) -> Pair:
     start = dt.datetime.now(dt.UTC).replace(microsecond=0)
     pair = Pair({}, {})
     for engine in ENGINES:
@@ -99,7 +123,7 @@ def build_pair(name: str, base: Path) -> Pair:
             *(p for p in runs[0] if p != items),
             *split_lines(items, base / "in", [40, 40, 15]),
         ]
-    return run_both(base, runs, SETTINGS.get(name, ""))
+    return run_both(base, runs, SETTINGS.get(name, ""), DRIVER_WRITE_ROWS.get(name))
 
 
 @pytest.fixture(scope="session")
@@ -182,24 +206,39 @@ def _same_value(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def test_same_gold_tables(pair: Pair) -> None:
-    """Gold computed and written by each engine (Spark SQL + delta-spark on spark, DuckDB +
-    delta-rs on local): the same rows (floats to 1e-9: parallel sums may differ in the last
-    bits), the same stored types, and the same descriptions."""
+def test_same_gold_tables(request: pytest.FixtureRequest, pair: Pair) -> None:
+    """Gold computed by each engine (Spark SQL on spark, DuckDB on local): the same rows (floats
+    to 1e-9: parallel sums may differ in the last bits), the same stored types, and the same
+    descriptions, whichever writer committed each of Spark's writes."""
     local, spark = pair.lakes["local"], pair.lakes["spark"]
     names = [t.name for t in local.tables() if t.name.startswith("gold.")]
     assert names == [t.name for t in spark.tables() if t.name.startswith("gold.")]
     assert len(names) == len([m for m in list_models() if m.materialized])
+    pair_name = request.node.callspec.params["pair"]
+    limit = DRIVER_WRITE_ROWS.get(pair_name, driver_write_rows())
+    writers = SPARK_GOLD_WRITERS.get(pair_name, {"delta-rs"})
+    spark_writers: set[str] = set()
+    crossed = []  # tables written by both writers, one run after another
     for name in names:
         a, b = (DeltaTable(lh.root.table_uri("gold", name[5:])) for lh in (local, spark))
         assert pa.schema(a.schema()) == pa.schema(b.schema()), name
         assert a.metadata().description == b.metadata().description, name
-        assert _data_writers(a) == {"delta-rs"} and _data_writers(b) == {"Apache-Spark"}, name
+        assert {w for w, _ in _data_writes(a)} == {"delta-rs"}, name
+        written_by = set()
+        for writer, rows in _data_writes(b):  # the driver commits exactly the small results
+            small = limit > 0 and rows <= limit
+            assert writer == ("delta-rs" if small else "Apache-Spark"), (name, rows)
+            written_by.add(writer)
+        spark_writers |= written_by
+        if len(written_by) == 2:
+            crossed.append(name)
         a, b = contents(local, name).to_pylist(), contents(spark, name).to_pylist()
         assert len(a) == len(b), name
         for x, y in zip(a, b, strict=True):
             assert x.keys() == y.keys(), name
             assert all(_same_value(x[k], y[k]) for k in x), f"{name}: {x} != {y}"
+    assert spark_writers == writers
+    assert bool(crossed) == (len(writers) == 2), crossed
 
 
 def test_same_run_accounting(pair: Pair) -> None:
@@ -238,13 +277,16 @@ def test_same_layout_protocol_and_properties(pair: Pair) -> None:
             assert b.configuration.get("delta.enableChangeDataFeed") == "true", name
 
 
-def _data_writers(table: DeltaTable) -> set[str]:
-    """Who committed the table's data (WRITE commits): delta-rs or Apache-Spark (delta-spark)."""
-    found = set()
+def _data_writes(table: DeltaTable) -> list[tuple[str, int]]:
+    """Who committed each of the table's data writes (WRITE commits), delta-rs or Apache-Spark
+    (delta-spark), and how many rows it wrote."""
+    found = []
     for commit in table.history():
         if commit.get("operation") == "WRITE":
             client = str(commit.get("engineInfo") or commit.get("clientVersion") or "")
-            found.add(client.split("/")[0].split(":")[0])
+            metrics = commit.get("operationMetrics") or {}
+            rows = metrics.get("num_added_rows", metrics.get("numOutputRows"))
+            found.append((client.split("/")[0].split(":")[0], int(rows)))
     return found
 
 

@@ -15,10 +15,10 @@ from lakehouse.engines.flow import FlowEngine
 from lakehouse.engines.sql import columns_of, quote_all
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
+from lakehouse.gold.commit import commit_arrow
 from lakehouse.gold.session import DuckDBSession, GoldWrite
 from lakehouse.store.delta import (
     CommitInfo,
-    ensure_table,
     open_table,
     try_open,
     writer_properties,
@@ -212,40 +212,7 @@ class LocalAdapter(DuckDBSession):
     def write_gold(
         self, w: GoldWrite[pa.Table], description: str, commit: CommitInfo
     ) -> tuple[int, int]:
-        """Commit one gold write (a whole table, or the rows replacing its predicate)."""
-        from deltalake import write_deltalake
-
-        current = try_open(self.root, "gold", w.model)
-        created = current is None
-        if current is None:
-            # Created empty first (version 0, fenced: it carries this run's epoch and the lease
-            # is checked after it), so that the write below goes on an opened snapshot: a
-            # delta-rs write to a URI that finds version 0 taken meanwhile commits as version 1
-            # instead of failing, which would let a paused writer overwrite a new holder's table.
-            current = ensure_table(
-                self.root, "gold", w.model, w.table.schema, description=description
-            )
-        properties = commit.properties()  # the lease is checked here
-        fault_point(f"before_gold_write:{w.model}")
-        if created or w.mode == "overwrite":
-            write_deltalake(
-                current,
-                w.table,
-                mode="overwrite",
-                schema_mode="overwrite",
-                name=f"gold.{w.model}",
-                description=description,
-                commit_properties=properties,
-            )
-        else:  # the table object follows its own write: no re-open needed
-            write_deltalake(
-                current,
-                w.table.cast(pa.schema(current.schema())),
-                mode="overwrite",
-                predicate=w.predicate,
-                commit_properties=properties,
-            )
-        return int(current.version()), w.table.num_rows
+        return commit_arrow(self.root, w, description, commit)
 
 
 def _as_schema(rows: RowsT, schema: pa.Schema) -> RowsT:
