@@ -107,6 +107,22 @@ def test_lost_commit_races_are_retryable() -> None:
         raise ValueError("not a conflict")
 
 
+@pytest.mark.parametrize("value", ["many", "-1", "1e6", " "])
+def test_a_driver_write_limit_that_is_not_a_row_count_is_refused_by_name(
+    monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    from lakehouse.engines.spark.engine import driver_write_rows
+    from lakehouse.errors import TerminalError
+
+    monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", value)
+    with pytest.raises(TerminalError, match="LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS must be a whole"):
+        driver_write_rows()
+    monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", " 0 ")
+    assert driver_write_rows() == 0
+    monkeypatch.delenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS")
+    assert driver_write_rows() == 500_000
+
+
 # --- on Spark -----------------------------------------------------------------------------------
 @with_spark
 def test_session_settings(spark: Any) -> None:

@@ -39,6 +39,7 @@ from lakehouse.engines.spark.frames import (
 from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
 from lakehouse.engines.sql import columns_of, render
+from lakehouse.errors import TerminalError
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
 from lakehouse.gold.commit import commit_arrow
@@ -57,7 +58,13 @@ CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True,
 def driver_write_rows() -> int:
     """The most rows of a gold result the driver collects and commits itself
     (`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`; 0: the executors write every gold table)."""
-    return int(os.environ.get("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "500000"))
+    text = os.environ.get("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "500000").strip()
+    if not text.isdigit():
+        raise TerminalError(
+            f"LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS must be a whole number of rows (0 or more), "
+            f"not {text!r}"
+        )
+    return int(text)
 
 
 class SparkAdapter:
