@@ -11,13 +11,16 @@ import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from lakehouse import Lakehouse
 from lakehouse.gold.refresh import freshest_first
 from lakehouse.orchestration import pipeline
+from lakehouse.orchestration.give_way import landed_since
 from lakehouse.store import ops
+from lakehouse.store.root import Root
 from test_gold_freshness import BUDGET, T0, days, deferred, full_load, versions
 from test_gold_pipeline import assert_gold_equal
 from test_watch import drop, wait_for
@@ -186,3 +189,82 @@ def test_a_drop_landing_during_a_budget_refresh_is_not_queued_behind_it(
     assert [r["files"] or [] for r in runs][2:] == [[], [lines.name]]
     assert staleness_alerts(lh) == []
     assert_gold_equal(lh, full)
+
+
+def test_a_run_of_all_landing_gives_way_to_a_batch_landing_during_its_budget_refresh(
+    behind: Path, full: Lakehouse, tmp_path: Path
+) -> None:
+    """The Glue job's check (`landed_since`, made before the run lists landing/): a batch that
+    lands while the first budget model is written has an execution waiting for the lock. The
+    refresh leaves the rest to it; the waiting run takes the batch, then the models left."""
+    lh, lines = behind_lake(behind, tmp_path)
+    check = landed_since(lh.root)
+    asked: list[bool] = []
+
+    def a_batch_lands_then_check() -> bool:
+        if not asked:
+            drop(lines, tmp_path / "lake" / "landing")
+        asked.append(check())
+        return asked[-1]
+
+    later = T0 + dt.timedelta(days=1)  # every budget is spent
+    before = versions(lh)
+    summary = pipeline.run(lh.root, now=later, gold_gives_way=a_batch_lands_then_check)
+    assert summary.status == "SUCCEEDED" and summary.files_loaded == []
+    after = versions(lh)
+    assert {n.removeprefix("gold.") for n in after if after[n] > before[n]} == {IN_ORDER[0]}
+    assert asked == [True]
+    assert deferred(lh)[-1] == sorted(IN_ORDER[1:])
+    assert [f.relative for f in lh.root.list_files("landing")] == [lines.name]
+
+    waiting = pipeline.run(lh.root, now=later + dt.timedelta(minutes=1))  # the batch's run
+    assert waiting.files_loaded == [lines.name]
+    assert deferred(lh)[-1] == []
+    assert_gold_equal(lh, full)
+
+
+def test_what_counts_as_landed_since(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What starts an execution (the trigger's rule): a file directly under landing/, new or
+    put again with other bytes, or a folder's marker; not a file of a folder still uploading.
+    A listing that fails says no."""
+    landing = tmp_path / "lake" / "landing"
+    landing.mkdir(parents=True)
+    (landing / "orders_1.csv").write_text("order_id\n1\n")
+    root = Root(tmp_path / "lake")
+    check = landed_since(root)
+    assert check() is False  # what was there before
+    (landing / ".orders_2.csv.part").write_text("order_id\n")  # a hidden name starts nothing
+    assert check() is False
+    (landing / "orders_1.csv").write_text("order_id\n1\n2\n")  # the same name, other bytes
+    assert check() is True
+
+    check = landed_since(root)
+    (landing / "shop-a" / "2026-12-05T06").mkdir(parents=True)
+    (landing / "shop-a" / "2026-12-05T06" / "orders_3.csv").write_text("order_id\n3\n")
+    assert check() is False  # its batch is not complete: no execution waits
+    (landing / "shop-a" / "2026-12-05T06" / "_SUCCESS").write_text("")
+    assert check() is True
+    monkeypatch.setattr(Root, "walk_files", lambda self, *parts: 1 / 0)
+    assert check() is False
+    assert landed_since(root)() is False  # nothing seen at the start: never gives way
+
+
+def test_the_glue_job_hands_its_run_the_landing_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from lakehouse.glue import job
+
+    handed: dict[str, Any] = {}
+
+    def run(root: Root, **kwargs: Any) -> pipeline.RunSummary:
+        handed.update(kwargs)
+        return pipeline.RunSummary("r1", "SUCCEEDED", dt.datetime.now(dt.UTC), 0.0)
+
+    monkeypatch.setattr(pipeline, "run", run)
+    lake = tmp_path / "lake"
+    (lake / "landing").mkdir(parents=True)
+    assert job.run_job(job.JobArgs(root=str(lake))) == 0
+    assert handed["engine_name"] == "spark"
+    assert handed["gold_gives_way"]() is False
+    (lake / "landing" / "orders_1.csv").write_text("order_id\n1\n")
+    assert handed["gold_gives_way"]() is True

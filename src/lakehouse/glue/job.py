@@ -13,6 +13,9 @@ pipeline every other entry point runs. Parameters (Glue passes them as `--name v
   `_ops.runs` and in every Delta commit of the run; 1-80 of `A-Za-z0-9_-`, else the job fails
   before touching anything. Default: a new id.
 
+Budget gold models give way to a batch that lands during their refresh (its execution waits
+for this job run): `lakehouse.orchestration.give_way.landed_since`.
+
 Everything else Glue passes (`--JOB_NAME`, `--TempDir`, ...) is ignored.
 """
 
@@ -84,6 +87,7 @@ def glue_session() -> None:
 
 
 def run_job(args: JobArgs) -> int:
+    from lakehouse.orchestration.give_way import landed_since
     from lakehouse.orchestration.pipeline import check_run_id, run
     from lakehouse.store.root import Root
 
@@ -96,12 +100,14 @@ def run_job(args: JobArgs) -> int:
     if args.run_id is not None:
         check_run_id(args.run_id)  # before Spark starts: a bad id fails fast, touching nothing
     glue_session()
+    root = Root(args.root)
     summary = run(
-        Root(args.root),
+        root,
         engine_name="spark",
         trigger=args.trigger,
         contracts_dir=args.contracts,
         run_id=args.run_id,
+        gold_gives_way=landed_since(root),  # another batch's execution waits for this run
     )
     print(
         json.dumps(
