@@ -69,7 +69,8 @@ def driver_write_rows() -> int:
 
 class SparkAdapter:
     """Relations are temp views of this engine's own Spark session (Arrow tables converted once,
-    Delta tables read by path, computed frames persisted); writes are delta-spark commits."""
+    Delta tables read by path, computed frames persisted); writes are delta-spark commits, but
+    for small gold results (`write_gold`)."""
 
     dialect: Dialect = "spark"
 
@@ -290,12 +291,14 @@ class SparkAdapter:
         the executors."""
         from pyspark import StorageLevel
 
+        limit = driver_write_rows()
+        if limit == 0:
+            return self._write_on_executors(w, description, commit)
         owned = not w.table.is_cached  # computed once, whichever writes it
         if owned:
             w.table.persist(StorageLevel.MEMORY_AND_DISK)
         try:
-            limit = driver_write_rows()
-            small = collect_at_most(w.table, limit) if limit > 0 else None
+            small = collect_at_most(w.table, limit)
             if small is not None:
                 return commit_arrow(self.root, replace(w, table=small), description, commit)
             return self._write_on_executors(w, description, commit)
