@@ -294,7 +294,9 @@ class SparkAdapter:
         limit = driver_write_rows()
         if limit == 0:
             return self._write_on_executors(w, description, commit)
-        owned = not w.table.is_cached  # computed once, whichever writes it
+        # persisted: partitions the collect read whole are not computed again by a write on
+        # the executors (nor is the shuffle before them)
+        owned = not w.table.is_cached
         if owned:
             w.table.persist(StorageLevel.MEMORY_AND_DISK)
         try:
