@@ -71,19 +71,15 @@ def collect_at_most(frame: DataFrame, rows: int) -> pa.Table | None:
     """`frame`'s rows as an Arrow table on the driver, or None when it has more than `rows` (no
     more than `rows + 1` of them are brought over to tell).
 
-    Spark 3.5 has no public `toArrow` (Spark 4 has): this is the Arrow stream `toPandas` reads.
-    Every column is nullable, as a table delta-spark writes has them (and a DuckDB result).
+    Spark 3.5 has no public `toArrow` (Spark 4's calls this too): this is the Arrow stream
+    `toPandas` reads. Every column is nullable, as a table delta-spark writes has them (and a
+    DuckDB result).
     """
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = pa.schema([f.with_nullable(True) for f in to_arrow_schema(frame.schema)])
-    limited = frame.limit(rows + 1)
-    collect = getattr(limited, "toArrow", None)
-    if collect is not None:  # Spark 4
-        table = collect()
-    else:
-        batches = limited._collect_as_arrow()
-        table = pa.Table.from_batches(batches) if batches else schema.empty_table()
+    batches = frame.limit(rows + 1)._collect_as_arrow()
+    table = pa.Table.from_batches(batches) if batches else schema.empty_table()
     return table.cast(schema) if table.num_rows <= rows else None
 
 
