@@ -26,23 +26,19 @@ def landed_since(root: Root) -> Callable[[], bool]:
     than the run failing."""
     from lakehouse.aws.trigger import S3Object, batch_of
 
-    def listing() -> set[tuple[str, int, int]]:
-        return {(f.relative, f.size, f.mtime_ns) for f in root.walk_files("landing")}
-
-    try:
-        seen: set[tuple[str, int, int]] | None = listing()
-    except Exception as exc:
-        event("give_way_listing_failed", error=f"{type(exc).__name__}: {exc}")
-        seen = None
-
-    def waiting() -> bool:
-        if seen is None:
-            return False
+    def listing() -> set[tuple[str, int, int]] | None:
         try:
-            new = listing() - seen
+            return {(f.relative, f.size, f.mtime_ns) for f in root.walk_files("landing")}
         except Exception as exc:
             event("give_way_listing_failed", error=f"{type(exc).__name__}: {exc}")
+            return None
+
+    seen = listing()
+
+    def waiting() -> bool:
+        now = None if seen is None else listing()
+        if seen is None or now is None:  # never listed: never gives way
             return False
-        return any(batch_of(S3Object("landing", rel)) is not None for rel, _, _ in new)
+        return any(batch_of(S3Object("landing", rel)) is not None for rel, _, _ in now - seen)
 
     return waiting
