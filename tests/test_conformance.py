@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 import pytest
@@ -71,12 +72,9 @@ def run_both(
 ) -> Pair:
     """Each engine on its own root, the same runs in the same order, the same clock."""
     need_spark()
-    if driver_rows is not None:
-        os.environ[DRIVER_ROWS_VARIABLE] = str(driver_rows)
-    try:
+    limit = {} if driver_rows is None else {DRIVER_ROWS_VARIABLE: str(driver_rows)}
+    with mock.patch.dict(os.environ, limit):
         return _run_both(base, runs, settings)
-    finally:
-        os.environ.pop(DRIVER_ROWS_VARIABLE, None)
 
 
 def _run_both(base: Path, runs: list[list[Path]], settings: str) -> Pair:
