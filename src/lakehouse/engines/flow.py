@@ -154,8 +154,9 @@ class FlowEngine:
         `waiting`; how many."""
         if not (contract.foreign_keys and ctx.recheck_waiting):
             return 0
-        if try_open(self.root, "quarantine", contract.entity) is None:
-            return 0
+        held = try_open(self.root, "quarantine", contract.entity)
+        if held is None or not held.get_add_actions(flatten=False).num_rows:
+            return 0  # nothing quarantined: nothing waits
         columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
         self.adapter.put_delta("q_all", "quarantine", contract.entity, columns)
         self.adapter.view("waiting", waiting_rows_sql(contract, "q_all", ctx.current_shas))
@@ -185,7 +186,7 @@ class FlowEngine:
     def _merge_silver(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
         schema = zones.silver_schema(contract)
-        ensure_table(
+        stored = ensure_table(
             self.root,
             "silver",
             entity,
@@ -201,8 +202,10 @@ class FlowEngine:
             [(extra,)] = a.fetch("SELECT sum(__n - 1) FROM repeated") if n_repeated else [(0,)]
             valid_rows = result.valid - int(extra)
             a.view("valid", valid_rows_sql(contract, "checked", repeated="repeated"))
-            a.put_delta("silver_now", "silver", entity, contract.names)
-            [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
+            known = False  # a table without files holds no key: a first load asks nothing
+            if stored.get_add_actions(flatten=False).num_rows:
+                a.put_delta("silver_now", "silver", entity, contract.names)
+                [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
             changed = changed_rows_sql(contract, "valid", "silver_now", any_known=bool(known))
             with _computed(a, "changed", changed, rows=None if known else valid_rows) as n:
                 a.forget("silver_now")
@@ -241,6 +244,8 @@ class FlowEngine:
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
+        if not (result.quarantined or result.rows_rechecked):
+            return  # no row rejected, none re-checked: quarantine keeps what it holds
         rows = quarantine_rows_sql(contract, "checked", "batch", ctx.now)
         if try_open(self.root, "quarantine", entity) is not None:
             # a re-checked row whose reasons did not change needs no rewrite
