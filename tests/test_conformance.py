@@ -4,9 +4,9 @@ Both engines process the same files with the same run clock; every bronze, silve
 quarantine table is then read back (delta-rs + DuckDB, whichever engine wrote it) and compared
 row by row after sorting. Only lineage that names the run differs: `_run_id`, `_ingested_at`.
 Gold, computed by each engine, is compared too: rows, stored types, descriptions. Spark
-commits a small result from the driver with delta-rs and a bigger one with delta-spark
-(`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`): the pairs cover the default (every lab result is small),
-executors only, and a mix in which tables cross the line between runs. Every scenario of
+commits a small append or gold result from the driver with delta-rs and a bigger one with
+delta-spark (`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`): the pairs cover the default (every lab write
+is small), executors only, and a mix in which tables cross the line between runs. Every scenario of
 tests/scenarios runs here on both engines.
 """
 
@@ -30,7 +30,7 @@ from deltalake import DeltaTable
 from conftest import lab_workbooks
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
-from lakehouse.engines.spark.engine import driver_write_rows
+from lakehouse.engines.spark.writes import driver_write_rows
 from lakehouse.gold import list_models
 from lakehouse.gold.builds import definition_digest
 from lakehouse.orchestration.pipeline import RunSummary
@@ -58,12 +58,17 @@ class Pair:
 #: on local (40 | 40 | 15); Spark's executors hold the rows, so it takes them in one piece
 SETTINGS = {"late_parent_pair": "[pipeline]\nchunk_rows = 40\n"}
 DRIVER_ROWS_VARIABLE = "LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS"
-#: the most rows of a gold result Spark's driver commits itself, per pair (else the default),
-#: and who then commits Spark's gold writes
+#: the most rows of an append or a gold result Spark's driver commits itself, per pair (else the
+#: default), and who then commits Spark's gold writes
 DRIVER_WRITE_ROWS = {"corrections_pair": 0, "late_parent_pair": 4}
 SPARK_GOLD_WRITERS = {
     "corrections_pair": {"Apache-Spark"},
     "late_parent_pair": {"delta-rs", "Apache-Spark"},
+}
+#: and who commits its bronze and silver appends (late_parent's all exceed 4 rows)
+SPARK_APPEND_WRITERS = {
+    "corrections_pair": {"Apache-Spark"},
+    "late_parent_pair": {"Apache-Spark"},
 }
 
 
@@ -222,11 +227,7 @@ def test_same_gold_tables(request: pytest.FixtureRequest, pair: Pair) -> None:
         assert pa.schema(a.schema()) == pa.schema(b.schema()), name
         assert a.metadata().description == b.metadata().description, name
         assert {w for w, _ in _data_writes(a)} == {"delta-rs"}, name
-        written_by = set()
-        for writer, rows in _data_writes(b):  # the driver commits exactly the small results
-            small = limit > 0 and rows <= limit
-            assert writer == ("delta-rs" if small else "Apache-Spark"), (name, rows)
-            written_by.add(writer)
+        written_by = _writers_by_size(b, limit, name)
         spark_writers |= written_by
         if len(written_by) == 2:
             crossed.append(name)
@@ -237,6 +238,30 @@ def test_same_gold_tables(request: pytest.FixtureRequest, pair: Pair) -> None:
             assert all(_same_value(x[k], y[k]) for k in x), f"{name}: {x} != {y}"
     assert spark_writers == writers
     assert bool(crossed) == (len(writers) == 2), crossed
+
+
+def test_spark_appends_by_size(request: pytest.FixtureRequest, pair: Pair) -> None:
+    """Spark's bronze and silver appends: its driver commits those of at most the limit's rows
+    with delta-rs (every append of the default pairs), its executors the others."""
+    pair_name = request.node.callspec.params["pair"]
+    limit = DRIVER_WRITE_ROWS.get(pair_name, driver_write_rows())
+    spark = pair.lakes["spark"]
+    writers: set[str] = set()
+    for name in data_tables(spark):
+        if not name.startswith("quarantine."):  # merged, never appended
+            zone, table = name.split(".")
+            writers |= _writers_by_size(DeltaTable(spark.root.table_uri(zone, table)), limit, name)
+    assert writers == SPARK_APPEND_WRITERS.get(pair_name, {"delta-rs"})
+
+
+def _writers_by_size(table: DeltaTable, limit: int, name: str) -> set[str]:
+    """Who wrote each of the table's data writes, checked against the driver's limit."""
+    written_by = set()
+    for writer, rows in _data_writes(table):  # the driver commits exactly the small writes
+        small = limit > 0 and rows <= limit
+        assert writer == ("delta-rs" if small else "Apache-Spark"), (name, rows)
+        written_by.add(writer)
+    return written_by
 
 
 def test_same_run_accounting(pair: Pair) -> None:
@@ -299,7 +324,7 @@ def test_spark_commits_and_layouts(dirty_pair: Pair) -> None:
     silver = DeltaTable(lh.root.table_uri("silver", "orders"))
     assert silver.metadata().partition_columns == ["date"]
     assert silver.metadata().description == contract_for("orders").description
-    meta = json.loads(silver.history(1)[0]["userMetadata"])
+    meta = lakehouse_metadata(silver.history(1)[0])  # appended by delta-rs, merged by Spark
     assert meta["lakehouse.run_id"] == summary.run_id
     assert meta["lakehouse.operation"] == "silver_merge"
     assert "orders_dirty.csv" in json.loads(meta["lakehouse.source_files"])

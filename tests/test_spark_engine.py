@@ -111,7 +111,7 @@ def test_lost_commit_races_are_retryable() -> None:
 def test_a_driver_write_limit_that_is_not_a_row_count_is_refused_by_name(
     monkeypatch: pytest.MonkeyPatch, value: str
 ) -> None:
-    from lakehouse.engines.spark.engine import driver_write_rows
+    from lakehouse.engines.spark.writes import driver_write_rows
     from lakehouse.errors import TerminalError
 
     monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", value)

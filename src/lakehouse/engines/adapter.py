@@ -112,14 +112,27 @@ class Adapter(GoldSession[Any], Protocol):
         ...
 
     # --- writes ----------------------------------------------------------------------------
-    def append(self, target: Target, sql: str, transactions: Mapping[str, str] = {}) -> int:
+    def append(
+        self,
+        target: Target,
+        sql: str,
+        transactions: Mapping[str, str] = {},
+        *,
+        rows: int | None = None,
+    ) -> int:
         """Append the rows of `sql` in one commit; the table's new version. `transactions`
         (app id -> file hash, the rows' `_file_sha256`) are recorded in the same commit, so a
-        file is appended once whatever happens."""
+        file is appended once whatever happens. `rows`, when the caller knows it, is how many
+        rows `sql` returns: an engine may choose its writer by it."""
         ...
 
     def append_relation(
-        self, target: Target, name: str, transactions: Mapping[str, str] = {}
+        self,
+        target: Target,
+        name: str,
+        transactions: Mapping[str, str] = {},
+        *,
+        rows: int | None = None,
     ) -> int:
         """`append` of the target's columns of relation `name`."""
         ...

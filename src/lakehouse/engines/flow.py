@@ -110,11 +110,11 @@ class FlowEngine:
         todo = [s for s in shas if table.transaction_version(bronze_app_id(s)) is None]
         if not todo:
             return None
-        a.put_rows(_rows(entity), rows)
+        n = a.put_rows(_rows(entity), rows)
         target = Target("bronze", entity, schema, ctx.commit("bronze", contract))
         transactions = {bronze_app_id(s): s for s in todo}
         if len(todo) == len(shas):
-            return a.append_relation(target, _rows(entity), transactions)
+            return a.append_relation(target, _rows(entity), transactions, rows=n)
         sql = f"{columns_of(_rows(entity), schema.names)} "
         sql += f"WHERE _file_sha256 IN ({', '.join(literal(s) for s in todo)})"
         return a.append(target, sql, transactions)
@@ -227,7 +227,9 @@ class FlowEngine:
                     target = Target(
                         "silver", entity, schema, commit, f"before_silver_append:{entity}"
                     )
-                    version = a.append(target, f"SELECT {cols} FROM changed WHERE _new_key")
+                    version = a.append(
+                        target, f"SELECT {cols} FROM changed WHERE _new_key", rows=int(new)
+                    )
                     result.inserted = int(new)
                 if old:
                     on, update_when = merge_predicates(contract)

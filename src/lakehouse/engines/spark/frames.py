@@ -68,8 +68,14 @@ def to_spark(spark: SparkSession, table: pa.Table) -> DataFrame:
 
 
 def collect_at_most(frame: DataFrame, rows: int) -> pa.Table | None:
-    """`frame`'s rows as an Arrow table on the driver, or None when it has more than `rows` (no
-    more than `rows + 1` of them are brought over to tell).
+    """`frame`'s rows as an Arrow table on the driver (`collect_arrow`), or None when it has
+    more than `rows` (no more than `rows + 1` of them are brought over to tell)."""
+    table = collect_arrow(frame.limit(rows + 1))
+    return table if table.num_rows <= rows else None
+
+
+def collect_arrow(frame: DataFrame) -> pa.Table:
+    """All of `frame`'s rows as an Arrow table on the driver.
 
     Spark 3.5 has no public `toArrow` (Spark 4's calls this too): this is the Arrow stream
     `toPandas` reads. Every column is nullable, as a table delta-spark writes has them (and a
@@ -78,9 +84,9 @@ def collect_at_most(frame: DataFrame, rows: int) -> pa.Table | None:
     from pyspark.sql.pandas.types import to_arrow_schema
 
     schema = pa.schema([f.with_nullable(True) for f in to_arrow_schema(frame.schema)])
-    batches = frame.limit(rows + 1)._collect_as_arrow()
+    batches = frame._collect_as_arrow()
     table = pa.Table.from_batches(batches) if batches else schema.empty_table()
-    return table.cast(schema) if table.num_rows <= rows else None
+    return table.cast(schema)
 
 
 def map_in_arrow(

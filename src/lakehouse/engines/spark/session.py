@@ -71,8 +71,10 @@ LOCAL_CONF = {
 }
 
 # local sessions are short: the C1 compiler alone warms up in half the time (C2 pays off only
-# in long jobs; set LAKEHOUSE_SPARK_JAVA_OPTIONS="" for those)
-JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC"
+# in long jobs; set LAKEHOUSE_SPARK_JAVA_OPTIONS="" for those). Its code cache is then 48 MB by
+# default, which one lab run fills ("CodeCache is full. Compiler has been disabled."): reserved
+# bigger, it is committed only as it fills
+JAVA_OPTIONS = "-XX:TieredStopAtLevel=1 -XX:+UseParallelGC -XX:ReservedCodeCacheSize=256m"
 
 _session: SparkSession | None = None
 _session_object_store = False  # whether the local session was started with S3A
