@@ -178,3 +178,29 @@ def test_bench_engines_runs_the_lab_data_on_both_engines_to_the_same_silver(
         run = lab[engine]
         assert run["status"] == "SUCCEEDED"
         assert sum(run["silver_rows"].values()) + run["quarantined"] == run["rows_in"] == 49_303
+
+
+def test_bench_reader_isolation_times_each_side_in_its_own_tree(tmp_path: Path) -> None:
+    """The A/B tool runs side A in the tree given as A (here this one, on the lab data) and side
+    B in the one given as B: a stand-in package whose run does nothing takes no time."""
+    stand_in = tmp_path / "b" / "lakehouse"
+    stand_in.mkdir(parents=True)
+    (stand_in / "__init__.py").write_text(
+        "from types import SimpleNamespace\n"
+        "class Lakehouse:\n"
+        "    def __init__(self, root):\n"
+        "        pass\n"
+        "    def run(self, sources):\n"
+        "        return SimpleNamespace(status='SUCCEEDED', files_rejected=[])\n"
+    )
+    src = Path(__file__).resolve().parents[1] / "src"
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / "bench_reader_isolation.py"),
+         "--a", str(src), "--b", str(tmp_path / "b"), "--repeat", "2"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    lab = json.loads(done.stdout[done.stdout.rindex("\n{") :])["lab"]
+    assert len(lab["a_runs"]) == len(lab["b_runs"]) == 2
+    assert min(lab["a_runs"]) > 0.3 > 0.01 > max(lab["b_runs"])  # the lab data, then nothing
+    assert lab["b_over_a"] == pytest.approx(lab["b_median_s"] / lab["a_median_s"], abs=0.002)
