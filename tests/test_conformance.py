@@ -6,8 +6,9 @@ row by row after sorting. Only lineage that names the run differs: `_run_id`, `_
 Gold, computed by each engine, is compared too: rows, stored types, descriptions. Spark
 commits a small append or gold result from the driver with delta-rs and a bigger one with
 delta-spark (`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`): the pairs cover the default (every lab write
-is small), executors only, and a mix in which tables cross the line between runs. Every scenario of
-tests/scenarios runs here on both engines.
+is small), executors only (the dirty lab), a mix in which gold tables cross the line between
+runs (late parent), and rows the driver appended that delta-spark then merges (corrections).
+Every scenario of tests/scenarios runs here on both engines.
 """
 
 from __future__ import annotations
@@ -60,15 +61,23 @@ SETTINGS = {"late_parent_pair": "[pipeline]\nchunk_rows = 40\n"}
 DRIVER_ROWS_VARIABLE = "LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS"
 #: the most rows of an append or a gold result Spark's driver commits itself, per pair (else the
 #: default), and who then commits Spark's gold writes
-DRIVER_WRITE_ROWS = {"corrections_pair": 0, "late_parent_pair": 4}
+DRIVER_WRITE_ROWS = {"dirty_lab_pair": 0, "corrections_pair": 10, "late_parent_pair": 4}
 SPARK_GOLD_WRITERS = {
-    "corrections_pair": {"Apache-Spark"},
+    "dirty_lab_pair": {"Apache-Spark"},
+    "corrections_pair": {"delta-rs", "Apache-Spark"},
     "late_parent_pair": {"delta-rs", "Apache-Spark"},
 }
-#: and who commits its bronze and silver appends (late_parent's all exceed 4 rows)
+#: the pairs in which a gold table is written by one writer, then by the other
+GOLD_CROSSING = {"late_parent_pair"}
+#: who commits Spark's bronze and silver appends (late_parent's all exceed 4 rows)
 SPARK_APPEND_WRITERS = {
-    "corrections_pair": {"Apache-Spark"},
+    "dirty_lab_pair": {"Apache-Spark"},
     "late_parent_pair": {"Apache-Spark"},
+}
+DATA_OPS = ("WRITE", "MERGE")
+#: silver commits in order, (operation, writer): rows the driver appended, merged by delta-spark
+SILVER_COMMITS = {
+    "corrections_pair": {"orders": [("WRITE", "delta-rs"), ("MERGE", "Apache-Spark")]},
 }
 
 
@@ -237,12 +246,13 @@ def test_same_gold_tables(request: pytest.FixtureRequest, pair: Pair) -> None:
             assert x.keys() == y.keys(), name
             assert all(_same_value(x[k], y[k]) for k in x), f"{name}: {x} != {y}"
     assert spark_writers == writers
-    assert bool(crossed) == (len(writers) == 2), crossed
+    assert bool(crossed) == (pair_name in GOLD_CROSSING), crossed
 
 
 def test_spark_appends_by_size(request: pytest.FixtureRequest, pair: Pair) -> None:
     """Spark's bronze and silver appends: its driver commits those of at most the limit's rows
-    with delta-rs (every append of the default pairs), its executors the others."""
+    with delta-rs (every append of the lab and corrections pairs), its executors the others;
+    delta-spark merges into what delta-rs appended (corrections)."""
     pair_name = request.node.callspec.params["pair"]
     limit = DRIVER_WRITE_ROWS.get(pair_name, driver_write_rows())
     spark = pair.lakes["spark"]
@@ -252,6 +262,10 @@ def test_spark_appends_by_size(request: pytest.FixtureRequest, pair: Pair) -> No
             zone, table = name.split(".")
             writers |= _writers_by_size(DeltaTable(spark.root.table_uri(zone, table)), limit, name)
     assert writers == SPARK_APPEND_WRITERS.get(pair_name, {"delta-rs"})
+    for entity, commits in SILVER_COMMITS.get(pair_name, {}).items():
+        history = reversed(DeltaTable(spark.root.table_uri("silver", entity)).history())
+        found = [(c["operation"], _writer(c)) for c in history if c["operation"] in DATA_OPS]
+        assert found == commits, entity
 
 
 def _writers_by_size(table: DeltaTable, limit: int, name: str) -> set[str]:
@@ -306,11 +320,16 @@ def _data_writes(table: DeltaTable) -> list[tuple[str, int]]:
     found = []
     for commit in table.history():
         if commit.get("operation") == "WRITE":
-            client = str(commit.get("engineInfo") or commit.get("clientVersion") or "")
             metrics = commit.get("operationMetrics") or {}
             rows = metrics.get("num_added_rows", metrics.get("numOutputRows"))
-            found.append((client.split("/")[0].split(":")[0], int(rows)))
+            found.append((_writer(commit), int(rows)))
     return found
+
+
+def _writer(commit: dict[str, Any]) -> str:
+    """delta-rs or Apache-Spark (delta-spark)."""
+    client = str(commit.get("engineInfo") or commit.get("clientVersion") or "")
+    return client.split("/")[0].split(":")[0]
 
 
 def _layout(configuration: dict[str, str]) -> dict[str, str]:
