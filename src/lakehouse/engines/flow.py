@@ -47,7 +47,7 @@ from lakehouse.engines.sql import (
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.store import zones
-from lakehouse.store.delta import CDF, ensure_table, try_open
+from lakehouse.store.delta import CDF, ensure_table, holds_files, try_open
 from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
@@ -155,7 +155,7 @@ class FlowEngine:
         if not (contract.foreign_keys and ctx.recheck_waiting):
             return 0
         held = try_open(self.root, "quarantine", contract.entity)
-        if held is None or not held.get_add_actions(flatten=False).num_rows:
+        if held is None or not holds_files(held):
             return 0  # nothing quarantined: nothing waits
         columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
         self.adapter.put_delta("q_all", "quarantine", contract.entity, columns)
@@ -203,7 +203,7 @@ class FlowEngine:
             valid_rows = result.valid - int(extra)
             a.view("valid", valid_rows_sql(contract, "checked", repeated="repeated"))
             known = False  # a table without files holds no key: a first load asks nothing
-            if stored.get_add_actions(flatten=False).num_rows:
+            if holds_files(stored):
                 a.put_delta("silver_now", "silver", entity, contract.names)
                 [(known,)] = a.fetch(any_known_key_sql(contract, "valid", "silver_now"))
             changed = changed_rows_sql(contract, "valid", "silver_now", any_known=bool(known))

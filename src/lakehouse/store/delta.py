@@ -99,6 +99,11 @@ def is_committed(root: Root, table_path: str) -> bool:
     return False
 
 
+def holds_files(dt: DeltaTable) -> bool:
+    """Whether the snapshot has any data file (a table without one holds no row)."""
+    return bool(dt.get_add_actions(flatten=False).num_rows)
+
+
 def try_open(root: Root, zone: str, name: str) -> DeltaTable | None:
     try:
         return open_table(root, zone, name)
