@@ -24,7 +24,28 @@ import pytest
 REGION = "us-east-1"
 SERVER = """
 import sys
+import threading
+
+from moto.s3.responses import S3Response
 from moto.server import ThreadedMotoServer
+
+# S3 checks a conditional write (If-None-Match: *, If-Match) and stores the object in one step;
+# moto checks, then stores, so two racing PUTs of one Delta commit could both succeed and one
+# overwrite the other. One lock around moto's object writes makes them as atomic as S3's.
+writes = threading.RLock()
+
+
+def atomic(handler):
+    def locked(self, *args, **kwargs):
+        with writes:
+            return handler(self, *args, **kwargs)
+
+    return locked
+
+
+S3Response.put_object = atomic(S3Response.put_object)
+S3Response._key_response_post = atomic(S3Response._key_response_post)  # completes multipart
+sys.setswitchinterval(float(sys.argv[1]))
 server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
 server.start()
 print(server.get_host_and_port()[1], flush=True)
@@ -45,11 +66,15 @@ OFFLINE = {
 
 
 @contextmanager
-def moto_server() -> Iterator[str]:
-    """http://127.0.0.1:PORT of a new moto server, stopped when the block ends."""
+def moto_server(switch_interval: float | None = None) -> Iterator[str]:
+    """http://127.0.0.1:PORT of a new moto server, stopped when the block ends.
+
+    `switch_interval` sets the server's `sys.setswitchinterval`: a tiny one switches its request
+    threads often enough to expose a check-then-write race within a few hundred requests."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | OFFLINE
+    interval = sys.getswitchinterval() if switch_interval is None else switch_interval
     proc = subprocess.Popen(
-        [sys.executable, "-c", SERVER],
+        [sys.executable, "-c", SERVER, str(interval)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,

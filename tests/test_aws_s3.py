@@ -5,20 +5,17 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pytest
 from deltalake import write_deltalake
 
+from aws_fixtures import OFFLINE, REGION, Aws, moto_server
 from conftest import business_rows, lab_csvs
 from lakehouse import Lakehouse
 from lakehouse.errors import TerminalError
 from lakehouse.store.delta import CommitInfo, ensure_table, open_table, retry_conflicts
 from lakehouse.store.root import Root
-
-if TYPE_CHECKING:
-    from aws_fixtures import Aws
 
 pytestmark = pytest.mark.aws
 pytest_plugins = ["aws_fixtures"]
@@ -72,6 +69,53 @@ def test_pipeline_on_s3_matches_local_root(
     again = remote.run(deliveries[1])
     assert sorted(again.files_duplicate) == sorted(p.name for p in deliveries[1])
     assert {t.name: t.version for t in remote.tables() if t.name.startswith("silver.")} == before
+
+
+def test_emulated_conditional_put_has_one_winner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The emulator the concurrency tests run on keeps S3's promise: of racing `If-None-Match: *`
+    PUTs to one key, exactly one succeeds. moto alone checks, then stores; with its threads
+    switched every microsecond, a few keys in fifty got two winners before the harness's lock."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    for key, value in OFFLINE.items():
+        monkeypatch.setenv(key, value)
+    racers, keys = 12, 50
+    with moto_server(switch_interval=1e-6) as url:
+        clients = [boto3.client("s3", endpoint_url=url, region_name=REGION) for _ in range(racers)]
+        clients[0].create_bucket(Bucket="race-put")
+        winners: dict[int, list[int]] = {k: [] for k in range(keys)}
+        refused: list[str] = []
+        start = threading.Barrier(racers, timeout=60)
+
+        def race(n: int) -> None:
+            for k in range(keys):
+                start.wait()
+                try:
+                    clients[n].put_object(
+                        Bucket="race-put",
+                        Key=f"_delta_log/{k:020}.json",
+                        Body=b"%d" % n,
+                        IfNoneMatch="*",
+                    )
+                    winners[k].append(n)
+                except ClientError as exc:
+                    refused.append(exc.response["Error"]["Code"])
+
+        threads = [threading.Thread(target=race, args=(n,)) for n in range(racers)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stored = {
+            k: clients[0].get_object(Bucket="race-put", Key=f"_delta_log/{k:020}.json")["Body"]
+            for k in range(keys)
+        }
+        assert {k: len(w) for k, w in winners.items()} == dict.fromkeys(range(keys), 1)
+        assert refused == ["PreconditionFailed"] * (keys * (racers - 1))
+        assert {k: int(body.read()) for k, body in stored.items()} == {
+            k: w[0] for k, w in winners.items()
+        }
 
 
 def test_four_concurrent_writers_lose_no_commit(aws: Aws) -> None:
