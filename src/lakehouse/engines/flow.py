@@ -33,13 +33,13 @@ from lakehouse.engines.sql import (
     checked_valid_sql,
     columns_of,
     merge_predicates,
-    outcome_counts_sql,
+    outcome_counts,
     parent_rows_sql,
     quarantine_changes_sql,
     quarantine_merge_predicates,
     quarantine_rows_sql,
     quote_all,
-    reason_counts_sql,
+    reason_sets_sql,
     repeated_keys_sql,
     valid_rows_sql,
     waiting_rows_sql,
@@ -134,10 +134,8 @@ class FlowEngine:
             self._put_parents(contract)
             query = validation_query(contract, BATCH_LINEAGE, ctx.now)
             with a.materialized("checked", query.sql):
-                [(valid, quarantined)] = a.fetch(outcome_counts_sql("checked"))
-                result.valid, result.quarantined = int(valid), int(quarantined)
-                reasons = a.fetch(reason_counts_sql("checked"))
-                result.reasons = {str(r): int(n) for r, n in reasons}
+                counts = outcome_counts(a.fetch(reason_sets_sql("checked")))
+                result.valid, result.quarantined, result.reasons = counts
                 self._merge_silver(contract, ctx, result)
                 fault_point(f"between_silver_and_quarantine:{entity}")
                 self._write_quarantine(contract, ctx, result)

@@ -8,6 +8,7 @@ identifiers are quoted by `dialect.quote`.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -174,21 +175,24 @@ def parent_rows_sql(relation: str, key: str, bounds: tuple[Any, ...] | None) -> 
     return f"SELECT * FROM {relation} WHERE {quote(key)} BETWEEN {int(low)} AND {int(high)}"
 
 
-def outcome_counts_sql(checked: str) -> str:
-    """(valid, quarantined) row counts of the validation statement's result."""
-    return (
-        "SELECT count(*) FILTER (WHERE _reasons = '') AS valid, "
-        f"count(*) FILTER (WHERE _reasons <> '') AS quarantined FROM {checked}"
-    )
+def reason_sets_sql(checked: str) -> str:
+    """(`_reasons`, rows) for each distinct reason set of the validation statement's result ('':
+    valid rows): one scan answers both the outcome counts and the per-reason counts
+    (`outcome_counts`). Reason sets are combinations of codes, never row values, so few."""
+    return f"SELECT _reasons, count(*) AS n FROM {checked} GROUP BY _reasons"
 
 
-def reason_counts_sql(checked: str) -> str:
-    """(reason, rows) for every reason code in the validation statement's result."""
-    return (
-        "SELECT r AS reason, count(*) AS n FROM (SELECT unnest(string_split(_reasons, "
-        f"'{REASON_SEPARATOR}')) AS r FROM {checked} WHERE _reasons <> '') AS __r "
-        "GROUP BY r ORDER BY r"
-    )
+def outcome_counts(reason_sets: Iterable[tuple[Any, Any]]) -> tuple[int, int, dict[str, int]]:
+    """(valid, quarantined, rows per reason code in code order) from `reason_sets_sql`'s rows."""
+    valid, quarantined, reasons = 0, 0, Counter[str]()
+    for joined, n in reason_sets:
+        if not joined:
+            valid += int(n)
+            continue
+        quarantined += int(n)
+        for code in str(joined).split(REASON_SEPARATOR):
+            reasons[code] += int(n)
+    return valid, quarantined, dict(sorted(reasons.items()))
 
 
 def checked_valid_sql(contract: Contract, checked: str) -> str:
