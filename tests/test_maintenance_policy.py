@@ -25,6 +25,7 @@ from lakehouse.maintenance import (
 )
 from lakehouse.maintenance.records import last_maintenance
 from lakehouse.maintenance.step import maintain
+from lakehouse.store.delta import log_state
 from lakehouse.store.query import run_sql
 from lakehouse.store.root import Root
 from test_maintenance import DATES, ZORDER, build_small_file_table, silver_items
@@ -78,6 +79,25 @@ def test_due_after_a_day_or_after_n_commits(root: Root) -> None:
     assert maintenance_due(root, TABLE, t0 + 50 * H, SETTINGS)  # 1 commit, 25 h
     append(root, 19)
     assert maintenance_due(root, TABLE, t0 + 26 * H, SETTINGS)  # 20 commits
+
+
+def test_whether_a_table_is_due_is_read_from_one_listing_of_its_log(
+    root: Root, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run asks it of every table: opening one reads each commit since its checkpoint (on
+    S3 a request per commit), where its version and first commit's time need one listing."""
+    t0 = first_commit(root)
+    opened: list[str] = []
+    real = DeltaTable.__init__
+
+    def spy(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
+        opened.append(str(table_uri))
+        real(self, table_uri, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "__init__", spy)
+    assert not maintenance_due(root, TABLE, t0 + H, SETTINGS)  # 11 commits, an hour old
+    assert maintenance_due(root, TABLE, t0 + 25 * H, SETTINGS)  # never maintained, a day old
+    assert root.table_uri("silver", "order_items") not in opened
 
 
 def test_run_maintenance_optimizes_vacuums_checkpoints_and_records(root: Root) -> None:
@@ -184,6 +204,10 @@ def test_log_is_checkpointed_and_expired_commits_removed(tmp_path: Path) -> None
     assert r.log_files_after == 122 + 1 - 99 + 1  # +1 commit, 0..98 expired, +1 checkpoint
     assert table.to_pyarrow_table().num_rows == 240
     assert DeltaTable(uri, version=100).to_pyarrow_table().num_rows == 202  # kept: 30 days
+    # what a listing of the log sees: the newest version, and when the oldest kept commit was
+    log_now = log_state(root, root.path("silver", "order_items"))
+    assert log_now is not None and log_now.version == 120
+    assert abs(log_now.oldest_at.timestamp() - old) < 1  # 99.json, the oldest kept
     props = table.metadata().configuration
     assert props["delta.logRetentionDuration"] == "interval 30 days"
     assert props["delta.deletedFileRetentionDuration"] == "interval 168 hours"

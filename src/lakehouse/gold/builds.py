@@ -34,7 +34,9 @@ from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
 from lakehouse.store.delta import (
     CommitInfo,
     ensure_table,
+    is_committed,
     lakehouse_metadata,
+    log_state,
     read_arrow,
     try_open,
 )
@@ -82,12 +84,13 @@ class Pending:
 
 
 def silver_versions(root: Root) -> dict[str, int] | None:
+    """Each silver table's newest version (one listing of its log); None until all exist."""
     out = {}
     for entity in SILVER:
-        dt_ = try_open(root, "silver", entity)
-        if dt_ is None:
+        log = log_state(root, root.path("silver", entity))
+        if log is None:
             return None
-        out[entity] = int(dt_.version())
+        out[entity] = log.version
     return out
 
 
@@ -118,7 +121,10 @@ def builds(root: Root) -> list[Build]:
 
 
 def missing_models(root: Root) -> frozenset[str]:
-    return frozenset(m.name for m in list_models() if try_open(root, "gold", m.name) is None)
+    """The gold models without a table (one listing of each model's log, no table opened)."""
+    return frozenset(
+        m.name for m in list_models() if not is_committed(root, root.path("gold", m.name))
+    )
 
 
 def pending(root: Root, history: list[Build] | None = None) -> Pending | None:

@@ -24,7 +24,9 @@ def commit_arrow(
         # checked after it), so that the write below goes on an opened snapshot: a delta-rs
         # write to a URI that finds version 0 taken meanwhile commits as version 1 instead of
         # failing, which would let a paused writer overwrite a new holder's table.
-        current = ensure_table(root, "gold", w.model, w.table.schema, description=description)
+        current = ensure_table(
+            root, "gold", w.model, w.table.schema, description=description, absent=True
+        )
     properties = commit.properties()  # the lease is checked here
     fault_point(f"before_gold_write:{w.model}")
     if created or w.mode == "overwrite":

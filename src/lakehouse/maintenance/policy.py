@@ -23,7 +23,7 @@ from lakehouse.maintenance.optimize import OptimizeResult
 from lakehouse.maintenance.records import LastMaintenance, last_maintenance, record
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import VacuumResult
-from lakehouse.store.delta import try_open
+from lakehouse.store.delta import log_state, try_open
 from lakehouse.store.root import Root
 from lakehouse.store.tables import list_tables, split_name
 
@@ -85,10 +85,10 @@ def due_reason(
     settings = settings or MaintenanceSettings.load(root)
     now = _utc(now)
     zone, name = split_name(table)
-    dt_ = try_open(root, zone, name)
-    if dt_ is None:
+    log = log_state(root, root.path(zone, name))  # one listing: every table, every run
+    if log is None:
         return None
-    version = int(dt_.version())
+    version = log.version
     if not known:
         last = last_maintenance(root).get(table)
     if last is not None:
@@ -101,8 +101,7 @@ def due_reason(
         return None
     if version + 1 >= settings.commits_between:
         return f"{version + 1} commits and never maintained"
-    first = dt_.history(settings.commits_between)[-1]
-    age = (now - dt.datetime.fromtimestamp(first["timestamp"] / 1000, dt.UTC)).total_seconds()
+    age = (now - log.oldest_at).total_seconds()  # fewer commits than the log keeps: the first
     if age / 3600 >= settings.interval_hours:
         return f"never maintained, first commit {age / 3600:.0f} h ago"
     return None

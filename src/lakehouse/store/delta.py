@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
 
 import pyarrow as pa
@@ -87,16 +88,43 @@ def open_table(root: Root, zone: str, name: str, version: int | str | None = Non
     return dt
 
 
-def is_committed(root: Root, table_path: str) -> bool:
-    """Whether the folder at `table_path` (a `root.fs` path) holds a table: its `_delta_log`
-    has a commit or a checkpoint. A folder whose first commit never landed (a full disk, a
-    crash while creating it) is not a table, and is created afresh by the next writer."""
+@dataclass(frozen=True)
+class LogState:
+    """What one listing of a table's `_delta_log` tells, without reading a commit."""
+
+    version: int  # the newest version committed (a commit file or a checkpoint)
+    oldest_at: datetime  # when the oldest commit file still in the log was written (mtime)
+
+
+def log_state(root: Root, table_path: str) -> LogState | None:
+    """The table at `table_path` (a `root.fs` path) as one listing of its `_delta_log` sees it;
+    None when the folder holds no table (no commit, no checkpoint: a first commit that never
+    landed, after a full disk or a crash while creating it).
+
+    Opening a table reads every commit since its last checkpoint: on S3 one request per commit,
+    where asking whether a table exists, or how many commits it holds, needs a single LIST."""
     log = pafs.FileSelector(f"{table_path}/_delta_log", allow_not_found=True)
+    versions: list[int] = []
+    written: list[datetime] = []
     for f in root.fs.get_file_info(log):
         version, _, kind = f.base_name.partition(".")
-        if version.isdigit() and (kind == "json" or kind.startswith("checkpoint")):
-            return True
-    return False
+        if not version.isdigit():
+            continue
+        if kind == "json":
+            versions.append(int(version))
+            if f.mtime is not None:
+                written.append(f.mtime.astimezone(UTC))
+        elif kind.startswith("checkpoint"):
+            versions.append(int(version))
+    if not versions:
+        return None
+    oldest = min(written) if written else datetime.now(UTC)
+    return LogState(max(versions), oldest)
+
+
+def is_committed(root: Root, table_path: str) -> bool:
+    """Whether the folder at `table_path` (a `root.fs` path) holds a table (`log_state`)."""
+    return log_state(root, table_path) is not None
 
 
 def holds_files(dt: DeltaTable) -> bool:
@@ -121,9 +149,11 @@ def ensure_table(
     description: str = "",
     configuration: dict[str, str] | None = None,
     evolve: bool = True,
+    absent: bool = False,
 ) -> DeltaTable:
-    """Open the table, creating it from `schema` if absent and adding new nullable columns."""
-    dt = try_open(root, zone, name)
+    """Open the table, creating it from `schema` if absent and adding new nullable columns
+    (`absent`: the caller has just found no table, so it is not looked for again)."""
+    dt = None if absent else try_open(root, zone, name)
     if dt is None:
         try:
             dt = DeltaTable.create(
