@@ -289,8 +289,15 @@ def _pump(src: socket.socket, dst: socket.socket) -> None:
 
 
 def _reset(s: socket.socket) -> None:
-    """Close with RST (SO_LINGER 0), as a cut network or a crashed peer does."""
+    """Close with RST (SO_LINGER 0), as a cut network or a crashed peer does.
+
+    A proxy thread may be blocked reading this socket, and a blocked read keeps the socket open
+    past `close`: no RST would be sent, and the client would wait for its request's timeout (a
+    hang, not a cut). Shutting down the reading side first wakes that thread, then the close
+    resets the connection."""
     with contextlib.suppress(OSError):
         s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        s.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         s.close()
