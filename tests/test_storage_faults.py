@@ -139,6 +139,31 @@ def test_a_cut_longer_than_the_retry_budget_fails_clearly_and_the_next_run_conve
     assert [r["status"] for r in runs] == ["FAILED", "SUCCEEDED"]
 
 
+def test_a_cut_resets_a_request_waiting_for_its_answer() -> None:
+    """The proxy's cut is a cut: a client whose request is still unanswered (the proxy's
+    threads blocked reading both sides) gets a reset at once, never a silent connection that
+    only its own timeout would end (a request held for 30 s, not the fault the tests name)."""
+    import socket
+    import time
+
+    silent = socket.create_server(("127.0.0.1", 0))  # an upstream that never answers
+    held: list[socket.socket] = []
+    with silent, FaultProxy("127.0.0.1", silent.getsockname()[1]) as proxy:
+        client = socket.create_connection(("127.0.0.1", proxy.port), timeout=5)
+        with client:
+            client.sendall(b"GET /bucket/key HTTP/1.1\r\nHost: s3\r\n\r\n")
+            conn, _ = silent.accept()  # the request reached the upstream, which keeps quiet
+            held.append(conn)
+            time.sleep(0.2)  # the proxy's threads are now blocked reading
+            start = time.monotonic()
+            proxy.cut()
+            with pytest.raises(ConnectionResetError):
+                client.recv(1)
+            assert time.monotonic() - start < 1
+    for conn in held:
+        conn.close()
+
+
 def test_retry_budget_is_a_bounded_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     s3 = Root("s3://bucket/lake")
     monkeypatch.delenv("LAKEHOUSE_S3_RETRY_SECONDS", raising=False)
