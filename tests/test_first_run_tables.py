@@ -6,14 +6,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
+import pytest
 from deltalake import DeltaTable
 
 from conftest import LAB
 from lakehouse import Lakehouse
 from lakehouse.contracts import load_contracts
+from lakehouse.orchestration.preflight import check_tables, create_entity_tables
 from lakehouse.store import zones
+from lakehouse.store.root import Root
 
 COUNT = "SELECT count(*) AS n FROM quarantine.orders"
 
@@ -64,3 +68,24 @@ def test_the_cli_counts_an_empty_quarantine_and_a_rerun_commits_nothing(tmp_path
     for e in load_contracts():
         assert DeltaTable(f"{root}/quarantine/{e}").version() == 0
     assert DeltaTable(f"{root}/silver/orders").version() == 0
+
+
+def test_the_run_opens_each_silver_table_once_before_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The schema check hands the silver tables it opened to the step that creates the missing
+    ones: an open reads every commit since the last checkpoint (on S3, a request each)."""
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([clean_products(tmp_path / "in")]).status == "SUCCEEDED"
+    root, contracts = Root(tmp_path / "lake"), load_contracts()
+    silver = {root.table_uri("silver", e) for e in contracts}
+    opened: list[str] = []
+    real = DeltaTable.__init__
+
+    def spy(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
+        opened.append(str(table_uri))
+        real(self, table_uri, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "__init__", spy)
+    create_entity_tables(root, contracts, check_tables(root, contracts))
+    assert sorted(u for u in opened if u in silver) == sorted(silver)  # by the check, once each

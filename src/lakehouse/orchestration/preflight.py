@@ -3,7 +3,10 @@ silver and quarantine tables exist."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import pyarrow as pa
+from deltalake import DeltaTable
 
 from lakehouse.contracts import Contract
 from lakehouse.errors import SchemaEvolutionError
@@ -15,14 +18,16 @@ from lakehouse.store.delta import CDF, columns_to_add, ensure_table, try_open
 from lakehouse.store.root import Root
 
 
-def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
+def check_tables(root: Root, contracts: dict[str, Contract]) -> dict[str, DeltaTable]:
     """Refuse a run whose contracts change a stored column's type, or add columns to a frozen one.
 
     Added optional columns are fine (the tables evolve when the run writes them). A new contract
     version that changes silver columns logs each change with the gold tables and columns
     downstream of it (`contract_change_impact`); a refused change names them in its error.
+    Returns the silver tables it opened, by entity, for `create_entity_tables`.
     """
     graph: list[LineageGraph] = []
+    silver: dict[str, DeltaTable] = {}
 
     def graph_of() -> LineageGraph:  # built only when a contract changed something
         if not graph:
@@ -37,6 +42,8 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
             dt = try_open(root, zone, c.entity)
             if dt is None:
                 continue
+            if zone == "silver":
+                silver[c.entity] = dt
             impact = report_contract_change(dt, c, graph_of) if zone == "silver" else []
             try:
                 columns_to_add(
@@ -53,14 +60,18 @@ def check_tables(root: Root, contracts: dict[str, Contract]) -> None:
                 raise SchemaEvolutionError(
                     f"{exc}; downstream of the changed column(s): {impact_text(hits)}"
                 ) from exc
+    return silver
 
 
-def create_entity_tables(root: Root, contracts: dict[str, Contract]) -> None:
+def create_entity_tables(
+    root: Root, contracts: dict[str, Contract], silver: Mapping[str, DeltaTable] | None = None
+) -> None:
     """Create every contract's silver and quarantine table that does not exist yet, empty.
 
     So `SELECT count(*) FROM quarantine.orders` answers 0 after a clean first run instead of
     "does not exist". Metadata only (delta-rs), the same for both engines; the engines' own
-    writes find the tables and evolve them as before.
+    writes find the tables and evolve them as before. `silver`: the tables `check_tables` has
+    just opened (an open reads every commit since the last checkpoint, on S3 a request each).
     """
     for c in contracts.values():
         ensure_table(
@@ -72,6 +83,7 @@ def create_entity_tables(root: Root, contracts: dict[str, Contract]) -> None:
             description=zones.descriptions(c)["silver"],
             configuration=CDF,
             evolve=c.evolution == "evolve",
+            opened=(silver or {}).get(c.entity),
         )
         ensure_table(
             root,

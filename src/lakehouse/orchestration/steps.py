@@ -81,8 +81,8 @@ def bronze(state: RunState) -> BronzeResult:
         held = engine.capabilities.distributed
         limits = state.settings.intake
         taken = engine.take_in_all(landed, state.contracts, limits, state.run_id, state.now)
-    check_tables(state.root, state.contracts)  # a refused contract change writes nothing
-    create_entity_tables(state.root, state.contracts)
+    silver = check_tables(state.root, state.contracts)  # a refused change writes nothing
+    create_entity_tables(state.root, state.contracts, silver)
     s = state.summary
     s.files_loaded, s.files_rejected, s.files_duplicate = [], {}, []
     state.results.bronze = b = BronzeResult()

@@ -150,10 +150,13 @@ def ensure_table(
     configuration: dict[str, str] | None = None,
     evolve: bool = True,
     absent: bool = False,
+    opened: DeltaTable | None = None,
 ) -> DeltaTable:
-    """Open the table, creating it from `schema` if absent and adding new nullable columns
-    (`absent`: the caller has just found no table, so it is not looked for again)."""
-    dt = None if absent else try_open(root, zone, name)
+    """Open the table, creating it from `schema` if absent and adding new nullable columns.
+
+    A caller that has just looked says what it found, so the table is not looked for again:
+    `absent` (no table) or `opened` (the snapshot it opened, fenced by `open_table`)."""
+    dt = opened if opened is not None else None if absent else try_open(root, zone, name)
     if dt is None:
         try:
             dt = DeltaTable.create(
