@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pytest
+from deltalake import DeltaTable
 
 from lakehouse import Lakehouse
 
@@ -86,3 +88,16 @@ def two_orders_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     copy_sources(root, [src])
     run(root)
     return tmp / "lake"
+
+
+def table_opens(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """From now on, the URI of every Delta table opened (`DeltaTable(...)`), in order."""
+    opened: list[str] = []
+    real = DeltaTable.__init__
+
+    def spy(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
+        opened.append(str(table_uri))
+        real(self, table_uri, *args, **kwargs)
+
+    monkeypatch.setattr(DeltaTable, "__init__", spy)
+    return opened

@@ -6,13 +6,12 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
 
-from conftest import LAB
+from conftest import LAB, table_opens
 from lakehouse import Lakehouse
 from lakehouse.contracts import load_contracts
 from lakehouse.orchestration.preflight import check_tables, create_entity_tables
@@ -79,13 +78,6 @@ def test_the_run_opens_each_silver_table_once_before_its_rows(
     assert lh.run([clean_products(tmp_path / "in")]).status == "SUCCEEDED"
     root, contracts = Root(tmp_path / "lake"), load_contracts()
     silver = {root.table_uri("silver", e) for e in contracts}
-    opened: list[str] = []
-    real = DeltaTable.__init__
-
-    def spy(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
-        opened.append(str(table_uri))
-        real(self, table_uri, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaTable, "__init__", spy)
+    opened = table_opens(monkeypatch)
     create_entity_tables(root, contracts, check_tables(root, contracts))
     assert sorted(u for u in opened if u in silver) == sorted(silver)  # by the check, once each

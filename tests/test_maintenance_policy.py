@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from deltalake import DeltaTable, write_deltalake
 
+from conftest import table_opens
 from lakehouse.config import loader
 from lakehouse.contracts import contract_for
 from lakehouse.errors import TerminalError
@@ -87,14 +88,7 @@ def test_whether_a_table_is_due_is_read_from_one_listing_of_its_log(
     """Every run asks it of every table: opening one reads each commit since its checkpoint (on
     S3 a request per commit), where its version and first commit's time need one listing."""
     t0 = first_commit(root)
-    opened: list[str] = []
-    real = DeltaTable.__init__
-
-    def spy(self: DeltaTable, table_uri: str, *args: Any, **kwargs: Any) -> None:
-        opened.append(str(table_uri))
-        real(self, table_uri, *args, **kwargs)
-
-    monkeypatch.setattr(DeltaTable, "__init__", spy)
+    opened = table_opens(monkeypatch)
     assert not maintenance_due(root, TABLE, t0 + H, SETTINGS)  # 11 commits, an hour old
     assert maintenance_due(root, TABLE, t0 + 25 * H, SETTINGS)  # never maintained, a day old
     assert root.table_uri("silver", "order_items") not in opened
