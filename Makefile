@@ -79,6 +79,7 @@ bench-small: $(VENV)/.installed-dev
 	$(PY) benchmarks/bench_small_run.py
 	$(PY) benchmarks/bench_pipeline.py --items 1000000
 	$(PY) benchmarks/bench_floor.py --items 1000000 --repeat 3
+	$(PY) benchmarks/bench_floor.py --items 1000000 --repeat 3 --models all
 	$(PY) benchmarks/bench_freshness.py --items 1000000
 	$(PY) benchmarks/bench_watch.py
 
@@ -88,6 +89,7 @@ bench: bench-small
 	$(PY) benchmarks/bench_generate.py --items 10000000 --out benchmarks/data/gen10m
 	$(PY) benchmarks/bench_pipeline.py --items 10000000
 	$(PY) benchmarks/bench_floor.py --items 10000000 --repeat 1
+	$(PY) benchmarks/bench_floor.py --items 10000000 --repeat 1 --models all
 	$(PY) benchmarks/bench_freshness.py --items 10000000 --repeat 3
 	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5
 	$(PY) benchmarks/bench_watch.py --items 10000000 --drops 5 --during-budget-refresh
