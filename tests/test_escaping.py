@@ -241,6 +241,54 @@ def test_run_summary_prints_markup_like_names_literally_and_exits_0(tmp_path: Pa
     assert e.returncode == 1 and "silver.x\\x1b[2J" in e.stderr and "\x1b" not in e.stderr
 
 
+def test_a_line_break_in_data_cannot_print_a_line_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A file name, a header or a value holding a line break is shown on its own line with the
+    break written as `\\n`: data cannot print a line that reads like the program's ("root:
+    ...", "files loaded: ..."), and one row of a table stays one line."""
+    from lakehouse.glue import main
+    from lakehouse.monitoring.notifiers import ConsoleNotifier
+
+    forged = "\nfiles loaded: 9, rejected: 0, already seen: 0\nroot: s3://forged"
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(SCENARIO / "orders_day1.csv", src / "orders_day1.csv")
+    bad_orders = "order_num,order_id,user_id,order_timestamp,total_amount,date,bad\n"
+    (src / f"orders_x{forged.replace('/', '_')}.csv").write_text(bad_orders)
+    header = forged.replace("\n", "\u2028", 1)  # a line separator first
+    bad_products = f'product_id,department_id,department,product_name,"{header}"\n'
+    (src / "products_h.csv").write_text(bad_products)
+    root = str(tmp_path / "lake")
+    p = _cli("run", "--root", root, "--source", str(src))
+    assert p.returncode == 0, p.stderr
+    lines = p.stdout.splitlines()
+    assert [x for x in lines if x.startswith(("files loaded", "root:"))] == [
+        "files loaded: 1, rejected: 2, already seen: 0",
+        f"root: {root}",
+    ]
+    assert [x for x in lines if x.startswith("  rejected")] == [
+        "  rejected src/orders_x\\nfiles loaded: 9, rejected: 0, already seen: 0\\nroot: "
+        "s3:__forged.csv: unexpected_column:bad",
+        # the header's line separator is trimmed as whitespace; its newline is shown
+        "  rejected src/products_h.csv: unexpected_column:files loaded: 9, rejected: 0, already "
+        "seen: 0\\nroot: s3://forged",
+    ]
+
+    q = _cli("sql", "--root", root, "SELECT file FROM _ops.files WHERE status = 'rejected'")
+    assert q.returncode == 0, q.stderr
+    assert not [x for x in q.stdout.splitlines() if "root:" in x and "\\n" not in x], q.stdout
+
+    ConsoleNotifier("console").send(
+        {"severity": "warning", "change": "opened", "rule": "r", "subject": "s", "message": forged}
+    )
+    with pytest.raises(SystemExit):
+        main(["job.py", "--root", root, "--step", f"x\x1b[2J{forged}"])
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 2 and "\x1b" not in err, err
+    assert err.count("\\nroot: s3://forged") == 2, err
+
+
 # --- serve: only its own host names ------------------------------------------------------------
 @pytest.fixture
 def server_port(tmp_path: Path) -> Iterator[int]:

@@ -274,4 +274,4 @@ def test_glue_job_refuses_a_single_step(capsys: pytest.CaptureFixture[str]) -> N
     with pytest.raises(SystemExit) as exit_info:
         main(["job.py", "--root", "s3://lake/p", "--step", "silver_orders"])
     assert exit_info.value.code == 2
-    assert "--step silver_orders" in capsys.readouterr().err
+    assert "--step 'silver_orders'" in capsys.readouterr().err

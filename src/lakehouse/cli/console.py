@@ -6,8 +6,9 @@ terminal. A Rich console with markup on reads `[bold]` in them as a style and fa
 (so a run that succeeded would exit 1), and reads `:name:` as an emoji; and Rich passes escape
 sequences through, so a name holding `ESC [2J` would clear the screen and `ESC ]8;;` would make
 a link. These consoles have markup, emoji and highlighting off and show control characters as
-`\\x1b`-style escapes: every string prints as written. A command that wants a colour says so
-with `rich.text.Text(visible(text), style=...)`.
+`\\x1b`-style escapes (`lakehouse.printable`): every string prints as written. A value shown
+on one line (a table cell, a file name in a summary line) has its line breaks escaped too
+(`one_line`). A command that wants a colour says so with `rich.text.Text(visible(text), ...)`.
 """
 
 from __future__ import annotations
@@ -17,21 +18,9 @@ from typing import Any
 from rich.console import Console
 from rich.text import Text
 
-# C0 and C1 controls (except tab and newline), DEL, and the bidirectional overrides that can
-# make a name read differently from what it is
-_CONTROLS = [
-    *(c for c in range(0x20) if c not in (0x09, 0x0A)),
-    0x7F,
-    *range(0x80, 0xA0),
-    *range(0x202A, 0x202F),
-    *range(0x2066, 0x206A),
-]
-_VISIBLE = {c: (f"\\x{c:02x}" if c < 0x100 else f"\\u{c:04x}") for c in _CONTROLS}
+from lakehouse.printable import one_line, visible
 
-
-def visible(text: str) -> str:
-    """`text` with every control character written as an escape (`\\x1b`, `\\u202e`)."""
-    return text.translate(_VISIBLE)
+__all__ = ["DataConsole", "console", "one_line", "visible"]
 
 
 class DataConsole(Console):

@@ -162,15 +162,16 @@ def columns_of(data: pa.Table, known: dict[str, Col] | None = None) -> list[Col]
 
 
 def _cell(col: Col, v: str | Text) -> Text:
-    """A cell as rich Text: control characters shown as escapes, text on one line."""
+    """A cell as rich Text on one line: control characters shown as escapes; a text cell's
+    whitespace runs joined into one space, a line break in any other cell shown as `\\n`
+    (a name is shown as it is, and one row stays one line)."""
     from rich.text import Text
 
-    from lakehouse.cli.console import visible
+    from lakehouse.printable import one_line
 
     if isinstance(v, Text):
         return v
-    s = " ".join(v.split()) if col.kind == "text" else v
-    return Text(visible(s))
+    return Text(one_line(" ".join(v.split()) if col.kind == "text" else v))
 
 
 def _len(s: str) -> int:

@@ -92,13 +92,15 @@ def status(
     from lakehouse.monitoring.status import report
 
     lh, settings = _open(root, config)
+    from lakehouse.printable import one_line
+
     rep = report(lh.root, settings, load_contracts(lh.contracts_dir), limit=limit)
     if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rep.as_dict(), default=_json_default) + "\n")
     else:
         _print_status(rep)
     if not rep.ok:
-        sys.stderr.write(f"lakehouse: SLA breached: {'; '.join(rep.breaches)}\n")
+        sys.stderr.write(f"lakehouse: SLA breached: {one_line('; '.join(rep.breaches))}\n")
         raise typer.Exit(2)
 
 

@@ -66,7 +66,7 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
     from rich.text import Text
 
     from lakehouse.cli import layout
-    from lakehouse.cli.console import console
+    from lakehouse.cli.console import console, one_line
 
     con = console()
     cols = (
@@ -94,7 +94,7 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
         f"already seen: {len(s.files_duplicate)}"
     )
     for f, reasons in s.files_rejected.items():
-        con.print(Text("  rejected", "red"), f"{f}: {', '.join(reasons)}")
+        con.print(Text("  rejected", "red"), one_line(f"{f}: {', '.join(reasons)}"))
     con.print(f"root: {lh.root.uri}")
 
 

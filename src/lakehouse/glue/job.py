@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from lakehouse.errors import LakehouseError, TerminalError
+from lakehouse.printable import one_line
 
 WHOLE_RUN = ("run", "all")
 OPTIONAL = {"step": "run", "contracts": "", "trigger": "glue", "run_id": ""}
@@ -93,7 +94,7 @@ def run_job(args: JobArgs) -> int:
 
     if args.step not in WHOLE_RUN:
         raise TerminalError(
-            f"--step {args.step}: a Glue job run processes a whole run (--step run); running "
+            f"--step {args.step!r}: a Glue job run processes a whole run (--step run); running "
             "one step per job run needs the run's state persisted between steps, which the "
             "pipeline does not do yet — point the state machine at one `run` task"
         )
@@ -130,6 +131,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     try:
         code = run_job(parse_args(sys.argv if argv is None else argv))
     except LakehouseError as exc:
-        print(f"lakehouse: {exc}", file=sys.stderr)
+        print(f"lakehouse: {one_line(str(exc))}", file=sys.stderr)
         raise SystemExit(2 if not exc.retryable else 75) from exc
     raise SystemExit(code)

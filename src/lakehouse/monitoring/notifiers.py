@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from lakehouse.log import event
+from lakehouse.printable import one_line
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import NotifierSettings, Settings
@@ -64,7 +65,7 @@ class ConsoleNotifier:
         self.name = name
 
     def send(self, message: dict[str, Any]) -> None:
-        sys.stderr.write(f"{headline(message)} — {message['message']}\n")
+        sys.stderr.write(one_line(f"{headline(message)} — {message['message']}") + "\n")
         sys.stderr.flush()
 
 
