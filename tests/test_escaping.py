@@ -188,6 +188,21 @@ def test_figure_escapes_every_string_but_its_templates() -> None:
     assert fig["layout"]["annotations"] == [{"text": "&lt;b&gt;x&lt;/b&gt;"}]
 
 
+def test_a_text_log_line_is_one_event_whatever_its_fields_hold() -> None:
+    """`LAKEHOUSE_LOG=text`: a field quoting a file name with a line break and an escape
+    sequence stays on its event's line, and no control character reaches the terminal."""
+    import logging
+
+    from lakehouse.log import _TextFormatter
+
+    record = logging.LogRecord("lakehouse", logging.WARNING, "", 0, "file_rejected", None, None)
+    record.fields = {"file": "a\x1b[2J.csv\nerror   run_failed run_id=forged", "rows": 3}
+    line = _TextFormatter().format(record)
+    assert line == (
+        "warning file_rejected file=a\\x1b[2J.csv\\nerror   run_failed run_id=forged rows=3"
+    )
+
+
 def test_script_json_escapes_markup_and_line_separators() -> None:
     text = json.dumps({"k": "</script><!--<script>&\u2028\u2029"}, ensure_ascii=False)
     safe = script_json(text)

@@ -9,6 +9,8 @@ import os
 import sys
 from typing import Any
 
+from lakehouse.printable import one_line
+
 _LOGGER = logging.getLogger("lakehouse")
 
 
@@ -24,10 +26,14 @@ class _JsonFormatter(logging.Formatter):
 
 
 class _TextFormatter(logging.Formatter):
+    """One line per event, as the JSON logs: a field quoting data (a file name, a header) has
+    its line breaks and control characters written as escapes (`lakehouse.printable`), so it
+    can neither start a record of its own nor send a sequence to the terminal."""
+
     def format(self, record: logging.LogRecord) -> str:
         fields = getattr(record, "fields", {})
         tail = " ".join(f"{k}={v}" for k, v in fields.items())
-        return f"{record.levelname.lower():7} {record.getMessage()} {tail}".rstrip()
+        return one_line(f"{record.levelname.lower():7} {record.getMessage()} {tail}".rstrip())
 
 
 def configure(level: str | None = None) -> None:
