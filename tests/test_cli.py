@@ -49,6 +49,14 @@ def test_sql_json_prints_only_a_json_array(root: str) -> None:
 def test_sql_csv(root: str) -> None:
     p = cli("sql", "--root", root, "--format", "csv", "SELECT count(*) AS n FROM silver.orders")
     assert p.stdout.splitlines() == ['"n"', "10"]
+    # a list (quarantine's reasons) or a struct is one cell of JSON text
+    q = "SELECT ['a', 'b, \"c\"'] AS reasons, {'k': 1} AS s, CAST(NULL AS VARCHAR[]) AS none"
+    p = cli("sql", "--root", root, "--format", "csv", q)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.splitlines() == [
+        '"reasons","s","none"',
+        '"[""a"", ""b, \\""c\\""""]","{""k"": 1}",',
+    ]
 
 
 def test_time_travel_sees_the_row_before_its_correction(root: str) -> None:

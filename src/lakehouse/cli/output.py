@@ -28,7 +28,7 @@ def print_rows(
         import pyarrow.csv as pacsv
 
         sink = sys.stdout.buffer
-        pacsv.write_csv(table, sink)
+        pacsv.write_csv(_flat(table), sink)
         sink.flush()
         return
     from lakehouse.cli import layout
@@ -36,6 +36,21 @@ def print_rows(
 
     rows = (["" if v is None else cell(v) for v in row.values()] for row in table.to_pylist())
     layout.show(console(), layout.columns_of(table, known), rows, title)
+
+
+def _flat(table: pa.Table) -> pa.Table:
+    """`table` with each list or struct column as JSON text (a CSV cell holds one value; Arrow's
+    writer refuses nested types, so `SELECT _reasons FROM quarantine.orders` failed)."""
+    import pyarrow as pa
+
+    for i, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            text = [
+                None if v is None else json.dumps(v, default=json_default)
+                for v in table.column(i).to_pylist()
+            ]
+            table = table.set_column(i, field.name, pa.array(text, pa.string()))
+    return table
 
 
 def cell(v: object) -> str:

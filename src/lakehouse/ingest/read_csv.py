@@ -72,17 +72,48 @@ def _csv(data: bytes, read: Callable[[pacsv.ReadOptions, pacsv.ParseOptions], T]
 
 
 def _csv_rows(data: bytes, records: int) -> pa.Array | range:
-    """Spreadsheet row of each data record: 2, 3, ... unless blank lines or line breaks inside
-    values move them (then the records are counted the way a spreadsheet program shows them)."""
+    """Spreadsheet row of each data record: 2, 3, ... unless blank lines, line breaks inside
+    values or lone carriage returns move them (then the records are counted the way a
+    spreadsheet program shows them). A quote never closed rejects the file: Arrow's reader
+    takes the rest of the file as that one value, and the rows after it were lost."""
     lines = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
-    if lines == records + 1:
+    one_record_a_line = (
+        lines == records + 1
+        and data.count(b"\r") == data.count(b"\r\n")
+        and b"\n\n" not in data
+        and b"\n\r\n" not in data
+    )
+    if one_record_a_line:
+        last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
+        _records(io.StringIO(last.decode("utf-8", errors="replace"), newline=""), lines)
         return range(2, records + 2)
     csv.field_size_limit(sys.maxsize)  # sizes are checked, with row and column, after reading
-    text = io.StringIO(data.decode("utf-8", errors="replace"), newline="")
-    numbers = [n for n, record in enumerate(csv.reader(text), start=1) if record]
+    numbers = _records(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     if len(numbers) != records + 1:
         raise ValueError(f"cannot place rows: {records:,} records but {len(numbers) - 1:,} lines")
     return pa.array(numbers[1:], pa.int64())
+
+
+def _records(text: io.StringIO, first: int = 1) -> list[int]:
+    """The number of each record of `text` that holds a value (records counted from `first`);
+    ValueError naming the record where a quote opens that is never closed."""
+    numbers: list[int] = []
+    at = first
+    try:
+        for record in csv.reader(text, strict=True):
+            if record:
+                numbers.append(at)
+            at += 1
+    except csv.Error as exc:
+        if "unexpected end of data" not in str(exc):  # a quirk Arrow's reader accepts
+            text.seek(0)
+            lenient = enumerate(csv.reader(text), start=first)
+            return [n for n, record in lenient if record]
+        raise ValueError(
+            f"row {at}: a quote opened in this row is never closed (the rest of the file "
+            "would be one value)"
+        ) from exc
+    return numbers
 
 
 def _nothing_right_of_header(

@@ -1,6 +1,7 @@
 """Read every sheet of an Excel workbook into a batch of text per sheet: cells as a person sees
-them, formulas kept as text (a zip/XML pass, never evaluated), and the workbook's unpacked size
-and each sheet's declared range checked before the grid is allocated."""
+them, formulas kept as text and error values as Excel shows them (a zip/XML pass, never
+evaluated), and the workbook's unpacked size and each sheet's declared range checked before the
+grid is allocated."""
 
 from __future__ import annotations
 
@@ -38,11 +39,14 @@ def _cell_text(value: object) -> str:
 
 
 def read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
-    formulas = _xlsx_formulas(data, limits)
+    written = _cells_as_written(data, limits)
     wb = CalamineWorkbook.from_filelike(io.BytesIO(data))
+    repeated = sorted({n for n in wb.sheet_names if wb.sheet_names.count(n) > 1})
+    if repeated:  # Excel names each sheet once; rows are placed by sheet name and row
+        raise ValueError(f"sheet names appear twice in the workbook: {repeated}")
     batches = []
     for index, sheet_name in enumerate(wb.sheet_names):
-        sheet = wb.get_sheet_by_name(sheet_name)
+        sheet = wb.get_sheet_by_index(index)
         where = f"sheet {sheet_name!r}"
         end = sheet.end  # the grid is read from A1 to here
         _check_cells(end[0] + 1 if end else 0, end[1] + 1 if end else 0, where, limits)
@@ -56,13 +60,13 @@ def read_xlsx(data: bytes, limits: IntakeSettings) -> list[Batch]:
             header.pop()
         check_header(header, f"{where} header", limits)
         width = len(header)
-        sheet_formulas = formulas.get(index, {})
-        _nothing_right_of_sheet_header(rows, sheet_formulas, width, where)
+        sheet_written = written.get(index, {})
+        _nothing_right_of_sheet_header(rows, sheet_written, width, where)
         cols: list[list[str]] = [[] for _ in range(width)]
         for r, row in enumerate(rows[1:], start=1):
             for c in range(width):
-                if (r, c) in sheet_formulas:
-                    cols[c].append(sheet_formulas[(r, c)])
+                if (r, c) in sheet_written:
+                    cols[c].append(sheet_written[(r, c)])
                 else:
                     cols[c].append(_cell_text(row[c]) if c < len(row) else "")
         arrays = [pa.array(col, pa.string()) for col in cols]
@@ -81,12 +85,12 @@ def _check_cells(height: int, width: int, where: str, limits: IntakeSettings) ->
 
 
 def _nothing_right_of_sheet_header(
-    rows: list[list[Any]], formulas: dict[tuple[int, int], str], width: int, where: str
+    rows: list[list[Any]], written: dict[tuple[int, int], str], width: int, where: str
 ) -> None:
     """A value right of the last header column has no column to go to: reject, as CSV does."""
     for r, row in enumerate(rows):
         for c in range(width, len(row)):
-            if row[c] not in (None, "") or (r, c) in formulas:
+            if row[c] not in (None, "") or (r, c) in written:
                 raise ValueError(
                     f"{where} cell {_col_letters(c)}{r + 1}: value "
                     f"{_cell_text(row[c])[:50]!r} right of the last header column "
@@ -110,8 +114,11 @@ _NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _DIMENSION = re.compile(rb"<(?:\w+:)?dimension\s+ref=\"([A-Z]+)(\d+)(?::([A-Z]+)(\d+))?\"")
 
 
-def _xlsx_formulas(data: bytes, limits: IntakeSettings) -> dict[int, dict[tuple[int, int], str]]:
-    """Formula text by sheet index and (row, col), 0-based; formulas are kept, never evaluated.
+def _cells_as_written(data: bytes, limits: IntakeSettings) -> dict[int, dict[tuple[int, int], str]]:
+    """The text of the cells calamine does not give as written, by sheet index and (row, col),
+    0-based: formulas ('=UPPER(A2)', kept, never evaluated; a cell sharing another's formula
+    gets it with its relative references moved, as Excel shows it) and error values
+    ('#DIV/0!', '#N/A', which calamine gives as empty: the value would have become null).
 
     Also the checks the Excel reader needs before it allocates: the zip's uncompressed size
     within `intake.max_decompressed_bytes` and each sheet's declared range within the limits.
@@ -135,22 +142,53 @@ def _xlsx_formulas(data: bytes, limits: IntakeSettings) -> dict[int, dict[tuple[
                     first_col.decode()
                 )
                 _check_cells(height, width + 1, f"sheet {index + 1} (declared range)", limits)
-            if b"<f" not in xml:
-                continue
-            found: dict[tuple[int, int], str] = {}
-            shared: dict[str, str] = {}
-            for cell in ElementTree.fromstring(xml).iter(f"{_NS}c"):
-                f = cell.find(f"{_NS}f")
-                if f is None:
-                    continue
-                text = f.text or shared.get(f.get("si", ""), "")
-                if f.get("t") == "shared" and f.text:
-                    shared[f.get("si", "")] = f.text
-                m = _CELL_REF.match(cell.get("r", ""))
-                if m:
-                    found[(int(m.group(2)) - 1, _col_index(m.group(1)))] = "=" + text
-            out[index] = found
+            if b"<f" in xml or b't="e"' in xml:
+                out[index] = _sheet_cells_as_written(xml)
     return out
+
+
+def _sheet_cells_as_written(xml: bytes) -> dict[tuple[int, int], str]:
+    found: dict[tuple[int, int], str] = {}
+    shared: dict[str, tuple[str, int, int]] = {}  # si -> (formula, row, col) of its first cell
+    for cell in ElementTree.fromstring(xml).iter(f"{_NS}c"):
+        m = _CELL_REF.match(cell.get("r", ""))
+        if not m:
+            continue
+        at = (int(m.group(2)) - 1, _col_index(m.group(1)))
+        f = cell.find(f"{_NS}f")
+        if f is not None:
+            si = f.get("si", "")
+            if f.get("t") == "shared" and f.text:
+                shared[si] = (f.text, *at)
+            text = f.text
+            if not text and si in shared:
+                formula, row, col = shared[si]
+                text = _moved(formula, at[0] - row, at[1] - col)
+            found[at] = "=" + (text or "")
+        elif cell.get("t") == "e":
+            v = cell.find(f"{_NS}v")
+            found[at] = v.text if v is not None and v.text else "#VALUE!"
+    return found
+
+
+#: a string literal (kept as it is), or an A1 reference: not inside a name or a number, and not
+#: a function's name (LOG10 is followed by "(")
+_REFERENCE = re.compile(r'("[^"]*")|(?<![A-Za-z0-9_.])(\$?)([A-Z]{1,3})(\$?)(\d+)(?![A-Za-z0-9_(])')
+
+
+def _moved(formula: str, rows: int, cols: int) -> str:
+    """`formula` as a cell `rows` below and `cols` right of the one it was written for shows it:
+    its relative references moved, absolute ones (`$A$1`) kept."""
+
+    def move(m: re.Match[str]) -> str:
+        if m.group(1):
+            return m.group(1)
+        col_fixed, col, row_fixed, row = m.group(2, 3, 4, 5)
+        col = col if col_fixed else _col_letters(_col_index(col) + cols)
+        row = row if row_fixed else str(int(row) + rows)
+        return f"{col_fixed}{col}{row_fixed}{row}"
+
+    return _REFERENCE.sub(move, formula)
 
 
 def _sheet_paths(zf: zipfile.ZipFile) -> list[str]:

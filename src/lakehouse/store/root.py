@@ -170,7 +170,10 @@ class Root:
                 yield LandedFile(path, rel, st.st_size, st.st_mtime_ns)
 
     def read_bytes(self, path: str) -> bytes:
-        with self.fs.open_input_stream(path) as stream:
+        """The file's bytes as stored. Never decompressed: pyarrow would pick a codec from the
+        name (`.gz`, `.bz2`, ...), so a text file named `x.csv.gz` failed the run, and a small
+        gzip bomb was inflated outside the reader sandbox and its limits."""
+        with self.fs.open_input_stream(path, compression=None) as stream:
             data: bytes = stream.read()
             return data
 
@@ -180,7 +183,7 @@ class Root:
     def _write(self, path: str, fill: Callable[[Any], object]) -> None:
         """Write `path` whole or not at all: `fill(stream)` writes the content."""
         if not self.is_local:  # an object PUT is atomic; folders need no markers
-            with self.fs.open_output_stream(path) as stream:
+            with self.fs.open_output_stream(path, compression=None) as stream:  # as given
                 fill(stream)
             return
         tmp = self._local_tmp(path)
