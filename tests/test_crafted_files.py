@@ -62,6 +62,17 @@ def test_text_that_is_not_utf8_rejects_the_file_naming_its_row_and_column() -> N
     assert rejected("products.jsonl", latin1_jsonl()) == f"ValueError: row 2 {expected}"
     assert rejected("products.parquet", not_utf8_parquet(False)) == f"ValueError: row 3 {expected}"
     assert rejected("products.parquet", not_utf8_parquet(True)) == f"ValueError: row 3 {expected}"
+    # a CSV says the line (Arrow said "column #3", counted from 0, and no row)
+    latin1 = (PRODUCTS + "1,1,Books,Tea\n2,1,Books,Café\n").encode("latin-1")
+    assert rejected("products.csv", latin1) == (
+        "ValueError: line 3: text that is not UTF-8 (save the file as UTF-8)"
+    )
+    assert rejected("products.csv", "product_id,café\n1,2\n".encode("latin-1")) == (
+        "ValueError: line 1: text that is not UTF-8 (save the file as UTF-8)"
+    )
+    assert rejected("products.csv", (PRODUCTS + "1,1,Books,Tea\n").encode("utf-16")) == (
+        "ValueError: the file is UTF-16 text (save it as UTF-8)"  # was "Expected 4 columns"
+    )
 
 
 def test_a_quote_never_closed_rejects_the_csv_naming_the_row_it_opens_in() -> None:

@@ -122,6 +122,12 @@ def canonical_kind(col: pa.ChunkedArray) -> str | None:
     return None
 
 
+def _stored_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _stored_text(t.value_type)
+    return bool(pa.types.is_string(t) or pa.types.is_large_string(t))
+
+
 def check_utf8(name: str, text: pa.Array) -> None:
     """Raise ValueError naming the first row (1-based) whose text is not UTF-8.
 
@@ -174,8 +180,9 @@ def typed_batch(table: pa.Table) -> Batch:
     (`canonical_kind`)."""
     header = table.column_names
     arrays = [to_text(col) for col in table.columns]
-    for name, text in zip(header, arrays, strict=True):
-        check_utf8(name, text)
+    for name, col, text in zip(header, table.columns, arrays, strict=True):
+        if _stored_text(col.type):  # the text Arrow writes from other values is UTF-8
+            check_utf8(name, text)
     kinds = zip(header, map(canonical_kind, table.columns), strict=True)
     canonical = {normalise_header(name): kind for name, kind in kinds if kind}
     return Batch("", 0, header, text_table(header, arrays, 1), canonical)

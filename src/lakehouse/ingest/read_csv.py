@@ -26,6 +26,24 @@ def read_csv(data: bytes, limits: IntakeSettings) -> list[Batch]:
         data = data[3:]
     if not data or data.isspace():
         raise ValueError("empty file: no header row")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # bytes UTF-8 never starts with
+        raise ValueError("the file is UTF-16 text (save it as UTF-8)")
+    try:
+        return _read(data, limits)
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        if isinstance(exc, pa.ArrowInvalid) and "UTF8" not in str(exc):
+            raise
+        try:  # decoded only when the text was refused, to say where
+            data.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            line = data.count(b"\n", 0, bad.start) + 1
+            raise ValueError(
+                f"line {line}: text that is not UTF-8 (save the file as UTF-8)"
+            ) from exc
+        raise
+
+
+def _read(data: bytes, limits: IntakeSettings) -> list[Batch]:
     delivered = _csv(data, lambda ro, po: pacsv.open_csv(io.BytesIO(data), ro, po).schema.names)
     header = list(delivered)
     while header and not normalise_header(header[-1]):
@@ -83,11 +101,11 @@ def _csv_rows(data: bytes, records: int) -> pa.Array | range:
         and b"\n\n" not in data
         and b"\n\r\n" not in data
     )
+    csv.field_size_limit(sys.maxsize)  # sizes are checked, with row and column, after reading
     if one_record_a_line:
         last = data.rstrip(b"\r\n").rsplit(b"\n", 1)[-1]
         _records(io.StringIO(last.decode("utf-8", errors="replace"), newline=""), lines)
         return range(2, records + 2)
-    csv.field_size_limit(sys.maxsize)  # sizes are checked, with row and column, after reading
     numbers = _records(io.StringIO(data.decode("utf-8", errors="replace"), newline=""))
     if len(numbers) != records + 1:
         raise ValueError(f"cannot place rows: {records:,} records but {len(numbers) - 1:,} lines")
