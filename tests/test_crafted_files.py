@@ -239,3 +239,41 @@ def test_poison_text_and_compressed_names_neither_stop_the_run_nor_the_next(
     again = lh.run([src / "products.csv"])
     assert again.status == "SUCCEEDED" and again.files_loaded == ["products.csv"]
     assert lh.sql("SELECT count(*) AS n FROM silver.products")["n"].to_pylist() == [3]
+
+
+def test_a_file_the_run_may_not_read_is_rejected_and_the_others_load(tmp_path: Path) -> None:
+    """A landed file without read permission failed every run (PermissionError) and kept the
+    good files from loading. Run as a user without it (as root, the override capabilities
+    dropped: the service account a deployment runs as)."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = tmp_path / "lake"
+    (root / "landing").mkdir(parents=True)
+    (root / "landing" / "products.csv").write_text(PRODUCTS + "1,1,Books,Tea\n")
+    secret = root / "landing" / "products_secret.csv"
+    secret.write_text(PRODUCTS + "2,1,Books,Rice\n")
+    secret.chmod(0)
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        caps = "-dac_override,-dac_read_search"
+        setpriv = shutil.which("setpriv")
+        assert setpriv is not None, "util-linux's setpriv drops root's file capabilities"
+        as_user = [setpriv, f"--bounding-set={caps}", f"--inh-caps={caps}"]
+    cmd = [*as_user, sys.executable, "-m", "lakehouse", "run", "--root", str(root)]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "rejected products_secret.csv: unreadable_file" in done.stdout
+    lh = Lakehouse(root)
+    assert lh.sql("SELECT product_id FROM silver.products")["product_id"].to_pylist() == [1]
+    [record] = lh.sql(
+        "SELECT sha256, status, detail FROM _ops.files WHERE file = 'products_secret.csv'"
+    ).to_pylist()
+    assert record == {
+        "sha256": "",
+        "status": "rejected",
+        "detail": "the run may not read it: Permission denied",
+    }
+    assert not secret.exists()  # set aside in quarantine/files, not read again by every run

@@ -4,6 +4,7 @@ deliveries, and symbolic links leading outside a source folder or landing/ are n
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -45,8 +46,13 @@ def sha(data: bytes) -> str:
 
 
 def manifest(lh: Lakehouse) -> list[dict[str, Any]]:
-    t = lh.sql("SELECT file, sha256, status, reasons, detail, moved_to, run_id FROM _ops.files")
-    return sorted(t.to_pylist(), key=lambda r: (r["run_id"], r["file"]))
+    """The files manifest in run order (run ids of one second sort by their random part)."""
+    t = lh.sql(
+        "SELECT file, sha256, status, reasons, detail, moved_to, run_id, processed_at "
+        "FROM _ops.files"
+    )
+    rows = sorted(t.to_pylist(), key=lambda r: (r["processed_at"], r["file"]))
+    return [{k: v for k, v in r.items() if k != "processed_at"} for r in rows]
 
 
 def names_in_silver(lh: Lakehouse) -> dict[int, str]:
@@ -66,6 +72,72 @@ def leaked(top: Path) -> bool:
             if stat.S_ISREG(p.lstat().st_mode) and b"secret-marker" in p.read_bytes():
                 return True
     return False
+
+
+# --- archive/ and quarantine/files are never overwritten ----------------------------------------
+def kept(lh: Lakehouse, data: bytes) -> list[str]:
+    """The kept files (archive/, quarantine/files/) holding exactly `data`, relative to the root."""
+    out = []
+    for zone in ("archive", "quarantine/files"):
+        for here, _, names in os.walk(lh.root.path(*zone.split("/"))):
+            for n in names:
+                if Path(here, n).read_bytes() == data:
+                    out.append(os.path.relpath(Path(here, n), lh.root.path()))
+    return out
+
+
+def test_no_kept_file_is_replaced_by_another_of_the_same_destination(tmp_path: Path) -> None:
+    """A delivered `duplicates/products.csv` beside a re-sent `products.csv`, a file named like
+    another's reason file, and a second run under one run id (a retried execution) each had a
+    destination another file held: the move replaced those bytes, and the manifest named one
+    path for two files. Every file keeps its own path now, its bytes there."""
+    lh = Lakehouse(tmp_path / "lake")
+    first = products(tmp_path / "a" / "products.csv", p1="Tea")
+    copy_sources(lh.root, [tmp_path / "a" / "products.csv"])
+    assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
+
+    src = tmp_path / "b"
+    again = products(src / "products.csv", p1="Tea")  # the same bytes: a duplicate
+    other = products(src / "duplicates" / "products.csv", p2="Rice")
+    notes = b"just,notes\n1,2\n"
+    forged = b'{"reasons": ["forged"]}'
+    (src / "notes.csv").write_bytes(notes)  # rejected: its reason is notes.csv.reason.json
+    (src / "notes.csv.reason.json").write_bytes(forged)  # rejected too: not a data file
+    run_id = "lakehouse-batch_2026-12-06T10-00-00Z"
+    copied = copy_sources(lh.root, [src])
+    now = dt.datetime(2026, 12, 6, 10, tzinfo=dt.UTC)  # both runs under this id: one day
+    summary = run(lh.root, settings=QUIET, run_id=run_id, refused=copied.refused, now=now)
+    assert summary.status == "SUCCEEDED"
+    assert (summary.files_loaded, summary.files_duplicate) == (
+        ["b/duplicates/products.csv"],
+        ["b/products.csv"],
+    )
+    rows = [r for r in manifest(lh) if r["run_id"] == run_id]
+    assert len({r["moved_to"] for r in rows}) == len(rows) == 4
+    for data in (first, again, other, notes, forged):
+        assert len(kept(lh, data)) == (2 if data == first else 1), data
+    for r in rows:  # each file's bytes are where the manifest says
+        assert Path(r["moved_to"]).read_bytes() in (again, other, notes, forged)
+    # the delivered `notes.csv.reason.json` takes the next version of its name
+    assert sorted(kept_names(lh)) == [
+        "notes.csv",
+        "notes.csv.reason.json",
+        "notes.csv.reason~2.json",
+        "notes.csv.reason~2.json.reason.json",
+    ]
+
+    # a second run under the same run id archives its b/duplicates/products.csv beside the
+    # first one's, under the next version of the name
+    newer = products(tmp_path / "c" / "b" / "duplicates" / "products.csv", p2="Brown rice")
+    copy_sources(lh.root, [tmp_path / "c" / "b"])
+    assert run(lh.root, settings=QUIET, run_id=run_id, now=now).status == "SUCCEEDED"
+    assert kept(lh, newer) == [f"archive/2026-12-06/{run_id}/b/duplicates/products~2.csv"]
+    assert len(kept(lh, other)) == 1
+    assert names_in_silver(lh) == {1: "Tea", 2: "Brown rice"}
+
+
+def kept_names(lh: Lakehouse) -> list[str]:
+    return [n for _, _, names in os.walk(lh.root.path("quarantine", "files")) for n in names]
 
 
 # --- landing is never overwritten -------------------------------------------------------------

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import errno
 import hashlib
+import os
 from collections import deque
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -120,8 +122,20 @@ def take_in(
     contracts: dict[str, Contract],
     limits: IntakeSettings | None = None,
 ) -> Intake:
-    """Read one landed file in the reader sandbox and check it against its contract."""
-    data = root.read_bytes(landed.path)
+    """Read one landed file in the reader sandbox and check it against its contract.
+
+    A file the run may not read (its permissions) is rejected like an unreadable one, with an
+    empty SHA-256 (no byte of it was read): before, its PermissionError failed every run and
+    the other files never loaded. Any other failure to read is the storage's and fails the run
+    (its retry policy applies: a network error is not the file's fault)."""
+    try:
+        data = root.read_bytes(landed.path)
+    except PermissionError as exc:
+        why = os.strerror(exc.errno or errno.EACCES)  # pyarrow's message repeats the path
+        refused = FileRejected(
+            landed.relative, ["unreadable_file"], f"the run may not read it: {why}"
+        )
+        return Intake(landed, "", file_format(landed.relative), rejected=refused)
     item = Intake(landed, sha256_of(data), file_format(landed.relative))
     try:
         item.batches = read_isolated(landed.relative, data, limits or IntakeSettings())

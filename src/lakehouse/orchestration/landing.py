@@ -1,9 +1,10 @@
 """Where a landed file goes when its run ends: whether it is still in landing/ as the run read
-it (a file replaced meanwhile is left for the next run), and a rejected file's move to
-quarantine/files with the reason written beside it."""
+it (a file replaced meanwhile is left for the next run), and its destination in archive/ or
+quarantine/files (a rejected file's reason written beside it), never one already taken."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -11,6 +12,7 @@ import pyarrow.fs as pafs
 
 from lakehouse.log import event
 from lakehouse.orchestration.results import Move
+from lakehouse.store.deliveries import fit_name, version_name
 from lakehouse.store.root import LandedFile, Root
 
 
@@ -28,11 +30,52 @@ def still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
     return True
 
 
-def reject_move(
-    root: Root, run_id: str, rel: str, path: str, reasons: list[str], detail: str
-) -> Move:
-    dst = root.path("quarantine", "files", run_id, rel)
-    body = json.dumps(
-        {"file": rel, "run_id": run_id, "reasons": reasons, "detail": detail}, indent=2
-    )
-    return path, dst, body
+class Destinations:
+    """Where a run's files go: `archive/<day>/<run>/<name>` (`duplicates/<name>` for a file
+    already loaded) and `quarantine/files/<run>/<name>` with `<name>.reason.json` beside it.
+
+    A destination is never a path another file of the run already took, nor one an earlier
+    attempt under the same run id left there (a retried execution), so no move replaces a
+    kept file: before, a delivered `duplicates/products.csv`, a file named like another's
+    `.reason.json`, or a second attempt's `products.csv` overwrote the bytes already there. A
+    taken name gets the next `version_name` (`products.csv` -> `products~2.csv`); the files
+    the run's folders hold already are listed once."""
+
+    def __init__(self, root: Root, run_id: str, day: str) -> None:
+        self.root, self.run_id, self.day = root, run_id, day
+        folders = [("archive", day, run_id), ("quarantine", "files", run_id)]
+        self.taken = {f.path for folder in folders for f in root.walk_files(*folder)}
+
+    def archived(self, rel: str, duplicate: bool = False) -> str:
+        parts = ("duplicates", rel) if duplicate else (rel,)
+        return self._take(self.root.path("archive", self.day, self.run_id, *parts))
+
+    def rejected(self, rel: str, path: str, reasons: list[str], detail: str) -> Move:
+        """The move of a rejected file, with its reason file's body."""
+        dst = self._take(self.root.path("quarantine", "files", self.run_id, rel), reason=True)
+        body = {"file": rel, "run_id": self.run_id, "reasons": reasons, "detail": detail}
+        return path, dst, json.dumps(body, indent=2)
+
+    def _take(self, path: str, reason: bool = False) -> str:
+        folder, _, name = path.rpartition("/")
+        for n in itertools.count(1):
+            dst = f"{folder}/{version_name(name, n)}"
+            wanted = [dst, reason_path(dst)] if reason else [dst]
+            if not self.taken.intersection(wanted):
+                self.taken.update(wanted)
+                return dst
+        raise AssertionError("unreachable")
+
+
+def reason_path(dst: str) -> str:
+    """Where the reason of a file moved to `dst` is written."""
+    folder, _, name = dst.rpartition("/")
+    return f"{folder}/{fit_name(name, '.reason.json')}"
+
+
+def move_file(root: Root, move: Move) -> None:
+    """Write a rejected file's reason beside its destination, then move it there."""
+    src, dst, reason = move
+    if reason is not None:
+        root.write_bytes(reason_path(dst), reason.encode())
+    root.move(src, dst)

@@ -25,7 +25,7 @@ from lakehouse.errors import AccountingError
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows
 from lakehouse.log import event
-from lakehouse.orchestration.landing import reject_move, still_as_read
+from lakehouse.orchestration.landing import Destinations, move_file, still_as_read
 from lakehouse.orchestration.repair import repair_entity
 from lakehouse.orchestration.results import (
     ArchiveResult,
@@ -37,7 +37,7 @@ from lakehouse.orchestration.results import (
 )
 from lakehouse.orchestration.state import RunState
 from lakehouse.store import ops
-from lakehouse.store.deliveries import arrival_order, fit_name, link_refusal
+from lakehouse.store.deliveries import arrival_order, link_refusal
 from lakehouse.store.fencing import LockLost
 
 
@@ -89,22 +89,18 @@ def bronze(state: RunState) -> BronzeResult:
     seen_now: set[str] = set()
     buffered: dict[str, list[Intake]] = {}
     chunk_rows = state.settings.pipeline.chunk_rows
-    day = s.started_at.strftime("%Y-%m-%d")
+    places = Destinations(state.root, s.run_id, s.started_at.strftime("%Y-%m-%d"))
     for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
-        prior = found.known.get(item.sha256)
-        if prior is not None or item.sha256 in seen_now:
+        prior = found.known.get(item.sha256) if item.sha256 else None  # "": never read
+        if prior is not None or (item.sha256 and item.sha256 in seen_now):
             status = prior.status if prior else "loaded"
             s.files_duplicate.append(f.relative)
             dst = ""
             if status == "rejected" and prior is not None:
-                b.moves.append(
-                    reject_move(
-                        state.root, s.run_id, f.relative, f.path, prior.reasons, prior.detail
-                    )
-                )
+                b.moves.append(places.rejected(f.relative, f.path, prior.reasons, prior.detail))
             else:
-                dst = state.root.path("archive", day, s.run_id, "duplicates", f.relative)
+                dst = places.archived(f.relative, duplicate=True)
                 b.moves.append((f.path, dst, None))
             b.records.append(_file_record(item, "duplicate", moved_to=dst))
             continue
@@ -112,14 +108,14 @@ def bronze(state: RunState) -> BronzeResult:
         if item.rejected is not None:
             rej = item.rejected
             s.files_rejected[f.relative] = rej.reasons
-            mv = reject_move(state.root, s.run_id, f.relative, f.path, rej.reasons, rej.detail)
+            mv = places.rejected(f.relative, f.path, rej.reasons, rej.detail)
             b.moves.append(mv)
             b.records.append(_file_record(item, "rejected", rej.reasons, rej.detail, mv[1], rows=0))
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
         b.seqs[item.sha256] = len(b.fresh)
         b.fresh.append(item)
-        dst = state.root.path("archive", day, s.run_id, f.relative)
+        dst = places.archived(f.relative)
         b.moves.append((f.path, dst, None))
         b.records.append(_file_record(item, "loaded", moved_to=dst))
         assert item.entity is not None
@@ -130,7 +126,7 @@ def bronze(state: RunState) -> BronzeResult:
         buffer.append(item)
     state.tick("read", len(landed), len(landed))
     s.files_loaded = [i.landed.relative for i in b.fresh]
-    _record_refused(state)
+    _record_refused(state, places)
     for entity in state.contracts:
         items = buffered.pop(entity, [])
         b.bytes_in[entity] = sum(i.landed.size for i in _items(state, entity))
@@ -309,23 +305,20 @@ def archive(state: RunState) -> ArchiveResult:
     moves = bronze.moves
     seen = {f.path: f for f in state.results.discover.landed}
     moved = 0
-    for i, (src, dst, reason) in enumerate(moves):
+    for i, move in enumerate(moves):
         state.tick("archive", i, len(moves))
         if i == len(moves) // 2:
             fault_point("mid_archive")
-        if not still_as_read(state.root, src, seen.get(src)):
+        if not still_as_read(state.root, move[0], seen.get(move[0])):
             continue  # moved by an earlier attempt, or replaced since it was read
-        if reason is not None:
-            folder, _, name = dst.rpartition("/")
-            state.root.write_bytes(f"{folder}/{fit_name(name, '.reason.json')}", reason.encode())
-        state.root.move(src, dst)
+        move_file(state.root, move)
         moved += 1
     state.tick("archive", len(moves), len(moves))
     state.results.archive = result = ArchiveResult(manifest=True, moved=moved)
     return result
 
 
-def _record_refused(state: RunState) -> None:
+def _record_refused(state: RunState, places: Destinations) -> None:
     """Refused files join the run's rejected files, `unreadable_file` with why; a link found
     in landing/ moves to quarantine/files like any rejected file. Their manifest SHA-256 is
     empty: no byte of theirs was read."""
@@ -335,7 +328,7 @@ def _record_refused(state: RunState) -> None:
         state.summary.files_rejected[name] = reasons
         dst = ""
         if path is not None:
-            move = reject_move(state.root, state.run_id, name, path, reasons, why)
+            move = places.rejected(name, path, reasons, why)
             b.moves.append(move)
             dst = move[1]
         record = ops.FileRecord("", name, None, None, 0, 0, "rejected", reasons, why, dst)

@@ -206,7 +206,11 @@ class Root:
         return bool(self.fs.get_file_info(path).type != pafs.FileType.NotFound)
 
     def move(self, src: str, dst: str) -> None:
+        """Move a file to a path the caller chose free (`landing.Destinations`); on a local
+        disk a file found there anyway is never replaced."""
         if self.is_local:
+            if os.path.lexists(dst):
+                raise FileExistsError(f"{dst}: a file is there already; it is not replaced")
             self.fs.create_dir(dst.rsplit("/", 1)[0], recursive=True)
             self.fs.move(src, dst)
         else:  # object stores have no rename: copy, then delete (a retry repeats both)
