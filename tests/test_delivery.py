@@ -272,6 +272,22 @@ def test_a_file_replaced_in_landing_while_a_run_reads_it_is_left_for_the_next_ru
     assert landing(lh) == []
 
 
+def test_a_drop_held_by_its_marker_is_left_for_a_later_run_by_run_too(tmp_path: Path) -> None:
+    """`_incomplete` in a folder of landing/ holds the drop being written there: `watch` kept
+    to it, but `lakehouse run` read the folder's files half-written and archived them (the
+    rest of their rows then went to the archive, loaded by no run)."""
+    lh = Lakehouse(tmp_path / "lake")
+    landed = Path(lh.root.path("landing"))
+    products(landed / "products.csv", p1="Tea")
+    products(landed / "drop" / "part" / "products_2.csv", p2="Rice")
+    (landed / "drop" / "_incomplete").write_bytes(b"")
+    assert run(lh.root, settings=QUIET).files_loaded == ["products.csv"]
+    assert names_in_silver(lh) == {1: "Tea"}
+    (landed / "drop" / "_incomplete").unlink()  # the producer finished the drop
+    assert run(lh.root, settings=QUIET).files_loaded == ["drop/part/products_2.csv"]
+    assert names_in_silver(lh) == {1: "Tea", 2: "Rice"}
+
+
 # --- partial copies ----------------------------------------------------------------------------
 def test_partial_copies_are_never_taken_for_deliveries(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")

@@ -37,7 +37,13 @@ from lakehouse.orchestration.results import (
 )
 from lakehouse.orchestration.state import RunState
 from lakehouse.store import ops
-from lakehouse.store.deliveries import arrival_order, link_refusal
+from lakehouse.store.deliveries import (
+    arrival_order,
+    held_folders,
+    is_delivery,
+    is_held,
+    link_refusal,
+)
 from lakehouse.store.fencing import LockLost
 
 
@@ -49,7 +55,9 @@ def discover(state: RunState) -> Discovered:
     link in landing/ that leads outside it (or to no regular file) is refused, its target
     never read."""
     root = state.root
-    landed = root.list_files("landing")
+    files = list(root.walk_files("landing"))
+    held = held_folders(f.relative for f in files)  # a drop still being written, by its marker
+    landed = [f for f in files if is_delivery(f.relative) and not is_held(f.relative, held)]
     if state.only is not None:
         wanted = set(state.only)
         landed = [f for f in landed if f.relative in wanted]

@@ -27,14 +27,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from lakehouse.log import event
-from lakehouse.store.deliveries import is_delivery
+from lakehouse.store.deliveries import held_folders, is_delivery, is_held
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import Settings
     from lakehouse.orchestration.state import RunSummary
-
-HOLD_MARKER = "_incomplete"
 
 
 @dataclass
@@ -76,16 +74,8 @@ class Watcher:
             files = list(self.root.walk_files("landing"))
         except FileNotFoundError:
             files = []
-        held: set[str] = set()
-        current: dict[str, tuple[int, int]] = {}
-        for f in files:
-            parts = f.relative.split("/")
-            if parts[-1].lower() == HOLD_MARKER:
-                held.add("/".join(parts[:-1]))
-                continue
-            if not is_delivery(f.relative):
-                continue
-            current[f.relative] = (f.size, f.mtime_ns)
+        held = held_folders(f.relative for f in files)
+        current = {f.relative: (f.size, f.mtime_ns) for f in files if is_delivery(f.relative)}
         return current, held
 
     def scan(self) -> tuple[list[str], int]:
@@ -97,7 +87,7 @@ class Watcher:
             prev = self._seen.get(rel)
             looks = prev.looks + 1 if prev and (prev.size, prev.mtime_ns) == (size, mtime) else 1
             seen[rel] = _Seen(size, mtime, looks)
-            if _held(rel, held):
+            if is_held(rel, held):
                 continue
             if looks >= max(1, self.settings.watch.stable_polls):
                 ready.append(rel)
@@ -192,7 +182,7 @@ class Watcher:
         except Exception as exc:
             event("watch_listing_failed", error=f"{type(exc).__name__}: {exc}")
             return False
-        return any(rel not in batch and not _held(rel, held) for rel in current)
+        return any(rel not in batch and not is_held(rel, held) for rel in current)
 
     def _idle_check(self, t: float) -> None:
         every = self.settings.watch.idle_check_seconds
@@ -252,11 +242,6 @@ class Watcher:
         observer.daemon = True
         observer.start()
         return observer
-
-
-def _held(rel: str, held: set[str]) -> bool:
-    folder = rel.rsplit("/", 1)[0] if "/" in rel else ""
-    return any(folder == h or folder.startswith(h + "/") or h == "" for h in held)
 
 
 def watch(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -23,6 +24,26 @@ def is_delivery(relative: str) -> bool:
     also covers our own temporary copies) and not a partial copy by its name."""
     parts = relative.split("/")
     return not any(p.startswith((".", "_")) for p in parts) and not PARTIAL.search(parts[-1])
+
+
+#: a file of this name in a folder of landing/ holds that folder (and the folders below it) back
+#: while a multi-file drop is written: neither `run` nor `watch` reads anything there
+HOLD_MARKER = "_incomplete"
+
+
+def held_folders(relatives: Iterable[str]) -> set[str]:
+    """The folders below landing/ (relative, "" for landing/ itself) holding a `HOLD_MARKER`."""
+    return {
+        folder
+        for folder, _, name in (r.rpartition("/") for r in relatives)
+        if name.lower() == HOLD_MARKER
+    }
+
+
+def is_held(relative: str, held: set[str]) -> bool:
+    """Whether a file below landing/ lies in (or below) a held folder (`held_folders`)."""
+    folder = relative.rpartition("/")[0]
+    return any(h == "" or folder == h or folder.startswith(h + "/") for h in held)
 
 
 def fit_name(name: str, suffix: str = "", limit: int = NAME_MAX) -> str:
