@@ -66,9 +66,10 @@ def test_odd_names_work_end_to_end_and_derived_paths_fit(tmp_path: Path) -> None
     assert (reason["file"], reason["reasons"]) == (f"drop/{LONG_REJECTED}", ["unreadable_file"])
     assert os.listdir(lh.root.path("landing", "drop")) == []
 
-    again = lh.run([src])  # the same files again: duplicates, the rejected one too
+    again = lh.run([src])  # the same files again: duplicates; the rejected one checked again
     assert again.status == "SUCCEEDED"
-    assert sorted(again.files_duplicate) == sorted(f"drop/{n}" for n in [*ODD, LONG_REJECTED])
+    assert sorted(again.files_duplicate) == sorted(f"drop/{n}" for n in ODD)
+    assert again.files_rejected == {f"drop/{LONG_REJECTED}": ["unreadable_file"]}
 
 
 def test_a_second_version_of_a_255_byte_name_is_delivered_and_wins(tmp_path: Path) -> None:

@@ -100,10 +100,10 @@ def test_poison_files_are_rejected_and_the_run_and_the_next_one_succeed(tmp_path
         "intake.max_field_bytes = 1,048,576"
     )
 
-    # the next run: nothing new, and the poison delivered again is set aside as before
+    # the next run: the poison delivered again is checked again, and set aside as before
     again = lh.run([tmp_path / "in" / "products_last_cell.xlsx"])
     assert again.status == "SUCCEEDED"
-    assert again.files_duplicate == ["products_last_cell.xlsx"]
+    assert again.files_rejected == {"products_last_cell.xlsx": ["unreadable_file"]}
     assert lh.run().status == "SUCCEEDED"
 
 

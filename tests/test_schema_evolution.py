@@ -66,6 +66,38 @@ def test_added_optional_column_evolves_silver(tmp_path: Path) -> None:
     assert schema.info.rows == 2
 
 
+def test_a_file_rejected_for_a_column_the_contract_then_takes_in_loads_when_sent_again(
+    tmp_path: Path,
+) -> None:
+    """The same bytes sent again after the contract gained their column: they were set aside
+    as a duplicate of the rejection, with v1's reason, and never loaded. A rejected file is
+    checked again, against the contract of the day; a loaded one stays a duplicate."""
+    cdir = contracts_copy(tmp_path)
+    root = tmp_path / "lake"
+    delivery = write(
+        tmp_path / "a" / "orders_1.csv",
+        ORDERS.strip() + ",channel\n1,10,5,2025-04-01T10:00:00,9.99,2025-04-01,web\n",
+    )
+    first = Lakehouse(root, contracts_dir=str(cdir)).run([delivery])
+    assert first.files_rejected == {"orders_1.csv": ["unexpected_column:channel"]}
+    toml = (cdir / "orders.toml").read_text().replace("version = 1", "version = 2")
+    toml += '\n[[columns]]\nname = "channel"\ntype = "string"\nrequired = false\n'
+    toml += 'description = "Sales channel (web, app); added in v2."\n'
+    (cdir / "orders.toml").write_text(toml)
+    v2 = Lakehouse(root, contracts_dir=str(cdir))
+    again = v2.run([delivery])
+    assert (again.files_loaded, again.files_rejected, again.files_duplicate) == (
+        ["orders_1.csv"],
+        {},
+        [],
+    )
+    assert v2.sql("SELECT order_id, channel FROM silver.orders").to_pylist() == [
+        {"order_id": 10, "channel": "web"}
+    ]
+    third = v2.run([delivery])  # loaded now: the same bytes once more are a duplicate
+    assert third.files_duplicate == ["orders_1.csv"] and third.files_loaded == []
+
+
 def test_type_change_is_refused_before_anything_is_written(tmp_path: Path) -> None:
     cdir = contracts_copy(tmp_path)
     root = tmp_path / "lake"

@@ -51,6 +51,24 @@ class EntityResult:
     versions: dict[str, int] = field(default_factory=dict)  # "silver.orders" -> version written
     reasons: dict[str, int] = field(default_factory=dict)  # reason code -> rows
 
+    def check_accounting(self) -> None:
+        """Raise AccountingError unless every row read is valid or quarantined, and every
+        valid row inserted, updated or left unchanged in silver."""
+        from lakehouse.errors import AccountingError
+
+        r = self
+        if r.rows_in + r.rows_rechecked != r.valid + r.quarantined:
+            raise AccountingError(
+                f"{r.entity}: read {r.rows_in} rows and re-checked {r.rows_rechecked}, but "
+                f"{r.valid} were valid and {r.quarantined} quarantined; nothing was archived — "
+                "report this as a bug with the run id"
+            )
+        if r.valid != r.inserted + r.updated + r.unchanged:
+            raise AccountingError(
+                f"{r.entity}: {r.valid} valid rows but silver inserted {r.inserted}, updated "
+                f"{r.updated}, left {r.unchanged} unchanged"
+            )
+
     def add(self, part: EntityResult) -> None:
         """Fold in the result of one more chunk of the same entity and run."""
         for name in (

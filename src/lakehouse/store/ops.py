@@ -105,8 +105,10 @@ def known_files(root: Root) -> dict[str, KnownFile]:
         return {}
     t = read_arrow(dt_, ["sha256", "status", "reasons", "detail"])
     out: dict[str, KnownFile] = {}
+    rank = {"loaded": 2, "rejected": 1}  # bytes loaded once are loaded, whatever came after
     for r in t.to_pylist():
-        if r["sha256"] not in out or r["status"] != "duplicate":
+        had = out.get(r["sha256"])
+        if had is None or rank.get(r["status"], 0) > rank.get(had.status, 0):
             out[r["sha256"]] = KnownFile(r["sha256"], r["status"], r["reasons"] or [], r["detail"])
     return out
 
