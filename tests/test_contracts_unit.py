@@ -152,12 +152,14 @@ def test_the_arrow_schema_is_typed_with_descriptions(tmp_path: Path) -> None:
     ]
 
 
-def test_the_entity_defaults_to_the_file_name_and_unknown_keys_are_kept(tmp_path: Path) -> None:
-    text = WIDGETS.replace('entity = "widgets"\n', 'zorder = ["day"]\nowner = "ops"\n')
+def test_the_entity_defaults_to_the_file_name_and_the_authors_notes_are_kept(
+    tmp_path: Path,
+) -> None:
+    text = WIDGETS.replace('entity = "widgets"\n', 'zorder = ["day"]\nmeta = { owner = "ops" }\n')
     c = load_contracts(str(folder_with(tmp_path, gadgets=text)))["gadgets"]
     assert c.entity == "gadgets"
     assert c.file_patterns == ("gadgets*",)
-    assert c.extra == {"zorder": ["day"], "owner": "ops"}
+    assert c.extra == {"zorder": ["day"], "meta": {"owner": "ops"}}
 
 
 def test_file_patterns_match_the_name_case_insensitively() -> None:
@@ -301,6 +303,23 @@ MALFORMED: list[tuple[str, str, list[str]]] = [
     ("enum as text", edit('enum = ["red", "green"]', 'enum = "red"'), ["'colour'", "enum"]),
     ("min as text", edit("min = 0\n", 'min = "zero"\n'), ["'price'", "min", "'zero'"]),
     ("upper-case column", edit('name = "colour"', 'name = "Colour"'), ["'Colour'", "name"]),
+    # found by an adversarial pass (session 23): each was accepted, then failed a run with an
+    # engine's message, quarantined every row, or silently did nothing
+    ("min above max", edit("max = 99.5", "max = -5"), ["'price'", "min = 0", "max = -5"]),
+    ("min on text", edit('enum = ["red", "green"]', "min = 1"), ["'colour'", "min and max"]),
+    ("enum on a number", edit("min = 0\n", 'enum = ["x"]\n'), ["'price'", "enum"]),
+    ("unknown column key", edit("min = 0\n", 'pattern = "[A-Z"\n'), ["'price'", "pattern"]),
+    (
+        "unknown contract key",
+        edit("partition_by", "max_rejct_rate = 0.5\npartition_by"),
+        ["max_rejct_rate", "max_reject_rate"],
+    ),
+    (
+        "negative freshness",
+        edit("partition_by", "freshness_minutes = -5\npartition_by"),
+        ["freshness_minutes = -5"],
+    ),
+    ("zorder not a column", edit("partition_by", 'zorder = ["size"]\npartition_by'), ["zorder"]),
     (
         "duplicate column",
         edit('name = "colour"', 'name = "price"'),

@@ -72,6 +72,7 @@ def _column(raw: Any, path: str, index: int) -> Column:
     where = f"{path}: column {name!r}"
     if name != name.strip().lower():
         raise ContractError(f"{where}: name must be lowercase without surrounding spaces")
+    _known_keys(raw, _COLUMN_KEYS, where)
     number = (int, float)
     col = Column(
         name=name,
@@ -94,7 +95,53 @@ def _column(raw: Any, path: str, index: int) -> Column:
     dec = col.decimal
     if dec and not 0 <= dec[1] < dec[0] <= 38:
         raise ContractError(f"{where}: type {col.type!r} needs 0 <= s < p <= 38")
+    if (col.min is not None or col.max is not None) and col.kind not in ("bigint", "decimal"):
+        raise ContractError(f"{where}: min and max apply to bigint and decimal columns only")
+    if col.min is not None and col.max is not None and col.min > col.max:
+        raise ContractError(f"{where}: min = {col.min} is above max = {col.max}")
+    if col.enum and col.kind != "string":
+        raise ContractError(f"{where}: enum applies to string columns only")
     return col
+
+
+#: what a `[[columns]]` entry may say (anything else is a typo the author would not see)
+_COLUMN_KEYS = {
+    "name",
+    "type",
+    "required",
+    "description",
+    "min",
+    "max",
+    "enum",
+    "default",
+    "date_of",
+    "not_in_future",
+}
+#: what a contract may say at its top level (and `_EXTRA_KEYS`: `zorder`, the columns
+#: `optimize` clusters by)
+_CONTRACT_KEYS = {
+    "entity",
+    "version",
+    "description",
+    "columns",
+    "primary_key",
+    "partition_by",
+    "foreign_keys",
+    "file_patterns",
+    "recency_column",
+    "evolution",
+    "on_schema_mismatch",
+    "max_reject_rate",
+    "freshness_minutes",
+    "future_tolerance_minutes",
+}
+_EXTRA_KEYS = {"zorder", "meta"}  # `meta`: the author's own notes (owner, team, ...), kept
+
+
+def _known_keys(raw: dict[str, Any], known: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ContractError(f"{where}: unknown key(s) {unknown}; known: {sorted(known)}")
 
 
 def _foreign_key(raw: Any, where: str) -> ForeignKey:
@@ -118,22 +165,7 @@ def parse_contract(path: Traversable) -> Contract:
     entity = _get(raw, "entity", str, at, "") or path.name.removesuffix(".toml")
     if not _ENTITY.match(entity):
         raise ContractError(f"{at}: entity {entity!r} must be lowercase letters, digits and _")
-    known = {
-        "entity",
-        "version",
-        "description",
-        "columns",
-        "primary_key",
-        "partition_by",
-        "foreign_keys",
-        "file_patterns",
-        "recency_column",
-        "evolution",
-        "on_schema_mismatch",
-        "max_reject_rate",
-        "freshness_minutes",
-        "future_tolerance_minutes",
-    }
+    _known_keys(raw, _CONTRACT_KEYS | _EXTRA_KEYS, at)
     columns = _get(raw, "columns", list, at)
     foreign_keys = _get(raw, "foreign_keys", list, at, [])
     contract = Contract(
@@ -153,7 +185,7 @@ def parse_contract(path: Traversable) -> Contract:
         max_reject_rate=float(_get(raw, "max_reject_rate", (int, float), at, 0.05)),
         freshness_minutes=_get(raw, "freshness_minutes", int, at, 1440),
         future_tolerance_minutes=_get(raw, "future_tolerance_minutes", int, at, 60),
-        extra={k: v for k, v in raw.items() if k not in known},
+        extra={k: v for k, v in raw.items() if k in _EXTRA_KEYS},
     )
     _check(contract, path)
     return contract
@@ -187,6 +219,12 @@ def _check(c: Contract, path: Traversable) -> None:
         )
     if not 0 <= c.max_reject_rate <= 1:
         raise ContractError(f"{path}: max_reject_rate = {c.max_reject_rate:g} must be in [0, 1]")
+    for minutes in ("freshness_minutes", "future_tolerance_minutes"):
+        if getattr(c, minutes) < 0:
+            raise ContractError(f"{path}: {minutes} = {getattr(c, minutes)} must be 0 or more")
+    zorder = c.extra.get("zorder", [])
+    if not isinstance(zorder, list) or any(z not in names for z in zorder):
+        raise ContractError(f"{path}: zorder = {zorder!r} must be a list of the contract's columns")
     for column in c.columns:
         if column.date_of and column.date_of not in names:
             raise ContractError(
