@@ -88,6 +88,29 @@ def test_errors_are_one_line_and_nonzero(root: str) -> None:
     assert p.returncode == 1 and "/no/such/file.csv" in p.stderr
 
 
+def test_a_root_that_is_no_lakehouse_is_refused_not_read_as_an_empty_one(tmp_path: Path) -> None:
+    """A mistyped root was an empty lakehouse: `status` said "OK: every SLA is met" (exit 0),
+    `tables` listed nothing; a file, `gs://` (it hung) or a bare `s3://` failed in pyarrow's
+    words. Each is one line naming the root now, exit 1; `run` still creates a new root."""
+    missing, afile = tmp_path / "typo", tmp_path / "afile"
+    afile.write_text("hi")
+    for args, said in [
+        (("status", "--root", str(missing)), f"no lakehouse at {missing}: the folder does not"),
+        (("tables", "--root", str(missing)), f"no lakehouse at {missing}"),
+        (("status", "--root", str(afile)), f"root {afile} is a file; a lakehouse root is a"),
+        (("tables", "--root", "gs://bucket/lake"), "root gs://bucket/lake: a lakehouse root is"),
+        (("tables", "--root", "s3://"), "root s3://: name the bucket, s3://bucket[/prefix]"),
+    ]:
+        p = cli(*args)
+        assert p.returncode == 1, (args, p.stdout, p.stderr)
+        assert p.stderr.startswith(f"lakehouse: error: {said}"), (args, p.stderr)
+        assert len(p.stderr.strip().splitlines()) == 1
+    assert not missing.exists()
+    created = cli("run", "--root", str(missing), "--no-summary")
+    assert (created.returncode, created.stderr) == (0, "")  # no bar (not a terminal): nothing
+    assert cli("status", "--root", str(missing), "--format", "json").returncode in (0, 2)
+
+
 def test_tables_lists_every_table_with_description(root: str) -> None:
     tables = {
         t["table"]: t for t in json.loads(cli("tables", "--root", root, "--format", "json").stdout)

@@ -68,10 +68,12 @@ PIPELINE = (
 )
 
 
-def _open(root: str | None, config: Path | None) -> tuple[Lakehouse, Settings]:
+def _open(
+    root: str | None, config: Path | None, *, create: bool = False
+) -> tuple[Lakehouse, Settings]:
     from lakehouse.config import loader
 
-    lh = lakehouse(root)
+    lh = lakehouse(root, create=create)
     return lh, loader.load(lh.root, config)
 
 
@@ -181,7 +183,7 @@ def watch(
 
     from lakehouse.orchestration.watch import watch as run_watch
 
-    lh, settings = _open(root, config)
+    lh, settings = _open(root, config, create=True)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -41,14 +41,16 @@ def run(
 
     from lakehouse.cli.console import console
 
-    lh = lakehouse(root)
+    lh = lakehouse(root, create=True)
+    err = console(stderr=True)
     with Progress(
         TextColumn("{task.description:10}", markup=False),
         BarColumn(),
         TextColumn("{task.completed}/{task.total}", markup=False),
         TimeElapsedColumn(),
-        console=console(stderr=True),
+        console=err,
         transient=True,
+        disable=not err.is_terminal,  # a bar for people: a log or a pipe got an empty line
     ) as bar:
         tasks: dict[str, Any] = {}
 

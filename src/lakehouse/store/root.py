@@ -48,6 +48,7 @@ class Root:
         landing: str | os.PathLike[str] | None = None,
         archive: str | os.PathLike[str] | None = None,
     ) -> None:
+        _check_root(os.fspath(uri))
         self.uri = _normalise(uri)
         self.areas: dict[str, str] = {}
         for area, given, env in (
@@ -314,6 +315,22 @@ def _normalise(uri: str | os.PathLike[str]) -> str:
     if "://" not in text:
         text = str(Path(text).expanduser().resolve())
     return text.rstrip("/")
+
+
+def _check_root(uri: str) -> None:
+    """A root is a local folder (or a path where one will be) or `s3://bucket[/prefix]`:
+    `gs://` hung with no output, `http://` and a bare `s3://` failed in pyarrow's words, and a
+    file was read as an empty lakehouse."""
+    scheme = _scheme(uri)
+    if scheme in ("s3", "s3a"):
+        if not uri.split("://", 1)[1].strip("/"):
+            raise TerminalError(f"root {uri}: name the bucket, s3://bucket[/prefix]")
+    elif scheme:
+        raise TerminalError(f"root {uri}: a lakehouse root is a local folder or s3://bucket/prefix")
+    elif os.path.exists(uri.removeprefix("file://")) and not os.path.isdir(
+        uri.removeprefix("file://")
+    ):
+        raise TerminalError(f"root {uri} is a file; a lakehouse root is a folder")
 
 
 def _scheme(uri: str) -> str:
