@@ -19,7 +19,6 @@ from lakehouse.contracts import contract_for
 from lakehouse.errors import TerminalError
 from lakehouse.maintenance import (
     MaintenanceSettings,
-    RetentionRefused,
     maintenance_due,
     run_maintenance,
     vacuum_table,
@@ -216,9 +215,16 @@ def test_settings_from_environment_and_refusals() -> None:
     assert (s.retention_hours, s.interval_hours, s.commits_between) == (240, 6.5, 100)
     with pytest.raises(TerminalError, match="retention_hours must be a number"):
         loader.load(env={"LAKEHOUSE__MAINTENANCE__RETENTION_HOURS": "a week"})
-    with pytest.raises(TerminalError, match="must be positive"):
+    with pytest.raises(TerminalError, match=r"maintenance\.min_small_files = 0 is refused"):
         MaintenanceSettings(min_small_files=0)
-    with pytest.raises(RetentionRefused, match="LOG_RETENTION_DAYS"):
-        MaintenanceSettings(log_retention_days=3).log_properties()
+    # the time-travel promise bounds the log's retention where the value is read, naming it
+    with pytest.raises(TerminalError, match="log_retention_days = 3 is refused; must be >= 7"):
+        MaintenanceSettings(log_retention_days=3)
+    with pytest.raises(TerminalError) as err:
+        loader.load(env={"LAKEHOUSE__MAINTENANCE__LOG_RETENTION_DAYS": "1"})
+    assert str(err.value) == (
+        "environment variable LAKEHOUSE__MAINTENANCE__LOG_RETENTION_DAYS: "
+        "maintenance.log_retention_days = 1 is refused; must be >= 7"
+    )
     MaintenanceSettings().check_retention(24, force=True)  # forced: allowed
     assert DATES  # the shared test data spans several days

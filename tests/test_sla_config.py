@@ -257,6 +257,7 @@ def test_run_under_a_bad_lakehouse_config_says_so_without_a_config_flag(tmp_path
     bad = tmp_path / "bad.toml"
     bad.write_text("[sla.tables.ordres]\nfreshness_minutes = 5\n")
     env = {**os.environ, "LAKEHOUSE_CONFIG": str(bad)}
+    (tmp_path / "lake").mkdir()  # a root (`status` refuses a folder that does not exist)
     for command in (["run"], ["status"]):
         p = subprocess.run(
             [sys.executable, "-m", "lakehouse", *command, "--root", str(tmp_path / "lake")],

@@ -12,10 +12,9 @@ from dataclasses import Field, dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.config.bounds import NON_NEGATIVE, Bounds
 from lakehouse.config.settings import (
     LINEAGE_TRANSPORTS,
-    NON_NEGATIVE,
-    Bounds,
     GoldSettings,
     IntakeSettings,
     LineageSettings,

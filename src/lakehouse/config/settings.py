@@ -5,44 +5,15 @@ shown. `lakehouse.config.loader` fills them from the layers."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
+from lakehouse.config.bounds import AT_LEAST_ONE, POSITIVE, SHARE, number
 from lakehouse.maintenance.settings import MaintenanceSettings
 
 if TYPE_CHECKING:
     from lakehouse.contracts import Contract
-
-
-@dataclass(frozen=True)
-class Bounds:
-    """The values a number setting accepts: `low` to `high`, `low` itself only when not
-    `above_low`. Declared once per field (`field(metadata=...)`, see `number`)."""
-
-    low: float = 0.0
-    high: float = math.inf
-    above_low: bool = False
-
-    def allows(self, value: float) -> bool:
-        return (value > self.low if self.above_low else value >= self.low) and value <= self.high
-
-    def __str__(self) -> str:
-        if self.high < math.inf:
-            return f"between {self.low:g} and {self.high:g}"
-        return f"{'>' if self.above_low else '>='} {self.low:g}"
-
-
-NON_NEGATIVE = Bounds()  # every number without bounds of its own; 0 means "off" or "none"
-SHARE = Bounds(0.0, 1.0)  # rates and shares
-AT_LEAST_ONE = Bounds(1.0)  # counts where 0 makes no sense
-POSITIVE = Bounds(above_low=True)  # durations where 0 would spin or expire at once
-
-
-def number(default: Any, bounds: Bounds) -> Any:
-    """A number setting with its accepted range, checked by `load` (one place for all ranges)."""
-    return field(default=default, metadata={"bounds": bounds})
 
 
 class Secret:

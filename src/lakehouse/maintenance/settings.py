@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.config.bounds import AT_LEAST_ONE, POSITIVE, Bounds, number
 from lakehouse.errors import TerminalError
 
 if TYPE_CHECKING:
@@ -30,24 +31,25 @@ class RetentionRefused(TerminalError):
 class MaintenanceSettings:
     """How tables are kept fast and small; every field can be set from the environment."""
 
-    retention_hours: int = TIME_TRAVEL_PROMISE_HOURS  # vacuum: keep removed files this long
-    log_retention_days: int = 30  # delta.logRetentionDuration: keep commit files this long
-    checkpoint_interval: int = 100  # delta.checkpointInterval: a checkpoint every N commits
-    target_file_size: int = 128 * MiB  # optimize: bin-pack files up to about this size
-    min_small_files: int = 5  # a partition is optimized when it has this many smaller files
-    row_group_rows: int = 128 * 1024  # rows per row group when compacting only
-    zorder_row_group_rows: int = 16 * 1024  # ... when Z-ordering: small, so groups can be skipped
-    commits_between: int = 100  # maintenance is due after this many commits ...
-    interval_hours: float = 24.0  # ... or this long after the last one, if anything changed
+    # vacuum: keep removed files this long (below the promise only with --force)
+    retention_hours: int = number(TIME_TRAVEL_PROMISE_HOURS, AT_LEAST_ONE)
+    # delta.logRetentionDuration: keep commit files this long; time travel needs them too
+    log_retention_days: int = number(30, Bounds(-(-TIME_TRAVEL_PROMISE_HOURS // 24)))
+    checkpoint_interval: int = number(100, AT_LEAST_ONE)  # delta.checkpointInterval
+    target_file_size: int = number(128 * MiB, AT_LEAST_ONE)  # optimize: bin-pack up to this
+    min_small_files: int = number(5, AT_LEAST_ONE)  # a partition with this many smaller files
+    row_group_rows: int = number(128 * 1024, AT_LEAST_ONE)  # rows per row group (compacting)
+    zorder_row_group_rows: int = number(16 * 1024, AT_LEAST_ONE)  # ... when Z-ordering
+    commits_between: int = number(100, AT_LEAST_ONE)  # maintenance is due after N commits ...
+    interval_hours: float = number(24.0, POSITIVE)  # ... or this long after the last one
 
     def __post_init__(self) -> None:
+        """Each field within its bounds however the settings were made (`load` checks them
+        too, naming the file or variable a value came from)."""
         for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if value <= 0:
-                raise TerminalError(
-                    f"maintenance setting {f.name} must be positive, got {value}; "
-                    f"fix {ENV_PREFIX}{f.name.upper()}"
-                )
+            value, bounds = getattr(self, f.name), f.metadata["bounds"]
+            if not bounds.allows(value):
+                raise TerminalError(f"maintenance.{f.name} = {value} is refused; must be {bounds}")
 
     @classmethod
     def load(cls, root: Root | None = None) -> MaintenanceSettings:
@@ -73,13 +75,6 @@ class MaintenanceSettings:
 
     def log_properties(self) -> dict[str, str]:
         """Delta table properties that keep the log short and fast to read (both engines)."""
-        if self.log_retention_days * 24 < TIME_TRAVEL_PROMISE_HOURS:
-            raise RetentionRefused(
-                f"{ENV_PREFIX}LOG_RETENTION_DAYS={self.log_retention_days} is below the "
-                f"time-travel promise of {TIME_TRAVEL_PROMISE_HOURS} h; time travel needs the "
-                "commit files too — raise it to at least "
-                f"{-(-TIME_TRAVEL_PROMISE_HOURS // 24)} days"
-            )
         return {
             "delta.checkpointInterval": str(self.checkpoint_interval),
             "delta.logRetentionDuration": f"interval {self.log_retention_days} days",
