@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -109,6 +110,34 @@ def test_a_root_that_is_no_lakehouse_is_refused_not_read_as_an_empty_one(tmp_pat
     created = cli("run", "--root", str(missing), "--no-summary")
     assert (created.returncode, created.stderr) == (0, "")  # no bar (not a terminal): nothing
     assert cli("status", "--root", str(missing), "--format", "json").returncode in (0, 2)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "said"),
+    [
+        ("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "-5GB", "LAKEHOUSE_DUCKDB_MEMORY_LIMIT='-5GB' is not a"),
+        ("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "abc", "LAKEHOUSE_DUCKDB_MEMORY_LIMIT='abc' is not a"),
+        ("LAKEHOUSE_LOG_LEVEL", "loud", "LAKEHOUSE_LOG_LEVEL='LOUD' is refused; one of DEBUG"),
+        ("LAKEHOUSE_LOG", "xml", "LAKEHOUSE_LOG='xml' is refused; one of json, text"),
+        ("LAKEHOUSE_CONTRACTS", "/no/such/folder", "contracts folder /no/such/folder is not a"),
+    ],
+)
+def test_a_bad_environment_value_is_refused_naming_its_variable(
+    root: str, name: str, value: str, said: str
+) -> None:
+    """Each was taken in silence ("-5GB" lifted DuckDB's cap to 80 % of the machine, "xml"
+    logged JSON) or failed in a library's words naming nothing the user set."""
+    env = {**os.environ, name: value}
+    command = ["sql", "SELECT 1"] if "MEMORY" in name else ["status"]  # one that reads it
+    p = subprocess.run(
+        [sys.executable, "-m", "lakehouse", *command, "--root", root],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert p.returncode == 1, p.stderr
+    assert p.stderr.startswith(f"lakehouse: error: {said}"), p.stderr
 
 
 def test_tables_lists_every_table_with_description(root: str) -> None:

@@ -9,6 +9,7 @@ import os
 import sys
 from typing import Any
 
+from lakehouse.errors import TerminalError
 from lakehouse.printable import one_line
 
 _LOGGER = logging.getLogger("lakehouse")
@@ -39,11 +40,18 @@ class _TextFormatter(logging.Formatter):
 def configure(level: str | None = None) -> None:
     if _LOGGER.handlers:
         return
+    form = os.environ.get("LAKEHOUSE_LOG", "json").strip().lower()
+    level = (level or os.environ.get("LAKEHOUSE_LOG_LEVEL", "WARNING")).strip().upper()
+    for name, value, known in (
+        ("LAKEHOUSE_LOG", form, ("json", "text")),
+        ("LAKEHOUSE_LOG_LEVEL", level, ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    ):
+        if value not in known:
+            raise TerminalError(f"{name}={value!r} is refused; one of {', '.join(known)}")
     handler = logging.StreamHandler(sys.stderr)
-    text = os.environ.get("LAKEHOUSE_LOG", "json") == "text"
-    handler.setFormatter(_TextFormatter() if text else _JsonFormatter())
+    handler.setFormatter(_TextFormatter() if form == "text" else _JsonFormatter())
     _LOGGER.addHandler(handler)
-    _LOGGER.setLevel((level or os.environ.get("LAKEHOUSE_LOG_LEVEL", "WARNING")).upper())
+    _LOGGER.setLevel(level)
     _LOGGER.propagate = False
 
 

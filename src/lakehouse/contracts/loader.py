@@ -265,6 +265,11 @@ def load_contracts(directory: str | None = None) -> dict[str, Contract]:
     else:
         base = Path(directory)
         key = str(Path(directory).resolve())
+        if not base.is_dir():
+            raise ContractError(
+                f"contracts folder {directory} is not a folder (LAKEHOUSE_CONTRACTS, or "
+                "contracts_dir): point it at a folder of contract files (*.toml)"
+            )
     stamp = tuple((f.name, _mtime(f)) for f in contract_files(base))
     return _load(key, stamp)
 

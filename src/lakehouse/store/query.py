@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,7 @@ import sqlglot
 from sqlglot import exp
 
 from lakehouse.engines.dialect import quote
-from lakehouse.errors import QueryError, TableNotFound
+from lakehouse.errors import QueryError, TableNotFound, TerminalError
 from lakehouse.store.delta import open_table
 from lakehouse.store.root import Root
 from lakehouse.store.spill import spill_folder
@@ -105,9 +106,21 @@ def written_tables(sql: str | list[exp.Expr]) -> list[str]:
     return found
 
 
+#: a memory size as DuckDB reads one: a positive number and an optional unit
+_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes)?\s*", re.IGNORECASE)
+
+
 def memory_limit() -> str:
-    """DuckDB's memory limit per connection (`LAKEHOUSE_DUCKDB_MEMORY_LIMIT`, default 2GB)."""
-    return os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB")
+    """DuckDB's memory limit per connection (`LAKEHOUSE_DUCKDB_MEMORY_LIMIT`, default 2GB).
+    A size DuckDB would misread is refused naming the variable: "-5GB" lifted the cap to the
+    machine's 80 %, "abc" failed every query with DuckDB's parser error."""
+    value = os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB")
+    if not _SIZE.fullmatch(value) or not float(re.sub(r"[^\d.]", "", value) or 0) > 0:
+        raise TerminalError(
+            f"LAKEHOUSE_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: give a positive "
+            "number and a unit, e.g. 2GB or 512MiB"
+        )
+    return value
 
 
 def roomy_memory_limit() -> str:
