@@ -140,6 +140,36 @@ def test_a_bad_environment_value_is_refused_naming_its_variable(
     assert p.stderr.startswith(f"lakehouse: error: {said}"), p.stderr
 
 
+def test_an_option_out_of_its_range_is_a_usage_error_naming_the_option(
+    root: str, tmp_path: Path
+) -> None:
+    """They failed with a Python exception's name and words (`ValueError: orders must be >=
+    0`, `OverflowError: bind(): port must be 0-65535`), exit 1; usage errors exit 2."""
+    import socket
+
+    for args, option in [
+        (("generate", "--out", str(tmp_path / "g"), "--orders", "-5"), "'--orders'"),
+        (("generate", "--out", str(tmp_path / "g"), "--dirty-rate", "2"), "'--dirty-rate'"),
+        (("generate", "--out", str(tmp_path / "g"), "--start", "2025-13-01"), "'--start'"),
+        (("generate", "--out", str(tmp_path / "g"), "--stream", "--rate", "0"), "'--rate'"),
+        (("history", "silver.orders", "--root", root, "--limit", "-1"), "'--limit'"),
+        (("serve", "--root", root, "--port", "70000"), "'--port'"),
+    ]:
+        p = cli(*args)
+        assert p.returncode == 2, (args, p.stderr)
+        assert f"Invalid value for {option}" in p.stderr, (args, p.stderr)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        p = cli("serve", "--root", root, "--port", str(port))
+    assert p.returncode == 1
+    assert p.stderr == (
+        f"lakehouse: error: port {port} on 127.0.0.1 is in use; choose another --port (0 = any "
+        "free port)\n"
+    )
+
+
 def test_tables_lists_every_table_with_description(root: str) -> None:
     tables = {
         t["table"]: t for t in json.loads(cli("tables", "--root", root, "--format", "json").stdout)

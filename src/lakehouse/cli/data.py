@@ -159,7 +159,7 @@ def history(
     name: Annotated[str, typer.Argument(help="zone.table")],
     root: RootOpt = None,
     format: Annotated[Fmt, typer.Option("--format")] = Fmt.table,
-    limit: Annotated[int | None, typer.Option(help="Newest N versions.")] = None,
+    limit: Annotated[int | None, typer.Option(help="Newest N versions.", min=1)] = None,
 ) -> None:
     """Delta history with run ids and source files."""
     import pyarrow as pa

@@ -17,18 +17,32 @@ class FileFormat(StrEnum):
     parquet = "parquet"
 
 
+def _above_zero(value: float) -> float:
+    if value <= 0:
+        raise typer.BadParameter(f"{value:g} is not above 0")
+    return value
+
+
 def generate(
     out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
-    orders: Annotated[int, typer.Option(help="Number of orders.")] = 5000,
-    customers: Annotated[int | None, typer.Option(help="Customers (default orders/4).")] = None,
-    products: Annotated[int, typer.Option(help="Catalog size.")] = 500,
-    days: Annotated[int, typer.Option(help="Days of orders.")] = 30,
-    start: Annotated[str, typer.Option(help="First day, YYYY-MM-DD.")] = "2025-04-01",
+    orders: Annotated[int, typer.Option(help="Number of orders.", min=0)] = 5000,
+    customers: Annotated[
+        int | None, typer.Option(help="Customers (default orders/4).", min=1)
+    ] = None,
+    products: Annotated[int, typer.Option(help="Catalog size.", min=1)] = 500,
+    days: Annotated[int, typer.Option(help="Days of orders.", min=1)] = 30,
+    start: Annotated[
+        dt.datetime, typer.Option(help="First day, YYYY-MM-DD.", formats=["%Y-%m-%d"])
+    ] = dt.datetime(2025, 4, 1),
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same bytes).")] = 42,
     format: Annotated[FileFormat, typer.Option("--format")] = FileFormat.xlsx,
-    dirty_rate: Annotated[float, typer.Option(help="Share of rows to corrupt (0..1).")] = 0.0,
+    dirty_rate: Annotated[
+        float, typer.Option(help="Share of rows to corrupt (0..1).", min=0.0, max=1.0)
+    ] = 0.0,
     stream: Annotated[bool, typer.Option(help="Keep dropping small files until stopped.")] = False,
-    rate: Annotated[float, typer.Option(help="With --stream: batches per second.")] = 1.0,
+    rate: Annotated[
+        float, typer.Option(help="With --stream: batches per second.", callback=_above_zero)
+    ] = 1.0,
 ) -> None:
     """Generate realistic shop data (products, orders, order items) with known ground truth."""
     from lakehouse import generate as gen
@@ -43,7 +57,7 @@ def generate(
         customers=customers,
         products=products,
         days=days,
-        start=dt.date.fromisoformat(start),
+        start=start.date(),
         seed=seed,
         fmt=format.value,
         dirty_rate=dirty_rate,

@@ -29,7 +29,9 @@ def report(
 
 def serve(
     root: RootOpt = None,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).")] = 8765,
+    port: Annotated[
+        int, typer.Option(help="Port on 127.0.0.1 (0 = any free port).", min=0, max=65535)
+    ] = 8765,
 ) -> None:
     """Serve the dashboard on http://127.0.0.1:PORT, read-only; open pages reload when a new
     run lands. Stop with Ctrl-C."""

@@ -12,6 +12,7 @@ most one build runs at a time. Nothing here writes to the lakehouse.
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -20,6 +21,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from lakehouse.errors import TerminalError
 from lakehouse.report import MAX_AGE_SECONDS, REFRESH_SECONDS
 from lakehouse.report.live import gold_freshness, state
 from lakehouse.store.root import Root
@@ -145,7 +147,14 @@ def make_server(
 ) -> ThreadingHTTPServer:
     """A server bound to 127.0.0.1:`port` (0 = any free port); call `serve_forever()`."""
     dashboard = Dashboard(root, refresh_seconds=refresh_seconds)
-    server = ThreadingHTTPServer((HOST, port), make_handler(dashboard))
+    try:
+        server = ThreadingHTTPServer((HOST, port), make_handler(dashboard))
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        raise TerminalError(
+            f"port {port} on {HOST} is in use; choose another --port (0 = any free port)"
+        ) from exc
     server.daemon_threads = True
     return server
 
