@@ -288,6 +288,39 @@ def test_a_drop_held_by_its_marker_is_left_for_a_later_run_by_run_too(tmp_path: 
     assert names_in_silver(lh) == {1: "Tea", 2: "Rice"}
 
 
+def test_a_file_replaced_by_one_of_the_same_size_and_time_is_left_for_the_next_run(
+    tmp_path: Path,
+) -> None:
+    """The replacement is renamed over the file the run read, with the same size and mtime
+    (as `cp -p` or `rsync -t` give): size and time alone took it for the file read, so the new
+    bytes were archived under the old bytes' manifest entry and never loaded."""
+    lh = Lakehouse(tmp_path / "lake")
+    path = Path(lh.root.path("landing", "products.csv"))
+    old = products(path, p1="Old")
+    stamp = path.stat()
+
+    def replace(_: RunState) -> None:
+        swap = path.with_name(".swap")
+        products(swap, p1="New")  # as many bytes as "Old"
+        os.utime(swap, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+        os.replace(swap, path)
+        assert (path.stat().st_size, path.stat().st_mtime_ns) == (
+            stamp.st_size,
+            stamp.st_mtime_ns,
+        )
+
+    d = pipeline_definition().replace_task("archive", fn=_deliver_before_archive(replace))
+    run(lh.root, settings=QUIET, definition=d)
+    assert landing(lh) == ["products.csv"]  # left for the next run
+    new = path.read_bytes()
+    run(lh.root, settings=QUIET)
+    assert [(r["sha256"], r["status"]) for r in manifest(lh)] == [
+        (sha(old), "loaded"),
+        (sha(new), "loaded"),
+    ]
+    assert names_in_silver(lh) == {1: "New"}
+
+
 # --- partial copies ----------------------------------------------------------------------------
 def test_partial_copies_are_never_taken_for_deliveries(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")

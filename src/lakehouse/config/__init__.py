@@ -12,7 +12,7 @@ max_run_seconds = 900         # a longer run raises a `run_duration` alert
 freshness_minutes = 60        # newest loaded file may be at most this old
 max_reject_rate = 0.05        # share of a run's new rows quarantined
 
-[gold]                        # how stale a "budget" gold model may get (docs/architecture.md, Freshness)
+[gold]                        # how stale a "budget" gold model may get (docs/architecture.md)
 staleness_minutes = 15        # global analyses refresh once silver has moved on this long
 [gold.models.product_pairs]   # one model's own budget (0 = every run)
 staleness_minutes = 60

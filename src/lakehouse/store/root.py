@@ -31,6 +31,9 @@ class LandedFile:
     relative: str  # path below landing/, as the producer named it
     size: int
     mtime_ns: int
+    #: a local file's (inode, ctime): a file replaced by a rename with the same size and mtime
+    #: (`cp -p`, `rsync -t`), or rewritten and its mtime set back, is another file
+    identity: tuple[int, int] | None = None
 
 
 class Root:
@@ -168,7 +171,8 @@ class Root:
                     if not os.path.islink(path):
                         continue
                     st = os.lstat(path)  # listed: the run refuses it (`link_refusal`)
-                yield LandedFile(path, rel, st.st_size, st.st_mtime_ns)
+                identity = (st.st_ino, st.st_ctime_ns)
+                yield LandedFile(path, rel, st.st_size, st.st_mtime_ns, identity)
 
     def read_bytes(self, path: str) -> bytes:
         """The file's bytes as stored. Never decompressed: pyarrow would pick a codec from the
