@@ -74,6 +74,9 @@ def test_a_failed_last_run_is_a_breach_until_a_run_succeeds(healthy: Lakehouse) 
     assert status(Path(healthy.root.uri))[0] == 0
 
 
-def test_a_new_root_is_healthy(tmp_path: Path) -> None:
-    code, out, _ = status(tmp_path / "nothing", "--format", "json")
+def test_a_new_root_is_healthy_a_missing_one_is_not_a_lakehouse(tmp_path: Path) -> None:
+    (tmp_path / "new").mkdir()
+    code, out, _ = status(tmp_path / "new", "--format", "json")
     assert code == 0 and json.loads(out)["runs"] == []
+    code, out, _ = status(tmp_path / "nothing", "--format", "json")
+    assert (code, out) == (1, "")  # a mistyped root: it said "ok": true (message: test_cli)

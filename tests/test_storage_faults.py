@@ -294,6 +294,7 @@ def test_the_cli_exits_1_once_the_error_is_printed_with_s3_work_in_flight(tmp_pa
     exit -11, after the error was printed). The CLI exits 1 with its one line, at once."""
     env = os.environ | {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x"}
     env |= {"AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true"}
+    (tmp_path / "lake").mkdir()
     done = subprocess.run(
         [sys.executable, "-c", EXIT_WITH_S3_IN_FLIGHT, str(tmp_path / "lake")],
         env=env,
