@@ -93,6 +93,7 @@ def test_secrets_are_never_printed(tmp_path: Path) -> None:
         ("[lock]\nstale_seconds = -1\n", "lock.stale_seconds = -1 is refused; must be > 0"),
         ("[notifiers.x]\ntype = 'pigeon'\n", "notifiers.x.type must be one of"),
         ("[notifiers.x]\ntype = 'webhook'\n", "notifiers.x (webhook) needs url"),
+        ("[notifiers.x]\ntype = 'webhook'\nurl = 'not a url'\n", "notifiers.x (webhook) needs url"),
         ("[notifiers.x]\ntype = 'sns'\n", "notifiers.x (sns) needs topic_arn"),
         ("[sla\n", "not valid TOML"),
     ],

@@ -327,7 +327,8 @@ def _notifier(name: str, values: Mapping[str, Any], where: _Origins) -> Notifier
             bounds = _bounds(declared[key])
             out[key] = _coerce(value, getattr(defaults, key), full, where, bounds)
     settings = NotifierSettings(**out)
-    if kind == "webhook" and settings.url is None:
+    url = settings.url.reveal() if settings.url is not None else ""
+    if kind == "webhook" and not url.startswith(("http://", "https://")):
         raise ConfigError(f'{source}: notifiers.{name} (webhook) needs url = "https://..."')
     if kind == "sns" and not settings.topic_arn:
         raise ConfigError(f'{source}: notifiers.{name} (sns) needs topic_arn = "arn:aws:sns:..."')
