@@ -104,7 +104,7 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
     con.print(Text(visible(i.name), "bold"), f"— {i.description}")
     con.print(
         f"rows {i.rows:,} · version {i.version} · files {i.files} · "
-        f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {d.partition_by or 'nothing'} · "
+        f"{i.size_bytes / 1e6:,.2f} MB · partitioned by {', '.join(d.partition_by) or 'nothing'} · "
         f"protocol r{d.protocol['min_reader_version']}/w{d.protocol['min_writer_version']}"
         f" · last update {i.last_update:%Y-%m-%d %H:%M:%S} UTC"
     )
@@ -130,8 +130,10 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
         rows = []
         for col in c.columns:
             checks = []
-            if col.min is not None or col.max is not None:
+            if col.min is not None and col.max is not None:
                 checks.append(f"range [{col.min}, {col.max}]")
+            elif col.min is not None or col.max is not None:
+                checks.append(f">= {col.min}" if col.min is not None else f"<= {col.max}")
             if col.enum:
                 checks.append("one of " + ", ".join(col.enum))
             if col.date_of:
