@@ -169,6 +169,8 @@ def test_nan_and_infinity_are_refused_for_every_number(tmp_path: Path, value: st
         ("sla.tables.orders.freshness_minutes", "-5", "must be >= 0"),
         ("lock.stale_seconds", "0", "must be > 0"),
         ("pipeline.max_parallel", "0", "must be >= 1"),
+        # 1 byte failed every run as "the reader's scratch folder ...: File too large"
+        ("intake.max_reader_memory_bytes", "1", "must be >= 67,108,864"),
         ("pipeline.chunk_rows", "0", "must be >= 1"),
         ("watch.stable_polls", "0", "must be >= 1"),
         ("watch.poll_seconds", "0", "must be > 0"),

@@ -22,8 +22,12 @@ class Bounds:
 
     def __str__(self) -> str:
         if self.high < math.inf:
-            return f"between {self.low:g} and {self.high:g}"
-        return f"{'>' if self.above_low else '>='} {self.low:g}"
+            return f"between {_shown(self.low)} and {_shown(self.high)}"
+        return f"{'>' if self.above_low else '>='} {_shown(self.low)}"
+
+
+def _shown(value: float) -> str:
+    return f"{int(value):,}" if value == int(value) else f"{value:g}"
 
 
 NON_NEGATIVE = Bounds()  # every number without bounds of its own; 0 means "off" or "none"

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
-from lakehouse.config.bounds import AT_LEAST_ONE, POSITIVE, SHARE, number
+from lakehouse.config.bounds import AT_LEAST_ONE, POSITIVE, SHARE, Bounds, number
 from lakehouse.maintenance.settings import MaintenanceSettings
 
 if TYPE_CHECKING:
@@ -115,7 +115,8 @@ class IntakeSettings:
     max_columns: int = number(1_000, AT_LEAST_ONE)
     max_field_bytes: int = number(1 << 20, AT_LEAST_ONE)
     max_seconds_per_file: float = number(600.0, POSITIVE)
-    max_reader_memory_bytes: int = number(8 << 30, AT_LEAST_ONE)
+    # the reader's address space and file sizes: below 64 MiB it cannot start or answer
+    max_reader_memory_bytes: int = number(8 << 30, Bounds(64 << 20))
 
 
 @dataclass(frozen=True)
