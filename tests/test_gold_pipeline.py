@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import pytest
 from deltalake import DeltaTable
 
@@ -95,6 +97,44 @@ def test_many_touched_keys_are_written_whole(
     inc = incremental_then_full(days, tmp_path)
     write = last_write(inc, "customer_profile")
     assert write["mode"] == "Overwrite" and "predicate" not in write
+
+
+def moved_products(days: list[list[Path]], out: Path, ids: tuple[int, ...]) -> Path:
+    """The day-0 products file with products `ids` moved to a new department."""
+    [products] = [p for p in days[0] if p.name.startswith("products")]
+    table = pacsv.read_csv(products, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+    moved = pc.is_in(table["product_id"], pa.array(ids, table["product_id"].type))
+    dept = pc.if_else(moved, "Audit Dept", table["department"])
+    out.mkdir(parents=True, exist_ok=True)
+    pacsv.write_csv(
+        table.set_column(table.schema.get_field_index("department"), "department", dept),
+        out / "products_fix.csv",
+    )
+    return out / "products_fix.csv"
+
+
+def test_a_product_moved_to_another_department_restates_gold(
+    days: list[list[Path]], tmp_path: Path
+) -> None:
+    """A catalog correction touches no date and no customer: the by-date and by-customer
+    models kept every stored day and profile with the old department (department_sales,
+    customer_profile's favourite department, department_basket_days and department_pairs),
+    and no later run healed them. Gold equals a lakehouse loaded with the corrected catalog."""
+    lh = Lakehouse(tmp_path / "inc")
+    lh.run([p for d in days[:3] for p in d])
+    fix = moved_products(days, tmp_path / "fix", (1, 2, 3))
+    assert lh.run([fix], refresh="all").status == "SUCCEEDED"
+    names = lh.sql(
+        "SELECT count(*) AS n FROM gold.department_sales WHERE department = 'Audit Dept'"
+    )
+    assert names["n"].to_pylist()[0] > 0
+    full = Lakehouse(tmp_path / "full")
+    full.run([p for d in days[:3] for p in d])
+    full.run([fix], refresh="all")  # the same silver, its gold rebuilt from nothing below
+    shutil.rmtree(full.root.path("gold"))
+    shutil.rmtree(full.root.path("_ops", "gold_builds"))
+    assert full.run([], refresh="all").status == "SUCCEEDED"
+    assert_gold_equal(lh, full)
 
 
 def test_no_silver_change_means_no_gold_commit(days: list[list[Path]], tmp_path: Path) -> None:

@@ -156,6 +156,8 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
             return Pending(
                 Touched.full(), now, missing
             )  # e.g. RESTORE: the feed cannot say what moved
+        if entity == "products" and _catalog_restated(dt_, start, version):
+            return Pending(Touched.full(), now, missing, before if readable else None)
         names = pa.schema(dt_.schema()).names
         cols = [c for c in _KEYS.values() if c in names]
         feed = pa.table(
@@ -171,6 +173,39 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         tables=frozenset(changed),
     )
     return Pending(touched, now, missing, before if readable else None)
+
+
+def _catalog_restated(table: Any, start: int, version: int) -> bool:
+    """Whether the catalog's changes since `start` restate history: a product deleted, or one
+    whose department, name, ... (a column a gold model reads) is not what it was. Gold's
+    by-date and by-customer models re-read only the days and customers a run touched, and a
+    catalog change touches none: a product moved to another department left every stored day
+    and profile with the old one (an adversarial pass found it; no later run healed it)."""
+    feed = pa.table(table.load_cdf(starting_version=start + 1, ending_version=version))
+    text = pa.string_view()  # what delta-rs gives text as; few kernels take it
+    feed = feed.cast(
+        pa.schema([f.with_type(pa.string()) if f.type == text else f for f in feed.schema])
+    )
+    kinds = feed["_change_type"]
+    if pc.any(pc.equal(kinds, "delete")).as_py():
+        return True
+    read = sorted((_gold_reads("silver.products") | {"product_id"}) & set(feed.column_names))
+
+    def rows(kind: str) -> set[tuple[object, ...]]:
+        part = feed.filter(pc.equal(kinds, kind)).select(read)
+        return set(zip(*(part[c].to_pylist() for c in part.column_names), strict=True))
+
+    return rows("update_preimage") != rows("update_postimage")
+
+
+def _gold_reads(table: str) -> set[str]:
+    """The columns of `table` (`silver.x`) some gold model reads, by the models' lineage."""
+    from lakehouse.contracts import load_contracts
+    from lakehouse.gold.model import all_models
+    from lakehouse.lineage.cache import cached_graph
+
+    graph = cached_graph(load_contracts(), all_models())
+    return {e.source.column for e in graph.edges if e.source.table == table}
 
 
 def _may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:

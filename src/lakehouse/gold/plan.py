@@ -16,8 +16,9 @@ then refreshed by its policy:
   anything was touched.
 
 A catalog change that moves a product to another department, or renames it, restates history:
-pass ``Touched.full()`` for it (by_date models do not re-read unchanged days). Running the plans
-is `lakehouse.gold.refresh`.
+it is refreshed as ``Touched.full()`` (`lakehouse.gold.builds.pending` finds it in the
+catalog's change feed; by_date models do not re-read unchanged days). Running the plans is
+`lakehouse.gold.refresh`.
 """
 
 from __future__ import annotations
