@@ -361,9 +361,15 @@ def test_hostile_rows_are_loaded_exactly_or_quarantined_with_reasons(
             for entity, contract in CONTRACTS.items():
                 check_entity(lh, contract, [s for s in history if s.entity == entity], unloaded)
         before = snapshot(lh)
-        again = run_files(lh, delivered, "c")  # the same files again: seen, nothing changes
+        verdicts = lh.sql("SELECT file, status FROM _ops.files").to_pylist()
+        was_rejected = {r["file"] for r in verdicts if r["status"] == "rejected"}
+        again = run_files(lh, delivered, "c")  # the same files again: nothing changes
         assert again.status == "SUCCEEDED" and again.rows_in == 0
-        assert sorted(again.files_duplicate) == sorted(p.name for p in delivered)
+        # loaded files are duplicates; rejected ones are checked again and rejected again
+        assert sorted([*again.files_duplicate, *again.files_rejected]) == sorted(
+            p.name for p in delivered
+        )
+        assert set(again.files_rejected) <= was_rejected
         assert snapshot(lh) == before
 
 
