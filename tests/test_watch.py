@@ -3,6 +3,7 @@ duplicated when the watcher is killed and restarted."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import signal
@@ -73,6 +74,23 @@ def test_only_complete_and_visible_files_are_ready(tmp_path: Path) -> None:
     assert w.scan() == (["orders_1.csv"], 0)
     (landing / "batch" / "_incomplete").unlink()  # the producer finished the folder
     assert w.scan() == (["batch/orders_3.csv", "orders_1.csv"], 0)
+
+
+def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path: Path) -> None:
+    """A producer writing in place, pausing 0.7 s between rows, had its file taken after two
+    equal looks (the rest of its rows then went to the archive). `settle_seconds` asks the
+    file to be unmodified for that long too (operations.md)."""
+    root = Root(tmp_path / "lake")
+    landing = Path(root.path("landing"))
+    landing.mkdir(parents=True)
+    settings = dataclasses.replace(FAST, watch=dataclasses.replace(FAST.watch, settle_seconds=5.0))
+    w = Watcher(root, settings)
+    path = landing / "orders_1.csv"
+    path.write_text("order_id\n1\n")  # and the producer pauses
+    written = path.stat().st_mtime
+    assert w.scan(now=written + 0.5) == ([], 1)
+    assert w.scan(now=written + 1.0) == ([], 1)  # equal looks, but modified 1 s ago
+    assert w.scan(now=written + 5.0) == (["orders_1.csv"], 0)
 
 
 def test_files_dropped_while_watching_reach_silver(tmp_path: Path) -> None:

@@ -23,6 +23,7 @@ wait_seconds = 900            # how long a run waits for another run to finish
 
 [watch]
 poll_seconds = 0.25           # size checks; a file is complete after `stable_polls` equal sizes
+settle_seconds = 0            # and unmodified this long (producers that write in place)
 batch_window_seconds = 0.5    # files that become complete within this window share a run
 
 [notify]

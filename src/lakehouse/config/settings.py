@@ -95,6 +95,8 @@ class LockSettings:
 class WatchSettings:
     poll_seconds: float = number(0.25, POSITIVE)
     stable_polls: int = number(2, AT_LEAST_ONE)
+    # and not modified for this long (0: the looks alone), for producers that write in place
+    settle_seconds: float = 0.0
     batch_window_seconds: float = 0.5  # 0: a run per complete file
     idle_check_seconds: float = 60.0  # 0: no freshness checks between runs
     events: bool = True  # filesystem events (watchdog) for local roots; polling otherwise

@@ -78,18 +78,23 @@ class Watcher:
         current = {f.relative: (f.size, f.mtime_ns) for f in files if is_delivery(f.relative)}
         return current, held
 
-    def scan(self) -> tuple[list[str], int]:
-        """(complete files, files still settling), updating what was seen."""
+    def scan(self, now: float | None = None) -> tuple[list[str], int]:
+        """(complete files, files still settling), updating what was seen. Complete: the
+        same size and mtime in `stable_polls` looks, and (with `settle_seconds`) unmodified
+        for that long by `now` (epoch seconds, default the clock)."""
         current, held = self._landed()
         ready, settling = [], 0
         seen: dict[str, _Seen] = {}
+        settle = self.settings.watch.settle_seconds
+        since = (time.time() if now is None else now) - settle
         for rel, (size, mtime) in sorted(current.items()):
             prev = self._seen.get(rel)
             looks = prev.looks + 1 if prev and (prev.size, prev.mtime_ns) == (size, mtime) else 1
             seen[rel] = _Seen(size, mtime, looks)
             if is_held(rel, held):
                 continue
-            if looks >= max(1, self.settings.watch.stable_polls):
+            quiet = not settle or mtime / 1e9 <= since
+            if looks >= max(1, self.settings.watch.stable_polls) and quiet:
                 ready.append(rel)
             else:
                 settling += 1
