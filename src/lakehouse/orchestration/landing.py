@@ -8,8 +8,6 @@ import itertools
 import json
 import os
 
-import pyarrow.fs as pafs
-
 from lakehouse.log import event
 from lakehouse.orchestration.results import Move
 from lakehouse.store.deliveries import fit_name, version_name
@@ -21,20 +19,10 @@ def still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
     refused link, whose own entry is checked instead of its target)."""
     if landed is None:
         return os.path.lexists(path) if root.is_local else root.exists(path)
-    now: tuple[int, int, tuple[int, int] | None]
-    was = (landed.size, landed.mtime_ns, landed.identity)
-    if landed.identity is not None:  # local: the same inode, unchanged since it was listed
-        try:
-            st = os.stat(path)
-        except FileNotFoundError:
-            return False
-        now = (st.st_size, st.st_mtime_ns, (st.st_ino, st.st_ctime_ns))
-    else:
-        info = root.fs.get_file_info(path)
-        if info.type == pafs.FileType.NotFound:
-            return False
-        now = (info.size, info.mtime_ns, None)
-    if now != was:
+    now = root.landed(path, landed.relative)  # size, mtime and, locally, inode and ctime
+    if now is None:
+        return False
+    if now != landed:
         event("file_changed_in_landing", file=landed.relative, action="left for the next run")
         return False
     return True

@@ -150,8 +150,7 @@ class Root:
                 return
             for fi in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
                 if fi.type == pafs.FileType.File:
-                    rel = fi.path[len(base) :].lstrip("/")
-                    yield LandedFile(fi.path, rel, fi.size or 0, fi.mtime_ns or 0)
+                    yield _object(fi, fi.path[len(base) :].lstrip("/"))
             return
         for folder, _, names in os.walk(base):
             for name in names:
@@ -171,8 +170,18 @@ class Root:
                     if not os.path.islink(path):
                         continue
                     st = os.lstat(path)  # listed: the run refuses it (`link_refusal`)
-                identity = (st.st_ino, st.st_ctime_ns)
-                yield LandedFile(path, rel, st.st_size, st.st_mtime_ns, identity)
+                yield _local(path, rel, st)
+
+    def landed(self, path: str, relative: str) -> LandedFile | None:
+        """The file at `path` as `walk_files` lists it now (None: not there): what the archive
+        compares with the file as the run listed it."""
+        if not self.is_local:
+            info = self.fs.get_file_info(path)
+            return None if info.type == pafs.FileType.NotFound else _object(info, relative)
+        try:
+            return _local(path, relative, os.stat(path))
+        except FileNotFoundError:
+            return None
 
     def read_bytes(self, path: str) -> bytes:
         """The file's bytes as stored. Never decompressed: pyarrow would pick a codec from the
@@ -321,6 +330,14 @@ def _normalise(uri: str | os.PathLike[str]) -> str:
     return text.rstrip("/")
 
 
+def _local(path: str, relative: str, st: os.stat_result) -> LandedFile:
+    return LandedFile(path, relative, st.st_size, st.st_mtime_ns, (st.st_ino, st.st_ctime_ns))
+
+
+def _object(info: pafs.FileInfo, relative: str) -> LandedFile:
+    return LandedFile(info.path, relative, info.size or 0, info.mtime_ns or 0)
+
+
 def _check_root(uri: str) -> None:
     """A root is a local folder (or a path where one will be) or `s3://bucket[/prefix]`:
     `gs://` hung with no output, `http://` and a bare `s3://` failed in pyarrow's words, and a
@@ -331,9 +348,7 @@ def _check_root(uri: str) -> None:
             raise TerminalError(f"root {uri}: name the bucket, s3://bucket[/prefix]")
     elif scheme:
         raise TerminalError(f"root {uri}: a lakehouse root is a local folder or s3://bucket/prefix")
-    elif os.path.exists(uri.removeprefix("file://")) and not os.path.isdir(
-        uri.removeprefix("file://")
-    ):
+    elif os.path.exists(path := uri.removeprefix("file://")) and not os.path.isdir(path):
         raise TerminalError(f"root {uri} is a file; a lakehouse root is a folder")
 
 
