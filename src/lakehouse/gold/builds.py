@@ -37,6 +37,7 @@ from lakehouse.store.delta import (
     is_committed,
     lakehouse_metadata,
     log_state,
+    plain_text,
     read_arrow,
     try_open,
 )
@@ -156,13 +157,14 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
             return Pending(
                 Touched.full(), now, missing
             )  # e.g. RESTORE: the feed cannot say what moved
-        if entity == "products" and _catalog_restated(dt_, start, version):
-            return Pending(Touched.full(), now, missing, before if readable else None)
+        catalog = entity == "products"  # read whole: its changes may restate history
         names = pa.schema(dt_.schema()).names
-        cols = [c for c in _KEYS.values() if c in names]
-        feed = pa.table(
-            dt_.load_cdf(starting_version=start + 1, ending_version=version, columns=cols)
+        cols = None if catalog else [c for c in _KEYS.values() if c in names]
+        feed = plain_text(
+            pa.table(dt_.load_cdf(starting_version=start + 1, ending_version=version, columns=cols))
         )
+        if catalog and _catalog_restated(feed):
+            return Pending(Touched.full(), now, missing, before if readable else None)
         for field, col in _KEYS.items():
             if col in feed.column_names:
                 found[field] |= set(pc.unique(feed[col]).drop_null().to_pylist())
@@ -175,17 +177,12 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
     return Pending(touched, now, missing, before if readable else None)
 
 
-def _catalog_restated(table: Any, start: int, version: int) -> bool:
-    """Whether the catalog's changes since `start` restate history: a product deleted, or one
+def _catalog_restated(feed: pa.Table) -> bool:
+    """Whether the catalog's change feed restates history: a product deleted, or one
     whose department, name, ... (a column a gold model reads) is not what it was. Gold's
     by-date and by-customer models re-read only the days and customers a run touched, and a
     catalog change touches none: a product moved to another department left every stored day
     and profile with the old one (an adversarial pass found it; no later run healed it)."""
-    feed = pa.table(table.load_cdf(starting_version=start + 1, ending_version=version))
-    text = pa.string_view()  # what delta-rs gives text as; few kernels take it
-    feed = feed.cast(
-        pa.schema([f.with_type(pa.string()) if f.type == text else f for f in feed.schema])
-    )
     kinds = feed["_change_type"]
     if pc.any(pc.equal(kinds, "delete")).as_py():
         return True

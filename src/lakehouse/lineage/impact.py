@@ -20,6 +20,7 @@ from lakehouse.contracts import Contract
 from lakehouse.lineage.graph import Hit, LineageGraph
 from lakehouse.log import event
 from lakehouse.store import zones
+from lakehouse.store.delta import same_type
 
 if TYPE_CHECKING:
     from deltalake import DeltaTable
@@ -56,7 +57,7 @@ def schema_changes(
             out.append(ColumnChange(table, f.name, "added", "", str(f.type)))
             continue
         have = stored.field(f.name)
-        if not _same_type(have.type, f.type):
+        if not same_type(have.type, f.type):
             out.append(ColumnChange(table, f.name, "type", str(have.type), str(f.type)))
         before, after = zones.comment(have), zones.comment(f)
         if before and before != after:
@@ -135,8 +136,3 @@ def report_contract_change(
             downstream=[f"{h.ref} ({h.kind})" for h in hits],
         )
     return found
-
-
-def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    norm = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
-    return bool(norm.get(a, a) == norm.get(b, b))

@@ -240,7 +240,7 @@ def columns_to_add(
             added.append(f)
             continue
         have = stored.field(f.name).type
-        if not _same_type(have, f.type):
+        if not same_type(have, f.type):
             raise SchemaEvolutionError(
                 f"{table}: column {f.name!r} is {have} in the table but {f.type} in {contract}; "
                 "type changes are refused — add a new column instead, or restore the contract"
@@ -253,9 +253,21 @@ def columns_to_add(
     return added
 
 
-def _same_type(a: pa.DataType, b: pa.DataType) -> bool:
-    norm = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
-    return bool(norm.get(a, a) == norm.get(b, b))
+#: the text types Arrow and delta-rs give (large, or a view) as plain text, the one type every
+#: compute kernel and Spark's Arrow reader take
+PLAIN_TEXT = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
+
+
+def same_type(a: pa.DataType, b: pa.DataType) -> bool:
+    """Whether two column types are the same, whatever kind of text each one is."""
+    return bool(PLAIN_TEXT.get(a, a) == PLAIN_TEXT.get(b, b))
+
+
+def plain_text(table: pa.Table) -> pa.Table:
+    """`table` with its text columns as plain text (`PLAIN_TEXT`)."""
+    return table.cast(
+        pa.schema([f.with_type(PLAIN_TEXT.get(f.type, f.type)) for f in table.schema])
+    )
 
 
 def read_arrow(dt: DeltaTable, columns: Sequence[str] | None = None) -> pa.Table:

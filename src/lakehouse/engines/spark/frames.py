@@ -12,7 +12,7 @@ import pyarrow as pa
 
 from lakehouse.engines import dialect
 from lakehouse.errors import RetryableError
-from lakehouse.store.delta import CommitInfo
+from lakehouse.store.delta import PLAIN_TEXT, CommitInfo
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
@@ -20,7 +20,6 @@ if TYPE_CHECKING:
     from pyspark.sql.types import StructType
 
 USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
-_PLAIN = {pa.large_string(): pa.string(), pa.string_view(): pa.string()}
 #: a Spark identifier, for column names handed to DataFrame methods (`dialect.quote`)
 quote = partial(dialect.quote, dialect="spark")
 
@@ -31,7 +30,7 @@ def plain_schema(schema: pa.Schema) -> pa.Schema:
     fields = []
     for f in schema:
         kind = f.type.value_type if pa.types.is_dictionary(f.type) else f.type
-        fields.append(f.with_type(_PLAIN.get(kind, kind)))
+        fields.append(f.with_type(PLAIN_TEXT.get(kind, kind)))
     return pa.schema(fields, metadata=schema.metadata)
 
 
