@@ -107,7 +107,7 @@ def written_tables(sql: str | list[exp.Expr]) -> list[str]:
 
 
 #: a memory size as DuckDB reads one: a positive number and an optional unit
-_SIZE = re.compile(r"\s*\d+(\.\d+)?\s*(B|[KMGT]i?B|bytes)?\s*", re.IGNORECASE)
+_SIZE = re.compile(r"\s*(?P<n>\d+(\.\d+)?)\s*(B|[KMGT]i?B|bytes)?\s*", re.IGNORECASE)
 
 
 def memory_limit() -> str:
@@ -115,7 +115,8 @@ def memory_limit() -> str:
     A size DuckDB would misread is refused naming the variable: "-5GB" lifted the cap to the
     machine's 80 %, "abc" failed every query with DuckDB's parser error."""
     value = os.environ.get("LAKEHOUSE_DUCKDB_MEMORY_LIMIT", "2GB")
-    if not _SIZE.fullmatch(value) or not float(re.sub(r"[^\d.]", "", value) or 0) > 0:
+    size = _SIZE.fullmatch(value)
+    if size is None or float(size["n"]) <= 0:
         raise TerminalError(
             f"LAKEHOUSE_DUCKDB_MEMORY_LIMIT={value!r} is not a memory size: give a positive "
             "number and a unit, e.g. 2GB or 512MiB"
