@@ -56,13 +56,14 @@ class Destinations:
 
     def _take(self, path: str, reason: bool = False) -> str:
         folder, _, name = path.rpartition("/")
-        for n in itertools.count(1):
+
+        def paths(n: int) -> list[str]:  # the n-th version's destination (and reason file)
             dst = f"{folder}/{version_name(name, n)}"
-            wanted = [dst, reason_path(dst)] if reason else [dst]
-            if not self.taken.intersection(wanted):
-                self.taken.update(wanted)
-                return dst
-        raise AssertionError("unreachable")
+            return [dst, reason_path(dst)] if reason else [dst]
+
+        free = next(p for p in map(paths, itertools.count(1)) if not self.taken.intersection(p))
+        self.taken.update(free)
+        return free[0]
 
 
 def reason_path(dst: str) -> str:
