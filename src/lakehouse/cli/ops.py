@@ -92,10 +92,9 @@ def status(
     """Last runs, freshness per table vs SLA, reject rates, open alerts. Exits 2 on a breach."""
     from lakehouse.contracts import load_contracts
     from lakehouse.monitoring.status import report
-
-    lh, settings = _open(root, config)
     from lakehouse.printable import one_line
 
+    lh, settings = _open(root, config)
     rep = report(lh.root, settings, load_contracts(lh.contracts_dir), limit=limit)
     if format is TableOrJson.json:
         sys.stdout.write(json.dumps(rep.as_dict(), default=_json_default) + "\n")
