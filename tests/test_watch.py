@@ -87,10 +87,10 @@ def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path
     w = Watcher(root, settings)
     path = landing / "orders_1.csv"
     path.write_text("order_id\n1\n")  # and the producer pauses
-    written = path.stat().st_mtime
+    written = path.stat().st_mtime_ns / 1e9
     assert w.scan(now=written + 0.5) == ([], 1)
     assert w.scan(now=written + 1.0) == ([], 1)  # equal looks, but modified 1 s ago
-    assert w.scan(now=written + 5.0) == (["orders_1.csv"], 0)
+    assert w.scan(now=written + 5.1) == (["orders_1.csv"], 0)  # 5 s on, float-safe
 
 
 def test_files_dropped_while_watching_reach_silver(tmp_path: Path) -> None:
