@@ -46,6 +46,7 @@ class FaultProxy:
         self.cuts = 0
         self._lock = threading.Lock()
         self._live: set[socket.socket] = set()
+        self._upstreams: set[socket.socket] = set()  # of `_live`: the proxy's side to upstream
         self._outage_until = 0.0
         self._outage_kind = "refuse"
         self._fail: list[int] = []  # status codes for the next requests
@@ -80,8 +81,11 @@ class FaultProxy:
         """Reset every live connection (TCP RST) — a network cut mid-transfer."""
         with self._lock:
             live, self._live = self._live, set()
+            upstreams, self._upstreams = self._upstreams, set()
             self.cuts += 1
-        for s in live:
+        # clients first: an upstream reset first wakes its pump, which shuts the client down
+        # in order (FIN) before the client's own reset; the client then read an orderly end
+        for s in sorted(live, key=lambda s: s in upstreams):
             _reset(s)
 
     def fail_next(self, count: int, status: int = 503) -> None:
@@ -185,6 +189,8 @@ class FaultProxy:
                     upstream = socket.create_connection(self.upstream, timeout=30)
                     upstream.settimeout(None)
                     self._track(upstream)
+                    with self._lock:
+                        self._upstreams.add(upstream)
                     self._spawn(_pump, upstream, client)
                 upstream.sendall(head)
                 for piece in reader.body(head):
