@@ -97,6 +97,11 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
     )
     for f, reasons in s.files_rejected.items():
         con.print(Text("  rejected", "red"), one_line(f"{f}: {', '.join(reasons)}"))
+    for entity, moved in s.requarantined.items():
+        con.print(
+            Text("  back to quarantine", "yellow"),
+            one_line(f"{entity}: {moved:,} rows whose parent changed under them"),
+        )
     con.print(f"root: {lh.root.uri}")
 
 

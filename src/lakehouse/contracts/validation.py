@@ -10,10 +10,11 @@ It returns the lineage, the original text of every column, each column typed (`<
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 
-from lakehouse.contracts import Column, Contract
+from lakehouse.contracts import Column, Contract, ForeignKey
 from lakehouse.engines.dialect import Dialect, quote, to_dialect
 from lakehouse.store.zones import CANONICAL
 
@@ -186,13 +187,27 @@ def _reason_exprs(c: Contract, future_limit: dt.datetime) -> list[str]:
     for i, fk in enumerate(c.foreign_keys):
         child = quote(typed_name(fk.column))
         when(f"{child} IS NOT NULL AND NOT __p{i}_found", f"orphan:{fk.column}")
-        for name in fk.must_agree:
-            when(
-                f"__p{i}_found AND {quote(typed_name(name))} IS NOT NULL "
-                f"AND {quote(typed_name(name))} <> {quote(f'__p{i}_{name}')}",
-                f"parent_mismatch:{name}",
-            )
+        theirs = partial(_parent_value, i)
+        for cond, code in parent_mismatches(fk, lambda n: quote(typed_name(n)), theirs):
+            when(f"__p{i}_found AND {cond}", code)
     return out
+
+
+def _parent_value(i: int, name: str) -> str:
+    """The validation statement's column holding foreign key `i`'s parent value of `name`."""
+    return quote(f"__p{i}_{name}")
+
+
+def parent_mismatches(
+    fk: ForeignKey, child: Callable[[str], str], parent: Callable[[str], str]
+) -> list[tuple[str, str]]:
+    """(condition, reason code) for each of `fk.must_agree`, given the SQL for the child's and
+    the parent's value of a column: the child has a value and its parent's is another. Shared
+    by validation and by the re-check of children whose parent changed (`engines.recheck`)."""
+    return [
+        (f"{child(n)} IS NOT NULL AND {child(n)} <> {parent(n)}", f"parent_mismatch:{n}")
+        for n in fk.must_agree
+    ]
 
 
 def _duplicates_sql(contract: Contract, *, canonical: bool) -> str:
@@ -264,7 +279,7 @@ def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -
     for i, fk in enumerate(contract.foreign_keys):
         alias = f"p{i}"
         parent_cols.append(f"{alias}.{quote(fk.ref_column)} IS NOT NULL AS __p{i}_found")
-        parent_cols += [f"{alias}.{quote(c)} AS {quote(f'__p{i}_{c}')}" for c in fk.must_agree]
+        parent_cols += [f"{alias}.{quote(c)} AS {_parent_value(i, c)}" for c in fk.must_agree]
         joins.append(
             f"LEFT JOIN parent_{fk.references} AS {alias} "
             f"ON {alias}.{quote(fk.ref_column)} = t.{quote(typed_name(fk.column))}"

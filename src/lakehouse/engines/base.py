@@ -14,6 +14,7 @@ from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
+    from lakehouse.engines.recheck import Rechecked
     from lakehouse.gold.refresh import GiveWay
     from lakehouse.ingest.intake import Intake
 
@@ -143,6 +144,11 @@ class Engine(Protocol):
 
     def process_entity(self, contract: Contract, rows: Rows, ctx: RunContext) -> EntityResult:
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
+        ...
+
+    def recheck_children(self, contracts: Mapping[str, Contract], ctx: RunContext) -> Rechecked:
+        """Move child rows that disagree with a parent changed since the last gold build from
+        silver to quarantine (`lakehouse.engines.recheck`)."""
         ...
 
     def refresh_gold(

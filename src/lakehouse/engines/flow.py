@@ -21,10 +21,11 @@ import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import key_ranges_sql, validation_query
-from lakehouse.engines import gold_step
+from lakehouse.engines import gold_step, recheck
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
 from lakehouse.engines.dialect import literal
+from lakehouse.engines.recheck import Rechecked
 from lakehouse.engines.sql import (
     BATCH_LINEAGE,
     QUARANTINE_KEY,
@@ -47,7 +48,7 @@ from lakehouse.engines.sql import (
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
 from lakehouse.store import zones
-from lakehouse.store.delta import CDF, ensure_table, holds_files, try_open
+from lakehouse.store.delta import CDF, CommitInfo, ensure_table, holds_files, try_open
 from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
@@ -257,22 +258,35 @@ class FlowEngine:
                 return
             [(released,)] = a.fetch("SELECT count(*) FROM q_changes WHERE _action = 'release'")
             result.released = int(released)
-            schema = zones.quarantine_schema(contract)
-            ensure_table(
-                self.root,
-                "quarantine",
-                entity,
-                schema,
-                description=zones.descriptions(contract)["quarantine"],
-                configuration=CDF,
+            version = self.merge_quarantine(
+                contract, "q_changes", ctx.commit("quarantine", contract)
             )
-            on, delete_when, upsert_when = quarantine_merge_predicates()
-            merged = a.merge(
-                Target("quarantine", entity, schema, ctx.commit("quarantine", contract)),
-                f"SELECT {quote_all(schema.names)}, _action FROM q_changes",
-                Merge(on, upsert_when, insert_when=upsert_when, delete_when=delete_when),
-            )
-        result.versions[f"quarantine.{entity}"] = merged.version
+        result.versions[f"quarantine.{entity}"] = version
+
+    def merge_quarantine(self, contract: Contract, changes: str, commit: CommitInfo) -> int:
+        """MERGE relation `changes` (quarantine rows with `_action` 'upsert' or 'release') into
+        the entity's quarantine table, by row position; the table's new version."""
+        schema = zones.quarantine_schema(contract)
+        ensure_table(
+            self.root,
+            "quarantine",
+            contract.entity,
+            schema,
+            description=zones.descriptions(contract)["quarantine"],
+            configuration=CDF,
+        )
+        on, delete_when, upsert_when = quarantine_merge_predicates()
+        merged = self.adapter.merge(
+            Target("quarantine", contract.entity, schema, commit),
+            f"SELECT {quote_all(schema.names)}, _action FROM {changes}",
+            Merge(on, upsert_when, insert_when=upsert_when, delete_when=delete_when),
+        )
+        return merged.version
+
+    def recheck_children(self, contracts: Mapping[str, Contract], ctx: RunContext) -> Rechecked:
+        """Move child rows that disagree with a parent changed since the last gold build from
+        silver to quarantine (`lakehouse.engines.recheck`)."""
+        return recheck.recheck_children(self, contracts, ctx)
 
     # --- gold ------------------------------------------------------------------------------
     def refresh_gold(

@@ -215,14 +215,24 @@ def quarantine_rows_sql(contract: Contract, checked: str, batch: str, now: dt.da
     `batch`, the rows `checked` was computed from (`same_batch_row`)."""
     text = ", ".join(f"b.{quote(c)}" for c in contract.names)
     lineage = ", ".join(f"c.{quote(c)}" for c in zones.LINEAGE_NAMES)
-    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
     return (
-        f"SELECT {text}, string_split(c._reasons, '{REASON_SEPARATOR}') AS _reasons, {lineage}, "
-        f"c._sheet_index, CAST('{stamp}' AS TIMESTAMPTZ) AS _quarantined_at, "
+        f"SELECT {text}, {reason_list('c._reasons')} AS _reasons, {lineage}, "
+        f"c._sheet_index, {quarantined_at(now)} AS _quarantined_at, "
         f"CASE WHEN c._reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
         f"FROM {checked} AS c JOIN {batch} AS b ON {same_batch_row('b', 'c')} "
         f"WHERE c._reasons <> '' OR c._recheck"
     )
+
+
+def reason_list(joined: str) -> str:
+    """SQL: the reason codes of `joined` (codes joined by `REASON_SEPARATOR`) as an array."""
+    return f"string_split({joined}, '{REASON_SEPARATOR}')"
+
+
+def quarantined_at(now: dt.datetime) -> str:
+    """SQL: `now` as the `_quarantined_at` of the rows a run quarantines."""
+    stamp = now.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00:00")
+    return f"CAST('{stamp}' AS TIMESTAMPTZ)"
 
 
 def quarantine_changes_sql(rows: str, current: str) -> str:

@@ -152,7 +152,7 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         assert dt_ is not None
         commits = [h for h in dt_.history(version - start) if h["version"] > start]
         ops = {h["operation"] for h in commits}
-        readable = readable and not any(_may_have_vacuumed(h, built_at) for h in commits)
+        readable = readable and not any(may_have_vacuumed(h, built_at) for h in commits)
         if start < 0 or not ops <= _FEED_OPS:
             return Pending(
                 Touched.full(), now, missing
@@ -205,7 +205,7 @@ def _gold_reads(table: str) -> set[str]:
     return {e.source.column for e in graph.edges if e.source.table == table}
 
 
-def _may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:
+def may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:
     """A vacuum deletes the files removed more than its retention before it ran; the files a
     build read were removed after the build, so they are gone only when that is after it."""
     if commit.get("operation") != "VACUUM START":

@@ -36,6 +36,8 @@ def collect_run(state: RunState) -> None:
         latency = state.results.silver[entity].latency
         if latency is not None:
             state.metric("latency_s", table, latency, "s")
+    for entity, moved in s.requarantined.items():
+        state.metric("rows_requarantined", f"silver.{entity}", moved, "rows")
     state.metric("files_loaded", "pipeline", len(s.files_loaded), "files")
     state.metric("files_rejected", "pipeline", len(s.files_rejected), "files")
     state.metric("files_duplicate", "pipeline", len(s.files_duplicate), "files")

@@ -331,6 +331,8 @@ def _run_row(state: RunState) -> dict[str, object]:
         for name, e in s.entities.items()
     }
     details["_files"] = {"rejected": s.files_rejected, "duplicate": s.files_duplicate}
+    if s.requarantined:
+        details["_requarantined"] = s.requarantined
     details["_steps"] = {
         k: {"seconds": round(v, 4), "attempts": s.attempts.get(k, 1)} for k, v in s.steps.items()
     }

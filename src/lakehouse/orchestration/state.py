@@ -36,6 +36,8 @@ class RunSummary:
     files_rejected: dict[str, list[str]] = field(default_factory=dict)
     files_duplicate: list[str] = field(default_factory=list)
     entities: dict[str, EntityResult] = field(default_factory=dict)
+    # entity -> its rows moved from silver back to quarantine: a parent changed under them
+    requarantined: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     steps: dict[str, float] = field(default_factory=dict)  # step -> seconds (all attempts)
     attempts: dict[str, int] = field(default_factory=dict)  # step -> attempts made

@@ -265,10 +265,12 @@ def _process(state: RunState, contract: Contract, rows: pa.Table, ctx: RunContex
 def gold(state: RunState) -> GoldResult:
     """Refresh gold for what changed in silver since the last gold build (any run's changes,
     so a run killed before this step is caught up by the next one); budget models once their
-    staleness budget is spent (`lakehouse.gold.freshness`)."""
+    staleness budget is spent (`lakehouse.gold.freshness`). First, child rows a parent's
+    correction left disagreeing go back to quarantine (`lakehouse.engines.recheck`)."""
     from lakehouse.gold.refresh import GiveWay
 
     engine = state.engine()
+    rechecked = engine.recheck_children(state.contracts, _ctx(state, []))
     give_way = None if state.gold_gives_way is None else GiveWay(state.gold_gives_way)
     versions = engine.refresh_gold(
         state.run_id,
@@ -280,7 +282,9 @@ def gold(state: RunState) -> GoldResult:
     left = tuple(give_way.left) if give_way is not None else ()
     result = GoldResult(len(versions), dict(engine.gold_rows), left)
     with state._lock:
+        state.versions.update(rechecked.versions)
         state.versions.update(versions)
+        state.summary.requarantined = rechecked.moved
         state.results.gold = result
     fault_point("after_gold")
     return result
