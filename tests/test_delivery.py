@@ -272,6 +272,35 @@ def test_a_file_replaced_in_landing_while_a_run_reads_it_is_left_for_the_next_ru
     assert landing(lh) == []
 
 
+def test_a_file_taken_away_after_the_listing_is_skipped_and_the_others_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A producer may take a file back (delete or move it) between the run's listing and its
+    read: before, the run failed with FileNotFoundError and the other files waited for the
+    next run. The file is now not this run's delivery: nothing recorded, nothing moved."""
+    lh = Lakehouse(tmp_path / "lake")
+    kept = products(Path(lh.root.path("landing", "products.csv")), p1="Kept")
+    taken = Path(lh.root.path("landing", "more", "products_2.csv"))
+    products(taken, p2="Taken back")
+
+    def listed_then_taken_back(state: RunState, **params: Any) -> Any:
+        found = steps.discover(state, **params)
+        taken.unlink()
+        return found
+
+    d = pipeline_definition().replace_task("discover", fn=listed_then_taken_back)
+    with caplog.at_level("WARNING", logger="lakehouse"):
+        s = run(lh.root, settings=QUIET, definition=d)
+    assert (s.status, s.files_loaded) == ("SUCCEEDED", ["products.csv"])
+    assert [(r["file"], r["sha256"], r["status"]) for r in manifest(lh)] == [
+        ("products.csv", sha(kept), "loaded")
+    ]
+    assert names_in_silver(lh) == {1: "Kept"}
+    assert [r.getMessage() for r in caplog.records if r.getMessage() == "file_gone"] == [
+        "file_gone"
+    ]
+
+
 def test_a_drop_held_by_its_marker_is_left_for_a_later_run_by_run_too(tmp_path: Path) -> None:
     """`_incomplete` in a folder of landing/ holds the drop being written there: `watch` kept
     to it, but `lakehouse run` read the folder's files half-written and archived them (the

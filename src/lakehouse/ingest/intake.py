@@ -35,6 +35,7 @@ class Intake:
     batches: list[Batch] = field(default_factory=list)
     rejected: FileRejected | None = None
     released_rows: int | None = None  # the row count once `release()` dropped the batches
+    gone: bool = False  # no longer there when the run came to read it (moved away or deleted)
 
     @property
     def rows(self) -> int:
@@ -126,10 +127,13 @@ def take_in(
 
     A file the run may not read (its permissions) is rejected like an unreadable one, with an
     empty SHA-256 (no byte of it was read): before, its PermissionError failed every run and
-    the other files never loaded. Any other failure to read is the storage's and fails the run
-    (its retry policy applies: a network error is not the file's fault)."""
+    the other files never loaded. A file gone since the listing (its producer took it back)
+    is `gone`: not this run's delivery. Any other failure to read is the storage's and fails
+    the run (its retry policy applies: a network error is not the file's fault)."""
     try:
         data = root.read_bytes(landed.path)
+    except FileNotFoundError:  # before, the run failed (the next one converged)
+        return Intake(landed, "", file_format(landed.relative), gone=True)
     except PermissionError as exc:
         why = os.strerror(exc.errno or errno.EACCES)  # pyarrow's message repeats the path
         refused = FileRejected(

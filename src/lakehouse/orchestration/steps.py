@@ -11,6 +11,7 @@ and a file is moved only if it is still in landing/.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -99,6 +100,9 @@ def bronze(state: RunState) -> BronzeResult:
     places = Destinations(state.root, s.run_id, s.started_at.strftime("%Y-%m-%d"))
     for i, (f, item) in enumerate(zip(landed, taken, strict=True)):
         state.tick("read", i, len(landed))
+        if item.gone:  # taken away since the listing: nothing to load, record or move
+            event("file_gone", logging.WARNING, run_id=state.run_id, file=f.relative)
+            continue
         # bytes loaded before are a duplicate; bytes rejected before are checked again (they
         # were read anyway), against today's contracts and limits: a file rejected for a
         # column the contract has since taken in loads when it is sent again

@@ -80,6 +80,7 @@ def _intake(landed: LandedFile, outcome: dict[str, Any]) -> Intake:
     if outcome.get("retryable"):
         raise RetryableError(outcome["retryable"])
     item = Intake(landed, outcome["sha256"], outcome["format"], outcome["entity"])
+    item.gone = bool(outcome.get("gone"))
     item.released_rows = int(outcome["rows"])
     if outcome["rejected"] is not None:
         reasons, detail = outcome["rejected"]
@@ -127,6 +128,7 @@ def _outcome(i: int, item: Intake) -> dict[str, Any]:
         "format": item.format,
         "entity": item.entity,
         "rows": item.rows,
+        "gone": item.gone,
         "rejected": None if rejected is None else [rejected.reasons, rejected.detail],
     }
 
