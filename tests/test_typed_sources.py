@@ -194,6 +194,35 @@ def test_json_numbers_read_as_integers_take_the_shortcut_to_the_csv_outcome(
     assert found["8"] == ["bad_type:user_id"]
 
 
+def test_dates_in_a_timestamp_column_load_when_they_are_midnight(tmp_path: Path) -> None:
+    """pandas writes a date column it parsed (`datetime64[ns]`) as a Parquet timestamp: every
+    row was quarantined `bad_timestamp:date`. A midnight is the date; another time is not."""
+    stamps = [dt.datetime(2025, 4, 1, 8), dt.datetime(2025, 4, 2, 9), dt.datetime(2025, 4, 3, 7)]
+    days = [dt.datetime(2025, 4, 1), dt.datetime(2025, 4, 2), dt.datetime(2025, 4, 3, 10)]
+    table = pa.table(
+        {
+            "order_num": pa.array([1, 1, 1], pa.int64()),
+            "order_id": pa.array([1, 2, 3], pa.int64()),
+            "user_id": pa.array([7, 8, 9], pa.int64()),
+            "order_timestamp": pa.array(stamps, pa.timestamp("ns")),
+            "total_amount": pa.array([Decimal("1.00")] * 3, pa.decimal128(12, 2)),
+            "date": pa.array(days, pa.timestamp("ns")),
+        }
+    )
+    pq.write_table(table, tmp_path / "orders.parquet")
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([tmp_path / "orders.parquet"]).status == "SUCCEEDED"
+    silver = lh.sql("SELECT order_id, date FROM silver.orders ORDER BY order_id").to_pylist()
+    assert silver == [
+        {"order_id": 1, "date": dt.date(2025, 4, 1)},
+        {"order_id": 2, "date": dt.date(2025, 4, 2)},
+    ]
+    held = lh.sql("SELECT order_id, date, _reasons FROM quarantine.orders").to_pylist()
+    assert held == [
+        {"order_id": "3", "date": "2025-04-03T10:00:00", "_reasons": ["bad_timestamp:date"]}
+    ]
+
+
 @pytest.mark.usefixtures("spark")
 @SPARK_MARKS[0]
 @SPARK_MARKS[1]

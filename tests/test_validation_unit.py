@@ -138,6 +138,13 @@ ORDER_CASES: list[tuple[str, dict[str, str | None], list[str]]] = [
     ("30 February", {"date": "2025-02-30"}, ["bad_timestamp:date"]),
     ("month 13", {"date": "2025-13-01"}, ["bad_timestamp:date"]),
     ("day first", {"date": "01/04/2025"}, ["bad_timestamp:date"]),
+    # a timestamp column holding dates (pandas' datetime64) writes midnight: still the date
+    ("date at midnight", {"date": "2025-04-01T00:00:00"}, []),
+    ("date at midnight UTC", {"date": "2025-04-01 00:00:00.000Z"}, []),
+    ("date at midnight +00:00", {"date": "2025-04-01T00:00+00:00"}, []),
+    ("date with a time", {"date": "2025-04-01T10:00:00"}, ["bad_timestamp:date"]),
+    ("date at midnight elsewhere", {"date": "2025-04-01T00:00:00+02:00"}, ["bad_timestamp:date"]),
+    ("midnight of a bad date", {"date": "2025-02-30T00:00:00"}, ["bad_timestamp:date"]),
     (
         "year 0000",  # DuckDB reads it (1 BC); no Delta reader can hold it
         {"order_timestamp": "0000-01-01T10:00:00", "date": "0000-01-01"},
@@ -431,7 +438,8 @@ def test_decimal_precision_defaults_and_fractional_bounds_follow_the_contract() 
         ({"day": "0001-01-01"}, [], (None, None, "b", dt.date(1, 1, 1))),
         ({"day": "0000-12-31"}, ["bad_timestamp:day"], (None, None, "b", None)),
         ({"day": "2025-4-1"}, ["bad_timestamp:day"], (None, None, "b", None)),
-        ({"day": "2025-04-01T00:00:00"}, ["bad_timestamp:day"], (None, None, "b", None)),
+        ({"day": "2025-04-01T00:00:00"}, [], (None, None, "b", dt.date(2025, 4, 1))),
+        ({"day": "2025-04-01T00:00:01"}, ["bad_timestamp:day"], (None, None, "b", None)),
     ]
     rows = [{"k": str(i + 1), **changes} for i, (changes, _, _) in enumerate(cases)]
     out = run_validation(contract, rows)

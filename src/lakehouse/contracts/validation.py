@@ -23,7 +23,9 @@ REASON_SEPARATOR = "|"
 # Hours stop at 23 (DuckDB reads 24:00:00 as the next day, Spark as invalid) and offsets at
 # ±14:59 (real zones span -12:00..+14:00; DuckDB takes any, Spark up to ±18:00).
 INT_RE = r"^[+-]?[0-9]{1,18}\z"
-DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}\z"
+# A date may carry a time of exactly midnight, naive or UTC: what a timestamp column holding
+# dates gives (pandas' `datetime64`: `2025-04-01T00:00:00`); any other time is not a date.
+DATE_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ]00:00(:00(\.0{1,9})?)?(Z|[+-]00:?00)?)?\z"
 TS_RE = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ]([01][0-9]|2[0-3]):[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?"
     r"(Z|[+-](0[0-9]|1[0-4]):?[0-5][0-9])?\z"
@@ -128,7 +130,8 @@ def typed_expr(col: Column, raw: str | None = None) -> str:
             f"THEN CAST({raw} AS {_numeric_sql_type(col)}) END"
         )
     sql_type, pattern = ("DATE", DATE_RE) if kind == "date" else ("TIMESTAMPTZ", TS_RE)
-    value = f"TRY_CAST({raw} AS {sql_type})"
+    day = f"SUBSTRING({raw}, 1, 10)" if kind == "date" else raw  # a midnight time dropped
+    value = f"TRY_CAST({day} AS {sql_type})"
     low, high = (f"CAST({_lit(x)} AS {sql_type})" for x in TIME_RANGE[kind])
     return (
         f"CASE WHEN REGEXP_MATCHES({raw}, {_lit(pattern)}) "
