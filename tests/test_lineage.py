@@ -17,7 +17,7 @@ from lakehouse.contracts import load_contracts
 from lakehouse.contracts.loader import packaged_contracts
 from lakehouse.engines.base import RunContext
 from lakehouse.errors import SchemaEvolutionError
-from lakehouse.gold.model import all_models, models_dir
+from lakehouse.gold.model import ModelError, all_models, models_dir
 from lakehouse.lineage import ColumnRef, LineageGraph, lakehouse_graph
 from lakehouse.orchestration.preflight import check_tables
 from lakehouse.store import zones
@@ -101,6 +101,28 @@ def test_every_column_a_model_reads_is_upstream_of_it(graph: LineageGraph) -> No
                     checked += 1
         assert {t for t, _ in one_step} == set(graph.input_tables(model.table))
     assert checked > 100
+
+
+@pytest.mark.parametrize(
+    ("written", "named"),
+    [("FROM silver.orders", "silver.ordres"), ("FROM gold.line_revenue", "gold.line_revenu")],
+)
+def test_a_model_reading_a_table_the_lakehouse_has_not_is_refused_by_name(
+    tmp_path: Path, written: str, named: str
+) -> None:
+    """A typo in a table name was taken in: `lineage` listed columns of `silver.ordres`."""
+    models = tmp_path / "models"
+    shutil.copytree(models_dir(), models)
+    changed = 0
+    for path in models.glob("*.sql"):
+        text = path.read_text()
+        if written in text:
+            path.write_text(text.replace(written, f"FROM {named}", 1))
+            changed += 1
+            break
+    assert changed == 1
+    with pytest.raises(ModelError, match=rf"{path.name}: reads {named}, which is no table"):
+        lakehouse_graph(models_dir=models)
 
 
 def test_a_column_added_to_a_model_appears_without_other_edits(tmp_path: Path) -> None:
