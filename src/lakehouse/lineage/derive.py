@@ -162,10 +162,11 @@ def _model_lineage(sql: str, where: str, frozen: _Schema) -> ModelLineage:
     root = build_scope(query)
     assert root is not None
     scopes = {id(scope.expression): scope for scope in root.traverse()}
-    for scope in scopes.values():  # before, `silver.ordres` was taken in and given columns
-        for source in scope.sources.values():
-            if isinstance(source, exp.Table) and source.name not in raw.get(source.db, {}):
-                known = ", ".join(f"{z}.<{'entity' if z == 'silver' else 'model'}>" for z in raw)
+    tables = {zone: {t for t, _ in named} for zone, named in frozen}
+    for each in scopes.values():  # before, `silver.ordres` was taken in and given columns
+        for source in each.sources.values():
+            if isinstance(source, exp.Table) and source.name not in tables.get(source.db, ()):
+                known = ", ".join(f"{z}.<{'entity' if z == 'silver' else 'model'}>" for z in tables)
                 raise ModelError(
                     f"{where}: reads {source.db or '(no zone)'}.{source.name}, which is no "
                     f"table of the lakehouse (it may read {known})"
