@@ -40,15 +40,21 @@ def assert_gold_equal(a: Lakehouse, b: Lakehouse) -> None:
             assert not bad, (m.name, {k: (x[k], y[k]) for k in bad})
 
 
-@pytest.fixture(scope="module")
-def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
-    out = tmp_path_factory.mktemp("gen")
-    generate(out, orders=1200, products=80, days=10, seed=11, fmt="csv")
+def generated_days(out: Path, **sizes: int) -> list[list[Path]]:
+    """Generated CSV files by day (the products first, as day "0"), `sizes` as `generate`'s."""
+    generate(out, fmt="csv", **sizes)
     by_day: dict[str, list[Path]] = {}
     for p in sorted(out.glob("*.csv")):
         key = p.stem.rsplit("_", 1)[-1] if not p.name.startswith("products") else "0"
         by_day.setdefault(key, []).append(p)
     return [by_day[k] for k in sorted(by_day)]
+
+
+@pytest.fixture(scope="module")
+def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
+    return generated_days(
+        tmp_path_factory.mktemp("gen"), orders=1200, products=80, days=10, seed=11
+    )
 
 
 @pytest.fixture(scope="module")

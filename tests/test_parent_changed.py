@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import random
 import shutil
 import signal
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +22,9 @@ import pytest
 from conftest import business_rows
 from lakehouse import Lakehouse
 from lakehouse.engines import recheck
-from lakehouse.generate import generate
 from spark_fixtures import SPARK_MARKS
-from test_gold_pipeline import assert_gold_equal
+from test_crash_recovery import cli
+from test_gold_pipeline import assert_gold_equal, generated_days
 
 ORDER = 90001
 LINES = (900011, 900012, 900013)
@@ -70,13 +67,7 @@ def other_order_fixed(days: list[list[Path]], folder: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
-    out = tmp_path_factory.mktemp("gen")
-    generate(out, orders=400, products=40, days=3, seed=5, fmt="csv")
-    by_day: dict[str, list[Path]] = {}
-    for p in sorted(out.glob("*.csv")):
-        key = p.stem.rsplit("_", 1)[-1] if not p.name.startswith("products") else "0"
-        by_day.setdefault(key, []).append(p)
-    return [by_day[k] for k in sorted(by_day)]
+    return generated_days(tmp_path_factory.mktemp("gen"), orders=400, products=40, days=3, seed=5)
 
 
 def lines_in_silver(lh: Lakehouse) -> list[tuple[int, str]]:
@@ -294,19 +285,6 @@ def test_random_corrections_keep_every_line_agreeing_kept_and_gold_equal_to_a_re
         assert lh.run(runs[-1], refresh="all" if k == 6 else "due").status == "SUCCEEDED"
         assert (disagreeing_lines(lh), every_line_kept(lh, sent)) == (0, True), k
     assert_gold_equal(lh, rebuilt(lh, tmp_path, runs))
-
-
-def cli(root: Path, *args: str, fault: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "LAKEHOUSE_FAULT"}
-    if fault:
-        env["LAKEHOUSE_FAULT"] = fault
-    return subprocess.run(
-        [sys.executable, "-m", "lakehouse", "run", "--root", str(root), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
 
 
 def sources(files: list[Path]) -> list[str]:

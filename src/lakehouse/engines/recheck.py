@@ -34,7 +34,7 @@ from lakehouse.engines.base import RunContext
 from lakehouse.engines.dialect import literal, quote
 from lakehouse.engines.sql import QUARANTINE_KEY, quarantined_at, quote_all, reason_list
 from lakehouse.faults import fault_point
-from lakehouse.gold.builds import builds, may_have_vacuumed
+from lakehouse.gold.builds import FEED_OPS, builds, may_have_vacuumed
 from lakehouse.log import event
 from lakehouse.store import zones
 from lakehouse.store.delta import holds_files, plain_text, try_open
@@ -46,16 +46,7 @@ if TYPE_CHECKING:
 #: operations that rewrite rows in place: their change feed's update images say what changed
 _REWRITES = {"MERGE", "UPDATE"}
 #: operations that change no kept row's values (an overwrite WRITE is not one of them)
-_KEEPS = {
-    "WRITE",
-    "DELETE",
-    "CREATE TABLE",
-    "OPTIMIZE",
-    "VACUUM START",
-    "VACUUM END",
-    "ADD COLUMN",
-    "SET TBLPROPERTIES",
-}
+_KEEPS = FEED_OPS - _REWRITES
 _IMAGES = pa.array(["update_preimage", "update_postimage"])
 
 

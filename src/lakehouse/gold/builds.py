@@ -56,7 +56,7 @@ BUILDS_SCHEMA = pa.schema(
     ]
 )
 # operations whose data changes the change data feed records
-_FEED_OPS = {
+FEED_OPS = {
     "WRITE",
     "MERGE",
     "DELETE",
@@ -153,7 +153,7 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         commits = [h for h in dt_.history(version - start) if h["version"] > start]
         ops = {h["operation"] for h in commits}
         readable = readable and not any(may_have_vacuumed(h, built_at) for h in commits)
-        if start < 0 or not ops <= _FEED_OPS:
+        if start < 0 or not ops <= FEED_OPS:
             return Pending(
                 Touched.full(), now, missing
             )  # e.g. RESTORE: the feed cannot say what moved
