@@ -73,6 +73,11 @@ def test_killed_run_converges(point: str, clean: Lakehouse, tmp_path: Path) -> N
     clean_root = Path(clean.root.uri)
     assert files_under(root, "archive") == files_under(clean_root, "archive")
     assert files_under(root, "quarantine/files") == files_under(clean_root, "quarantine/files")
+    # the manifest leads to every file it loaded, and names no file a duplicate of itself
+    # (killed after the manifest, the re-run filed them under its own duplicates/ before)
+    manifest = lh.sql("SELECT status, moved_to FROM _ops.files").to_pylist()
+    assert all(Path(r["moved_to"]).is_file() for r in manifest if r["status"] == "loaded")
+    assert [r for r in manifest if r["status"] == "duplicate"] == []
     statuses = lh.sql("SELECT status, count(*) AS n FROM _ops.runs GROUP BY status ORDER BY 1")
     # the killed run is marked FAILED (abandoned) when the next run takes over its stale lock
     assert statuses.to_pylist() == [{"status": "FAILED", "n": 1}, {"status": "SUCCEEDED", "n": 1}]

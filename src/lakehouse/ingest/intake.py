@@ -21,6 +21,7 @@ from lakehouse.ingest.batch import ROW, Batch, normalise_header
 from lakehouse.ingest.readers import file_format
 from lakehouse.ingest.sandbox import read_isolated, start_reader_server
 from lakehouse.store import zones
+from lakehouse.store.ops import FileRecord
 from lakehouse.store.root import LandedFile, Root
 
 
@@ -42,6 +43,30 @@ class Intake:
         if self.released_rows is not None:
             return self.released_rows
         return sum(b.table.num_rows for b in self.batches)
+
+    def record(
+        self,
+        status: str,
+        reasons: list[str] | None = None,
+        detail: str = "",
+        moved_to: str = "",
+        rows: int | None = None,
+    ) -> FileRecord:
+        """The file's `_ops.files` row (its rows: as read, unless given)."""
+        f = self.landed
+        rows = self.rows if rows is None else rows
+        return FileRecord(
+            self.sha256,
+            f.relative,
+            self.entity,
+            self.format,
+            f.size,
+            rows,
+            status,
+            reasons or [],
+            detail,
+            moved_to,
+        )
 
     def release(self) -> None:
         """Drop the file's rows once they are in bronze; silver reads them back from there."""

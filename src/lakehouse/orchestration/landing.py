@@ -11,6 +11,7 @@ import os
 from lakehouse.log import event
 from lakehouse.orchestration.results import Move
 from lakehouse.store.deliveries import fit_name, version_name
+from lakehouse.store.ops import KnownFile
 from lakehouse.store.root import LandedFile, Root
 
 
@@ -26,6 +27,15 @@ def still_as_read(root: Root, path: str, landed: LandedFile | None) -> bool:
         event("file_changed_in_landing", file=landed.relative, action="left for the next run")
         return False
     return True
+
+
+def unfinished_move(root: Root, known: KnownFile | None, relative: str) -> str | None:
+    """Where the run that loaded these bytes from this landing name was to move them, when
+    they are not there: that run was stopped after its manifest, before the move. The next run
+    used to file them under its own `duplicates/`, and the manifest's `moved_to` led nowhere."""
+    if known is None or known.status != "loaded" or known.file != relative or not known.moved_to:
+        return None
+    return None if root.exists(known.moved_to) else known.moved_to
 
 
 class Destinations:

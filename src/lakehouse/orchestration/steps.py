@@ -25,7 +25,12 @@ from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows
 from lakehouse.log import event
-from lakehouse.orchestration.landing import Destinations, move_file, still_as_read
+from lakehouse.orchestration.landing import (
+    Destinations,
+    move_file,
+    still_as_read,
+    unfinished_move,
+)
 from lakehouse.orchestration.repair import repair_entity
 from lakehouse.orchestration.results import (
     ArchiveResult,
@@ -108,6 +113,10 @@ def bronze(state: RunState) -> BronzeResult:
         # column the contract has since taken in loads when it is sent again
         known = found.known.get(item.sha256) if item.sha256 else None  # "": never read
         earlier = seen_now.get(item.sha256) if item.sha256 else None
+        unfinished = unfinished_move(state.root, known, f.relative)
+        if unfinished is not None and earlier is None:  # loaded by a stopped run: its move
+            b.moves.append((f.path, unfinished, None))
+            continue
         if (known is not None and known.status != "rejected") or earlier is not None:
             s.files_duplicate.append(f.relative)
             if earlier is not None and earlier.rejected is not None:
@@ -116,7 +125,7 @@ def bronze(state: RunState) -> BronzeResult:
             else:
                 move = (f.path, places.archived(f.relative, duplicate=True), None)
             b.moves.append(move)
-            b.records.append(_file_record(item, "duplicate", moved_to=move[1]))
+            b.records.append(item.record("duplicate", moved_to=move[1]))
             continue
         if item.sha256:
             seen_now[item.sha256] = item
@@ -125,14 +134,14 @@ def bronze(state: RunState) -> BronzeResult:
             s.files_rejected[f.relative] = rej.reasons
             mv = places.rejected(f.relative, f.path, rej.reasons, rej.detail)
             b.moves.append(mv)
-            b.records.append(_file_record(item, "rejected", rej.reasons, rej.detail, mv[1], rows=0))
+            b.records.append(item.record("rejected", rej.reasons, rej.detail, mv[1], rows=0))
             event("file_rejected", file=f.relative, reasons=rej.reasons, detail=rej.detail)
             continue
         b.seqs[item.sha256] = len(b.fresh)
         b.fresh.append(item)
         dst = places.archived(f.relative)
         b.moves.append((f.path, dst, None))
-        b.records.append(_file_record(item, "loaded", moved_to=dst))
+        b.records.append(item.record("loaded", moved_to=dst))
         assert item.entity is not None
         buffer = buffered.setdefault(item.entity, [])
         if buffer and not held and sum(i.rows for i in buffer) + item.rows > chunk_rows:
@@ -150,30 +159,6 @@ def bronze(state: RunState) -> BronzeResult:
             _flush_bronze(state, entity, items, keep=whole)
         fault_point(f"after_bronze:{entity}")
     return b
-
-
-def _file_record(
-    item: Intake,
-    status: str,
-    reasons: list[str] | None = None,
-    detail: str = "",
-    moved_to: str = "",
-    rows: int | None = None,
-) -> ops.FileRecord:
-    """The `_ops.files` row of a file read (its rows: as read, unless given)."""
-    f = item.landed
-    return ops.FileRecord(
-        item.sha256,
-        f.relative,
-        item.entity,
-        item.format,
-        f.size,
-        item.rows if rows is None else rows,
-        status,
-        reasons or [],
-        detail,
-        moved_to,
-    )
 
 
 def _flush_bronze(state: RunState, entity: str, items: list[Intake], *, keep: bool) -> None:

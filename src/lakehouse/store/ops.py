@@ -83,6 +83,8 @@ class KnownFile:
     status: str
     reasons: list[str]
     detail: str
+    file: str = ""  # the landing name of the record kept (a loaded one first)
+    moved_to: str = ""  # where that run moved (or was to move) the file
 
 
 @dataclass
@@ -103,13 +105,16 @@ def known_files(root: Root) -> dict[str, KnownFile]:
     dt_ = try_open(root, "_ops", "files")
     if dt_ is None:
         return {}
-    t = read_arrow(dt_, ["sha256", "status", "reasons", "detail"])
+    t = read_arrow(dt_, ["sha256", "status", "reasons", "detail", "file", "moved_to"])
     out: dict[str, KnownFile] = {}
     rank = {"loaded": 2, "rejected": 1}  # bytes loaded once are loaded, whatever came after
     for r in t.to_pylist():
         had = out.get(r["sha256"])
         if had is None or rank.get(r["status"], 0) > rank.get(had.status, 0):
-            out[r["sha256"]] = KnownFile(r["sha256"], r["status"], r["reasons"] or [], r["detail"])
+            reasons = r["reasons"] or []
+            out[r["sha256"]] = KnownFile(
+                r["sha256"], r["status"], reasons, r["detail"], r["file"], r["moved_to"] or ""
+            )
     return out
 
 
