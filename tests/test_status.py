@@ -74,9 +74,17 @@ def test_a_failed_last_run_is_a_breach_until_a_run_succeeds(healthy: Lakehouse) 
     assert status(Path(healthy.root.uri))[0] == 0
 
 
-def test_a_new_root_is_healthy_a_missing_one_is_not_a_lakehouse(tmp_path: Path) -> None:
+def test_a_root_never_loaded_is_not_healthy_a_missing_one_is_not_a_lakehouse(
+    tmp_path: Path,
+) -> None:
+    """An empty folder (a root given one level too high, or before its first run) said "OK":
+    every table counted as fresh since nothing had ever been loaded."""
     (tmp_path / "new").mkdir()
     code, out, _ = status(tmp_path / "new", "--format", "json")
-    assert code == 0 and json.loads(out)["runs"] == []
+    doc = json.loads(out)
+    assert (code, doc["runs"], doc["ok"]) == (2, [], False)
+    assert [b.split(":")[0] for b in doc["breaches"]] == [
+        f"no run has loaded data under {tmp_path / 'new'} yet"
+    ]
     code, out, _ = status(tmp_path / "nothing", "--format", "json")
     assert (code, out) == (1, "")  # a mistyped root: it said "ok": true (message: test_cli)

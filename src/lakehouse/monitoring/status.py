@@ -123,6 +123,11 @@ def report(
     rates = _last_reject_rates(root)
     tables = []
     breaches = [finding.message for finding in stuck]
+    if not runs:  # an empty folder is no healthy lakehouse: its tables were never loaded
+        breaches.append(
+            f"no run has loaded data under {root.uri} yet: is this the lakehouse's root? "
+            "(`lakehouse run --root ... --source FILES` loads it)"
+        )
     for f in sla.freshness(root, contracts, settings, moment):
         rate = rates.get(f.table)
         limit_rate = settings.sla.max_reject_rate(f.entity, contracts.get(f.entity))

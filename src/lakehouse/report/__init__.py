@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
+from lakehouse.errors import TerminalError
 from lakehouse.store.root import Root
 
 REFRESH_SECONDS = 5.0  # how often a live page asks whether the tables changed
@@ -39,9 +40,16 @@ def build(
 def write(root: Root | str, out: str | Path, *, now: dt.datetime | None = None) -> Path:
     """Write the self-contained dashboard of `root` to `out`; returns the path written."""
     path = Path(out)
+    if path.is_dir():  # the page went to `<folder>.tmp`, left behind by the failed rename
+        raise TerminalError(
+            f"{path} is a folder: give the page a file name, e.g. {path}/report.html"
+        )
     text = build(root, now=now)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

@@ -11,7 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-ALL = "*"  # the "all departments" value of the dept key
+# the "all departments" value of the dept key: "", which no department can be (a department is
+# required, and empty text is none); "*" was the key of a department named "*" as well
+ALL = ""
 GRAINS = ("day", "week", "month")
 
 
@@ -65,7 +67,8 @@ def missing(card_id: str, subject: str, table: str, wide: bool = False) -> Card:
     return Card(
         card_id,
         f"{subject}: no data yet",
-        note=f"{table} does not exist yet under this root. It is written by `lakehouse run` "
-        "once orders have been loaded; run the pipeline, then rebuild this report.",
+        note=f"{table} does not exist yet under this root (or could not be read: the "
+        "Operations page names it). It is written by `lakehouse run` once orders have been "
+        "loaded; run the pipeline, then rebuild this report.",
         wide=wide,
     )

@@ -8,16 +8,18 @@ exist yet gives None, which the page turns into a note instead of a chart.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from lakehouse.store.root import Root
-from lakehouse.store.tables import list_tables
+from lakehouse.store.tables import list_tables, sql_name
 
 if TYPE_CHECKING:
     import duckdb
 
+T = TypeVar("T")
 Row = dict[str, Any]
 Rows = list[Row]
 TOP_PRODUCTS = 15
@@ -32,20 +34,34 @@ class Source:
     """Read-only SQL over one lakehouse root; every table is a `zone.table` view."""
 
     def __init__(self, root: Root | str) -> None:
-        from lakehouse.store.query import connect
+        from lakehouse.store.query import connect, lock_down
 
         self.root = root if isinstance(root, Root) else Root(root)
         # bronze (raw text rows) is never charted; leaving it out saves opening its tables
         self.tables = [t for t in list_tables(self.root) if not t.startswith("bronze.")]
+        self.unreadable: dict[str, str] = {}  # table -> why it could not be read
         self.con: duckdb.DuckDBPyConnection = connect(self.root, self.tables)
+        lock_down(self.con)  # read-only: no statement here reaches a file
 
     def has(self, *names: str) -> bool:
         return all(n in self.tables for n in names)
 
+    def read(self, table: str, read: Callable[[], T]) -> T | None:
+        """`read()`, which reads `table`; None when the table is missing, or cannot be read:
+        then its error is kept in `unreadable` (the operations page shows it). One damaged
+        gold table failed the whole dashboard, its operations page included."""
+        if not self.has(table):
+            return None
+        try:
+            return read()
+        except Exception as exc:  # any reader's error: the page shows the rest
+            self.unreadable[table] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            return None
+
     def columns(self, name: str) -> list[str]:
         if not self.has(name):
             return []
-        return [r[0] for r in self.con.execute(f"DESCRIBE {name}").fetchall()]
+        return [r[0] for r in self.con.execute(f"DESCRIBE {sql_name(name)}").fetchall()]
 
     def rows(self, sql: str) -> Rows:
         """Run `sql`; rows as dicts with decimals turned into floats."""
@@ -88,23 +104,26 @@ class Analytics:
 
 
 def _gold(src: Source, name: str, sql: str) -> Rows | None:
-    return src.rows(sql) if src.has(f"gold.{name}") else None
+    return src.read(f"gold.{name}", lambda: src.rows(sql))
 
 
 def currency(src: Source) -> str | None:
     """The shop's currency when orders carry one (the most common code), else None."""
     if "currency" not in src.columns("silver.orders"):
         return None
-    rows = src.rows(
+    sql = (
         "SELECT currency, COUNT(*) AS n FROM silver.orders WHERE currency IS NOT NULL "
         "GROUP BY currency ORDER BY n DESC LIMIT 1"
     )
+    rows = src.read("silver.orders", lambda: src.rows(sql))
     return str(rows[0]["currency"]) if rows else None
 
 
 def department_sales(src: Source) -> dict[str, Rows] | None:
-    if not src.has("gold.department_sales"):
-        return None
+    return src.read("gold.department_sales", lambda: _department_sales(src))
+
+
+def _department_sales(src: Source) -> dict[str, Rows]:
     out = {}
     for grain, period in (("day", "date"), ("week", "week"), ("month", "month")):
         key = "date" if grain == "day" else f"CAST(date_trunc('{period}', date) AS DATE)"
@@ -117,8 +136,10 @@ def department_sales(src: Source) -> dict[str, Rows] | None:
 
 
 def pairs(src: Source) -> Rows | None:
-    if not src.has("gold.product_pairs"):
-        return None
+    return src.read("gold.product_pairs", lambda: _pairs(src))
+
+
+def _pairs(src: Source) -> Rows:
     if not src.has("silver.products"):
         return src.rows(
             "SELECT *, CAST(product_a AS VARCHAR) AS name_a, CAST(product_b AS VARCHAR) AS name_b,"
@@ -192,11 +213,9 @@ def analytics(src: Source) -> Analytics:
         f"WHERE revenue > 0 AND (revenue_rank <= {TOP_PRODUCTS} "
         f"OR department_revenue_rank <= {TOP_PRODUCTS}) ORDER BY revenue DESC, product_id",
     )
-    if src.has("gold.product_performance"):
-        a.product_units = [
-            int(r["units"])
-            for r in src.rows("SELECT units FROM gold.product_performance ORDER BY units DESC")
-        ]
+    units = _gold(src, "product_performance", "SELECT units FROM gold.product_performance")
+    if units is not None:
+        a.product_units = sorted((int(r["units"]) for r in units), reverse=True)
     a.reorder_departments = _gold(
         src,
         "reorder_patterns_department",

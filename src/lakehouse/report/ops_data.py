@@ -13,7 +13,9 @@ import functools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from lakehouse.engines.dialect import literal, quote
 from lakehouse.report.data import Rows, Source
+from lakehouse.store.tables import sql_name
 
 if TYPE_CHECKING:
     from lakehouse.monitoring.status import StatusReport
@@ -38,6 +40,7 @@ class Operations:
     tables: Rows = field(default_factory=list)
     history: dict[str, Rows] = field(default_factory=dict)
     notes: dict[str, str] = field(default_factory=dict)  # part -> why it is missing
+    unreadable: dict[str, str] = field(default_factory=dict)  # table -> why not read
 
 
 def runs(src: Source) -> Rows:
@@ -105,7 +108,8 @@ def quarantine_tables(src: Source) -> list[str]:
 
 def quarantine_counts(src: Source) -> Rows:
     parts = [
-        f"SELECT '{t.split('.', 1)[1]}' AS entity, UNNEST(_reasons) AS reason FROM {t}"
+        f"SELECT {literal(t.split('.', 1)[1])} AS entity, UNNEST(_reasons) AS reason "
+        f"FROM {sql_name(t)}"
         for t in quarantine_tables(src)
         if "_reasons" in src.columns(t)
     ]
@@ -121,7 +125,7 @@ def quarantine_rows(src: Source) -> dict[str, int]:
     """Rows held per quarantine table (a row with several reasons counts once)."""
     out = {}
     for t in quarantine_tables(src):
-        out[t.split(".", 1)[1]] = int(src.rows(f"SELECT COUNT(*) AS n FROM {t}")[0]["n"])
+        out[t.split(".", 1)[1]] = int(src.rows(f"SELECT COUNT(*) AS n FROM {sql_name(t)}")[0]["n"])
     return out
 
 
@@ -134,7 +138,7 @@ def quarantine_examples(src: Source, per_reason: int = EXAMPLES) -> dict[str, Ro
             continue
         entity = t.split(".", 1)[1]
         business = [c for c in cols if not c.startswith("_")]
-        shown = ", ".join(f'"{c}"' for c in business)
+        shown = ", ".join(map(quote, business))
         where = (
             "concat_ws(':', _source_file, nullif(_sheet, ''), CAST(_row AS VARCHAR))"
             if {"_source_file", "_sheet", "_row"} <= set(cols)
@@ -142,7 +146,7 @@ def quarantine_examples(src: Source, per_reason: int = EXAMPLES) -> dict[str, Ro
         )
         order = "_quarantined_at DESC, " if "_quarantined_at" in cols else ""
         rows = src.rows(
-            f"WITH r AS (SELECT *, UNNEST(_reasons) AS _reason FROM {t}) "
+            f"WITH r AS (SELECT *, UNNEST(_reasons) AS _reason FROM {sql_name(t)}) "
             f"SELECT _reason, array_to_string(_reasons, ', ') AS _all_reasons, "
             f"{where} AS _where{', ' + shown if shown else ''} FROM r "
             f"QUALIFY row_number() OVER (PARTITION BY _reason ORDER BY {order}"
@@ -235,4 +239,5 @@ def operations(src: Source, now: dt.datetime | None = None) -> Operations:
         o.tables, o.history = tables(src)
     except Exception as exc:
         o.notes["tables"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    o.unreadable = dict(src.unreadable)  # the analytics pages show these as no data
     return o

@@ -136,15 +136,22 @@ def tables_card(o: Operations) -> Card:
         f"{_history(o.history.get(t['table'], []))}</div>"
         for t in o.tables
     )
+    title = (
+        f"{len(o.tables)} tables; newest change: {newest['table']} "
+        f"v{newest['version']} ({fmt.ago(newest['last_update'], o.now)})"
+    )
+    if o.unreadable:  # charted as no data on the other pages: here is why
+        title = f"{len(o.unreadable)} of {len(o.tables)} tables could not be read: "
+        title += ", ".join(o.unreadable)
     return Card(
         "tables",
-        f"{len(o.tables)} tables; newest change: {newest['table']} "
-        f"v{newest['version']} ({fmt.ago(newest['last_update'], o.now)})",
+        title,
         "Every Delta table with its current version; pick one (or click its name) to see its "
         "newest commits with run ids, steps and rows written.",
         html=f'<div class="split"><div class="scroll tall">{listing}</div><div>'
         f'<label class="picker">History of <select id="history-select">{options}</select>'
         f"</label>{panels}</div></div>",
+        note="; ".join(f"{t}: {why}" for t, why in o.unreadable.items()) or None,
         wide=True,
     )
 

@@ -32,8 +32,14 @@ def tiles(o: Operations) -> str:
         ("Recent runs succeeded", f"{ok} of {len(o.runs)}", f"last {len(o.runs)} runs", "runs-ok"),
         (
             "Stale tables",
-            badge(str(len(stale)), "bad") if stale else "0",
-            f"of {len(o.freshness) + len(o.gold)} with a freshness objective or budget",
+            badge(str(len(stale)), "bad")
+            if stale
+            else "0"
+            if o.runs
+            else badge("none loaded", "bad"),
+            f"of {len(o.freshness) + len(o.gold)} with a freshness objective or budget"
+            if o.runs
+            else "nothing loaded yet",
             "stale",
         ),
         (
@@ -203,6 +209,8 @@ def freshness_card(o: Operations) -> Card:
         else f"{len(stale)} of {len(o.freshness)} tables are stale: "
         + ", ".join(f["table"] for f in stale)
     )
+    if not o.runs and "runs" not in o.notes:  # nothing was ever loaded: nothing is fresh
+        title = "No run has loaded data under this root yet: no table is fresh"
     body = [
         [
             esc(f["table"]),

@@ -72,6 +72,17 @@ def _build_live(root: Root, refresh_seconds: float) -> str:
     return build(root, live=True, refresh_seconds=refresh_seconds)
 
 
+def api_state(dashboard: Dashboard) -> dict[str, Any]:
+    """`/api/state`: the fingerprint, and each budget gold model's freshness. A gold part that
+    cannot be read (a typo in lakehouse.toml) is `gold_error`, and the fingerprint still
+    answers: a 500 here made open pages reload every few seconds."""
+    try:
+        gold: dict[str, Any] = {"gold": gold_freshness(dashboard.root)}
+    except Exception as exc:  # the page shows it; the live reload keeps working
+        gold = {"gold": None, "error": f"{type(exc).__name__}: {exc}".splitlines()[0]}
+    return {**dashboard.state(), **gold}
+
+
 def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "lakehouse-dashboard"
@@ -111,8 +122,7 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
                 if path in ("/", "/index.html"):
                     self._send(HTTPStatus.OK, dashboard.page(), "text/html; charset=utf-8")
                 elif path == "/api/state":
-                    gold = gold_freshness(dashboard.root)
-                    self._json(HTTPStatus.OK, {**dashboard.state(), "gold": gold})
+                    self._json(HTTPStatus.OK, api_state(dashboard))
                 elif path == "/healthz":
                     self._json(HTTPStatus.OK, {"ok": True})
                 else:
@@ -135,6 +145,13 @@ def make_handler(dashboard: Dashboard) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
 
         do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _refuse
+
+        def __getattr__(self, name: str) -> Any:
+            """Any other method (TRACE, PROPFIND, ...) is refused the same way: the Host
+            check, then 405 (the standard library answered 501 before checking the Host)."""
+            if name.startswith("do_"):
+                return self._refuse
+            raise AttributeError(name)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet; errors reach the page as JSON

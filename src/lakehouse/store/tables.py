@@ -9,6 +9,7 @@ from typing import Any
 
 import pyarrow.fs as pafs
 
+from lakehouse.engines.dialect import quote
 from lakehouse.errors import TableNotFound
 from lakehouse.store.delta import is_committed, lakehouse_metadata, open_table
 from lakehouse.store.root import Root
@@ -33,6 +34,13 @@ def split_name(name: str) -> tuple[str, str]:
     if zone not in ZONES:
         raise TableNotFound(f"{name!r}: unknown zone {zone!r}; zones are {', '.join(ZONES)}")
     return zone, table
+
+
+def sql_name(name: str) -> str:
+    """`zone.table` as SQL names it (each part quoted): a folder's name is data, never SQL
+    (a table folder named `orders; COPY ... TO 'x'` wrote a file when the dashboard read it)."""
+    zone, table = split_name(name)
+    return f"{quote(zone)}.{quote(table)}"
 
 
 def list_tables(root: Root) -> list[str]:

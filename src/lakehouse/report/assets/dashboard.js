@@ -4,7 +4,7 @@
 (function () {
   "use strict";
   var DATA = JSON.parse(document.getElementById("lakehouse-data").textContent);
-  var ALL = "*";
+  var ALL = ""; // no department is named "" (cards.ALL)
   var HALF = { day: 0.5, week: 3.5, month: 15 };
   var state = { from: "", to: "", dept: DATA.defaults.dept, grain: DATA.defaults.grain };
   var shown = {}; // chart id -> variant key on screen
@@ -281,9 +281,19 @@
     function tick() {
       if (busy) return;
       busy = true;
-      fetch("api/state", { cache: "no-store" }).then(function (r) { return r.json(); }).then(function (s) {
-        badge.textContent = "live \u00b7 checked " + new Date().toLocaleTimeString();
-        updateGold(s.gold);
+      fetch("api/state", { cache: "no-store" }).then(function (r) {
+        return r.json().then(function (s) { return { ok: r.ok, s: s }; });
+      }).then(function (answer) {
+        var s = answer.s;
+        if (!answer.ok || typeof s.fingerprint !== "string") {
+          // an error is not new data: reloading would only meet it again, every few seconds
+          badge.textContent = "live \u00b7 server error: " + String(s.error || "no state");
+          busy = false;
+          return;
+        }
+        badge.textContent = "live \u00b7 checked " + new Date().toLocaleTimeString() +
+          (s.error ? " \u00b7 " + String(s.error) : "");
+        if (s.gold) updateGold(s.gold);
         if (s.fingerprint !== DATA.fingerprint || Date.now() - started > DATA.maxAgeSeconds * 1000) {
           clearInterval(timer);
           badge.textContent = "live \u00b7 new data, reloading";
