@@ -236,6 +236,36 @@ def test_silver_vacuumed_past_the_last_build_rebuilds_the_running_totals(
     assert_gold_equal(lh, four_days_at_once)
 
 
+def test_silver_changes_no_build_read_then_vacuumed_rebuild_gold_instead_of_failing(
+    days: list[list[Path]], tmp_path: Path, four_days_at_once: Lakehouse
+) -> None:
+    """A run's gold step failed after its silver commits; a forced vacuum then removed their
+    change feed's files. Every later run failed reading that feed, and gold stayed stuck until
+    `_ops/gold_builds` was deleted by hand. The next run now rebuilds gold in full."""
+    from lakehouse.errors import TerminalError
+    from lakehouse.maintenance.actions import optimize_tables, vacuum_tables
+    from lakehouse.orchestration.definition import pipeline_definition
+    from lakehouse.orchestration.pipeline import copy_sources, run
+
+    def gold_down(state: Any, **params: Any) -> None:
+        raise TerminalError("gold down (test)")
+
+    lh = Lakehouse(tmp_path / "lake")
+    for d in days[:3]:
+        lh.run(d)
+    copy_sources(lh.root, days[3])
+    broken = pipeline_definition().replace_task("gold", fn=gold_down)
+    with pytest.raises(TerminalError):
+        run(lh.root, definition=broken)
+    silver = ["silver.orders", "silver.order_items"]
+    optimize_tables(lh.root, silver, zorder=["order_id"], everything=True)
+    vacuum_tables(lh.root, silver, retention_hours=0, force=True)
+    assert lh.run([], refresh="all").status == "SUCCEEDED"
+    builds = lh.sql("SELECT mode FROM _ops.gold_builds ORDER BY built_at").to_pylist()
+    assert builds[-1]["mode"] == "full"
+    assert_gold_equal(lh, four_days_at_once)
+
+
 def test_silver_compacted_since_the_running_totals_were_written_is_still_added_to(
     days: list[list[Path]],
     tmp_path: Path,

@@ -34,10 +34,10 @@ from lakehouse.engines.base import RunContext
 from lakehouse.engines.dialect import literal, quote
 from lakehouse.engines.sql import QUARANTINE_KEY, quarantined_at, quote_all, reason_list
 from lakehouse.faults import fault_point
-from lakehouse.gold.builds import FEED_OPS, builds, may_have_vacuumed
+from lakehouse.gold.builds import FEED_OPS, builds, change_feed, may_have_vacuumed
 from lakehouse.log import event
 from lakehouse.store import zones
-from lakehouse.store.delta import holds_files, plain_text, try_open
+from lakehouse.store.delta import holds_files, try_open
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
@@ -79,7 +79,10 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
     if table is None or version <= since:
         return none
     rewrites, vacuums = [], []
-    for commit in table.history(version - since):
+    commits = table.history(version - since)
+    if len(commits) < version - since:  # log entries expired: the feed cannot say
+        return Restated(None)
+    for commit in commits:
         op, mode = commit["operation"], commit.get("operationParameters", {}).get("mode")
         if commit["version"] <= since:
             continue
@@ -96,10 +99,10 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
     ):  # no build to start from, or the feed's files may be gone: check every child
         return Restated(None)
     columns = [fk.ref_column, *fk.must_agree, "_change_type"]
-    feed = pa.concat_tables(
-        plain_text(pa.table(table.load_cdf(starting_version=v, ending_version=v, columns=columns)))
-        for v in (r["version"] for r in rewrites)
-    )
+    feeds = [change_feed(table, r["version"], r["version"], columns) for r in rewrites]
+    if any(f is None for f in feeds):
+        return Restated(None)
+    feed = pa.concat_tables(f for f in feeds if f is not None)
     images = feed.filter(pc.is_in(feed["_change_type"], _IMAGES))
     every = pc.CountOptions(mode="all")
     counts = images.group_by(fk.ref_column).aggregate(

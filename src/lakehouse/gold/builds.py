@@ -18,10 +18,11 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from functools import cache
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,6 +31,7 @@ from lakehouse.gold import Touched, list_models
 from lakehouse.gold.model import GoldModel, get_model
 from lakehouse.gold.plan import Override, silver_inputs
 from lakehouse.gold.render import reads
+from lakehouse.log import event
 from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
 from lakehouse.store.delta import (
     CommitInfo,
@@ -42,6 +44,9 @@ from lakehouse.store.delta import (
     try_open,
 )
 from lakehouse.store.root import Root
+
+if TYPE_CHECKING:
+    from deltalake import DeltaTable
 
 SILVER = ("products", "orders", "order_items")
 BUILDS_SCHEMA = pa.schema(
@@ -153,16 +158,16 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         commits = [h for h in dt_.history(version - start) if h["version"] > start]
         ops = {h["operation"] for h in commits}
         readable = readable and not any(may_have_vacuumed(h, built_at) for h in commits)
-        if start < 0 or not ops <= FEED_OPS:
-            return Pending(
-                Touched.full(), now, missing
-            )  # e.g. RESTORE: the feed cannot say what moved
+        if start < 0 or not ops <= FEED_OPS or len(commits) < version - start:
+            # e.g. RESTORE: the feed cannot say what moved; or commits whose log entries
+            # expired (a gold outage longer than the log retention)
+            return Pending(Touched.full(), now, missing)
         catalog = entity == "products"  # read whole: its changes may restate history
         names = pa.schema(dt_.schema()).names
         cols = None if catalog else [c for c in _KEYS.values() if c in names]
-        feed = plain_text(
-            pa.table(dt_.load_cdf(starting_version=start + 1, ending_version=version, columns=cols))
-        )
+        feed = change_feed(dt_, start + 1, version, cols)
+        if feed is None:
+            return Pending(Touched.full(), now, missing)
         if catalog and _catalog_restated(feed):
             return Pending(Touched.full(), now, missing, before if readable else None)
         for field, col in _KEYS.items():
@@ -175,6 +180,25 @@ def pending(root: Root, history: list[Build] | None = None) -> Pending | None:
         tables=frozenset(changed),
     )
     return Pending(touched, now, missing, before if readable else None)
+
+
+def change_feed(
+    table: DeltaTable, first: int, last: int, columns: list[str] | None
+) -> pa.Table | None:
+    """The table's change data feed from version `first` to `last`, text as plain text; None
+    when it can no longer be read: its files vacuumed or its log entries expired since (every
+    later run failed on it, and gold stayed stuck until `_ops/gold_builds` was deleted by
+    hand). A network error is raised, for the step's retries."""
+    try:
+        feed = table.load_cdf(starting_version=first, ending_version=last, columns=columns)
+        return plain_text(pa.table(feed))
+    except (ConnectionError, TimeoutError):
+        raise
+    except Exception as exc:  # delta-rs and Arrow name no finer class for "gone"
+        event(
+            "change_feed_unreadable", logging.WARNING, versions=f"{first}..{last}", error=str(exc)
+        )
+        return None
 
 
 def _catalog_restated(feed: pa.Table) -> bool:
