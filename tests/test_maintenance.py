@@ -17,6 +17,7 @@ from deltalake import DeltaTable, write_deltalake
 from lakehouse import Lakehouse
 from lakehouse.contracts import contract_for
 from lakehouse.contracts.loader import packaged_contracts
+from lakehouse.errors import TerminalError
 from lakehouse.maintenance import (
     MaintenanceSettings,
     RetentionRefused,
@@ -187,8 +188,10 @@ def test_vacuum_below_the_time_travel_promise_is_refused(lake: Lakehouse) -> Non
         vacuum_table(lake.root, TABLE, run_id="v", settings=SETTINGS, retention_hours=24)
     with pytest.raises(RetentionRefused):
         vacuum_tables(lake.root, [TABLE], retention_hours=0)
-    with pytest.raises(RetentionRefused):  # a configured retention is held to the same promise
-        vacuum_table(lake.root, TABLE, run_id="v", settings=MaintenanceSettings(retention_hours=1))
+    # a configured retention is held to the same promise where it is set (it failed every
+    # run's maintenance step, after the run's data was in)
+    with pytest.raises(TerminalError, match="retention_hours = 1 is refused; must be between 168"):
+        MaintenanceSettings(retention_hours=1)
     assert sorted(p.name for p in Path(lake.root.uri).rglob("*.parquet")) == files
 
 

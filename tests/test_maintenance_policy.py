@@ -218,13 +218,22 @@ def test_settings_from_environment_and_refusals() -> None:
     with pytest.raises(TerminalError, match=r"maintenance\.min_small_files = 0 is refused"):
         MaintenanceSettings(min_small_files=0)
     # the time-travel promise bounds the log's retention where the value is read, naming it
-    with pytest.raises(TerminalError, match="log_retention_days = 3 is refused; must be >= 7"):
+    with pytest.raises(TerminalError, match="log_retention_days = 3 is refused; must be between 7 and 3,650"):
         MaintenanceSettings(log_retention_days=3)
     with pytest.raises(TerminalError) as err:
         loader.load(env={"LAKEHOUSE__MAINTENANCE__LOG_RETENTION_DAYS": "1"})
     assert str(err.value) == (
         "environment variable LAKEHOUSE__MAINTENANCE__LOG_RETENTION_DAYS: "
-        "maintenance.log_retention_days = 1 is refused; must be >= 7"
+        "maintenance.log_retention_days = 1 is refused; must be between 7 and 3,650"
     )
+    # a retention below the promise failed every run's maintenance step (after its data was
+    # in), one of 10**14 hours panicked in delta-rs and left the run RUNNING: refused at load
+    for hours, why in (("24", "24 is refused"), ("99999999999999", "99999999999999 is refused")):
+        with pytest.raises(TerminalError) as err:
+            loader.load(env={"LAKEHOUSE__MAINTENANCE__RETENTION_HOURS": hours})
+        assert str(err.value) == (
+            "environment variable LAKEHOUSE__MAINTENANCE__RETENTION_HOURS: "
+            f"maintenance.retention_hours = {why}; must be between 168 and 87,600"
+        )
     MaintenanceSettings().check_retention(24, force=True)  # forced: allowed
     assert DATES  # the shared test data spans several days

@@ -8,6 +8,7 @@ import typer
 
 from lakehouse.cli import layout as lo
 from lakehouse.cli.options import EngineName, EngineOpt, RootOpt, lakehouse
+from lakehouse.maintenance.settings import TEN_YEARS_HOURS
 
 TablesArg = Annotated[
     list[str] | None, typer.Argument(help="zone.table names (default: every table).")
@@ -91,7 +92,11 @@ def vacuum(
     root: RootOpt = None,
     retention_hours: Annotated[
         int | None,
-        typer.Option(help="Keep removed files this long (default: configured, 168)."),
+        typer.Option(
+            help="Keep removed files this long (default: configured, 168).",
+            min=0,
+            max=TEN_YEARS_HOURS,
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option("--force", help="Allow a retention below the time-travel promise.")

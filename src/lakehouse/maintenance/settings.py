@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from lakehouse.store.root import Root
 
 TIME_TRAVEL_PROMISE_HOURS = 168  # 7 days; docs/maintenance.md "Time travel promise"
+TEN_YEARS_HOURS = 87_600  # the longest retention taken
 ENV_PREFIX = "LAKEHOUSE__MAINTENANCE__"
 MiB = 1024 * 1024
 
@@ -31,10 +32,16 @@ class RetentionRefused(TerminalError):
 class MaintenanceSettings:
     """How tables are kept fast and small; every field can be set from the environment."""
 
-    # vacuum: keep removed files this long (below the promise only with --force)
-    retention_hours: int = number(TIME_TRAVEL_PROMISE_HOURS, AT_LEAST_ONE)
+    # vacuum: keep removed files this long; below the promise only for one `vacuum --force`
+    # (a setting below it failed every run's maintenance, after its data was in), and at most
+    # ten years (a larger span overflowed delta-rs: a panic, the run left RUNNING)
+    retention_hours: int = number(
+        TIME_TRAVEL_PROMISE_HOURS, Bounds(TIME_TRAVEL_PROMISE_HOURS, TEN_YEARS_HOURS)
+    )
     # delta.logRetentionDuration: keep commit files this long; time travel needs them too
-    log_retention_days: int = number(30, Bounds(-(-TIME_TRAVEL_PROMISE_HOURS // 24)))
+    log_retention_days: int = number(
+        30, Bounds(-(-TIME_TRAVEL_PROMISE_HOURS // 24), TEN_YEARS_HOURS // 24)
+    )
     checkpoint_interval: int = number(100, AT_LEAST_ONE)  # delta.checkpointInterval
     target_file_size: int = number(128 * MiB, AT_LEAST_ONE)  # optimize: bin-pack up to this
     min_small_files: int = number(5, AT_LEAST_ONE)  # a partition with this many smaller files
