@@ -191,6 +191,14 @@ def test_restore_rolls_back(tmp_path: Path) -> None:
     ]
     p = cli("restore", "silver.orders", "--version", "99", "--root", r)
     assert p.returncode == 1 and "versions 0..3" in p.stderr
+    # a gold table is derived: restored, it was added to from its old rows by every later run
+    before = cli("sql", "--root", r, "--format", "json", "SELECT * FROM gold.sales_daily").stdout
+    p = cli("restore", "gold.sales_daily", "--version", "0", "--root", r)
+    assert p.returncode == 1
+    assert p.stderr.startswith("lakehouse: error: gold.sales_daily is derived from silver")
+    assert "delete gold/sales_daily to have the next run rebuild it" in p.stderr
+    after = cli("sql", "--root", r, "--format", "json", "SELECT * FROM gold.sales_daily").stdout
+    assert after == before
 
 
 def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:

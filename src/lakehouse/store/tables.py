@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pyarrow.fs as pafs
+from deltalake.exceptions import DeltaError
 
 from lakehouse.engines.dialect import quote
-from lakehouse.errors import TableNotFound
+from lakehouse.errors import TableNotFound, TerminalError
 from lakehouse.store.delta import is_committed, lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.zones import ZONES
@@ -119,11 +120,24 @@ def restore(root: Root, name: str, version: int) -> int:
     from lakehouse.store.delta import CommitInfo
 
     zone, table = split_name(name)
+    if zone == "gold":  # the runs after it added to the old rows, and never healed them
+        raise TerminalError(
+            f"{name} is derived from silver and refreshed from what silver changed: a restored "
+            "gold table would stay behind silver. Read it as it was with `lakehouse sql "
+            f"--as-of`, restore the silver table instead (the next run refreshes gold), or "
+            f"delete gold/{table} to have the next run rebuild it"
+        )
     dt_ = open_table(root, zone, table)
     if version < 0 or version > dt_.version():
         raise TableNotFound(f"{name} has versions 0..{dt_.version()}; cannot restore {version}")
-    dt_.restore(
-        version,
-        commit_properties=CommitInfo("manual", f"restore_to_{version}").properties(),
-    )
+    try:
+        dt_.restore(
+            version,
+            commit_properties=CommitInfo("manual", f"restore_to_{version}").properties(),
+        )
+    except DeltaError as exc:  # e.g. "No files in log segment": its log entries expired
+        raise TableNotFound(
+            f"{name} can no longer be restored to version {version}: {exc} (its commit files "
+            "were removed after the log retention, `maintenance.log_retention_days`)"
+        ) from exc
     return int(dt_.version())
