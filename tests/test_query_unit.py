@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -245,6 +246,27 @@ def test_as_of_a_time_reads_the_version_current_then(lake: Lake) -> None:
     assert run_sql(lake.root, "SELECT count(*) AS n FROM silver.orders", as_of=now).to_pylist() == [
         {"n": 4}
     ]
+
+
+def test_as_of_a_time_goes_by_the_commit_times_not_the_files_times(
+    lake: Lake, tmp_path: Path
+) -> None:
+    """delta-rs picks the version by the log files' modification times: a copy of the
+    lakehouse (`cp -r`, new times) answered from version 0, silently, and a skewed clock on one
+    commit file answered from the wrong version."""
+    history = {
+        h["version"]: h["timestamp"] for h in DeltaTable(lake.uri["silver.orders"]).history()
+    }
+    at_v0 = dt.datetime.fromtimestamp(history[0] / 1000, UTC)
+    copied = tmp_path / "copy"
+    shutil.copytree(Path(lake.root.uri), copied / "lake", copy_function=shutil.copy)
+    log = Path(Root(str(copied / "lake")).table_uri("silver", "orders")) / "_delta_log"
+    v0 = log / "00000000000000000000.json"
+    os.utime(v0, (v0.stat().st_mtime + 3600,) * 2)  # version 0's file an hour ahead
+    at_v1 = dt.datetime.fromtimestamp(history[1] / 1000, UTC)
+    for at, n in ((at_v0, 3), (at_v1, 4)):
+        got = run_sql(Root(str(copied / "lake")), "SELECT count(*) AS n FROM silver.orders", at)
+        assert got.to_pylist() == [{"n": n}], at
 
 
 def test_as_of_a_version_or_time_a_table_does_not_have_is_refused(lake: Lake) -> None:

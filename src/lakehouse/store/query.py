@@ -177,6 +177,9 @@ def _load_as_of(table: DeltaTable, name: str, as_of: int | dt.datetime) -> None:
     if isinstance(as_of, int) and not 0 <= as_of <= latest:
         raise QueryError(f"{name} has versions 0..{latest}: there is no version {as_of}")
     if isinstance(as_of, dt.datetime):
+        # the version by the commits' own times, as `history` shows them: delta-rs goes by the
+        # log files' modification times, which a copy (`cp -r`) or a skewed clock changes (a
+        # copied lakehouse answered from version 0, silently)
         history = table.history()
         first = dt.datetime.fromtimestamp(history[-1]["timestamp"] / 1000, dt.UTC)
         if history[-1].get("version", 0) == 0 and as_of < first:
@@ -184,6 +187,11 @@ def _load_as_of(table: DeltaTable, name: str, as_of: int | dt.datetime) -> None:
                 f"{name} did not exist yet at {as_of.isoformat()}: its first version is of "
                 f"{first.isoformat()}"
             )
+        stamp = as_of.timestamp() * 1000
+        as_of = max(
+            (int(h["version"]) for h in history if h["timestamp"] <= stamp),
+            default=int(history[-1]["version"]),
+        )
     try:
         table.load_as_version(as_of)
     except Exception as exc:  # e.g. the log of that version was cleaned up
