@@ -51,17 +51,9 @@ def silver_keys(root: Root) -> tuple[int, int]:
     return t.num_rows, len(pc.unique(t["product_id"]))
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    "point",
-    [
-        "before_silver_append:products",  # its snapshot of silver.products read, lease checked
-        "before_gold_write:sales_daily",  # lease checked; the gold table does not exist yet
-    ],
-)
-def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
-    tmp_path: Path, point: str
-) -> None:
+def paused_run(tmp_path: Path, point: str) -> tuple[Path, list[Path], subprocess.Popen[str]]:
+    """A run of a small delivery stopped (SIGSTOP) at `point`, on a root whose lock goes stale
+    after `STALE_S`: (root, delivery, process)."""
     root = tmp_path / "lake"
     root.mkdir()
     (root / "lakehouse.toml").write_text(
@@ -76,12 +68,28 @@ def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
         stderr=subprocess.PIPE,
         text=True,
     )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not stopped(paused.pid):
+        if paused.poll() is not None or time.monotonic() > deadline:
+            os.kill(paused.pid, signal.SIGKILL)
+            raise AssertionError(f"the run never reached {point}: {paused.communicate()}")
+        time.sleep(0.05)
+    return root, delivery, paused
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "point",
+    [
+        "before_silver_append:products",  # its snapshot of silver.products read, lease checked
+        "before_gold_write:sales_daily",  # lease checked; the gold table does not exist yet
+    ],
+)
+def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
+    tmp_path: Path, point: str
+) -> None:
+    root, delivery, paused = paused_run(tmp_path, point)
     try:
-        deadline = time.monotonic() + 120
-        while not stopped(paused.pid):
-            assert paused.poll() is None, paused.communicate()
-            assert time.monotonic() < deadline, "the run never reached its silver append"
-            time.sleep(0.05)
         # paused right before a commit, after its checks: another run waits for the lock to
         # go stale, takes over and processes the same landed files
         takeover = dt.datetime.now(dt.UTC)
@@ -120,6 +128,36 @@ def test_a_paused_holder_that_was_taken_over_commits_nothing_when_it_resumes(
     )
     # and the root goes on: the next run finds nothing new and succeeds
     assert pipeline.run(lake).status == "SUCCEEDED"
+
+
+@pytest.mark.slow
+def test_a_repair_that_takes_the_lock_over_fences_the_paused_run_too(tmp_path: Path) -> None:
+    """Only a run stamped its epoch into the tables when it took a stale lock over: a run
+    paused before its append, taken over by `lakehouse repair`, still committed its rows when it
+    resumed (and then said it had lost the lock)."""
+    root, _, paused = paused_run(tmp_path, "before_silver_append:products")
+    try:
+        takeover = dt.datetime.now(dt.UTC)
+        repair = subprocess.run(
+            [sys.executable, "-m", "lakehouse", "repair", "--root", str(root)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert repair.returncode == 0, repair.stderr
+    finally:
+        os.kill(paused.pid, signal.SIGCONT)
+    _, err = paused.communicate(timeout=120)
+    assert paused.returncode == 1 and "commits nothing more" in err, err
+    lake = Root(root)
+    [stalled] = Lakehouse(root).sql("SELECT run_id FROM _ops.runs").to_pylist()
+    late = {
+        table: [c["version"] for c in commits if _at(c) >= takeover]
+        for table, commits in commits_by_run(lake, stalled["run_id"]).items()
+    }
+    assert {t: v for t, v in late.items() if v} == {}
+    assert pipeline.run(lake).status == "SUCCEEDED"  # the files it left load now
+    assert silver_keys(lake) == (1000, 1000)
 
 
 def _at(commit: dict[str, object]) -> dt.datetime:

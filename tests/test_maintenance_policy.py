@@ -218,7 +218,9 @@ def test_settings_from_environment_and_refusals() -> None:
     with pytest.raises(TerminalError, match=r"maintenance\.min_small_files = 0 is refused"):
         MaintenanceSettings(min_small_files=0)
     # the time-travel promise bounds the log's retention where the value is read, naming it
-    with pytest.raises(TerminalError, match="log_retention_days = 3 is refused; must be between 7 and 3,650"):
+    with pytest.raises(
+        TerminalError, match="log_retention_days = 3 is refused; must be between 7 and 3,650"
+    ):
         MaintenanceSettings(log_retention_days=3)
     with pytest.raises(TerminalError) as err:
         loader.load(env={"LAKEHOUSE__MAINTENANCE__LOG_RETENTION_DAYS": "1"})

@@ -17,12 +17,15 @@ def repair(root: RootOpt = None) -> None:
     from lakehouse.contracts import load_contracts
     from lakehouse.orchestration.pipeline import new_run_id
     from lakehouse.orchestration.repair import repair_all
+    from lakehouse.store.fencing import stamp_tables
     from lakehouse.store.lock import RunLock
 
     lh = lakehouse(root)
     settings = loader.load(lh.root)
     run_id = new_run_id(dt.datetime.now(dt.UTC))
-    with RunLock.configured(lh.root, settings.lock):
+    with RunLock.configured(lh.root, settings.lock) as lock:
+        if lock.took_over is not None:  # as a run does: the holder it replaced, should it
+            stamp_tables(lh.root, run_id)  # resume, commits nothing more
         done = repair_all(lh.root, load_contracts(lh.contracts_dir), run_id)
     for r in done:
         if r.keys:
