@@ -187,6 +187,31 @@ def test_an_order_restored_to_an_older_version_takes_out_lines_sent_since(
     assert disagreeing_lines(lh) == 0
 
 
+def test_lines_whose_order_a_restore_took_away_go_back_to_quarantine_as_orphans(
+    days: list[list[Path]], tmp_path: Path
+) -> None:
+    """`restore silver.orders` to a version before a day's orders left that day's lines in
+    silver without their order (gold then disagreed with itself)."""
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([p for d in days[:2] for p in d]).status == "SUCCEEDED"
+    before = next(t.version for t in lh.tables() if t.name == "silver.orders")
+    assert lh.run(days[2]).status == "SUCCEEDED"
+    later = lh.sql(
+        "SELECT count(*) AS n FROM silver.order_items WHERE date = "
+        "(SELECT max(date) FROM silver.order_items)"
+    )["n"].to_pylist()[0]
+    lh.restore("silver.orders", before)
+    s = lh.run([])
+    assert s.requarantined == {"order_items": later}
+    [gone] = lh.sql(
+        "SELECT count(*) AS n FROM silver.order_items WHERE order_id NOT IN "
+        "(SELECT order_id FROM silver.orders)"
+    )["n"].to_pylist()
+    assert gone == 0
+    reasons = lh.sql("SELECT DISTINCT _reasons FROM quarantine.order_items")["_reasons"]
+    assert ["orphan:order_id"] in reasons.to_pylist()
+
+
 def test_a_lakehouse_that_already_holds_such_lines_is_healed_by_a_gold_rebuild(
     days: list[list[Path]], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

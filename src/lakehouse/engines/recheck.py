@@ -11,7 +11,10 @@ checked against the parent as it is now. A child that disagrees is quarantined w
 waits like a row that disagrees on arrival: released when its parent agrees again.
 
 Which parents changed is read from the parent's change data feed after the versions the last
-gold build read (`_ops.gold_builds`). The build is recorded only after this check, so a run
+gold build read (`_ops.gold_builds`). When the feed cannot say (a RESTORE of the parent, an
+overwrite, vacuumed or expired history), every child is checked, and one whose parent is gone
+goes back too (`orphan:<column>`: a restored parent table had left 895 lines without their
+order in silver). The build is recorded only after this check, so a run
 killed anywhere before it is checked again by the next run, with files or without; quarantine is
 written before silver, both by key, so a kill between the two converges too.
 """
@@ -92,7 +95,7 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
             return Restated(None)  # e.g. RESTORE, a repair's overwrite: the feed cannot say
         elif op == "VACUUM START":
             vacuums.append(commit)
-    if not rewrites:
+    if not rewrites or not fk.must_agree:  # no value to disagree on: only a key that is gone
         return none
     if since < 0 or any(
         may_have_vacuumed(v, _when(r)) for r in rewrites for v in vacuums
@@ -121,14 +124,15 @@ def _when(commit: dict[str, Any]) -> dt.datetime:
 
 
 def disagreeing_sql(contract: Contract, fk: ForeignKey, restated: Restated) -> str:
-    """Rows of relation `children` (the child's silver rows) that disagree with their row of
-    `parents`, with `_reasons` joined by `REASON_SEPARATOR`; only the children of relation
-    `restated`'s keys, in the partitions their parents' old values name, unless every child
-    is to be checked."""
-    checks = parent_mismatches(fk, lambda n: f"c.{quote(n)}", lambda n: f"p.{quote(n)}")
-    reasons = ", ".join(f"CASE WHEN {cond} THEN {literal(code)} END" for cond, code in checks)
+    """Rows of relation `children` (the child's silver rows) whose row of `parents` is gone
+    (`orphan`: a parent restored to a version before it) or disagrees, with `_reasons` joined
+    by `REASON_SEPARATOR`; only the children of relation `restated`'s keys, in the partitions
+    their parents' old values name, unless every child is to be checked."""
     child, ref = quote(fk.column), quote(fk.ref_column)
-    joins = f"JOIN parents AS p ON p.{ref} = c.{child}"
+    checks = [(f"c.{child} IS NOT NULL AND p.{ref} IS NULL", f"orphan:{fk.column}")]
+    checks += parent_mismatches(fk, lambda n: f"c.{quote(n)}", lambda n: f"p.{quote(n)}")
+    reasons = ", ".join(f"CASE WHEN {cond} THEN {literal(code)} END" for cond, code in checks)
+    joins = f"LEFT JOIN parents AS p ON p.{ref} = c.{child}"
     where = [" OR ".join(f"({cond})" for cond, _ in checks)]
     if restated.keys is not None:
         joins = f"JOIN restated AS r ON r.{ref} = c.{child} {joins}"
@@ -185,7 +189,7 @@ def recheck_children(
         if stored is None or not holds_files(stored):
             continue
         for fk in contract.foreign_keys:
-            if not fk.must_agree or fk.references not in contracts:
+            if fk.references not in contracts:
                 continue
             restated = restated_parents(engine.root, fk, read.get(fk.references, -1))
             if not restated.nothing:
