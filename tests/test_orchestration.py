@@ -138,6 +138,30 @@ def test_terminal_errors_are_not_retried(tmp_path: Path) -> None:
     ]
 
 
+class Panic(BaseException):
+    """What a Rust panic in delta-rs raises (pyo3's PanicException): no Exception."""
+
+
+def test_a_panic_in_a_step_fails_the_run_on_record_instead_of_leaving_it_running(
+    tmp_path: Path,
+) -> None:
+    """A retention of 10**14 hours panicked in delta-rs: the panic passed every `except
+    Exception`, and the run stayed RUNNING with no FAILED record and no alert."""
+    lh = Lakehouse(tmp_path / "lake")
+    land(lh, small_delivery(tmp_path / "in"))
+
+    def panics(state: RunState, **params: Any) -> Any:
+        raise Panic("TimeDelta::hours out of bounds")
+
+    d = pipeline_definition().replace_task("maintain", fn=panics)
+    with pytest.raises(Panic):
+        run(lh.root, definition=d, settings=QUIET)
+    row = lh.sql("SELECT status, error FROM _ops.runs").to_pylist()[0]
+    assert row == {"status": "FAILED", "error": "Panic: TimeDelta::hours out of bounds"}
+    [alert] = lh.sql("SELECT rule, status FROM _ops.alerts").to_pylist()
+    assert alert == {"rule": "run_failed", "status": "open"}
+
+
 def test_what_counts_as_transient() -> None:
     from deltalake.exceptions import CommitFailedError
 

@@ -94,7 +94,11 @@ def execute(definition: PipelineDefinition, state: RunState, sleep: Sleep = time
     """Run every node in order; on failure run `on_failure`, then re-raise the error."""
     try:
         _nodes(definition, state, sleep)
-    except Exception as exc:
+    except BaseException as exc:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit, GeneratorExit)):
+            raise
+        # an Exception, or a Rust panic from delta-rs (pyo3's PanicException is no Exception:
+        # it left the run RUNNING, with no FAILED record and no alert)
         state.summary.status = "FAILED"
         failure = None if isinstance(exc, LakehouseError) else storage_failure(exc, state.root.uri)
         state.summary.error = str(failure or f"{type(exc).__name__}: {exc}")
