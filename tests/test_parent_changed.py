@@ -21,8 +21,13 @@ import pytest
 
 from conftest import business_rows
 from lakehouse import Lakehouse
-from lakehouse.engines import recheck
-from spark_fixtures import SPARK_MARKS
+from lakehouse.contracts import load_contracts
+from lakehouse.engines import create_engine, recheck
+from lakehouse.engines.base import RunContext
+from lakehouse.errors import TerminalError
+from lakehouse.orchestration.definition import pipeline_definition
+from lakehouse.orchestration.pipeline import copy_sources, run
+from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
 from test_crash_recovery import cli
 from test_gold_pipeline import assert_gold_equal, generated_days
 
@@ -100,26 +105,16 @@ def rebuilt(lh: Lakehouse, tmp_path: Path, runs: list[list[Path]]) -> Lakehouse:
     return full
 
 
-def lines_sent_again_in_part(days: list[list[Path]], tmp_path: Path, engine: str = "local") -> None:
-    """An order moved a day later with one of its three lines sent again (on `engine`), then a
-    run that refreshes the first day alone (which drifted: `product_days` revenue off by
-    20.00)."""
-    first = deliver(tmp_path / "first", "2025-04-01T09:30:00", LINES)
-    moved = deliver(tmp_path / "moved", "2025-04-02T09:30:00", LINES[:1])
-    later = [other_order_fixed(days, tmp_path / "later")]  # refreshes 2025-04-01 alone
-    runs = [[p for d in days for p in d] + first, moved, later]
-    lh = Lakehouse(tmp_path / "inc")
-    assert lh.run(runs[0]).status == "SUCCEEDED"
-    s = lh.run(moved, engine=engine)
-    assert s.status == "SUCCEEDED"
-    assert s.requarantined == {"order_items": 2}
-    assert lines_in_silver(lh) == [(LINES[0], "2025-04-02")]
-    assert disagreeing_lines(lh) == 0
-    held = lh.sql(
+def held_lines(lh: Lakehouse) -> list[dict[str, Any]]:
+    return lh.sql(
         "SELECT id, date, order_timestamp, _reasons, _source_file, _row FROM "
         f"quarantine.order_items WHERE order_id = '{ORDER}' ORDER BY id"
     ).to_pylist()
-    assert held == [
+
+
+def lines_not_sent_again(first: list[Path]) -> list[dict[str, Any]]:
+    """The quarantine rows of `first`'s lines 2 and 3 after their order moved without them."""
+    return [
         {
             "id": str(line),
             "date": "2025-04-01",  # the text the source sent
@@ -131,20 +126,55 @@ def lines_sent_again_in_part(days: list[list[Path]], tmp_path: Path, engine: str
         for n, line in enumerate(LINES)
         if line != LINES[0]
     ]
-    assert lh.run(later, refresh="all").status == "SUCCEEDED"  # and every budget model
-    assert_gold_equal(lh, rebuilt(lh, tmp_path, runs))
 
 
 def test_lines_not_sent_again_go_back_to_quarantine_and_gold_equals_a_rebuild(
     days: list[list[Path]], tmp_path: Path
 ) -> None:
-    lines_sent_again_in_part(days, tmp_path)
+    """An order moved a day later with one of its three lines sent again, then a run that
+    refreshes the first day alone (which drifted: `product_days` revenue off by 20.00)."""
+    first = deliver(tmp_path / "first", "2025-04-01T09:30:00", LINES)
+    moved = deliver(tmp_path / "moved", "2025-04-02T09:30:00", LINES[:1])
+    later = [other_order_fixed(days, tmp_path / "later")]  # refreshes 2025-04-01 alone
+    runs = [[p for d in days for p in d] + first, moved, later]
+    lh = Lakehouse(tmp_path / "inc")
+    assert lh.run(runs[0]).status == "SUCCEEDED"
+    s = lh.run(moved)
+    assert s.status == "SUCCEEDED"
+    assert s.requarantined == {"order_items": 2}
+    assert lines_in_silver(lh) == [(LINES[0], "2025-04-02")]
+    assert disagreeing_lines(lh) == 0
+    assert held_lines(lh) == lines_not_sent_again(first)
+    assert lh.run(later, refresh="all").status == "SUCCEEDED"  # and every budget model
+    assert_gold_equal(lh, rebuilt(lh, tmp_path, runs))
 
 
 @SPARK_MARKS[0]
 @SPARK_MARKS[1]
+@pytest.mark.usefixtures("spark")
 def test_spark_takes_the_same_lines_out(days: list[list[Path]], tmp_path: Path) -> None:
-    lines_sent_again_in_part(days, tmp_path, engine="spark")
+    """The re-check on the spark engine (its reads of silver and bronze, its MERGEs), over the
+    silver a local run left when its gold step (where the re-check runs) failed."""
+    first = deliver(tmp_path / "first", "2025-04-01T09:30:00", LINES)
+    lh = Lakehouse(tmp_path / "lake")
+    assert lh.run([p for d in days for p in d] + first).status == "SUCCEEDED"
+    copy_sources(lh.root, deliver(tmp_path / "moved", "2025-04-02T09:30:00", LINES[:1]))
+
+    def gold_down(state: Any, **params: Any) -> None:
+        raise TerminalError("gold down (test)")
+
+    with pytest.raises(TerminalError):
+        run(lh.root, definition=pipeline_definition().replace_task("gold", fn=gold_down))
+    assert disagreeing_lines(lh) == 2
+    spark = create_engine("spark", lh.root)
+    try:
+        now = dt.datetime.now(dt.UTC)
+        got = spark.recheck_children(load_contracts(), RunContext("spark", now, (), frozenset()))
+    finally:
+        spark.close()
+    assert got.moved == {"order_items": 2}
+    assert lines_in_silver(lh) == [(LINES[0], "2025-04-02")]
+    assert (disagreeing_lines(lh), held_lines(lh)) == (0, lines_not_sent_again(first))
 
 
 def test_the_lines_come_back_when_their_order_agrees_again(
