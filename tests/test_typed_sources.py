@@ -194,7 +194,10 @@ def test_json_numbers_read_as_integers_take_the_shortcut_to_the_csv_outcome(
     assert found["8"] == ["bad_type:user_id"]
 
 
-def test_dates_in_a_timestamp_column_load_when_they_are_midnight(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["local", pytest.param("spark", marks=SPARK_MARKS)])
+def test_dates_in_a_timestamp_column_load_when_they_are_midnight(
+    tmp_path: Path, engine: str, request: pytest.FixtureRequest
+) -> None:
     """pandas writes a date column it parsed (`datetime64[ns]`) as a Parquet timestamp: every
     row was quarantined `bad_timestamp:date`. A midnight is the date; another time is not."""
     stamps = [dt.datetime(2025, 4, 1, 8), dt.datetime(2025, 4, 2, 9), dt.datetime(2025, 4, 3, 7)]
@@ -210,8 +213,10 @@ def test_dates_in_a_timestamp_column_load_when_they_are_midnight(tmp_path: Path)
         }
     )
     pq.write_table(table, tmp_path / "orders.parquet")
+    if engine == "spark":
+        request.getfixturevalue("spark")  # the process's one session, started once
     lh = Lakehouse(tmp_path / "lake")
-    assert lh.run([tmp_path / "orders.parquet"]).status == "SUCCEEDED"
+    assert lh.run([tmp_path / "orders.parquet"], engine=engine).status == "SUCCEEDED"
     silver = lh.sql("SELECT order_id, date FROM silver.orders ORDER BY order_id").to_pylist()
     assert silver == [
         {"order_id": 1, "date": dt.date(2025, 4, 1)},
