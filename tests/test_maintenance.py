@@ -265,6 +265,11 @@ def test_table_health(lake: Lakehouse) -> None:
     assert h["last_optimize"]["run_id"] == "opt-1"
     assert h["last_vacuum"]["run_id"] == "vac-1"
     assert h["last_vacuum"]["metrics"]["numDeletedFiles"] >= APPENDS
+    # a vacuum with nothing to delete commits nothing to the table: `describe` said "never"
+    vacuum_tables(lake.root, [TABLE])  # 168 h: nothing is that old
+    again = table_health(lake.root, TABLE, SETTINGS)["last_vacuum"]
+    assert again["operation"] == "VACUUM (nothing to delete)"
+    assert again["timestamp"] > h["last_vacuum"]["timestamp"]
     assert h["zorder_by"] == list(ZORDER)
     assert h["partitions_needing_optimize"] == 0
 

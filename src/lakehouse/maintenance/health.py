@@ -50,7 +50,7 @@ def table_health(
         "versions_retained": len(history),
         "log_files": count_log_files(root, root.path(zone, table)),
         "last_optimize": _event(last_opt),
-        "last_vacuum": _event(last_vac),
+        "last_vacuum": _newest_vacuum(root, name, last_vac),
         "zorder_by": zorder_of(last_opt) if last_opt else [],
     }
 
@@ -64,6 +64,24 @@ def zorder_of(commit: dict[str, Any]) -> list[str]:
         return []
     cols = json.loads(raw) if isinstance(raw, str) else raw
     return [str(c) for c in cols]
+
+
+def _newest_vacuum(root: Root, name: str, commit: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The table's last vacuum: its newest VACUUM commit, or a newer vacuum `_ops.maintenance`
+    recorded that deleted nothing (and so committed nothing to the table)."""
+    from lakehouse.maintenance.records import last_vacuum
+
+    found = _event(commit)
+    logged = last_vacuum(root, name)
+    if logged is None or (found is not None and found["timestamp"] >= logged["at"]):
+        return found
+    return {
+        "version": None,
+        "timestamp": logged["at"],
+        "operation": "VACUUM (nothing to delete)",
+        "run_id": logged["run_id"],
+        "metrics": {},
+    }
 
 
 def _event(commit: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -76,3 +76,22 @@ def last_maintenance(root: Root) -> dict[str, LastMaintenance]:
         if prev is None or r["at"] >= prev.at:
             out[r["table"]] = LastMaintenance(r["at"], int(r["version_after"]))
     return out
+
+
+def last_vacuum(root: Root, name: str) -> dict[str, object] | None:
+    """The newest successful vacuum of table `name` this log holds (by `lakehouse vacuum` or a
+    run's maintenance): `at` and `run_id`. A vacuum that found nothing to delete writes no
+    VACUUM commit to the table, so its history alone said "never"."""
+    table = try_open(root, ZONE, NAME)
+    if table is None:
+        return None
+    rows = read_arrow(table, ["run_id", "table", "action", "status", "at", "checkpoint_version"])
+    done = [
+        r
+        for r in rows.to_pylist()
+        if r["table"] == name
+        and r["status"] == "SUCCEEDED"
+        and (r["action"] == "vacuum" or r["checkpoint_version"] is not None)
+    ]
+    newest = max(done, key=lambda r: r["at"], default=None)
+    return None if newest is None else {"at": newest["at"], "run_id": newest["run_id"]}
