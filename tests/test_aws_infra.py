@@ -18,7 +18,7 @@ from lakehouse.aws.athena import KPI_QUERIES
 from lakehouse.aws.deploy import Synthesized, quiet_jsii, synth
 from lakehouse.cli import app
 from lakehouse.contracts import load_contracts
-from lakehouse.orchestration.asl import AslResources, state_machine_definition
+from lakehouse.orchestration.asl import GLUE_BUSY, AslResources, state_machine_definition
 
 pytestmark = pytest.mark.aws
 INFRA = Path(__file__).parents[1] / "infra"
@@ -258,6 +258,16 @@ def test_state_machine_definition_is_the_exported_one(doc: dict[str, Any]) -> No
     for task in glue_tasks:
         retried = {e for r in task["Retry"] for e in r["ErrorEquals"]}
         assert "Glue.ConcurrentRunsExceededException" in retried
+        # ... for as long as the execution may run: a second batch gave up after 90 s while
+        # the first batch's run took minutes, and its files stayed in landing
+        [busy] = [r for r in task["Retry"] if r["ErrorEquals"] == [GLUE_BUSY]]
+        pauses, delay = 0.0, float(busy["IntervalSeconds"])
+        for _ in range(busy["MaxAttempts"]):
+            pauses, delay = (
+                pauses + min(delay, busy["MaxDelaySeconds"]),
+                delay * busy["BackoffRate"],
+            )
+        assert pauses >= exported["TimeoutSeconds"], pauses
 
 
 def test_trigger_lambda_on_landing_object_created(

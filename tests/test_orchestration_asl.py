@@ -72,7 +72,10 @@ def test_every_step_of_the_definition_is_a_state_with_its_retry_policy() -> None
             tasks[name] = s
     assert set(tasks) == {t.state for t in d.tasks()} | {"NotifyFailure"}
     for t in d.tasks():
-        assert tasks[t.state]["Retry"] == retry_block(t.retry, res.target(t).transient_errors)
+        expected = retry_block(
+            t.retry, res.target(t).transient_errors, busy_for=res.timeout_seconds
+        )
+        assert tasks[t.state]["Retry"] == expected
         assert tasks[t.state]["ResultPath"] == f"$.steps.{t.name}"
     # node order and kinds, Next by Next
     order = [n for n in states if n not in ("RecordFailure", "NotifyFailure", "RunFailed")]

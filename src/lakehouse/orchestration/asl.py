@@ -26,7 +26,7 @@ from lakehouse.orchestration.definition import (
 )
 
 GLUE_TRANSIENT = (
-    "Glue.ConcurrentRunsExceededException",
+    "Glue.ConcurrentRunsExceededException",  # GLUE_BUSY
     "Glue.ThrottlingException",
     "Glue.InternalServiceException",
     "Glue.OperationTimeoutException",
@@ -216,18 +216,40 @@ def _whole_run(d: PipelineDefinition, res: AslResources) -> dict[str, Any]:
     }
 
 
-def retry_block(policy: RetryPolicy, errors: tuple[str, ...]) -> list[dict[str, Any]]:
+#: a start refused because the job runs already: the run before holds it for minutes
+GLUE_BUSY = "Glue.ConcurrentRunsExceededException"
+
+
+def retry_block(
+    policy: RetryPolicy, errors: tuple[str, ...], *, busy_for: int = 0
+) -> list[dict[str, Any]]:
+    """The Retry of a task retrying `errors` by `policy`. With `busy_for` (seconds), a Glue
+    start refused because the job is busy is retried on its own for that long: a second batch
+    used to give up after 90 s while the first batch's run took minutes, failing its
+    execution and leaving its files in landing."""
     if policy.max_attempts <= 1 or not errors:
         return []
-    return [
-        {
-            "ErrorEquals": list(errors),
-            "IntervalSeconds": max(1, math.ceil(policy.interval_seconds)),
-            "MaxAttempts": policy.max_attempts - 1,
-            "BackoffRate": float(policy.backoff_rate),
-            "MaxDelaySeconds": max(1, math.ceil(policy.max_delay_seconds)),
+    first, pause = max(1, math.ceil(policy.interval_seconds)), float(policy.backoff_rate)
+    longest = max(1, math.ceil(policy.max_delay_seconds))
+
+    def retrier(names: list[str], attempts: int) -> dict[str, Any]:
+        return {
+            "ErrorEquals": names,
+            "IntervalSeconds": first,
+            "MaxAttempts": attempts,
+            "BackoffRate": pause,
+            "MaxDelaySeconds": longest,
         }
-    ]
+
+    out = []
+    others = list(errors)
+    if busy_for and GLUE_BUSY in errors:
+        waited, delay, attempts = 0.0, float(first), 0
+        while waited < busy_for:  # the attempts whose pauses add up to `busy_for`
+            waited, delay, attempts = waited + min(delay, longest), delay * pause, attempts + 1
+        out.append(retrier([GLUE_BUSY], attempts))
+        others.remove(GLUE_BUSY)
+    return out + ([retrier(others, policy.max_attempts - 1)] if others else [])
 
 
 def _task(task: Task, res: AslResources) -> dict[str, Any]:
@@ -243,7 +265,7 @@ def _task(task: Task, res: AslResources) -> dict[str, Any]:
     state["ResultPath"] = f"$.steps.{task.name}"
     if t.timeout_seconds:
         state["TimeoutSeconds"] = t.timeout_seconds
-    retry = retry_block(task.retry, t.transient_errors)
+    retry = retry_block(task.retry, t.transient_errors, busy_for=res.timeout_seconds)
     if retry:
         state["Retry"] = retry
     return state
