@@ -463,3 +463,18 @@ def test_on_s3_a_taken_key_is_delivered_under_its_next_version(aws: Aws, tmp_pat
         for k in ("products.csv", "products~2.csv")
     }
     assert body == {"products.csv": first, "products~2.csv": second}
+
+
+def test_on_s3_a_key_with_an_empty_segment_is_skipped_and_the_others_load(aws: Aws) -> None:
+    """`landing/shop-b//x.csv` is a valid S3 key that pyarrow can neither read nor move: every
+    run failed on it, and the good files never left landing."""
+    bucket = aws.bucket("landing-slashes")
+    s3 = aws.client("s3")
+    body = (HEADER + "1,4,Books,Kept\n").encode()
+    s3.put_object(Bucket=bucket, Key="lake/landing/shop-a/products.csv", Body=body)
+    s3.put_object(Bucket=bucket, Key="lake/landing/shop-b//products_b.csv", Body=body)
+    lh = Lakehouse(f"s3://{bucket}/lake")
+    s = run(lh.root, settings=QUIET)
+    assert (s.status, s.files_loaded) == ("SUCCEEDED", ["shop-a/products.csv"])
+    left = s3.list_objects_v2(Bucket=bucket, Prefix="lake/landing/")["Contents"]
+    assert [o["Key"] for o in left] == ["lake/landing/shop-b//products_b.csv"]

@@ -142,15 +142,20 @@ class Root:
     def walk_files(self, *parts: str) -> Iterator[LandedFile]:
         """Every file below a folder, hidden ones too. A local folder is walked without
         following symbolic links to folders (a link loop or a link to `/` is not walked);
-        only regular files and links are listed; a name that is not UTF-8 is skipped with an
-        event (no table can record it)."""
+        only regular files and links are listed; a name that is not UTF-8, or an S3 key with an
+        empty segment (`a//b.csv`), is skipped with an event (no table can record the one,
+        pyarrow can neither read nor move the other)."""
         base = self.path(*parts)
         if not self.is_local:
             if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
                 return
             for fi in self.fs.get_file_info(pafs.FileSelector(base, recursive=True)):
-                if fi.type == pafs.FileType.File:
-                    yield _object(fi, fi.path[len(base) :].lstrip("/"))
+                if fi.type != pafs.FileType.File:
+                    continue
+                if "" in fi.path.split("/"):  # S3 takes `a//b`; pyarrow reads or moves it not
+                    event("file_name_unusable", file=fi.path, action="skipped: an empty segment")
+                    continue  # before, every run failed on it, the good files with it
+                yield _object(fi, fi.path[len(base) :].lstrip("/"))
             return
         for folder, _, names in os.walk(base):
             for name in names:
