@@ -34,6 +34,12 @@ HEADER = "product_id,department_id,department,product_name\n"
 SECRET = b"root:x:0:0:secret-marker-7f3a:/root:/bin/bash\n"
 
 
+def products_body(**names: str) -> bytes:
+    """A products file's bytes: product_id -> product_name (department fixed)."""
+    names = names or {"p1": "Kept"}
+    return (HEADER + "".join(f"{k[1:]},4,Books,{v}\n" for k, v in names.items())).encode()
+
+
 def products(path: Path, **names: str) -> bytes:
     """A products file: product_id -> product_name (department fixed)."""
     body = (HEADER + "".join(f"{k[1:]},4,Books,{v}\n" for k, v in names.items())).encode()
@@ -478,3 +484,22 @@ def test_on_s3_a_key_with_an_empty_segment_is_skipped_and_the_others_load(aws: A
     assert (s.status, s.files_loaded) == ("SUCCEEDED", ["shop-a/products.csv"])
     left = s3.list_objects_v2(Bucket=bucket, Prefix="lake/landing/")["Contents"]
     assert [o["Key"] for o in left] == ["lake/landing/shop-b//products_b.csv"]
+
+
+def test_on_s3_a_landing_key_near_the_limit_is_archived_under_a_key_that_fits(aws: Aws) -> None:
+    """Archive keys add the day and the run id (up to about 92 bytes on AWS, whose run ids are
+    execution names): a landing key of 940-1,024 bytes loaded, then every run failed to archive
+    it (KeyTooLongError), the other files' moves with it. moto takes any key, so the keys are
+    measured."""
+    bucket = aws.bucket("landing-long")
+    s3 = aws.client("s3")
+    long = "shop/" + "d" * 960 + "/products.csv"
+    s3.put_object(Bucket=bucket, Key=f"lake/landing/{long}", Body=products_body())
+    lh = Lakehouse(f"s3://{bucket}/lake")
+    s = run(lh.root, settings=QUIET, run_id="shop-a-2025-04-01T07-" + "f" * 59)
+    assert (s.status, s.files_loaded) == ("SUCCEEDED", [long])
+    [moved] = [r["moved_to"] for r in manifest(lh)]
+    key = moved.partition("/")[2]
+    assert key.startswith("lake/archive/") and key.endswith(".csv")
+    assert len(key.encode()) + len(".reason.json") <= 1024
+    assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == products_body()

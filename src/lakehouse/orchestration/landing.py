@@ -38,6 +38,10 @@ def unfinished_move(root: Root, known: KnownFile | None, relative: str) -> str |
     return None if root.exists(known.moved_to) else known.moved_to
 
 
+KEY_MAX = 1024  # S3's limit on a key's UTF-8 bytes
+SUFFIX_ROOM = len("~999.reason.json")  # a version and a reason file's suffix
+
+
 class Destinations:
     """Where a run's files go: `archive/<day>/<run>/<name>` (`duplicates/<name>` for a file
     already loaded) and `quarantine/files/<run>/<name>` with `<name>.reason.json` beside it.
@@ -55,14 +59,29 @@ class Destinations:
         self.taken = {f.path for folder in folders for f in root.walk_files(*folder)}
 
     def archived(self, rel: str, duplicate: bool = False) -> str:
-        parts = ("duplicates", rel) if duplicate else (rel,)
-        return self._take(self.root.path("archive", self.day, self.run_id, *parts))
+        folder = ("duplicates",) if duplicate else ()
+        base = self.root.path("archive", self.day, self.run_id, *folder)
+        return self._take(f"{base}/{self._fit(base, rel)}")
 
     def rejected(self, rel: str, path: str, reasons: list[str], detail: str) -> Move:
         """The move of a rejected file, with its reason file's body."""
-        dst = self._take(self.root.path("quarantine", "files", self.run_id, rel), reason=True)
+        base = self.root.path("quarantine", "files", self.run_id)
+        dst = self._take(f"{base}/{self._fit(base, rel)}", reason=True)
         body = {"file": rel, "run_id": self.run_id, "reasons": reasons, "detail": detail}
         return path, dst, json.dumps(body, indent=2)
+
+    def _fit(self, base: str, rel: str) -> str:
+        """`rel` as its destination below `base` names it: on S3, flattened and shortened
+        (`deliveries.fit_name`) when the key would pass S3's 1,024 bytes with a version and a
+        reason file's suffix. A landing key of 940-1,024 bytes loaded, then failed every run's
+        archive (KeyTooLongError), the other files' moves with it."""
+        if self.root.is_local:
+            return rel
+        room = KEY_MAX - len(base.partition("/")[2].encode()) - 1 - SUFFIX_ROOM
+        if len(rel.encode()) <= room:
+            return rel
+        stem, ext = os.path.splitext(rel.replace("/", "~"))
+        return fit_name(stem, ext, room)
 
     def _take(self, path: str, reason: bool = False) -> str:
         folder, _, name = path.rpartition("/")
