@@ -107,6 +107,27 @@ def test_single_files_and_other_objects(setup: tuple[Aws, str, str, Any]) -> Non
     assert len(executions(sfn, arn)) == 2
 
 
+@pytest.mark.parametrize(
+    "key",
+    [
+        "landing/orders.csv.tmp",
+        "landing/orders.csv.part-1",
+        "landing/orders.csv.crdownload",
+        "landing/.staging/_SUCCESS",
+        "landing/_work/_SUCCESS",
+        "landing/shop/.tmp/_manifest.json",
+    ],
+)
+def test_what_the_run_never_reads_starts_nothing(key: str) -> None:
+    """Each of these started an execution of its own (and made a running gold refresh give
+    way), while the run skips it: partial copies and hidden folders are no deliveries."""
+    from lakehouse.store.deliveries import PARTIAL, is_delivery
+
+    assert trigger.batch_of(trigger.S3Object("b", key, "e"), "landing") is None
+    assert not is_delivery(key.removeprefix("landing/"))
+    assert trigger.PARTIAL.pattern == PARTIAL.pattern  # one rule, written in two places
+
+
 def test_landing_prefix_and_names(monkeypatch: pytest.MonkeyPatch) -> None:
     obj = trigger.S3Object("b", "landing/shop/batch-7/_manifest.json", "e")
     assert trigger.batch_of(obj, "landing") == trigger.Batch("b", "shop/batch-7", obj.key)

@@ -9,8 +9,9 @@ When is a batch complete (the rule producers follow, see docs/aws.md):
 2. A file put directly under the landing prefix (no folder) is a batch of its own, complete
    when it lands. Its batch id is its key and ETag, so the same content sent again is the same
    batch and a corrected file under the same name is a new one.
-3. Every other object (a file inside a folder, a folder placeholder `…/`, a hidden `.x`) starts
-   nothing: its folder's marker will.
+3. Every other object (a file inside a folder, a folder placeholder `…/`, a hidden `.x`, a
+   partial copy `x.csv.tmp`, anything in a hidden folder such as `.staging/_SUCCESS`) starts
+   nothing: its folder's marker will, or nothing should (the run never reads those).
 
 The execution name is derived from the batch id alone and its input is deterministic, so a
 duplicated or retried event can never start a second execution: Step Functions keeps a name for
@@ -33,6 +34,9 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 MARKERS = ("_SUCCESS", "_manifest.json")
+#: partial copies, never deliveries: `lakehouse.store.deliveries.PARTIAL`, written again here
+#: because this module deploys alone (a test keeps the two equal)
+PARTIAL = re.compile(r"\.(tmp|part|partial|crdownload)(-[\w.]+)?$", re.IGNORECASE)
 NAME_MAX = 80  # Step Functions execution names: 1-80 of [A-Za-z0-9_-]
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
 
@@ -103,10 +107,12 @@ def batch_of(obj: S3Object, prefix: str = "") -> Batch | None:
     if not key or key.endswith("/"):
         return None
     folder, _, name = key.rpartition("/")
+    if any(p.startswith((".", "_")) for p in folder.split("/") if p):
+        return None  # a hidden folder (a producer's staging) is never read: nothing to start
     if name in MARKERS:
         return Batch(obj.bucket, folder, obj.key) if folder else None
-    if folder or name.startswith((".", "_")):
-        return None
+    if folder or name.startswith((".", "_")) or PARTIAL.search(name):
+        return None  # a partial copy (`x.csv.tmp`) is no delivery: it started a run for nothing
     return Batch(obj.bucket, f"file:{key}@{obj.etag.strip(chr(34))}", obj.key)
 
 
