@@ -17,6 +17,7 @@ from lakehouse.contracts import contract_for
 from lakehouse.contracts.validation import validation_query
 from lakehouse.engines.base import RunContext
 from lakehouse.engines.sql import newest_per_key_sql, render
+from lakehouse.errors import TerminalError
 from lakehouse.store import zones
 from lakehouse.store.root import Root
 from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
@@ -266,6 +267,8 @@ def test_glue_job_arguments() -> None:
     )
     args = parse_args(["job.py", "--root=s3://l", "--trigger", "s3-event", "--run-id", "x"])
     assert (args.root, args.trigger) == ("s3://l", "s3-event")
+    with pytest.raises(TerminalError, match="--root is empty"):  # it was the current folder
+        parse_args(["job.py", "--root", " "])
 
 
 def test_glue_job_refuses_a_single_step(capsys: pytest.CaptureFixture[str]) -> None:

@@ -67,6 +67,8 @@ def parse_args(argv: Sequence[str]) -> JobArgs:
         ]
         resolved = getResolvedOptions(argv, ["root", *given])
         values = {**OPTIONAL, **{k.replace("-", "_"): v for k, v in resolved.items()}}
+    if not values["root"].strip():  # it became the current folder: a lakehouse made there
+        raise TerminalError("--root is empty: give the lakehouse's root, e.g. s3://bucket/lake")
     return JobArgs(
         root=values["root"],
         step=values["step"] or "run",
