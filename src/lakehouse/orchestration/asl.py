@@ -25,8 +25,10 @@ from lakehouse.orchestration.definition import (
     pipeline_definition,
 )
 
+#: a start refused because the job runs already: the run before holds it for minutes
+GLUE_BUSY = "Glue.ConcurrentRunsExceededException"
 GLUE_TRANSIENT = (
-    "Glue.ConcurrentRunsExceededException",  # GLUE_BUSY
+    GLUE_BUSY,
     "Glue.ThrottlingException",
     "Glue.InternalServiceException",
     "Glue.OperationTimeoutException",
@@ -214,10 +216,6 @@ def _whole_run(d: PipelineDefinition, res: AslResources) -> dict[str, Any]:
         "TimeoutSeconds": res.timeout_seconds,
         "States": states,
     }
-
-
-#: a start refused because the job runs already: the run before holds it for minutes
-GLUE_BUSY = "Glue.ConcurrentRunsExceededException"
 
 
 def retry_block(
