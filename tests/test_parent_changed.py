@@ -16,7 +16,6 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
 import pytest
 
 from conftest import business_rows
@@ -25,6 +24,7 @@ from lakehouse.contracts import load_contracts
 from lakehouse.engines import create_engine, recheck
 from lakehouse.engines.base import RunContext
 from lakehouse.errors import TerminalError
+from lakehouse.gold.builds import builds
 from lakehouse.orchestration.definition import pipeline_definition
 from lakehouse.orchestration.pipeline import copy_sources, run
 from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
@@ -169,7 +169,8 @@ def test_spark_takes_the_same_lines_out(days: list[list[Path]], tmp_path: Path) 
     spark = create_engine("spark", lh.root)
     try:
         now = dt.datetime.now(dt.UTC)
-        got = spark.recheck_children(load_contracts(), RunContext("spark", now, (), frozenset()))
+        ctx = RunContext("spark", now, (), frozenset())
+        got = spark.recheck_children(load_contracts(), ctx, builds(lh.root))
     finally:
         spark.close()
     assert got.moved == {"order_items": 2}
@@ -252,7 +253,7 @@ def test_a_lakehouse_that_already_holds_such_lines_is_healed_by_a_gold_rebuild(
     lh = Lakehouse(tmp_path / "lake")
     assert lh.run([p for d in days for p in d] + first).status == "SUCCEEDED"
     with monkeypatch.context() as m:
-        m.setattr(recheck, "restated_parents", lambda *_: recheck.Restated(pa.table({"x": []})))
+        m.setattr(recheck, "restated_parents", lambda *_: recheck.NOTHING)
         moved = deliver(tmp_path / "moved", "2025-04-02T09:30:00", LINES[:1])
         assert lh.run(moved).requarantined == {}
     assert disagreeing_lines(lh) == 2

@@ -15,6 +15,7 @@ from lakehouse.store.root import LandedFile, Root
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
     from lakehouse.engines.recheck import Rechecked
+    from lakehouse.gold.builds import Build
     from lakehouse.gold.refresh import GiveWay
     from lakehouse.ingest.intake import Intake
 
@@ -146,7 +147,9 @@ class Engine(Protocol):
         """Validate new rows (and waiting orphans), merge valid rows into silver, quarantine."""
         ...
 
-    def recheck_children(self, contracts: Mapping[str, Contract], ctx: RunContext) -> Rechecked:
+    def recheck_children(
+        self, contracts: Mapping[str, Contract], ctx: RunContext, history: list[Build]
+    ) -> Rechecked:
         """Move child rows that disagree with a parent changed since the last gold build from
         silver to quarantine (`lakehouse.engines.recheck`)."""
         ...
@@ -159,6 +162,7 @@ class Engine(Protocol):
         *,
         refresh_all: bool = False,
         give_way: GiveWay | None = None,
+        history: list[Build] | None = None,
     ) -> dict[str, int]:
         """Recompute gold for what changed in silver since the last build; versions written.
         With `give_way`, it may leave budget models for waiting work (`GiveWay.left`)."""

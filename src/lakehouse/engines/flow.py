@@ -53,6 +53,7 @@ from lakehouse.store.root import LandedFile
 
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings, IntakeSettings
+    from lakehouse.gold.builds import Build
     from lakehouse.gold.refresh import GiveWay
 
 
@@ -283,10 +284,12 @@ class FlowEngine:
         )
         return merged.version
 
-    def recheck_children(self, contracts: Mapping[str, Contract], ctx: RunContext) -> Rechecked:
+    def recheck_children(
+        self, contracts: Mapping[str, Contract], ctx: RunContext, history: list[Build]
+    ) -> Rechecked:
         """Move child rows that disagree with a parent changed since the last gold build from
         silver to quarantine (`lakehouse.engines.recheck`)."""
-        return recheck.recheck_children(self, contracts, ctx)
+        return recheck.recheck_children(self, contracts, ctx, history)
 
     # --- gold ------------------------------------------------------------------------------
     def refresh_gold(
@@ -297,11 +300,18 @@ class FlowEngine:
         *,
         refresh_all: bool = False,
         give_way: GiveWay | None = None,
+        history: list[Build] | None = None,
     ) -> dict[str, int]:
         """Refresh gold for what changed in silver since the last build; versions written
         (`lakehouse.engines.gold_step`)."""
         return gold_step.refresh(
-            self, run_id, now, settings, refresh_all=refresh_all, give_way=give_way
+            self,
+            run_id,
+            now,
+            settings,
+            refresh_all=refresh_all,
+            give_way=give_way,
+            history=history,
         )
 
 

@@ -17,6 +17,7 @@ from lakehouse.store.delta import CommitInfo
 if TYPE_CHECKING:
     from lakehouse.config.settings import GoldSettings
     from lakehouse.engines.flow import FlowEngine
+    from lakehouse.gold.builds import Build
     from lakehouse.gold.refresh import GiveWay
     from lakehouse.gold.session import GoldWrite
 
@@ -29,6 +30,7 @@ def refresh(
     *,
     refresh_all: bool = False,
     give_way: GiveWay | None = None,
+    history: list[Build] | None = None,
 ) -> dict[str, int]:
     """Refresh gold on `engine` for what changed in silver since the last build; versions
     written (and each table's rows in `engine.gold_rows`).
@@ -36,7 +38,8 @@ def refresh(
     Every-run models are refreshed for those changes; budget models only once their
     staleness budget (`settings`) is spent, or all of them with `refresh_all`
     (`lakehouse.gold.freshness`). With `give_way`, the budget models it leaves for waiting
-    work are recorded as deferred, as if their budget were not spent yet."""
+    work are recorded as deferred, as if their budget were not spent yet. `history`: the gold
+    builds as the caller read them (default: read here)."""
     from lakehouse.config.settings import GoldSettings
     from lakehouse.gold import get_model, refresh_gold
     from lakehouse.gold.builds import (
@@ -50,7 +53,8 @@ def refresh(
     )
     from lakehouse.gold.freshness import freshness, schedule
 
-    history = builds(engine.root)  # read once for both questions
+    if history is None:  # read once for both questions
+        history = builds(engine.root)
     todo = pending(engine.root, history)
     if todo is None:
         return {}

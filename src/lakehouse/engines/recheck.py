@@ -37,7 +37,7 @@ from lakehouse.engines.base import RunContext
 from lakehouse.engines.dialect import literal, quote
 from lakehouse.engines.sql import QUARANTINE_KEY, quarantined_at, quote_all, reason_list
 from lakehouse.faults import fault_point
-from lakehouse.gold.builds import FEED_OPS, builds, change_feed, may_have_vacuumed
+from lakehouse.gold.builds import FEED_OPS, Build, change_feed, may_have_vacuumed
 from lakehouse.log import event
 from lakehouse.store import zones
 from lakehouse.store.delta import holds_files, try_open
@@ -67,6 +67,9 @@ class Restated:
         return self.keys is not None and self.keys.num_rows == 0
 
 
+NOTHING = Restated(pa.table({}))  # no parent changed: no child to check
+
+
 @dataclass
 class Rechecked:
     moved: dict[str, int] = field(default_factory=dict)  # entity -> rows moved to quarantine
@@ -76,11 +79,10 @@ class Rechecked:
 def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
     """The parents of `fk` whose `must_agree` columns changed after version `since` of their
     silver table, by its change data feed (only the commits that rewrite rows are read)."""
-    none = Restated(pa.table({fk.ref_column: pa.array([], pa.null())}))
     table = try_open(root, "silver", fk.references)
     version = -1 if table is None else table.version()
     if table is None or version <= since:
-        return none
+        return NOTHING
     rewrites, vacuums = [], []
     commits = table.history(version - since)
     if len(commits) < version - since:  # log entries expired: the feed cannot say
@@ -96,7 +98,7 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
         elif op == "VACUUM START":
             vacuums.append(commit)
     if not rewrites or not fk.must_agree:  # no value to disagree on: only a key that is gone
-        return none
+        return NOTHING
     if since < 0 or any(
         may_have_vacuumed(v, _when(r)) for r in rewrites for v in vacuums
     ):  # no build to start from, or the feed's files may be gone: check every child
@@ -177,11 +179,11 @@ def requarantine_sql(
 
 
 def recheck_children(
-    engine: FlowEngine, contracts: Mapping[str, Contract], ctx: RunContext
+    engine: FlowEngine, contracts: Mapping[str, Contract], ctx: RunContext, history: list[Build]
 ) -> Rechecked:
     """Move every child row that disagrees with a parent changed since the last gold build
-    from silver to quarantine (see the module's doc); what moved and the versions written."""
-    history = builds(engine.root)
+    (the newest of `history`, `gold.builds.builds`) from silver to quarantine (see the
+    module's doc); what moved and the versions written."""
     read = history[0].silver_versions if history else {}
     out = Rechecked()
     for contract in contracts.values():

@@ -256,10 +256,12 @@ def gold(state: RunState) -> GoldResult:
     so a run killed before this step is caught up by the next one); budget models once their
     staleness budget is spent (`lakehouse.gold.freshness`). First, child rows a parent's
     correction left disagreeing go back to quarantine (`lakehouse.engines.recheck`)."""
+    from lakehouse.gold.builds import builds
     from lakehouse.gold.refresh import GiveWay
 
     engine = state.engine()
-    rechecked = engine.recheck_children(state.contracts, _ctx(state, []))
+    history = builds(state.root)  # the last build: where both the re-check and gold start
+    rechecked = engine.recheck_children(state.contracts, _ctx(state, []), history)
     give_way = None if state.gold_gives_way is None else GiveWay(state.gold_gives_way)
     versions = engine.refresh_gold(
         state.run_id,
@@ -267,6 +269,7 @@ def gold(state: RunState) -> GoldResult:
         state.settings.gold,
         refresh_all=state.refresh_all,
         give_way=give_way,
+        history=history,
     )
     left = tuple(give_way.left) if give_way is not None else ()
     result = GoldResult(len(versions), dict(engine.gold_rows), left)
