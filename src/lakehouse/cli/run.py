@@ -97,6 +97,12 @@ def _print_run(lh: Lakehouse, s: Any) -> None:
     )
     for f, reasons in s.files_rejected.items():
         con.print(Text("  rejected", "red"), one_line(f"{f}: {', '.join(reasons)}"))
+    for e in s.entities.values():
+        if e.superseded:
+            con.print(
+                Text("  superseded", "yellow"),
+                one_line(f"{e.entity}: {e.superseded:,} waiting rows a later delivery replaced"),
+            )
     for entity, moved in s.requarantined.items():
         con.print(
             Text("  back to quarantine", "yellow"),

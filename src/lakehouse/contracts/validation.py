@@ -252,16 +252,19 @@ def same_batch_row(left: str, right: str) -> str:
     )
 
 
-def key_ranges_sql(contract: Contract, columns: list[str], lineage: list[str]) -> str:
-    """SQL, one row: the least and the greatest value in `batch` of each of `columns`, in turn,
-    typed as the validation statement (given the same `lineage`) types them: every value that
-    statement looks up in a parent lies between them. One scan of the batch for all of them."""
+def key_ranges_sql(
+    contract: Contract, columns: list[str], lineage: list[str], relation: str = "batch"
+) -> str:
+    """SQL, one row: the least and the greatest value in `relation` (rows in the batch layout,
+    by default the batch) of each of `columns`, in turn, typed as the validation statement
+    (given the same `lineage`) types them: every value that statement looks up in a parent lies
+    between them. One scan of the relation for all of them."""
     bounds = []
     for name in columns:
         col = contract.column(name)
         value = _text_and_value(contract, col, _raw(col), canonical=CANONICAL in lineage)[1]
         bounds += [f"min({value})", f"max({value})"]
-    return f"SELECT {', '.join(bounds)} FROM batch"
+    return f"SELECT {', '.join(bounds)} FROM {relation}"
 
 
 def validation_query(contract: Contract, lineage: list[str], now: dt.datetime) -> ValidationQuery:

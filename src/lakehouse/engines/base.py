@@ -47,6 +47,7 @@ class EntityResult:
     valid: int = 0
     quarantined: int = 0
     released: int = 0
+    superseded: int = 0  # waiting rows silver holds a later row of (`engines.sql.superseded_sql`)
     inserted: int = 0
     updated: int = 0
     unchanged: int = 0
@@ -79,6 +80,7 @@ class EntityResult:
             "valid",
             "quarantined",
             "released",
+            "superseded",
             "inserted",
             "updated",
             "unchanged",

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
@@ -42,8 +42,10 @@ from lakehouse.engines.sql import (
     quote_all,
     reason_sets_sql,
     repeated_keys_sql,
+    superseded_sql,
     valid_rows_sql,
     waiting_rows_sql,
+    waiting_sql,
 )
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
@@ -127,41 +129,66 @@ class FlowEngine:
         a, entity = self.adapter, contract.entity
         result = EntityResult(entity, rows_in=a.put_rows(_rows(entity), rows))
         try:
-            waiting = self._put_waiting(contract, ctx)
-            result.rows_rechecked = waiting
-            if waiting:
-                a.union("batch", _rows(entity), "waiting")
-            else:
-                a.view("batch", f"SELECT * FROM {_rows(entity)}")
-            self._put_parents(contract)
-            query = validation_query(contract, BATCH_LINEAGE, ctx.now)
-            with a.materialized("checked", query.sql):
-                counts = outcome_counts(a.fetch(reason_sets_sql("checked")))
-                result.valid, result.quarantined, result.reasons = counts
-                self._merge_silver(contract, ctx, result)
-                fault_point(f"between_silver_and_quarantine:{entity}")
-                self._write_quarantine(contract, ctx, result)
+            with ExitStack() as held:
+                self._put_waiting(contract, ctx, result, held)
+                if result.rows_rechecked:
+                    a.union("batch", _rows(entity), "waiting")
+                else:
+                    a.view("batch", f"SELECT * FROM {_rows(entity)}")
+                self._put_parents(contract)
+                query = validation_query(contract, BATCH_LINEAGE, ctx.now)
+                with a.materialized("checked", query.sql):
+                    counts = outcome_counts(a.fetch(reason_sets_sql("checked")))
+                    result.valid, result.quarantined, result.reasons = counts
+                    self._merge_silver(contract, ctx, result)
+                    fault_point(f"between_silver_and_quarantine:{entity}")
+                    self._write_quarantine(contract, ctx, result)
         finally:  # these rows are done with
-            for name in (_rows(entity), "batch", "waiting", "valid", "q_all", "q_rows", "q_now"):
+            names = ["batch", "waiting", "valid", "q_all", "q_waiting", "silver_keys", "q_rows"]
+            for name in (_rows(entity), *names, "silver_keys__all", "q_new", "q_now"):
                 a.forget(name)
             for fk in contract.foreign_keys:
                 a.forget(f"parent_{fk.references}")
                 a.forget(f"parent_{fk.references}__all")
         return result
 
-    def _put_waiting(self, contract: Contract, ctx: RunContext) -> int:
+    def _put_waiting(
+        self, contract: Contract, ctx: RunContext, result: EntityResult, held: ExitStack
+    ) -> None:
         """Quarantined rows that only wait for a parent, re-checked once per run, as relation
-        `waiting`; how many."""
+        `waiting` (`result.rows_rechecked` of them); those silver replaced since, as relation
+        `superseded` (`result.superseded`), held by `held`."""
         if not (contract.foreign_keys and ctx.recheck_waiting):
-            return 0
-        held = try_open(self.root, "quarantine", contract.entity)
-        if held is None or not holds_files(held):
-            return 0  # nothing quarantined: nothing waits
+            return
+        a = self.adapter
+        quarantine = try_open(self.root, "quarantine", contract.entity)
+        if quarantine is None or not holds_files(quarantine):
+            return  # nothing quarantined: nothing waits
         columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
-        self.adapter.put_delta("q_all", "quarantine", contract.entity, columns)
-        self.adapter.view("waiting", waiting_rows_sql(contract, "q_all", ctx.current_shas))
-        [(n,)] = self.adapter.fetch("SELECT count(*) FROM waiting")
-        return int(n)
+        a.put_delta("q_all", "quarantine", contract.entity, [*columns, "_quarantined_at"])
+        a.view("q_waiting", waiting_sql("q_all", ctx.current_shas))
+        [(waiting,)] = a.fetch("SELECT count(*) FROM q_waiting")
+        if not waiting:
+            return
+        silver = try_open(self.root, "silver", contract.entity)
+        if silver is not None and holds_files(silver):
+            self._put_silver_keys(contract)
+            sql = superseded_sql(contract, "q_waiting", "silver_keys")
+            result.superseded = held.enter_context(a.materialized("superseded", sql))
+        replaced = "superseded" if result.superseded else None
+        a.view("waiting", waiting_rows_sql(contract, "q_waiting", replaced))
+        result.rows_rechecked = int(waiting) - result.superseded
+
+    def _put_silver_keys(self, contract: Contract) -> None:
+        """Silver's keys, recency and ingestion time as relation `silver_keys`: of a bigint key,
+        only those within the waiting rows' (few, usually) keys' range."""
+        a, pk, recency = self.adapter, contract.primary_key, contract.recency_column
+        cols = [*pk, *([recency] if recency else []), "_ingested_at"]
+        a.put_delta("silver_keys__all", "silver", contract.entity, cols)
+        bounds = None
+        if len(pk) == 1 and contract.column(pk[0]).kind == "bigint":
+            [bounds] = a.fetch(key_ranges_sql(contract, list(pk), [], "q_waiting"))
+        a.view("silver_keys", parent_rows_sql("silver_keys__all", pk[0], bounds))
 
     def _put_parents(self, contract: Contract) -> None:
         """Each parent table as relation `parent_<entity>`, only the keys a batch of a bigint
@@ -246,12 +273,16 @@ class FlowEngine:
 
     def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
         a, entity = self.adapter, contract.entity
-        if not (result.quarantined or result.rows_rechecked):
+        if not (result.quarantined or result.rows_rechecked or result.superseded):
             return  # no row rejected, none re-checked: quarantine keeps what it holds
         rows = quarantine_rows_sql(contract, "checked", "batch", ctx.now)
         if try_open(self.root, "quarantine", entity) is not None:
             # a re-checked row whose reasons did not change needs no rewrite
-            a.view("q_rows", rows)
+            a.view("q_new", rows)
+            if result.superseded:
+                a.union("q_rows", "q_new", "superseded")
+            else:
+                a.view("q_rows", "SELECT * FROM q_new")
             a.put_delta("q_now", "quarantine", entity, [*QUARANTINE_KEY, "_reasons"])
             rows = quarantine_changes_sql("q_rows", "q_now")
         with a.materialized("q_changes", rows) as n:

@@ -13,13 +13,20 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from lakehouse.contracts import Contract
-from lakehouse.contracts.validation import REASON_SEPARATOR, same_batch_row, typed_name
+from lakehouse.contracts.validation import (
+    REASON_SEPARATOR,
+    same_batch_row,
+    typed_expr,
+    typed_name,
+)
 from lakehouse.engines.dialect import quote, to_dialect
 from lakehouse.store import zones
 
 # lineage of a batch handed to the validation statement (bronze lineage + run bookkeeping)
 BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck", zones.CANONICAL]
 QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
+#: the reason a waiting quarantine row gets when silver holds a later row of its key
+SUPERSEDED = "superseded"
 
 #: the name the engines import: shared SQL rendered for an engine (see lakehouse.engines.dialect)
 render = to_dialect
@@ -148,19 +155,55 @@ def waiting_filter() -> str:
 
 
 # --- the steps of processing one entity, shared by every engine ------------------------------
-def waiting_rows_sql(contract: Contract, quarantine: str, exclude_shas: Iterable[str]) -> str:
-    """Quarantined rows that only wait for a parent, as batch rows to re-check (`_seq` -1).
-
-    Rows of files being loaded in this run are left out: they are checked as new rows. Their
-    text is checked as text (`_canonical` 0).
-    """
+def waiting_sql(quarantine: str, exclude_shas: Iterable[str]) -> str:
+    """The quarantine rows that only wait for a parent, but those of files being loaded in this
+    run: they are checked as new rows."""
     exclude = ", ".join(f"'{s}'" for s in sorted(exclude_shas)) or "''"
-    cols = ", ".join(quote(c) for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"])
     return (
-        f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck, "
-        f"CAST(0 AS BIGINT) AS {zones.CANONICAL} FROM {quarantine} "
-        f"WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
+        f"SELECT * FROM {quarantine} WHERE {waiting_filter()} AND _file_sha256 NOT IN ({exclude})"
     )
+
+
+def superseded_sql(contract: Contract, waiting: str, silver: str) -> str:
+    """The `waiting` rows (`waiting_sql`) a row of `silver` replaced, as quarantine rows to
+    upsert with `superseded` added to their reasons (so they wait no more).
+
+    Silver's row replaced a waiting row when it would win against it in silver's merge: a newer
+    recency, or the same from a later run's delivery (`_ingested_at`). Released, such a row
+    would overwrite a later correction (same recency) or change nothing (older). Rows of one
+    run tie: which of two files came first is not kept in silver."""
+    pk = contract.primary_key
+    typed = ", ".join(f"{typed_expr(contract.column(k))} AS __k{i}" for i, k in enumerate(pk))
+    on = " AND ".join(f"s.{quote(k)} = q.__k{i}" for i, k in enumerate(pk))
+    later = "s._ingested_at > q._ingested_at"
+    if contract.recency_column:
+        r = quote(contract.recency_column)
+        typed += f", {typed_expr(contract.column(contract.recency_column))} AS __recency"
+        later = f"s.{r} > q.__recency OR (s.{r} = q.__recency AND {later})"
+    kept = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_quarantined_at"]
+    reasons = f"CONCAT_WS('{REASON_SEPARATOR}', ARRAY_TO_STRING(q._reasons, '{REASON_SEPARATOR}'), "
+    reasons += f"'{SUPERSEDED}')"
+    return (
+        f"SELECT {', '.join(f'q.{quote(c)}' for c in kept)}, {reason_list(reasons)} AS _reasons, "
+        f"'upsert' AS _action FROM (SELECT *, {typed} FROM {waiting}) AS q "
+        f"JOIN {silver} AS s ON {on} WHERE {later}"
+    )
+
+
+def waiting_rows_sql(contract: Contract, waiting: str, superseded: str | None) -> str:
+    """The `waiting` rows (`waiting_sql`) to re-check, as batch rows (`_seq` -1), but those in
+    `superseded`. Their text is checked as text (`_canonical` 0)."""
+    cols = ", ".join(
+        f"w.{quote(c)}" for c in [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index"]
+    )
+    sql = (
+        f"SELECT {cols}, CAST(-1 AS BIGINT) AS _seq, true AS _recheck, "
+        f"CAST(0 AS BIGINT) AS {zones.CANONICAL} FROM {waiting} AS w"
+    )
+    if superseded is None:
+        return sql
+    on = " AND ".join(f"x.{k} = w.{k}" for k in QUARANTINE_KEY)
+    return f"{sql} LEFT JOIN {superseded} AS x ON {on} WHERE x._row IS NULL"
 
 
 def parent_rows_sql(relation: str, key: str, bounds: tuple[Any, ...] | None) -> str:

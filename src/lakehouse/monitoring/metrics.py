@@ -25,6 +25,7 @@ def collect_run(state: RunState) -> None:
             ("rows_valid", r.valid),
             ("rows_quarantined", r.quarantined),
             ("rows_released", r.released),
+            ("rows_superseded", r.superseded),
             ("rows_inserted", r.inserted),
             ("rows_updated", r.updated),
         ):

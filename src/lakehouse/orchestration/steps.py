@@ -231,6 +231,7 @@ def silver(state: RunState, entity: str) -> SilverResult:
         valid=result.valid,
         quarantined=result.quarantined,
         released=result.released,
+        superseded=result.superseded,
         inserted=result.inserted,
         updated=result.updated,
     )
