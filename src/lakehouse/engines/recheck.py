@@ -25,7 +25,7 @@ import datetime as dt
 import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -40,7 +40,7 @@ from lakehouse.faults import fault_point
 from lakehouse.gold.builds import FEED_OPS, Build, change_feed, may_have_vacuumed
 from lakehouse.log import event
 from lakehouse.store import zones
-from lakehouse.store.delta import holds_files, try_open
+from lakehouse.store.delta import commit_time, holds_files, try_open
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
     if not rewrites or not fk.must_agree:  # no value to disagree on: only a key that is gone
         return NOTHING
     if since < 0 or any(
-        may_have_vacuumed(v, _when(r)) for r in rewrites for v in vacuums
+        may_have_vacuumed(v, commit_time(r)) for r in rewrites for v in vacuums
     ):  # no build to start from, or the feed's files may be gone: check every child
         return Restated(None)
     columns = [fk.ref_column, *fk.must_agree, "_change_type"]
@@ -119,10 +119,6 @@ def restated_parents(root: Root, fk: ForeignKey, since: int) -> Restated:
     keys = counts.filter(changed).select([fk.ref_column])
     theirs = images.filter(pc.is_in(images[fk.ref_column], keys[fk.ref_column]))
     return Restated(keys, {c: pc.unique(theirs[c]).to_pylist() for c in fk.must_agree})
-
-
-def _when(commit: dict[str, Any]) -> dt.datetime:
-    return dt.datetime.fromtimestamp(int(commit["timestamp"]) / 1000, dt.UTC)
 
 
 def disagreeing_sql(contract: Contract, fk: ForeignKey, restated: Restated) -> str:

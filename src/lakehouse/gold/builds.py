@@ -35,6 +35,7 @@ from lakehouse.log import event
 from lakehouse.maintenance.settings import TIME_TRAVEL_PROMISE_HOURS
 from lakehouse.store.delta import (
     CommitInfo,
+    commit_time,
     ensure_table,
     is_committed,
     lakehouse_metadata,
@@ -236,10 +237,7 @@ def may_have_vacuumed(commit: dict[str, Any], built_at: dt.datetime) -> bool:
         return False
     params = commit.get("operationParameters") or {}
     kept = params.get("specifiedRetentionMillis") or params.get("defaultRetentionMillis") or 0
-    removed_before = dt.datetime.fromtimestamp(
-        (int(commit["timestamp"]) - int(kept)) / 1000, dt.UTC
-    )
-    return removed_before >= built_at
+    return commit_time(commit, int(kept)) >= built_at
 
 
 def definition_digest(model: str) -> str:

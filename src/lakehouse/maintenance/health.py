@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 from typing import Any
 
 from lakehouse.maintenance.plan import file_layout
 from lakehouse.maintenance.settings import MaintenanceSettings
 from lakehouse.maintenance.vacuum import count_log_files
-from lakehouse.store.delta import lakehouse_metadata, open_table
+from lakehouse.store.delta import commit_time, lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.tables import split_name
 
@@ -89,7 +88,7 @@ def _event(commit: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     return {
         "version": commit.get("version"),
-        "timestamp": dt.datetime.fromtimestamp(commit["timestamp"] / 1000, dt.UTC),
+        "timestamp": commit_time(commit),
         "operation": commit.get("operation"),
         "run_id": lakehouse_metadata(commit).get("lakehouse.run_id", ""),
         "metrics": commit.get("operationMetrics") or {},

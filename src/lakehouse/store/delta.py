@@ -72,6 +72,12 @@ def lakehouse_metadata(commit: dict[str, Any]) -> dict[str, Any]:
     return {**found, **{k: v for k, v in commit.items() if k.startswith("lakehouse.")}}
 
 
+def commit_time(commit: dict[str, Any], minus_ms: int = 0) -> datetime:
+    """When a commit of a table's history was made (its `timestamp`, milliseconds since the
+    epoch, less `minus_ms`), in UTC."""
+    return datetime.fromtimestamp((int(commit["timestamp"]) - minus_ms) / 1000, UTC)
+
+
 def open_table(root: Root, zone: str, name: str, version: int | str | None = None) -> DeltaTable:
     uri = root.table_uri(zone, name)
     try:

@@ -21,7 +21,7 @@ from sqlglot import exp
 
 from lakehouse.engines.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound, TerminalError
-from lakehouse.store.delta import open_table
+from lakehouse.store.delta import commit_time, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.spill import spill_folder
 from lakehouse.store.tables import list_tables, split_name
@@ -181,7 +181,7 @@ def _load_as_of(table: DeltaTable, name: str, as_of: int | dt.datetime) -> None:
         # log files' modification times, which a copy (`cp -r`) or a skewed clock changes (a
         # copied lakehouse answered from version 0, silently)
         history = table.history()
-        first = dt.datetime.fromtimestamp(history[-1]["timestamp"] / 1000, dt.UTC)
+        first = commit_time(history[-1])
         if history[-1].get("version", 0) == 0 and as_of < first:
             raise QueryError(
                 f"{name} did not exist yet at {as_of.isoformat()}: its first version is of "

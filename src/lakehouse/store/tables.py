@@ -12,7 +12,7 @@ from deltalake.exceptions import DeltaError
 
 from lakehouse.engines.dialect import quote
 from lakehouse.errors import TableNotFound, TerminalError
-from lakehouse.store.delta import is_committed, lakehouse_metadata, open_table
+from lakehouse.store.delta import commit_time, is_committed, lakehouse_metadata, open_table
 from lakehouse.store.root import Root
 from lakehouse.store.zones import ZONES
 
@@ -70,7 +70,7 @@ def table_info(root: Root, name: str) -> TableInfo:
     )
     size = sum(actions.column("size_bytes").to_pylist()) if "size_bytes" in cols else 0
     hist = dt_.history(1)
-    last = dt.datetime.fromtimestamp(hist[0]["timestamp"] / 1000, dt.UTC) if hist else None
+    last = commit_time(hist[0]) if hist else None
     return TableInfo(
         name,
         int(rows),
@@ -91,7 +91,7 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
         out.append(
             {
                 "version": h.get("version"),
-                "timestamp": dt.datetime.fromtimestamp(h["timestamp"] / 1000, dt.UTC),
+                "timestamp": commit_time(h),
                 "operation": h.get("operation"),
                 "run_id": h.get("lakehouse.run_id", ""),
                 "step": h.get("lakehouse.operation", ""),
