@@ -269,6 +269,9 @@ def test_glue_job_arguments() -> None:
     assert (args.root, args.trigger) == ("s3://l", "s3-event")
     with pytest.raises(TerminalError, match="--root is empty"):  # it was the current folder
         parse_args(["job.py", "--root", " "])
+    for flag in ("--run-id", "--step", "--trigger"):  # they fell back to their defaults
+        with pytest.raises(TerminalError, match=f"{flag} is empty"):
+            parse_args(["job.py", "--root", "s3://l", f"{flag}="])
 
 
 def test_glue_job_refuses_a_single_step(capsys: pytest.CaptureFixture[str]) -> None:

@@ -16,6 +16,8 @@ pipeline every other entry point runs. Parameters (Glue passes them as `--name v
 Budget gold models give way to a batch that lands during their refresh (its execution waits
 for this job run): `lakehouse.orchestration.give_way.landed_since`.
 
+A parameter given empty (`--run-id ''`) is refused, not taken for its default.
+
 Everything else Glue passes (`--JOB_NAME`, `--TempDir`, ...) is ignored.
 """
 
@@ -32,6 +34,9 @@ from lakehouse.printable import one_line
 
 WHOLE_RUN = ("run", "all")
 OPTIONAL = {"step": "run", "contracts": "", "trigger": "glue", "run_id": ""}
+#: parameters that, given, must say something: an empty one is a template's mistake (an empty
+#: --run-id lost the execution's name to a new id)
+NOT_EMPTY = ("root", "step", "trigger", "run_id")
 
 
 @dataclass(frozen=True)
@@ -55,20 +60,23 @@ def parse_args(argv: Sequence[str]) -> JobArgs:
     except ImportError:
         parser = argparse.ArgumentParser(prog="lakehouse.glue", description=__doc__)
         parser.add_argument("--root", required=True)
-        for name, default in OPTIONAL.items():
-            parser.add_argument(_flag(name), default=default)
+        for name in OPTIONAL:
+            parser.add_argument(_flag(name))
         known, _ = parser.parse_known_args(argv[1:])
-        values: dict[str, str] = vars(known)
+        given: dict[str, str] = {k: v for k, v in vars(known).items() if v is not None}
     else:  # Glue: getResolvedOptions fails on absent names, so ask only for those given
-        given = [
+        names = [
             _flag(n)[2:]
             for n in OPTIONAL
             if _flag(n) in argv or any(a.startswith(f"{_flag(n)}=") for a in argv)
         ]
-        resolved = getResolvedOptions(argv, ["root", *given])
-        values = {**OPTIONAL, **{k.replace("-", "_"): v for k, v in resolved.items()}}
-    if not values["root"].strip():  # it became the current folder: a lakehouse made there
-        raise TerminalError("--root is empty: give the lakehouse's root, e.g. s3://bucket/lake")
+        resolved = getResolvedOptions(argv, ["root", *names])
+        given = {k.replace("-", "_"): v for k, v in resolved.items()}
+    for name in NOT_EMPTY:  # an empty --root became the current folder: a lakehouse made there
+        if name in given and not given[name].strip():
+            example = "the lakehouse's root, e.g. s3://bucket/lake" if name == "root" else "one"
+            raise TerminalError(f"{_flag(name)} is empty: give {example}, or leave it out")
+    values = {**OPTIONAL, **given}
     return JobArgs(
         root=values["root"],
         step=values["step"] or "run",
