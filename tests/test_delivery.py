@@ -471,6 +471,29 @@ def test_on_s3_a_taken_key_is_delivered_under_its_next_version(aws: Aws, tmp_pat
     assert body == {"products.csv": first, "products~2.csv": second}
 
 
+@pytest.mark.aws
+def test_on_s3_versions_of_a_long_key_fit_the_key_limit(aws: Aws, tmp_path: Path) -> None:
+    """A second delivery of a 1,023-byte key was refused (KeyTooLongError: `~2` passed S3's
+    1,024 bytes), and a first of 1,030 bytes too. moto takes any key, so the keys are measured:
+    each fits, keeps the name's start and extension, and holds its own bytes."""
+    bucket = aws.bucket("landing-long-copies")
+    root = Root(f"s3://{bucket}/lake")
+    s3 = aws.client("s3")
+    for key_bytes in (1023, 1030):
+        folder = f"shop-{key_bytes}/" + "/".join(c * 250 for c in "def") + "/"
+        name_bytes = key_bytes - len(f"lake/landing/{folder}")
+        name = "products_" + "n" * (name_bytes - len("products_.csv")) + ".csv"
+        dest = root.path("landing", folder + name)
+        bodies = [products(tmp_path / str(n) / name, p1=f"P{n}") for n in range(3)]
+        keys = [root.copy_in(tmp_path / str(n) / name, dest).partition("/")[2] for n in range(3)]
+        assert len(set(keys)) == 3
+        assert (keys[0] == dest.partition("/")[2]) == (key_bytes <= 1024)
+        for key, body in zip(keys, bodies, strict=True):
+            assert len(key.encode()) <= 1024
+            assert key.startswith(f"lake/landing/{folder}products_") and key.endswith(".csv")
+            assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
 def test_on_s3_a_key_with_an_empty_segment_is_skipped_and_the_others_load(aws: Aws) -> None:
     """`landing/shop-b//x.csv` is a valid S3 key that pyarrow can neither read nor move: every
     run failed on it, and the good files never left landing."""

@@ -10,7 +10,7 @@ import os
 
 from lakehouse.log import event
 from lakehouse.orchestration.results import Move
-from lakehouse.store.deliveries import fit_name, version_name
+from lakehouse.store.deliveries import KEY_MAX, fit_name, version_name
 from lakehouse.store.ops import KnownFile
 from lakehouse.store.root import LandedFile, Root
 
@@ -38,7 +38,6 @@ def unfinished_move(root: Root, known: KnownFile | None, relative: str) -> str |
     return None if root.exists(known.moved_to) else known.moved_to
 
 
-KEY_MAX = 1024  # S3's limit on a key's UTF-8 bytes
 SUFFIX_ROOM = len("~999.reason.json")  # a version and a reason file's suffix
 
 

@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from lakehouse.store.root import LandedFile
 
-NAME_MAX = 255  # bytes per path component (Linux, most filesystems); S3 keys: 1,024 in all
+NAME_MAX = 255  # bytes per path component (Linux, most filesystems)
+KEY_MAX = 1024  # S3's limit on a key's UTF-8 bytes
 # a copy still being written, by us (`.tmp-*`, older releases: `name.tmp-<pid>`) or a producer
 PARTIAL = re.compile(r"\.(tmp|part|partial|crdownload)(-[\w.]+)?$", re.IGNORECASE)
 _VERSIONED = re.compile(r"^(?P<stem>.*)~(?P<n>\d+)(?P<ext>\.[^./~]{1,15})?$")
@@ -84,16 +85,19 @@ def link_refusal(path: str, folder: str, where: str) -> str | None:
     return None
 
 
-def version_name(name: str, n: int) -> str:
+def version_name(name: str, n: int, limit: int = NAME_MAX) -> str:
     """The name of the n-th delivery of `name` while earlier ones are still in landing/:
     `products.csv`, `products~2.csv`, `products~3.csv`, ... The extension is kept (it tells
-    the format) and so is the start of the name (it tells the entity); fits in `NAME_MAX`."""
-    if n == 1:
+    the format) and so is the start of the name (it tells the entity); fits in `limit` bytes
+    (`NAME_MAX`; on S3, less when the key's folder leaves less of `KEY_MAX`)."""
+    if n == 1 and len(name.encode()) <= limit:
         return name
     stem, ext = os.path.splitext(name)
     if len(ext.encode()) > 16:  # not an extension, a dotted name: version at the end
         stem, ext = name, ""
+    if n == 1:
+        return fit_name(stem, ext, limit)
     tag = f"~{n}"
-    room = NAME_MAX - len((tag + ext).encode())
+    room = limit - len((tag + ext).encode())
     head = stem.encode(errors="surrogateescape")[:room].decode(errors="ignore")
     return head + tag + ext

@@ -19,7 +19,7 @@ import pyarrow.fs as pafs
 
 from lakehouse.errors import TerminalError
 from lakehouse.log import event
-from lakehouse.store.deliveries import is_delivery, version_name
+from lakehouse.store.deliveries import KEY_MAX, NAME_MAX, is_delivery, version_name
 from lakehouse.store.s3 import delta_retry_options, s3_client, s3_filesystem
 
 _TMP_PREFIX = ".tmp-"
@@ -289,13 +289,13 @@ class Root:
     def _copy_in_object(self, local_source: Path, dest: str) -> str:
         client = self._s3_client
         if client is None:  # no conditional PUT without boto3: a check, then a plain PUT
-            candidate = next(c for c in _versions(dest) if not self.exists(c))
+            candidate = next(c for c in _versions(dest, object_key=True) if not self.exists(c))
             with open(local_source, "rb") as src:
                 self._write(candidate, lambda out: shutil.copyfileobj(src, out, 1 << 20))
             return candidate
         from botocore.exceptions import ClientError
 
-        for candidate in _versions(dest):
+        for candidate in _versions(dest, object_key=True):
             bucket, _, key = candidate.partition("/")
             try:
                 with open(local_source, "rb") as src:
@@ -308,10 +308,15 @@ class Root:
         raise AssertionError("unreachable: the versions of a name never run out")
 
 
-def _versions(dest: str) -> Iterator[str]:
+def _versions(dest: str, *, object_key: bool = False) -> Iterator[str]:
+    """`dest`'s versions (`version_name`), each fitting S3's key limit if `object_key` (`dest`
+    is `bucket/key`): a second copy of a 1,023-byte key was refused (KeyTooLongError)."""
     folder, _, name = dest.rpartition("/")
+    limit = NAME_MAX
+    if object_key:
+        limit = min(limit, KEY_MAX - len(folder.partition("/")[2].encode()) - 1)
     for n in itertools.count(1):
-        yield f"{folder}/{version_name(name, n)}"
+        yield f"{folder}/{version_name(name, n, limit)}"
 
 
 def _claim(path: str) -> bool:
