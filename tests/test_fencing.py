@@ -213,6 +213,8 @@ def test_duplicate_keys_are_repaired_by_the_next_run_and_recorded(tmp_path: Path
     ]
     assert repair["lakehouse.run_id"] == summary.run_id
     assert (repair["lakehouse.duplicate_keys"], repair["lakehouse.rows_removed"]) == ("3", "3")
+    [shown] = [h for h in lh.history("silver.products") if h["step"] == "repair"]
+    assert (shown["rows_added"], shown["rows_deleted"]) == (3, 3)  # it said 3 added, none gone
 
 
 def test_lakehouse_repair_keeps_the_newest_row_of_each_key_and_says_what_it_removed(

@@ -104,7 +104,13 @@ def history(root: Root, name: str, limit: int | None = None) -> list[dict[str, A
                     "numTargetRowsInserted",
                 ),
                 "rows_updated": _metric(metrics, "num_target_rows_updated", "numTargetRowsUpdated"),
-                "rows_deleted": _metric(metrics, "num_target_rows_deleted", "numTargetRowsDeleted"),
+                # a repair's overwrite names no removed rows in its metrics: it records them
+                "rows_deleted": _metric(
+                    {**metrics, "rows_removed": h.get("lakehouse.rows_removed")},
+                    "num_target_rows_deleted",
+                    "numTargetRowsDeleted",
+                    "rows_removed",
+                ),
             }
         )
     return out
