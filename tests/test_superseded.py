@@ -3,13 +3,17 @@
 A line waits in quarantine for its order to agree. The supplier then sends the line again,
 corrected, and it loads. Before, the old row kept waiting: when the order later came to agree
 with it, it was released over the correction (same order time: the later row wins ties), and
-the correction was in neither silver nor quarantine. Now a waiting row whose key silver holds
-from a later delivery (or with a newer recency) is `superseded`: it stays in quarantine as a
-record, with that reason added, and is never released.
+the correction was in neither silver nor quarantine. Now the later delivery marks the rows it
+replaced `superseded` when it arrives (by the batch's arrival order, never by clocks or
+lineage): they stay in quarantine as records and are never released.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,40 +21,51 @@ import pytest
 
 from lakehouse import Lakehouse
 from spark_fixtures import SPARK_MARKS, spark_session_fixture  # noqa: F401
-from test_gold_pipeline import generated_days
-from test_parent_changed import ITEM_HEADER, ORDER, ORDER_HEADER
+from test_parent_changed import ITEM_HEADER, ORDER_HEADER
 
 WHEN = "2025-04-01T09:30:00"
-LINE = 900011
+ORDER, LINE = 77, 500
+PRODUCTS = "product_id,department_id,department,product_name,aisle,category,unit_price,attributes"
+WAITS = "parent_mismatch:user_id"
 
 
-@pytest.fixture(scope="module")
-def days(tmp_path_factory: pytest.TempPathFactory) -> list[list[Path]]:
-    return generated_days(tmp_path_factory.mktemp("gen"), orders=400, products=40, days=3, seed=5)
+class Supplier:
+    """Files for one product, order `ORDER` and its line `LINE`, each in a folder of its own."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.n = folder, 0
+
+    def _file(self, name: str, text: str, folder: str | None = None) -> Path:
+        self.n += 1
+        path = self.folder / (folder or f"d{self.n}") / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        return path
+
+    def products(self) -> Path:
+        return self._file("products.csv", f"{PRODUCTS}\n1,1,Books,p1,,,1.00,\n")
+
+    def order(self, user: int, status: str = "paid", folder: str | None = None) -> Path:
+        """The order for `user` (`status` makes a re-send new bytes)."""
+        row = f"1,{ORDER},{user},{WHEN},60.00,2025-04-01,card,USD,{status}"
+        return self._file("orders.csv", f"{ORDER_HEADER}\n{row}\n", folder)
+
+    def line(self, user: int, quantity: int, name: str = "order_items.csv", **kw: Any) -> Path:
+        """The line for `user`, `quantity` of product 1 (`blank` adds an empty line: other bytes,
+        the same row)."""
+        when = kw.get("when", WHEN)
+        row = f"{LINE},{ORDER},{user},,1,1,0,{when},{when[:10]},{quantity},"
+        blank = "\n" if kw.get("blank") else ""
+        return self._file(name, f"{ITEM_HEADER}\n{row}\n{blank}", kw.get("folder"))
 
 
-def order(folder: Path, user: int, status: str = "paid") -> Path:
-    """Order `ORDER` at `WHEN` for `user` (`status` makes a re-send new bytes)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"orders_{folder.name}.csv"
-    path.write_text(f"{ORDER_HEADER}\n1,{ORDER},{user},{WHEN},60.00,2025-04-01,card,USD,{status}\n")
-    return path
-
-
-def line(folder: Path, user: int, quantity: int) -> Path:
-    """Line `LINE` of `ORDER` at `WHEN` for `user`, `quantity` of product 1."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"order_items_{folder.name}.csv"
-    row = f"{LINE},{ORDER},{user},,1,1,0,{WHEN},2025-04-01,{quantity},"
-    path.write_text(f"{ITEM_HEADER}\n{row}\n")
-    return path
-
-
-def another_order(folder: Path, order_id: int) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "orders.csv"
-    path.write_text(f"{ORDER_HEADER}\n1,{order_id},3,{WHEN},10.00,2025-04-01,card,USD,paid\n")
-    return path
+def lakehouse(folder: Path, *, chunked: bool = False) -> Lakehouse:
+    """A lakehouse; `chunked`: each file a chunk of its own (waiting rows are re-checked with
+    the first only, and the later chunks meet the earlier ones' rows in quarantine)."""
+    folder.mkdir(parents=True)
+    if chunked:
+        (folder / "lakehouse.toml").write_text("[pipeline]\nchunk_rows = 1\n")
+    return Lakehouse(folder)
 
 
 def silver_line(lh: Lakehouse) -> list[tuple[int, int]]:
@@ -62,92 +77,201 @@ def held(lh: Lakehouse) -> list[tuple[str, str, list[str]]]:
     """(user, quantity, reasons) of each quarantined version of `LINE`, by quantity."""
     rows = lh.sql(
         "SELECT user_id, quantity, _reasons FROM quarantine.order_items "
-        f"WHERE id = '{LINE}' ORDER BY quantity"
+        f"WHERE id = '{LINE}' ORDER BY quantity, _reasons"
     )
     return [(r["user_id"], r["quantity"], r["_reasons"]) for r in rows.to_pylist()]
 
 
-def waiting_correction(days: list[list[Path]], tmp_path: Path) -> Lakehouse:
+def outcome(s: Any) -> tuple[int, int]:
+    items = s.entities["order_items"]
+    return items.released, items.superseded
+
+
+def waiting_correction(tmp_path: Path) -> tuple[Lakehouse, Supplier]:
     """The line sent for customer 7 while its order says 8 (it waits), then sent again for 8
-    with quantity 5 (it loads)."""
+    with quantity 5: it loads, and the first row stops waiting."""
+    make = Supplier(tmp_path / "files")
     lh = Lakehouse(tmp_path / "lake")
-    assert lh.run([p for d in days for p in d] + [order(tmp_path / "o1", 8)]).status == "SUCCEEDED"
-    s = lh.run([line(tmp_path / "l1", 7, 1)])
-    assert s.entities["order_items"].quarantined == 1
-    assert lh.run([line(tmp_path / "l2", 8, 5)]).entities["order_items"].inserted == 1
+    assert lh.run([make.products(), make.order(8)]).status == "SUCCEEDED"
+    assert lh.run([make.line(7, 1)]).entities["order_items"].quarantined == 1
+    s = lh.run([make.line(8, 5)])
+    assert (s.entities["order_items"].inserted, outcome(s)) == (1, (0, 1))
     assert silver_line(lh) == [(8, 5)]
-    return lh
+    assert held(lh) == [("7", "1", [WAITS, "superseded"])]
+    return lh, make
 
 
-def test_a_correction_is_not_overwritten_by_the_row_it_replaced(
-    days: list[list[Path]], tmp_path: Path
-) -> None:
+def test_a_correction_is_not_overwritten_by_the_row_it_replaced(tmp_path: Path) -> None:
     """The order then goes back to customer 7: the old row agrees with it, but it was
     replaced; the correction (now disagreeing) waits in quarantine, the old row is a record."""
-    lh = waiting_correction(days, tmp_path)
-    s = lh.run([order(tmp_path / "o2", 7, status="shipped")])
-    items = s.entities["order_items"]
-    assert (items.released, items.superseded, items.rows_rechecked) == (0, 1, 0)
+    lh, make = waiting_correction(tmp_path)
+    s = lh.run([make.order(7, status="shipped")])
+    assert (outcome(s), s.entities["order_items"].rows_rechecked) == ((0, 0), 0)
     assert s.requarantined == {"order_items": 1}  # the correction disagrees with its order now
     assert silver_line(lh) == []
-    assert held(lh) == [
-        ("7", "1", ["parent_mismatch:user_id", "superseded"]),
-        ("8", "5", ["parent_mismatch:user_id"]),
-    ]
+    assert held(lh) == [("7", "1", [WAITS, "superseded"]), ("8", "5", [WAITS])]
     # the order back to customer 8: the correction returns, the replaced row stays a record
-    s = lh.run([order(tmp_path / "o3", 8, status="delivered")])
-    assert (s.entities["order_items"].released, s.entities["order_items"].superseded) == (1, 0)
+    s = lh.run([make.order(8, status="delivered")])
+    assert outcome(s) == (1, 0)
     assert silver_line(lh) == [(8, 5)]
-    assert held(lh) == [("7", "1", ["parent_mismatch:user_id", "superseded"])]
+    assert held(lh) == [("7", "1", [WAITS, "superseded"])]
+    [details] = lh.sql(
+        "SELECT details FROM _ops.runs WHERE rows_in > 0 ORDER BY started_at LIMIT 1 OFFSET 2"
+    )["details"].to_pylist()
+    assert '"superseded": 1' in details  # the run that brought the correction
 
 
-def test_a_replaced_row_stops_waiting_on_the_next_run(
-    days: list[list[Path]], tmp_path: Path
+@pytest.mark.parametrize("chunked", [False, True])
+@pytest.mark.parametrize("order_first", [False, True])
+def test_two_copies_in_one_run_the_later_one_wins(
+    tmp_path: Path, order_first: bool, chunked: bool
 ) -> None:
-    """The next run that loads anything (a run with nothing landed skips silver) marks it,
-    once: it is not re-checked (nor counted) again."""
-    lh = waiting_correction(days, tmp_path)
-    assert held(lh) == [("7", "1", ["parent_mismatch:user_id"])]
-    first, second = (
-        lh.run([another_order(tmp_path / f"other{n}", ORDER + 1 + n)]).entities["order_items"]
-        for n in range(2)
-    )
-    assert (first.superseded, first.rows_rechecked) == (1, 0)
-    assert (second.superseded, second.rows_rechecked) == (0, 0)
-    assert held(lh) == [("7", "1", ["parent_mismatch:user_id", "superseded"])]
+    """Two files of one run with the line, the later one its correction. Their order comes
+    after them (both wait) or before: the correction is in silver either way. Before, both
+    waiting copies were "released" and the earlier file won by its hash."""
+    make = Supplier(tmp_path / "files")
+    lh = lakehouse(tmp_path / "lake", chunked=chunked)
+    first = [make.products(), make.order(7)] if order_first else [make.products()]
+    assert lh.run(first).status == "SUCCEEDED"
+    copies = [make.line(7, 1, "order_items_a.csv", folder="r"), make.line(7, 99, folder="r")]
+    s = lh.run(copies)
+    assert s.files_loaded == ["order_items_a.csv", "order_items.csv"]  # by arrival
+    if not order_first:
+        assert outcome(s) == (0, 1)
+        assert held(lh) == [
+            ("7", "1", ["orphan:order_id", "superseded"]),
+            ("7", "99", ["orphan:order_id"]),
+        ]
+        assert outcome(lh.run([make.order(7)])) == (1, 0)
+    assert silver_line(lh) == [(7, 99)]
+    assert [r[2] for r in held(lh)] == ([] if order_first else [["orphan:order_id", "superseded"]])
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_a_later_copy_in_the_same_run_is_never_lost(tmp_path: Path, chunked: bool) -> None:
+    """The earlier copy waits, the later loads; then the order agrees with the earlier copy,
+    then with the later again. Before, the earlier was released over the later, which was lost
+    once the order changed back."""
+    make = Supplier(tmp_path / "files")
+    lh = lakehouse(tmp_path / "lake", chunked=chunked)
+    lh.run([make.products(), make.order(7)])
+    s = lh.run([make.line(8, 1, "order_items_a.csv", folder="r"), make.line(7, 5, folder="r")])
+    assert outcome(s) == (0, 1)
+    assert outcome(lh.run([make.order(8, "shipped")])) == (0, 0)
+    assert silver_line(lh) == []
+    assert outcome(lh.run([make.order(7, "delivered")])) == (1, 0)
+    assert silver_line(lh) == [(7, 5)]
+    assert held(lh) == [("8", "1", [WAITS, "superseded"])]
+
+
+def test_an_unchanged_copy_sent_again_is_a_later_delivery(tmp_path: Path) -> None:
+    """The line as silver holds it, sent again after a copy that waits: it changes nothing in
+    silver (its lineage stays the first file's), but it replaces the waiting copy."""
+    make = Supplier(tmp_path / "files")
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run([make.products(), make.order(7)])
+    lh.run([make.line(7, 5)])
+    assert lh.run([make.line(8, 1)]).entities["order_items"].quarantined == 1
+    s = lh.run([make.line(7, 5, blank=True)])
+    assert (s.entities["order_items"].unchanged, outcome(s)) == (1, (0, 1))
+    lh.run([make.order(8, "shipped")])  # agrees with the replaced copy: it stays a record
+    assert lh.run([make.order(7, "delivered")]).entities["order_items"].released == 1
+    assert silver_line(lh) == [(7, 5)]
+
+
+def test_chunks_end_as_one_piece(tmp_path: Path) -> None:
+    """The same runs with `chunk_rows = 1` (each file a chunk: the waiting rows are re-checked
+    with the first only) and without: the same rows in silver and in quarantine."""
+    ends = []
+    for chunked in (False, True):
+        lh = lakehouse(tmp_path / f"chunked_{chunked}", chunked=chunked)
+        make = Supplier(tmp_path / f"files_{chunked}")
+        lh.run([make.products(), make.order(7)])
+        lh.run([make.line(7, 5)])
+        lh.run([make.line(8, 1)])  # waits
+        # one run: a change, then the line back as silver held it (a later file, other bytes)
+        last = make.line(7, 5, "order_items_b.csv", folder="r", blank=True)
+        s = lh.run([make.line(7, 9, "order_items_a.csv", folder="r"), last])
+        assert outcome(s) == (0, 1)
+        lh.run([make.order(8, "shipped")])
+        ends.append((silver_line(lh), held(lh)))
+    assert ends[0] == ends[1] == ([], [("8", "1", [WAITS, "superseded"]), ("7", "5", [WAITS])])
+
+
+def test_a_run_killed_between_silver_and_quarantine_converges(tmp_path: Path) -> None:
+    """The waiting line and its correction meet in one run, killed after its silver commit and
+    before quarantine's: the next run ends where the run would have."""
+    ends = []
+    for killed in (False, True):
+        make = Supplier(tmp_path / f"files_{killed}")
+        lh = Lakehouse(tmp_path / f"lake_{killed}")
+        lh.run([make.products()])
+        lh.run([make.line(7, 1)])  # its order is not there yet: it waits
+        files = [make.order(7, folder="r"), make.line(7, 5, "order_items_b.csv", folder="r")]
+        if killed:
+            paths = [str(f) for f in files]
+            code = f"from lakehouse import Lakehouse; Lakehouse({lh.root.uri!r}).run({paths!r})"
+            env = {**os.environ, "LAKEHOUSE_FAULT": "between_silver_and_quarantine:order_items"}
+            assert subprocess.run([sys.executable, "-c", code], env=env).returncode != 0
+            files = []  # the next run takes them from landing/
+        s = lh.run(files)
+        ends.append((outcome(s), silver_line(lh), held(lh)))
+    assert ends[0] == ends[1] == ((0, 1), [(7, 5)], [("7", "1", ["superseded"])])
+
+
+def test_a_clock_stepping_back_loses_nothing(tmp_path: Path) -> None:
+    """The correction loads in a run whose clock is 30 minutes behind the run before (NTP, a
+    second host): it is still the later delivery."""
+    make = Supplier(tmp_path / "files")
+    lh = Lakehouse(tmp_path / "lake")
+    now = dt.datetime.now(dt.UTC)
+    lh.run([make.products(), make.order(8)], now=now - dt.timedelta(hours=3))
+    lh.run([make.line(7, 1)], now=now - dt.timedelta(hours=1))
+    assert outcome(lh.run([make.line(8, 5)], now=now - dt.timedelta(minutes=90))) == (0, 1)
+    lh.run([make.order(7, "shipped")], now=now - dt.timedelta(minutes=50))
+    lh.run([make.order(8, "delivered")], now=now - dt.timedelta(minutes=40))
     assert silver_line(lh) == [(8, 5)]
-    [row] = lh.sql("SELECT details FROM _ops.runs ORDER BY started_at DESC LIMIT 1 OFFSET 1")[
-        "details"
-    ].to_pylist()
-    assert '"superseded": 1' in row
+    assert held(lh) == [("7", "1", [WAITS, "superseded"])]
 
 
-def test_a_row_newer_than_silver_still_waits_and_is_released(
-    days: list[list[Path]], tmp_path: Path
-) -> None:
+def test_a_row_newer_than_silver_still_waits_and_is_released(tmp_path: Path) -> None:
     """The other way round: silver holds the older delivery, the waiting row is the newer
     one. It is not superseded; it is released when its order agrees."""
+    make = Supplier(tmp_path / "files")
     lh = Lakehouse(tmp_path / "lake")
-    first = [order(tmp_path / "o1", 7), line(tmp_path / "l1", 7, 1)]
-    assert lh.run([p for d in days for p in d] + first).status == "SUCCEEDED"
-    s = lh.run([line(tmp_path / "l2", 8, 5)])
+    assert lh.run([make.products(), make.order(7), make.line(7, 1)]).status == "SUCCEEDED"
+    s = lh.run([make.line(8, 5)])
     assert (s.entities["order_items"].quarantined, silver_line(lh)) == (1, [(7, 1)])
-    s = lh.run([order(tmp_path / "o2", 8, status="shipped")])
-    items: Any = s.entities["order_items"]
-    assert (items.released, items.superseded) == (1, 0)
+    assert outcome(lh.run([make.order(8, status="shipped")])) == (1, 0)
     assert silver_line(lh) == [(8, 5)]
     assert held(lh) == []
+
+
+def test_a_waiting_row_older_than_silver_stops_waiting(tmp_path: Path) -> None:
+    """A copy with an older order time than silver's could never replace it (the newest time
+    wins): the next run's re-check marks it, whenever silver's row came."""
+    make = Supplier(tmp_path / "files")
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run([make.products(), make.order(7), make.line(7, 5)])
+    s = lh.run([make.line(7, 1, when="2025-04-01T08:00:00")])
+    assert (s.entities["order_items"].quarantined, outcome(s)) == (1, (0, 0))
+    s = lh.run([make.order(7, "shipped")])
+    assert (outcome(s), s.entities["order_items"].rows_rechecked) == ((0, 1), 0)
+    moved = ["parent_mismatch:order_timestamp", "superseded"]
+    assert (silver_line(lh), held(lh)) == ([(7, 5)], [("7", "1", moved)])
 
 
 @SPARK_MARKS[0]
 @SPARK_MARKS[1]
 @pytest.mark.usefixtures("spark")
-def test_spark_marks_the_replaced_row_too(days: list[list[Path]], tmp_path: Path) -> None:
-    lh = waiting_correction(days, tmp_path)
-    s = lh.run([order(tmp_path / "o2", 7, status="shipped")], engine="spark")
-    assert (s.entities["order_items"].released, s.entities["order_items"].superseded) == (0, 1)
-    assert silver_line(lh) == []
-    assert [r[2] for r in held(lh)] == [
-        ["parent_mismatch:user_id", "superseded"],
-        ["parent_mismatch:user_id"],
-    ]
+def test_spark_marks_the_replaced_rows_too(tmp_path: Path) -> None:
+    """Silver's newer row (the first chunk's check) and a later copy in the batch, on Spark."""
+    make = Supplier(tmp_path / "files")
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run([make.products(), make.order(8)])
+    lh.run([make.line(7, 1)])  # waits
+    copies = [make.line(7, 2, "order_items_a.csv", folder="r"), make.line(8, 5, folder="r")]
+    s = lh.run(copies, engine="spark")
+    assert outcome(s) == (0, 2)
+    assert silver_line(lh) == [(8, 5)]
+    assert [r[2] for r in held(lh)] == [[WAITS, "superseded"], [WAITS, "superseded"]]

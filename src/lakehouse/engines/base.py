@@ -99,6 +99,9 @@ class RunContext:
     current_shas: frozenset[str]
     # re-check quarantined rows waiting for a parent: once per entity and run (the first chunk)
     recheck_waiting: bool = True
+    # files of the run's earlier chunks: their rows are stored, earlier deliveries than this
+    # chunk's (`lakehouse.engines.waiting`)
+    done_shas: frozenset[str] = frozenset()
 
     def commit(self, operation: str, contract: Contract | None = None) -> CommitInfo:
         """Commit metadata: run id, step, source files and the contract version applied."""

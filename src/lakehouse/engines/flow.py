@@ -21,7 +21,7 @@ import pyarrow as pa
 
 from lakehouse.contracts import Contract, contract_for
 from lakehouse.contracts.validation import key_ranges_sql, validation_query
-from lakehouse.engines import gold_step, recheck
+from lakehouse.engines import gold_step, recheck, waiting
 from lakehouse.engines.adapter import Adapter, Merge, Target
 from lakehouse.engines.base import Capabilities, EntityResult, Rows, RunContext
 from lakehouse.engines.dialect import literal
@@ -42,10 +42,7 @@ from lakehouse.engines.sql import (
     quote_all,
     reason_sets_sql,
     repeated_keys_sql,
-    superseded_sql,
     valid_rows_sql,
-    waiting_rows_sql,
-    waiting_sql,
 )
 from lakehouse.faults import fault_point
 from lakehouse.ingest.intake import Intake, bronze_rows, take_in_all
@@ -130,7 +127,7 @@ class FlowEngine:
         result = EntityResult(entity, rows_in=a.put_rows(_rows(entity), rows))
         try:
             with ExitStack() as held:
-                self._put_waiting(contract, ctx, result, held)
+                stored = waiting.put_waiting(a, self.root, contract, ctx, result, held)
                 if result.rows_rechecked:
                     a.union("batch", _rows(entity), "waiting")
                 else:
@@ -140,55 +137,18 @@ class FlowEngine:
                 with a.materialized("checked", query.sql):
                     counts = outcome_counts(a.fetch(reason_sets_sql("checked")))
                     result.valid, result.quarantined, result.reasons = counts
+                    replaced = waiting.put_replaced(a, contract, ctx, result, stored, held)
                     self._merge_silver(contract, ctx, result)
                     fault_point(f"between_silver_and_quarantine:{entity}")
-                    self._write_quarantine(contract, ctx, result)
+                    self._write_quarantine(contract, ctx, result, *replaced)
         finally:  # these rows are done with
-            names = ["batch", "waiting", "valid", "q_all", "q_waiting", "silver_keys", "q_rows"]
-            for name in (_rows(entity), *names, "silver_keys__all", "q_new", "q_now"):
+            names = ("batch", "valid", "q_rows", "q_new", "q_now", *waiting.RELATIONS)
+            for name in (_rows(entity), *names):
                 a.forget(name)
             for fk in contract.foreign_keys:
                 a.forget(f"parent_{fk.references}")
                 a.forget(f"parent_{fk.references}__all")
         return result
-
-    def _put_waiting(
-        self, contract: Contract, ctx: RunContext, result: EntityResult, held: ExitStack
-    ) -> None:
-        """Quarantined rows that only wait for a parent, re-checked once per run, as relation
-        `waiting` (`result.rows_rechecked` of them); those silver replaced since, as relation
-        `superseded` (`result.superseded`), held by `held`."""
-        if not (contract.foreign_keys and ctx.recheck_waiting):
-            return
-        a = self.adapter
-        quarantine = try_open(self.root, "quarantine", contract.entity)
-        if quarantine is None or not holds_files(quarantine):
-            return  # nothing quarantined: nothing waits
-        columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
-        a.put_delta("q_all", "quarantine", contract.entity, [*columns, "_quarantined_at"])
-        a.view("q_waiting", waiting_sql("q_all", ctx.current_shas))
-        [(waiting,)] = a.fetch("SELECT count(*) FROM q_waiting")
-        if not waiting:
-            return
-        silver = try_open(self.root, "silver", contract.entity)
-        if silver is not None and holds_files(silver):
-            self._put_silver_keys(contract)
-            sql = superseded_sql(contract, "q_waiting", "silver_keys")
-            result.superseded = held.enter_context(a.materialized("superseded", sql))
-        replaced = "superseded" if result.superseded else None
-        a.view("waiting", waiting_rows_sql(contract, "q_waiting", replaced))
-        result.rows_rechecked = int(waiting) - result.superseded
-
-    def _put_silver_keys(self, contract: Contract) -> None:
-        """Silver's keys, recency and ingestion time as relation `silver_keys`: of a bigint key,
-        only those within the waiting rows' (few, usually) keys' range."""
-        a, pk, recency = self.adapter, contract.primary_key, contract.recency_column
-        cols = [*pk, *([recency] if recency else []), "_ingested_at"]
-        a.put_delta("silver_keys__all", "silver", contract.entity, cols)
-        bounds = None
-        if len(pk) == 1 and contract.column(pk[0]).kind == "bigint":
-            [bounds] = a.fetch(key_ranges_sql(contract, list(pk), [], "q_waiting"))
-        a.view("silver_keys", parent_rows_sql("silver_keys__all", pk[0], bounds))
 
     def _put_parents(self, contract: Contract) -> None:
         """Each parent table as relation `parent_<entity>`, only the keys a batch of a bigint
@@ -271,16 +231,26 @@ class FlowEngine:
                     result.unchanged += int(old) - merged.updated - merged.inserted
         result.versions[f"silver.{entity}"] = version
 
-    def _write_quarantine(self, contract: Contract, ctx: RunContext, result: EntityResult) -> None:
+    def _write_quarantine(
+        self,
+        contract: Contract,
+        ctx: RunContext,
+        result: EntityResult,
+        replaced: str | None,
+        superseded: str | None,
+    ) -> None:
+        """Upsert the batch's rejected rows, release its re-checked rows that passed; the rows
+        a later delivery replaced (`lakehouse.engines.waiting`: `replaced` batch positions,
+        `superseded` stored rows) stay with `superseded` added to their reasons."""
         a, entity = self.adapter, contract.entity
         if not (result.quarantined or result.rows_rechecked or result.superseded):
             return  # no row rejected, none re-checked: quarantine keeps what it holds
-        rows = quarantine_rows_sql(contract, "checked", "batch", ctx.now)
+        rows = quarantine_rows_sql(contract, "checked", "batch", ctx.now, replaced)
         if try_open(self.root, "quarantine", entity) is not None:
             # a re-checked row whose reasons did not change needs no rewrite
             a.view("q_new", rows)
-            if result.superseded:
-                a.union("q_rows", "q_new", "superseded")
+            if superseded is not None:
+                a.union("q_rows", "q_new", superseded)
             else:
                 a.view("q_rows", "SELECT * FROM q_new")
             a.put_delta("q_now", "quarantine", entity, [*QUARANTINE_KEY, "_reasons"])

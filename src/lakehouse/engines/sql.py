@@ -146,12 +146,15 @@ def merge_predicates(contract: Contract) -> tuple[str, str]:
     return on, _update_condition(contract, "s", "t")
 
 
+def waits_sql(reasons: str) -> str:
+    """SQL: `reasons` (codes joined by `REASON_SEPARATOR`) are all about a parent (orphan or
+    parent mismatch): the row waits for its parent."""
+    return f"REGEXP_MATCHES({reasons}, '^((orphan|parent_mismatch):[A-Za-z0-9_]+[|]?)+$')"
+
+
 def waiting_filter() -> str:
     """Quarantined rows whose every reason is about a parent (orphan or parent mismatch)."""
-    return (
-        "REGEXP_MATCHES(ARRAY_TO_STRING(_reasons, '|'), "
-        "'^((orphan|parent_mismatch):[A-Za-z0-9_]+[|]?)+$')"
-    )
+    return waits_sql(f"ARRAY_TO_STRING(_reasons, '{REASON_SEPARATOR}')")
 
 
 # --- the steps of processing one entity, shared by every engine ------------------------------
@@ -164,29 +167,69 @@ def waiting_sql(quarantine: str, exclude_shas: Iterable[str]) -> str:
     )
 
 
-def superseded_sql(contract: Contract, waiting: str, silver: str) -> str:
-    """The `waiting` rows (`waiting_sql`) a row of `silver` replaced, as quarantine rows to
-    upsert with `superseded` added to their reasons (so they wait no more).
+def arrived_sql(contract: Contract, checked: str) -> str:
+    """The batch's new rows that replace earlier deliveries of their key: valid, or waiting for
+    a parent. Their typed key and recency (named as the contract's columns), `_seq` and
+    `_valid`."""
+    recency = contract.recency_column
+    names = dict.fromkeys([*contract.primary_key, *([recency] if recency else [])])
+    typed = ", ".join(f"{quote(typed_name(c))} AS {quote(c)}" for c in names)
+    return (
+        f"SELECT {typed}, _seq, _reasons = '' AS _valid FROM {checked} "
+        f"WHERE NOT _recheck AND (_reasons = '' OR {waits_sql('_reasons')})"
+    )
 
-    Silver's row replaced a waiting row when it would win against it in silver's merge: a newer
-    recency, or the same from a later run's delivery (`_ingested_at`). Released, such a row
-    would overwrite a later correction (same recency) or change nothing (older). Rows of one
-    run tie: which of two files came first is not kept in silver."""
+
+def _beats(contract: Contract, s: str, q: str, *, ties: bool) -> str:
+    """SQL: `s`'s row wins against `q`'s in silver's merge by recency (`q.__recency`): a newer
+    one, or (`ties`, `s` a later delivery) the same. Without a recency, only a later one."""
+    if not contract.recency_column:
+        return "true" if ties else "false"
+    return f"{s}.{quote(contract.recency_column)} {'>=' if ties else '>'} {q}.__recency"
+
+
+def superseded_sql(contract: Contract, waiting: str, rows: str, *, later: bool) -> str:
+    """The `waiting` rows (`waiting_sql`) a row of `rows` (typed key and recency) replaces, as
+    quarantine rows to upsert with `superseded` added to their reasons: they wait no more.
+
+    `rows` are silver's (`later` false): a row with a newer recency, which a released waiting
+    row could never replace. Or the batch's arrivals (`arrived_sql`), all later deliveries than
+    the stored rows (`later`): a row with at least the same recency."""
     pk = contract.primary_key
     typed = ", ".join(f"{typed_expr(contract.column(k))} AS __k{i}" for i, k in enumerate(pk))
     on = " AND ".join(f"s.{quote(k)} = q.__k{i}" for i, k in enumerate(pk))
-    later = "s._ingested_at > q._ingested_at"
     if contract.recency_column:
-        r = quote(contract.recency_column)
         typed += f", {typed_expr(contract.column(contract.recency_column))} AS __recency"
-        later = f"s.{r} > q.__recency OR (s.{r} = q.__recency AND {later})"
     kept = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_quarantined_at"]
     reasons = f"CONCAT_WS('{REASON_SEPARATOR}', ARRAY_TO_STRING(q._reasons, '{REASON_SEPARATOR}'), "
     reasons += f"'{SUPERSEDED}')"
     return (
-        f"SELECT {', '.join(f'q.{quote(c)}' for c in kept)}, {reason_list(reasons)} AS _reasons, "
-        f"'upsert' AS _action FROM (SELECT *, {typed} FROM {waiting}) AS q "
-        f"JOIN {silver} AS s ON {on} WHERE {later}"
+        f"SELECT DISTINCT {', '.join(f'q.{quote(c)}' for c in kept)}, "
+        f"{reason_list(reasons)} AS _reasons, 'upsert' AS _action "
+        f"FROM (SELECT *, {typed} FROM {waiting}) AS q "
+        f"JOIN {rows} AS s ON {on} WHERE {_beats(contract, 's', 'q', ties=later)}"
+    )
+
+
+def replaced_in_batch_sql(contract: Contract, checked: str, arrived: str) -> str:
+    """The rows of `checked` bound for quarantine (re-checked, or waiting for a parent) that a
+    later delivery of their key in the batch replaces (`arrived`: a higher `_seq`, at least the
+    same recency), by batch position: a valid one, or one waiting too when they still wait.
+    Released, such a row would overwrite the later delivery (or, both waiting, whichever won)."""
+    on = " AND ".join(f"r.{quote(k)} = w.{quote(typed_name(k))}" for k in contract.primary_key)
+    recency = contract.recency_column
+    w = (
+        f"(SELECT *, {quote(typed_name(recency))} AS __recency FROM {checked})"
+        if recency
+        else checked
+    )
+    return (
+        f"SELECT DISTINCT w._file_sha256, w._sheet_index, w._row FROM {w} AS w "
+        f"JOIN {arrived} AS r ON {on} "
+        f"WHERE (w._recheck OR w._reasons <> '') "
+        f"AND (w._reasons = '' OR {waits_sql('w._reasons')}) "
+        f"AND r._seq > w._seq AND (r._valid OR w._reasons <> '') "
+        f"AND {_beats(contract, 'r', 'w', ties=True)}"
     )
 
 
@@ -252,17 +295,28 @@ def valid_rows_sql(contract: Contract, checked: str, *, repeated: str | None = N
     return newest_per_key_sql(contract, checked_valid_sql(contract, checked), repeated=repeated)
 
 
-def quarantine_rows_sql(contract: Contract, checked: str, batch: str, now: dt.datetime) -> str:
+def quarantine_rows_sql(
+    contract: Contract, checked: str, batch: str, now: dt.datetime, replaced: str | None = None
+) -> str:
     """Rows to write to quarantine: each rejected row (`upsert`) and each re-checked row that
     passed (`release`: merged into silver, deleted from quarantine). Their text comes from
-    `batch`, the rows `checked` was computed from (`same_batch_row`)."""
+    `batch`, the rows `checked` was computed from (`same_batch_row`). Rows in `replaced`
+    (`replaced_in_batch_sql`) get `superseded` added to their reasons and stay (`upsert`)."""
     text = ", ".join(f"b.{quote(c)}" for c in contract.names)
     lineage = ", ".join(f"c.{quote(c)}" for c in zones.LINEAGE_NAMES)
+    reasons, released, join = "c._reasons", "c._reasons = ''", ""
+    if replaced is not None:
+        join = f"LEFT JOIN {replaced} AS x ON {same_batch_row('x', 'c')} "
+        reasons = (
+            f"CASE WHEN x._row IS NULL THEN c._reasons "
+            f"ELSE CONCAT_WS('{REASON_SEPARATOR}', NULLIF(c._reasons, ''), '{SUPERSEDED}') END"
+        )
+        released += " AND x._row IS NULL"
     return (
-        f"SELECT {text}, {reason_list('c._reasons')} AS _reasons, {lineage}, "
+        f"SELECT {text}, {reason_list(reasons)} AS _reasons, {lineage}, "
         f"c._sheet_index, {quarantined_at(now)} AS _quarantined_at, "
-        f"CASE WHEN c._reasons = '' THEN 'release' ELSE 'upsert' END AS _action "
-        f"FROM {checked} AS c JOIN {batch} AS b ON {same_batch_row('b', 'c')} "
+        f"CASE WHEN {released} THEN 'release' ELSE 'upsert' END AS _action "
+        f"FROM {checked} AS c JOIN {batch} AS b ON {same_batch_row('b', 'c')} {join}"
         f"WHERE c._reasons <> '' OR c._recheck"
     )
 

@@ -200,9 +200,12 @@ def silver(state: RunState, entity: str) -> SilverResult:
         result = _process(state, contract, rows, _ctx(state, items))
     else:  # a big run: validate and merge one chunk at a time
         result = EntityResult(entity)
+        earlier: frozenset[str] = frozenset()  # the files of the chunks before
         for n, (path, chunk) in enumerate(bronze.spills[entity]):
             rows = feather.read_table(path, memory_map=True)
-            part = _process(state, contract, rows, _ctx(state, chunk, recheck=n == 0))
+            ctx = _ctx(state, chunk, recheck=n == 0, done=earlier)
+            part = _process(state, contract, rows, ctx)
+            earlier |= {i.sha256 for i in chunk}
             part.check_accounting()
             result.add(part)
         for path, _ in bronze.spills.pop(entity):  # done: a retry would not need them
@@ -378,7 +381,13 @@ def _items(state: RunState, entity: str) -> list[Intake]:
     return [i for i in state.results.bronze.fresh if i.entity == entity]
 
 
-def _ctx(state: RunState, items: list[Intake], *, recheck: bool = True) -> RunContext:
+def _ctx(
+    state: RunState,
+    items: list[Intake],
+    *,
+    recheck: bool = True,
+    done: frozenset[str] = frozenset(),
+) -> RunContext:
     files = tuple(i.landed.relative for i in items)
     seqs = frozenset(state.results.bronze.seqs)
-    return RunContext(state.run_id, state.now, files, seqs, recheck)
+    return RunContext(state.run_id, state.now, files, seqs, recheck, done)

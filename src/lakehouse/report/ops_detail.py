@@ -49,7 +49,7 @@ def quarantine_card(o: Operations) -> Card:
     held = sum(o.quarantine_rows.values())
     top = max(totals, key=lambda r: totals[r]) if totals else None
     title = (
-        f"{fmt.number(held)} rows wait in quarantine; most common reason: {top} "
+        f"{fmt.number(held)} rows are held in quarantine; most common reason: {top} "
         f"({fmt.number(totals[top])})"
         if top
         else f"{len(o.rejected_files)} files were rejected whole"
