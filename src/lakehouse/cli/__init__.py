@@ -51,14 +51,15 @@ def main() -> None:
     except KeyboardInterrupt:
         sys.stderr.write("lakehouse: aborted\n")
         sys.exit(130)
-    except SystemExit as exc:  # a non-zero verdict (`status` breached) skips the teardown too
-        if isinstance(exc.code, int) and exc.code != 0:
-            _exit_now(exc.code)
+    except SystemExit as exc:  # a verdict (`status` breached, or done) skips the teardown too
+        if exc.code is None or isinstance(exc.code, int):
+            _exit_now(exc.code or 0)
         raise
     except LakehouseError as exc:
         _fail(str(exc), exc)
     except Exception as exc:  # a storage failure in the libraries' words: name its cause
         _fail(str(storage_failure(exc) or f"{type(exc).__name__}: {exc}"), exc)
+    _exit_now(0)
 
 
 def _fail(message: str, exc: BaseException) -> None:
@@ -76,10 +77,11 @@ def _fail(message: str, exc: BaseException) -> None:
 
 
 def _exit_now(code: int) -> NoReturn:
-    """Exit with `code` once the reason is written, without the interpreter's teardown: after a
-    storage failure, native work may still be in flight in other threads (an S3 request that
-    pyarrow or delta-rs keeps retrying), and tearing their libraries down under it can hang the
-    exit or crash it (exit -11) after the error was reported. Nothing is left to save: every
+    """Exit with `code` once the answer or the reason is written, without the interpreter's
+    teardown: native work may still be in flight in other threads (an S3 request that pyarrow
+    or delta-rs keeps retrying after a storage failure; a delta-rs scan a `LIMIT` stopped
+    early), and tearing their libraries down under it hung the exit or crashed it (exit 139 or
+    134 after a correct answer: 7 of 15 `lakehouse sql` runs). Nothing is left to save: every
     write is committed or abandoned whole, and the streams are flushed here."""
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):

@@ -23,6 +23,7 @@ from lakehouse.engines.dialect import quote
 from lakehouse.errors import QueryError, TableNotFound, TerminalError
 from lakehouse.store.delta import commit_time, open_table
 from lakehouse.store.root import Root
+from lakehouse.store.scan import arrow_dataset
 from lakehouse.store.spill import spill_folder
 from lakehouse.store.tables import list_tables, split_name
 from lakehouse.store.zones import ZONES
@@ -163,7 +164,7 @@ def connect(
         if as_of is not None:
             _load_as_of(dt_, name, as_of)
         alias = f"__{zone}__{table}"
-        con.register(alias, dt_.to_pyarrow_dataset())
+        con.register(alias, arrow_dataset(dt_, root.local_path(zone, table)))
         view, source = f"{quote(zone)}.{quote(table)}", quote(alias)
         con.execute(f"CREATE SCHEMA IF NOT EXISTS {quote(zone)}")
         con.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {source}")

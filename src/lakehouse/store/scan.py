@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
+import pyarrow.dataset as ds
 
 from lakehouse.engines.dialect import literal, quote
 
@@ -27,12 +28,10 @@ if TYPE_CHECKING:
     from deltalake import DeltaTable
 
 
-def duckdb_scan(
-    con: duckdb.DuckDBPyConnection, dt: DeltaTable, table_path: str | None
-) -> str | None:
-    """SQL (a SELECT) with the snapshot's rows in its schema's column order and types, or None
-    when only delta-rs reads the table right. `table_path` is the table's local folder (None:
-    not a local table)."""
+def plain_files(dt: DeltaTable, table_path: str | None) -> list[str] | None:
+    """The snapshot's live files as paths below `table_path` when any Parquet reader reads the
+    table as delta-rs does (see the module's docstring), else None. `table_path` is the table's
+    local folder (None: not a local table)."""
     protocol = dt.protocol()
     if table_path is None or protocol.min_reader_version != 1 or protocol.reader_features:
         return None
@@ -41,15 +40,50 @@ def duckdb_scan(
     actions = pa.table(dt.get_add_actions(flatten=True))
     if actions.num_rows == 0:
         return None
-    partitions = list(dt.metadata().partition_columns)
-    paths = actions.column("path").to_pylist()
+    paths: list[str] = actions.column("path").to_pylist()
     if any(p.startswith("/") or "://" in p or "%" in p for p in paths):
         return None  # files outside the table's folder (a shallow clone), or escaped names
-    for column in partitions:
+    for column in dt.metadata().partition_columns:
         values = actions.column(f"partition.{column}").cast(pa.string()).to_pylist()
         for path, value in zip(paths, values, strict=True):
             if value is None or f"{column}={value}/" not in f"/{path}":
                 return None  # a null or an escaped value: the path does not say it plainly
+    return paths
+
+
+def arrow_dataset(dt: DeltaTable, table_path: str | None) -> ds.Dataset:
+    """The snapshot as an Arrow dataset read by pyarrow's own Parquet reader where it reads it
+    as delta-rs does (`plain_files`), else delta-rs's dataset. A scan of delta-rs's dataset that
+    stops early (`LIMIT`, `head`) leaves native work that crashes or hangs the interpreter's
+    exit after the answer was given (deltalake 1.6: 7 exits in 8)."""
+    paths = plain_files(dt, table_path)
+    if paths is None:
+        return dt.to_pyarrow_dataset()
+    schema = pa.schema(dt.schema().to_arrow())
+    partitions = list(dt.metadata().partition_columns)
+    return ds.dataset(
+        [f"{table_path}/{p}" for p in paths],
+        schema=schema,
+        format="parquet",
+        partitioning=(
+            ds.partitioning(pa.schema([schema.field(c) for c in partitions]), flavor="hive")
+            if partitions
+            else None
+        ),
+        partition_base_dir=table_path,
+    )
+
+
+def duckdb_scan(
+    con: duckdb.DuckDBPyConnection, dt: DeltaTable, table_path: str | None
+) -> str | None:
+    """SQL (a SELECT) with the snapshot's rows in its schema's column order and types, or None
+    when only delta-rs reads the table right (`plain_files`). `table_path` is the table's local
+    folder (None: not a local table)."""
+    paths = plain_files(dt, table_path)
+    if paths is None:
+        return None
+    partitions = list(dt.metadata().partition_columns)
     schema = pa.schema(dt.schema().to_arrow())
     types = dict(zip(schema.names, con.from_arrow(schema.empty_table()).dtypes, strict=True))
     files = ", ".join(literal(f"{table_path}/{p}") for p in paths)
