@@ -153,6 +153,10 @@ def test_an_option_out_of_its_range_is_a_usage_error_naming_the_option(
         (("generate", "--out", str(tmp_path / "g"), "--start", "2025-13-01"), "'--start'"),
         (("generate", "--out", str(tmp_path / "g"), "--stream", "--rate", "0"), "'--rate'"),
         (("history", "silver.orders", "--root", root, "--limit", "-1"), "'--limit'"),
+        # a healthy root breached (no run listed, so "no run has loaded data")
+        (("status", "--root", root, "--limit", "0"), "'--limit'"),
+        # it watched on, and every drop's run failed on the name
+        (("watch", "--root", root, "--engine", "foo"), "'--engine'"),
         (("serve", "--root", root, "--port", "70000"), "'--port'"),
     ]:
         p = cli(*args)
@@ -199,6 +203,56 @@ def test_restore_rolls_back(tmp_path: Path) -> None:
     assert "delete gold/sales_daily to have the next run rebuild it" in p.stderr
     after = cli("sql", "--root", r, "--format", "json", "SELECT * FROM gold.sales_daily").stdout
     assert after == before
+    # the current version: delta-rs refused it, and the message blamed the log's retention
+    p = cli("restore", "silver.orders", "--version", "3", "--root", r)
+    assert (
+        p.stderr == "lakehouse: error: silver.orders is at version 3 already: nothing to restore\n"
+    )
+    for name in ("bronze.orders", "_ops.runs"):  # were restored, silently
+        p = cli("restore", name, "--version", "0", "--root", r)
+        assert p.returncode == 1 and f"{name} cannot be restored: " in p.stderr, p.stderr
+
+
+def test_empty_values_are_refused_not_read_as_the_current_folder(root: str, tmp_path: Path) -> None:
+    """`run --source ""` copied the whole current folder into landing/ (Path("") is "."),
+    `--root ""` became ./lakehouse, `generate --out ""` wrote into the current folder, and
+    `docs`/`pipeline asl`/`catalog ddl` failed with IsADirectoryError: '.'."""
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "orders_stray.csv").write_text("order_id\n1\n")
+    lake = str(tmp_path / "lake")
+    for args, said in [
+        (("run", "--root", lake, "--source", ""), "--source is empty"),
+        (("run", "--root", "", "--source", str(SCENARIO / "run1")), "the root is empty"),
+        (("generate", "--out", ""), "--out is empty: give a folder"),
+        (("docs", "--root", root, "--out", ""), "--out is empty: give a file"),
+        (("report", "--root", root, "--out", " "), "--out is empty: give a file"),
+        (("pipeline", "asl", "--out", ""), "--out is empty: give a file"),
+        (("catalog", "ddl", "--root", root, "--out", ""), "--out is empty: give a file"),
+        (("docs", "--root", root, "--out", str(work)), "is a folder: give a file name"),
+    ]:
+        p = subprocess.run(
+            [sys.executable, "-m", "lakehouse", *args], capture_output=True, text=True, cwd=work
+        )
+        assert (p.returncode, p.stderr.count("\n")) == (1, 1), (args, p.stderr)
+        assert said in p.stderr, (args, p.stderr)
+    assert sorted(os.listdir(work)) == ["orders_stray.csv"] and not os.path.exists(lake)
+    out = tmp_path / "new folder" / "pipeline.json"  # its folder is made, as `report`'s was
+    assert cli("pipeline", "asl", "--out", str(out)).returncode == 0
+    assert json.loads(out.read_text())["States"]
+
+
+def test_describe_shows_each_zones_own_columns(root: str) -> None:
+    """Bronze and quarantine listed silver's contract types (`order_id bigint`, not the text
+    they hold) and none of their lineage; gold and `_ops` tables listed no column."""
+    bronze = cli("describe", "bronze.orders", "--root", root).stdout
+    assert " order_id " in bronze and " string " in bronze and "_source_file" in bronze
+    assert "bigint" not in bronze.split("│ order_id", 1)[1].split("\n", 1)[0]
+    assert "_reasons" in cli("describe", "quarantine.orders", "--root", root).stdout
+    silver = cli("describe", "silver.orders", "--root", root).stdout  # the contract's types
+    assert "bigint" in silver.split("│ order_id", 1)[1].split("\n", 1)[0]
+    assert " run_id " in cli("describe", "_ops.runs", "--root", root).stdout
+    assert " revenue " in cli("describe", "gold.sales_daily", "--root", root).stdout
 
 
 def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:

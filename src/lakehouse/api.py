@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 
 from lakehouse.contracts import Contract, load_contracts
+from lakehouse.errors import LakehouseError
 from lakehouse.orchestration.pipeline import Progress, RunSummary, copy_sources, run
 from lakehouse.store import tables as table_store
 from lakehouse.store.root import Root
@@ -30,6 +31,7 @@ class Description:
     protocol: dict[str, Any]
     configuration: dict[str, str]
     health: dict[str, Any]
+    schema: pa.Schema  # the stored columns (lineage, reasons and bronze's text included)
 
 
 class Lakehouse:
@@ -38,7 +40,13 @@ class Lakehouse:
     def __init__(
         self, root: str | os.PathLike[str] | None = None, *, contracts_dir: str | None = None
     ) -> None:
-        self.root = Root(root or os.environ.get("LAKEHOUSE_ROOT") or DEFAULT_ROOT)
+        given = os.fspath(root) if root is not None else os.environ.get("LAKEHOUSE_ROOT")
+        if given is not None and not given.strip():  # it became ./lakehouse, silently
+            raise LakehouseError(
+                "the root is empty (--root or LAKEHOUSE_ROOT): give a folder or "
+                f"s3://bucket/prefix, or leave both out for {DEFAULT_ROOT}"
+            )
+        self.root = Root(given or DEFAULT_ROOT)
         self.contracts_dir = contracts_dir or os.environ.get("LAKEHOUSE_CONTRACTS") or None
 
     @property
@@ -57,7 +65,12 @@ class Lakehouse:
     ) -> RunSummary:
         """Copy `sources` into landing/, then process everything in landing/. `refresh="all"`
         also rebuilds the gold models still within their staleness budget."""
-        delivery = copy_sources(self.root, [Path(s) for s in sources])
+        paths = []
+        for s in sources:
+            if not os.fspath(s).strip():  # Path("") is the current folder: all of it was copied
+                raise LakehouseError("--source is empty: give a file or a folder to copy in")
+            paths.append(Path(s))
+        delivery = copy_sources(self.root, paths)
         return run(
             self.root,
             engine_name=engine,
@@ -109,6 +122,7 @@ class Lakehouse:
             },
             configuration=dict(meta.configuration),
             health=table_health(self.root, name),
+            schema=pa.schema(dt_.schema().to_arrow()),
         )
 
     def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse
+from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse, out_path
 
 if TYPE_CHECKING:
     from lakehouse.aws.next_steps import NextSteps
@@ -64,7 +64,7 @@ def catalog_ddl(
     dialect: Annotated[Dialect, typer.Option("--dialect", help="SQL dialect.")] = Dialect.athena,
     database: DatabaseOpt = "lakehouse",
     root: RootOpt = None,
-    out: Annotated[Path | None, typer.Option("--out", help="Write here (default stdout).")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Write here (default stdout).")] = None,
 ) -> None:
     """DDL for the tables (Delta, at the root's location) and the gold models as views."""
     from lakehouse.aws.athena import athena_ddl
@@ -75,8 +75,9 @@ def catalog_ddl(
     if out is None:
         sys.stdout.write(script)
     else:
-        out.write_text(script, encoding="utf-8")
-        sys.stderr.write(f"wrote {out}\n")
+        path = out_path(out, example="lakehouse.sql")
+        path.write_text(script, encoding="utf-8")
+        sys.stderr.write(f"wrote {path}\n")
 
 
 def deploy(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from lakehouse.cli import layout
 from lakehouse.cli.options import Fmt, RootOpt, lakehouse
 from lakehouse.cli.output import print_rows
+
+if TYPE_CHECKING:
+    from lakehouse.contracts.model import Column
 
 # on a screen: names and values whole, descriptions cut to fit, then columns left out
 TABLES = {
@@ -121,40 +124,47 @@ def describe(name: Annotated[str, typer.Argument(help="zone.table")], root: Root
         f"Z-order {', '.join(h['zorder_by']) or '—'} · last optimize {when(h['last_optimize'])}"
         f" · last vacuum {when(h['last_vacuum'])}"
     )
-    if d.contract:
-        c = d.contract
+    c = d.contract
+    if c:
         con.print(
             f"contract {c.entity} v{c.version} · key {', '.join(c.primary_key)} · "
             f"evolution {c.evolution}"
         )
-        rows = []
-        for col in c.columns:
-            checks = []
-            if col.min is not None and col.max is not None:
-                checks.append(f"range [{col.min}, {col.max}]")
-            elif col.min is not None or col.max is not None:
-                checks.append(f">= {col.min}" if col.min is not None else f"<= {col.max}")
-            if col.enum:
-                checks.append("one of " + ", ".join(col.enum))
-            if col.date_of:
-                checks.append(f"= date({col.date_of})")
-            if col.not_in_future:
-                checks.append("not in future")
+    # the stored columns; a silver column with its contract's type and checks (bronze keeps the
+    # text as delivered, quarantine the text and reasons: the contract's types are not theirs)
+    checked = {col.name: col for col in c.columns} if c and i.name.startswith("silver.") else {}
+    rows = []
+    for f in d.schema:
+        col = checked.get(f.name)
+        if col is None:
+            comment = (f.metadata or {}).get(b"comment", b"").decode(errors="replace")
+            rows.append((f.name, str(f.type), "no" if f.nullable else "yes", "", comment))
+        else:
             rows.append(
-                (
-                    col.name,
-                    col.type,
-                    "yes" if col.required else "no",
-                    "; ".join(checks),
-                    col.description,
-                )
+                (col.name, col.type, "yes" if col.required else "no", _checks(col), col.description)
             )
-        layout.show(con, DESCRIBE, rows)
-        for fk in c.foreign_keys:
-            con.print(
-                f"foreign key {fk.column} → {fk.references}.{fk.ref_column}"
-                + (f" (must agree: {', '.join(fk.must_agree)})" if fk.must_agree else "")
-            )
+    layout.show(con, DESCRIBE, rows)
+    for fk in c.foreign_keys if c else []:
+        con.print(
+            f"foreign key {fk.column} → {fk.references}.{fk.ref_column}"
+            + (f" (must agree: {', '.join(fk.must_agree)})" if fk.must_agree else "")
+        )
+
+
+def _checks(col: Column) -> str:
+    """A contract column's checks, in words."""
+    checks = []
+    if col.min is not None and col.max is not None:
+        checks.append(f"range [{col.min}, {col.max}]")
+    elif col.min is not None or col.max is not None:
+        checks.append(f">= {col.min}" if col.min is not None else f"<= {col.max}")
+    if col.enum:
+        checks.append("one of " + ", ".join(col.enum))
+    if col.date_of:
+        checks.append(f"= date({col.date_of})")
+    if col.not_in_future:
+        checks.append("not in future")
+    return "; ".join(checks)
 
 
 def history(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from lakehouse.cli.options import out_path
 
 
 class FileFormat(StrEnum):
@@ -24,7 +25,7 @@ def _above_zero(value: float) -> float:
 
 
 def generate(
-    out: Annotated[Path, typer.Option("--out", help="Folder to write into.")],
+    out: Annotated[str, typer.Option("--out", help="Folder to write into.")],
     orders: Annotated[int, typer.Option(help="Number of orders.", min=0)] = 5000,
     customers: Annotated[
         int | None, typer.Option(help="Customers (default orders/4).", min=1)
@@ -48,11 +49,12 @@ def generate(
     from lakehouse import generate as gen
     from lakehouse.cli.console import console
 
+    folder = out_path(out, folder=True)
     if stream:
-        gen.stream(out, rate=rate, seed=seed, fmt=format.value)
+        gen.stream(folder, rate=rate, seed=seed, fmt=format.value)
         return
     r = gen.generate(
-        out,
+        folder,
         orders=orders,
         customers=customers,
         products=products,

@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse
+from lakehouse.cli.options import RootOpt, TableOrJson, lakehouse, out_path
 
 
 class Kind(StrEnum):
@@ -92,7 +92,7 @@ def lineage(
 
 
 def docs(
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    out: Annotated[str, typer.Option("--out", help="HTML file to write.")],
     root: RootOpt = None,
     models: ModelsOpt = None,
 ) -> None:
@@ -101,7 +101,7 @@ def docs(
     from lakehouse.datadocs import write
 
     lh = lakehouse(root)
-    path = write(lh.root, out, lh.contracts_dir, models)
+    path = write(lh.root, out_path(out, example="docs.html"), lh.contracts_dir, models)
     size = path.stat().st_size / 1e6
     sys.stdout.write(f"data docs written to {path} ({size:,.1f} MB)\n")
 

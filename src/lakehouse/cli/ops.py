@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from lakehouse.cli import layout as lo
-from lakehouse.cli.options import EngineName, RootOpt, TableOrJson, lakehouse
+from lakehouse.cli.options import EngineName, EngineOpt, RootOpt, TableOrJson, lakehouse, out_path
 
 if TYPE_CHECKING:
     from lakehouse.api import Lakehouse
@@ -87,7 +87,7 @@ def status(
     root: RootOpt = None,
     format: Annotated[TableOrJson, typer.Option("--format")] = TableOrJson.table,
     config: ConfigOpt = None,
-    limit: Annotated[int, typer.Option(help="How many recent runs to list.")] = 10,
+    limit: Annotated[int, typer.Option(help="How many recent runs to list.", min=1)] = 10,
 ) -> None:
     """Last runs, freshness per table vs SLA, reject rates, open alerts. Exits 2 on a breach."""
     from lakehouse.contracts import load_contracts
@@ -171,9 +171,7 @@ def _print_status(rep: Any) -> None:
 
 def watch(
     root: RootOpt = None,
-    engine: Annotated[
-        str, typer.Option(help=f"Where to compute: {' or '.join(EngineName)}.")
-    ] = EngineName.local.value,
+    engine: EngineOpt = EngineName.local,  # checked at parse: each drop's run failed on it
     config: ConfigOpt = None,
 ) -> None:
     """Process files as they land in landing/ (near real time) until Ctrl-C / SIGTERM."""
@@ -199,7 +197,7 @@ def watch(
     runs = run_watch(
         lh.root,
         settings,
-        engine_name=engine,
+        engine_name=engine.value,
         contracts_dir=lh.contracts_dir,
         stop=stop,
         on_run=report,
@@ -245,7 +243,7 @@ def show() -> None:
 
 @pipeline_app.command("asl")
 def asl(
-    out: Annotated[Path | None, typer.Option("--out", help="Write here (default stdout).")] = None,
+    out: Annotated[str | None, typer.Option("--out", help="Write here (default stdout).")] = None,
     glue_job: Annotated[
         str, typer.Option(help="Glue job running the steps ('{step}' for one job per step).")
     ] = "${PipelineJobName}",
@@ -290,8 +288,9 @@ def asl(
     if out is None:
         sys.stdout.write(text)
     else:
-        out.write_text(text)
-        sys.stderr.write(f"wrote {out} ({len(doc['States'])} top-level states)\n")
+        path = out_path(out, example="pipeline.asl.json")
+        path.write_text(text)
+        sys.stderr.write(f"wrote {path} ({len(doc['States'])} top-level states)\n")
 
 
 def register(app: typer.Typer) -> None:

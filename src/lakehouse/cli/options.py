@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -66,3 +67,25 @@ def lakehouse(root: str | None, *, create: bool = False) -> Lakehouse:
             "LAKEHOUSE_ROOT; `lakehouse run` creates one)"
         )
     return lh
+
+
+def out_path(value: str, *, folder: bool = False, example: str = "out.html") -> Path:
+    """`--out` as given: a file to write (its folder is made; a folder is refused), or with
+    `folder` a folder to write into. Text, not Path: Path("") is the current folder (`generate
+    --out ""` wrote there, `docs --out ""` failed with IsADirectoryError: '.')."""
+    from lakehouse.errors import TerminalError
+
+    if not value.strip():
+        what = "a folder to write into" if folder else f"a file to write, e.g. {example}"
+        raise TerminalError(f"--out is empty: give {what}")
+    path = Path(value)
+    if folder:
+        if path.exists() and not path.is_dir():
+            raise TerminalError(f"--out {path}: not a folder")
+        return path
+    if path.is_dir():
+        raise TerminalError(f"--out {path} is a folder: give a file name, e.g. {path}/{example}")
+    if path.parent.exists() and not path.parent.is_dir():
+        raise TerminalError(f"--out {path}: {path.parent} is not a folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -6,23 +6,22 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lakehouse.cli.options import RootOpt, lakehouse
+from lakehouse.cli.options import RootOpt, lakehouse, out_path
 
 
 def report(
-    out: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    out: Annotated[str, typer.Option("--out", help="HTML file to write.")],
     root: RootOpt = None,
 ) -> None:
     """Write the dashboard (sales, products, customers, operations) as one self-contained HTML
     file that opens offline."""
     from lakehouse.report import write
 
-    path = write(lakehouse(root).root, out)
+    path = write(lakehouse(root).root, out_path(out, example="report.html"))
     size = path.stat().st_size / 1e6
     sys.stdout.write(f"dashboard written to {path} ({size:,.1f} MB)\n")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -23,7 +22,7 @@ if TYPE_CHECKING:
 def run(
     root: RootOpt = None,
     source: Annotated[
-        list[Path] | None,
+        list[str] | None,  # text, not Path: Path("") would be the current folder
         typer.Option("--source", help="File or folder to copy into landing/ first (repeatable)."),
     ] = None,
     engine: EngineOpt = EngineName.local,

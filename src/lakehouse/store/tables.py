@@ -122,6 +122,16 @@ def _metric(metrics: dict[str, Any], *names: str) -> int | None:
     return None if value is None else int(value)
 
 
+#: zones whose tables `restore` refuses (gold has a message of its own), and why
+NOT_RESTORED = {
+    "bronze": "bronze holds every delivered file's rows once, by the file's hash, and the "
+    "manifest says they were loaded: a restore would drop rows no later run puts back (a "
+    "file sent again is already seen). Restore the silver table instead",
+    "_ops": "the run log, manifest and metrics record what happened; a restore would rewrite "
+    "that record. Read it as it was with `lakehouse sql --as-of`",
+}
+
+
 def restore(root: Root, name: str, version: int) -> int:
     from lakehouse.store.delta import CommitInfo
 
@@ -133,9 +143,13 @@ def restore(root: Root, name: str, version: int) -> int:
             f"--as-of`, restore the silver table instead (the next run refreshes gold), or "
             f"delete gold/{table} to have the next run rebuild it"
         )
+    if zone in NOT_RESTORED:
+        raise TerminalError(f"{name} cannot be restored: {NOT_RESTORED[zone]}")
     dt_ = open_table(root, zone, table)
     if version < 0 or version > dt_.version():
         raise TableNotFound(f"{name} has versions 0..{dt_.version()}; cannot restore {version}")
+    if version == dt_.version():  # delta-rs refused it, and the message blamed log retention
+        raise TerminalError(f"{name} is at version {version} already: nothing to restore")
     try:
         dt_.restore(
             version,
