@@ -268,3 +268,30 @@ def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:
     changes = pa.table(open_table(lh.root, "silver", "orders").load_cdf(starting_version=0))
     assert changes.num_rows == 7500
     assert set(changes["_change_type"].to_pylist()) == {"insert"}
+
+
+def test_sql_json_is_strict_and_exact(root: str) -> None:
+    """Decimals were floats (12345678901234567.89 came out as 1.2345678901234568e+16), and
+    NaN and infinities were written as `NaN` and `Infinity`, which JSON parsers refuse."""
+    from decimal import Decimal
+
+    q = (
+        "SELECT 12345678901234567.89::DECIMAL(38,2) AS big, -0.001::DECIMAL(10,3) AS small, "
+        "'nan'::DOUBLE AS nan, '-inf'::DOUBLE AS inf, [2.50::DECIMAL(5,2)] AS listed, "
+        "chr(0) || 'not a number' AS text"
+    )
+    p = cli("sql", "--root", root, "--format", "json", q)
+    assert p.returncode == 0, p.stderr
+
+    def refuse(constant: str) -> None:
+        raise AssertionError(f"not JSON: {constant}")
+
+    [row] = json.loads(p.stdout, parse_float=Decimal, parse_constant=refuse)
+    assert row == {
+        "big": Decimal("12345678901234567.89"),
+        "small": Decimal("-0.001"),
+        "nan": None,
+        "inf": None,
+        "listed": [Decimal("2.50")],
+        "text": "\x00not a number",
+    }

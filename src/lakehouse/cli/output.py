@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import sys
 from typing import TYPE_CHECKING
 
@@ -22,7 +23,7 @@ def print_rows(
     """`table` as `fmt`; on a screen, laid out by `layout` (`known` gives the kind and
     priority of some columns, the others are guessed from their types)."""
     if fmt is Fmt.json:
-        sys.stdout.write(json.dumps(table.to_pylist(), default=json_default) + "\n")
+        sys.stdout.write(json_text(table.to_pylist()) + "\n")
         return
     if fmt is Fmt.csv:
         import pyarrow.csv as pacsv
@@ -46,7 +47,7 @@ def _flat(table: pa.Table) -> pa.Table:
     for i, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
             text = [
-                None if v is None else json.dumps(v, default=json_default)
+                None if v is None else json_text(v)
                 for v in table.column(i).to_pylist()
             ]
             table = table.set_column(i, field.name, pa.array(text, pa.string()))
@@ -61,11 +62,34 @@ def cell(v: object) -> str:
     return str(v)
 
 
-def json_default(v: object) -> object:
+def json_text(value: object) -> str:
+    """`value` (rows from `to_pylist`) as strict JSON: a decimal as its exact number (it was a
+    float: 12345678901234567.89 came out as 1.2345678901234568e+16), NaN and infinities as
+    null (they were written as `NaN`, `Infinity`, which JSON parsers refuse), times in ISO."""
+    import re
+    import secrets
     from decimal import Decimal
 
-    if isinstance(v, Decimal):
-        return float(v)
-    if isinstance(v, dt.datetime | dt.date):
-        return v.isoformat()
-    return str(v)
+    mark = f"\x00{secrets.token_hex(8)}:"  # no value can hold it: a string stays a string
+
+    def default(v: object) -> object:
+        if isinstance(v, Decimal):
+            return f"{mark}{v}" if v.is_finite() else None
+        if isinstance(v, dt.datetime | dt.date | dt.time):
+            return v.isoformat()
+        return str(v)
+
+    text = json.dumps(_finite(value), default=default, allow_nan=False)
+    quoted = re.escape(json.dumps(mark)[:-1])
+    return re.sub(quoted + r'([-+0-9.eE]+)"', r"\1", text)
+
+
+def _finite(value: object) -> object:
+    """`value` with every NaN or infinite float (nested too) as None."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    return value
