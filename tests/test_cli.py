@@ -157,6 +157,8 @@ def test_an_option_out_of_its_range_is_a_usage_error_naming_the_option(
         (("status", "--root", root, "--limit", "0"), "'--limit'"),
         # it watched on, and every drop's run failed on the name
         (("watch", "--root", root, "--engine", "foo"), "'--engine'"),
+        (("optimize", "--root", root, "--target-mb", "0"), "'--target-mb'"),  # the default
+        (("lineage", "--models", str(tmp_path / "none")), "'--models'"),  # FileNotFoundError
         (("serve", "--root", root, "--port", "70000"), "'--port'"),
     ]:
         p = cli(*args)
@@ -295,3 +297,25 @@ def test_sql_json_is_strict_and_exact(root: str) -> None:
         "listed": [Decimal("2.50")],
         "text": "\x00not a number",
     }
+
+
+def test_version_and_the_log_settings_of_every_command(tmp_path: Path) -> None:
+    p = cli("--version")
+    assert (p.returncode, p.stdout) == (0, "lakehouse 0.1.0\n")
+    env = {**os.environ, "LAKEHOUSE_LOG": "xml"}  # `pipeline show`, which logs nothing, took it
+    p = subprocess.run(
+        [sys.executable, "-m", "lakehouse", "pipeline", "show"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert (p.returncode, p.stderr) == (
+        1,
+        "lakehouse: error: LAKEHOUSE_LOG='xml' is refused; one of json, text\n",
+    )
+    (tmp_path / "file").write_text("")
+    p = cli("generate", "--out", str(tmp_path / "file" / "x"))  # NotADirectoryError's words
+    assert (
+        p.stderr
+        == f"lakehouse: error: --out {tmp_path}/file/x: {tmp_path}/file is a file, not a folder\n"
+    )

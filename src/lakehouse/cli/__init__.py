@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from typing import NoReturn
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -36,6 +36,30 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     help="E-commerce lakehouse: shop files in, ACID Delta tables and answers out.",
 )
+
+def _show_version(show: bool) -> None:
+    if show:
+        from lakehouse import __version__
+
+        sys.stdout.write(f"lakehouse {__version__}\n")
+        raise typer.Exit()
+
+
+@app.callback()
+def _every_command(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", is_eager=True, callback=_show_version
+        ),
+    ] = False,
+) -> None:
+    """Before any command: LAKEHOUSE_LOG and LAKEHOUSE_LOG_LEVEL are checked (a command that
+    logged nothing, `pipeline show`, took any value)."""
+    from lakehouse.log import configure
+
+    configure()
+
 
 # in this order in `lakehouse --help`
 for _area in (run, data, generate, ops, aws, report, maintenance, repair, lineage):

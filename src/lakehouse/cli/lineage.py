@@ -27,6 +27,8 @@ ModelsOpt = Annotated[
     typer.Option(
         "--models",
         help="Folder of gold model files (default: the packaged models).",
+        exists=True,  # a missing folder failed with FileNotFoundError's words
+        file_okay=False,
         envvar="LAKEHOUSE_MODELS",
         show_envvar=True,
     ),

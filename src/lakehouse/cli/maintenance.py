@@ -49,7 +49,7 @@ def optimize(
         bool, typer.Option("--all-partitions", help="Rewrite every partition, not only small.")
     ] = False,
     target_mb: Annotated[
-        float | None, typer.Option("--target-mb", help="Target file size in MB.")
+        float | None, typer.Option("--target-mb", help="Target file size in MB.", min=0.001)
     ] = None,
     engine: EngineOpt = EngineName.local,
 ) -> None:
@@ -58,7 +58,7 @@ def optimize(
 
     lh = lakehouse(root)
     settings = MaintenanceSettings.load(lh.root).with_overrides(
-        target_file_size=int(target_mb * 1024 * 1024) if target_mb else None
+        target_file_size=int(target_mb * 1024 * 1024) if target_mb is not None else None
     )
     cols = [c.strip() for c in zorder.split(",") if c.strip()] if zorder is not None else None
     results = optimize_tables(

@@ -80,8 +80,9 @@ def out_path(value: str, *, folder: bool = False, example: str = "out.html") -> 
         raise TerminalError(f"--out is empty: give {what}")
     path = Path(value)
     if folder:
-        if path.exists() and not path.is_dir():
-            raise TerminalError(f"--out {path}: not a folder")
+        taken = next((p for p in (path, *path.parents) if p.exists()), None)
+        if taken is not None and not taken.is_dir():  # NotADirectoryError's words, before
+            raise TerminalError(f"--out {path}: {taken} is a file, not a folder")
         return path
     if path.is_dir():
         raise TerminalError(f"--out {path} is a folder: give a file name, e.g. {path}/{example}")

@@ -248,7 +248,7 @@ def _typed(
     for key, value in values.items():
         name = f"{section}.{key}"
         if key not in declared or key in extra:
-            known = sorted(set(declared) - set(extra))
+            known = sorted(declared)  # `sla.tables` too: read apart, but a setting all the same
             raise ConfigError(f"{where.of(name)}: unknown setting {name}; known: {known}")
         out[key] = _coerce(value, getattr(defaults, key), name, where, _bounds(declared[key]))
     return cls(**out)
