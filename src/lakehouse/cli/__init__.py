@@ -37,6 +37,7 @@ app = typer.Typer(
     help="E-commerce lakehouse: shop files in, ACID Delta tables and answers out.",
 )
 
+
 def _show_version(show: bool) -> None:
     if show:
         from lakehouse import __version__

@@ -46,10 +46,7 @@ def _flat(table: pa.Table) -> pa.Table:
 
     for i, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
-            text = [
-                None if v is None else json_text(v)
-                for v in table.column(i).to_pylist()
-            ]
+            text = [None if v is None else json_text(v) for v in table.column(i).to_pylist()]
             table = table.set_column(i, field.name, pa.array(text, pa.string()))
     return table
 

@@ -195,9 +195,7 @@ def superseded_sql(contract: Contract, waiting: str, rows: str, *, later: bool) 
     `rows` are silver's (`later` false): a row with a newer recency, which a released waiting
     row could never replace. Or the batch's arrivals (`arrived_sql`), all later deliveries than
     the stored rows (`later`): a row with at least the same recency."""
-    pk = contract.primary_key
-    typed = ", ".join(f"{typed_expr(contract.column(k))} AS __k{i}" for i, k in enumerate(pk))
-    on = " AND ".join(f"s.{quote(k)} = q.__k{i}" for i, k in enumerate(pk))
+    typed, on = _typed_keys(contract)
     if contract.recency_column:
         typed += f", {typed_expr(contract.column(contract.recency_column))} AS __recency"
     kept = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_quarantined_at"]
@@ -209,6 +207,21 @@ def superseded_sql(contract: Contract, waiting: str, rows: str, *, later: bool) 
         f"FROM (SELECT *, {typed} FROM {waiting}) AS q "
         f"JOIN {rows} AS s ON {on} WHERE {_beats(contract, 's', 'q', ties=later)}"
     )
+
+
+def _typed_keys(contract: Contract) -> tuple[str, str]:
+    """(select list typing a quarantine row's key text as `__k0`, ...; the join of those with
+    `s`'s typed key columns)."""
+    pk = contract.primary_key
+    typed = ", ".join(f"{typed_expr(contract.column(k))} AS __k{i}" for i, k in enumerate(pk))
+    return typed, " AND ".join(f"s.{quote(k)} = q.__k{i}" for i, k in enumerate(pk))
+
+
+def key_matches_sql(contract: Contract, waiting: str, rows: str) -> str:
+    """One row, one count: the `waiting` rows whose key `rows` (typed keys) holds. Reads only
+    the keys: none, and `superseded_sql` (which reads every column) has nothing to find."""
+    typed, on = _typed_keys(contract)
+    return f"SELECT count(*) FROM (SELECT {typed} FROM {waiting}) AS q JOIN {rows} AS s ON {on}"
 
 
 def replaced_in_batch_sql(contract: Contract, checked: str, arrived: str) -> str:

@@ -29,6 +29,7 @@ from lakehouse.engines.adapter import Adapter
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.engines.sql import (
     arrived_sql,
+    key_matches_sql,
     parent_rows_sql,
     replaced_in_batch_sql,
     superseded_sql,
@@ -62,8 +63,11 @@ def put_waiting(
     quarantine = try_open(root, "quarantine", contract.entity)
     if quarantine is None or not holds_files(quarantine):
         return 0  # nothing quarantined: nothing waits
-    columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
-    a.put_delta("q_all", "quarantine", contract.entity, [*columns, "_quarantined_at"])
+    if ctx.recheck_waiting:
+        _put_quarantine(a, contract)
+    else:  # a later chunk reads the rest only when a key of its own matches (`put_replaced`)
+        key = [*contract.primary_key, "_reasons", "_file_sha256"]
+        a.put_delta("q_all", "quarantine", contract.entity, key)
     a.view("q_waiting", waiting_sql("q_all", ctx.current_shas - ctx.done_shas))
     [(waiting,)] = a.fetch("SELECT count(*) FROM q_waiting")
     if not (waiting and ctx.recheck_waiting):
@@ -77,6 +81,12 @@ def put_waiting(
     a.view("waiting", waiting_rows_sql(contract, "q_waiting", replaced))
     result.rows_rechecked = int(waiting) - result.superseded
     return int(waiting)
+
+
+def _put_quarantine(a: Adapter, contract: Contract) -> None:
+    """The entity's quarantine rows, every column a row is written back with, as `q_all`."""
+    columns = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_reasons"]
+    a.put_delta("q_all", "quarantine", contract.entity, [*columns, "_quarantined_at"])
 
 
 def _put_silver_keys(a: Adapter, contract: Contract) -> None:
@@ -114,7 +124,9 @@ def put_replaced(
         n = held.enter_context(a.materialized("replaced", sql))
         result.superseded += n
         replaced = "replaced" if n else None
-    if later_chunk:
+    if later_chunk and a.fetch(key_matches_sql(contract, "q_waiting", "arrived"))[0][0]:
+        _put_quarantine(a, contract)
+        a.view("q_waiting", waiting_sql("q_all", ctx.current_shas - ctx.done_shas))
         sql = superseded_sql(contract, "q_waiting", "arrived", later=True)
         n = held.enter_context(a.materialized("superseded", sql))
         result.superseded += n
