@@ -42,8 +42,9 @@ class Supplier:
         path.write_text(text)
         return path
 
-    def products(self) -> Path:
-        return self._file("products.csv", f"{PRODUCTS}\n1,1,Books,p1,,,1.00,\n")
+    def products(self, *ids: int) -> Path:
+        rows = "".join(f"{i},1,Books,p{i},,,1.00,\n" for i in ids or (1,))
+        return self._file("products.csv", f"{PRODUCTS}\n{rows}")
 
     def order(self, user: int, status: str = "paid", folder: str | None = None) -> Path:
         """The order for `user` (`status` makes a re-send new bytes)."""
@@ -53,8 +54,8 @@ class Supplier:
     def line(self, user: int, quantity: int, name: str = "order_items.csv", **kw: Any) -> Path:
         """The line for `user`, `quantity` of product 1 (`blank` adds an empty line: other bytes,
         the same row)."""
-        when = kw.get("when", WHEN)
-        row = f"{LINE},{ORDER},{user},,1,1,0,{when},{when[:10]},{quantity},"
+        when, product = kw.get("when", WHEN), kw.get("product", 1)
+        row = f"{LINE},{ORDER},{user},,{product},1,0,{when},{when[:10]},{quantity},"
         blank = "\n" if kw.get("blank") else ""
         return self._file(name, f"{ITEM_HEADER}\n{row}\n{blank}", kw.get("folder"))
 
@@ -219,6 +220,60 @@ def test_a_run_killed_between_silver_and_quarantine_converges(tmp_path: Path) ->
     assert ends[0] == ends[1] == ((0, 1), [(7, 5)], [("7", "1", ["superseded"])])
 
 
+def test_a_row_moved_back_from_silver_is_superseded_by_a_later_copy_waiting(
+    tmp_path: Path,
+) -> None:
+    """The line loads; a later copy of it waits for its product. The order then changes: the
+    gold step's re-check moves the first copy back to quarantine, where the later one waits.
+    Before, both were released together once product and order agreed, ranked by clocks and
+    file hashes: the earlier copy won and the later one was in neither table."""
+    make = Supplier(tmp_path / "files")
+    lh = Lakehouse(tmp_path / "lake")
+    lh.run([make.products(1), make.order(7)])
+    lh.run(
+        [make.line(7, 1, "order_items_a.csv", folder="r"), make.line(7, 2, product=2, folder="r")]
+    )
+    assert (silver_line(lh), held(lh)) == ([(7, 1)], [("7", "2", ["orphan:product_id"])])
+    assert lh.run([make.order(9, "shipped")]).requarantined == {"order_items": 1}
+    assert held(lh) == [
+        ("7", "1", [WAITS, "superseded"]),
+        ("7", "2", [WAITS, "orphan:product_id"]),
+    ]
+    s = lh.run([make.products(1, 2), make.order(7, "delivered")])
+    assert outcome(s) == (1, 0)
+    assert silver_line(lh) == [(7, 2)]
+
+
+def test_a_parent_correction_before_or_with_a_later_copy_ends_alike(tmp_path: Path) -> None:
+    """The order changes under a line in silver, and a later copy of the line (waiting: it
+    names a third customer) comes in the next run, in the same run, or in the next run after
+    a run killed before its gold step (where silver's line goes back to quarantine). Before,
+    the last two left the first copy waiting, and it was released when the order came back."""
+    ends = []
+    for way in ("runs", "one run", "killed"):
+        make = Supplier(tmp_path / f"files_{way}")
+        lh = Lakehouse(tmp_path / f"lake_{way}")
+        lh.run([make.products(), make.order(7)])
+        lh.run([make.line(7, 1)])
+        moved, later = make.order(8, "shipped"), make.line(9, 5)
+        if way == "runs":
+            lh.run([moved])
+            lh.run([later])
+        elif way == "one run":
+            lh.run([moved, later])
+        else:
+            code = (
+                f"from lakehouse import Lakehouse; Lakehouse({lh.root.uri!r}).run([{str(moved)!r}])"
+            )
+            env = {**os.environ, "LAKEHOUSE_FAULT": "after_silver:order_items"}
+            assert subprocess.run([sys.executable, "-c", code], env=env).returncode != 0
+            lh.run([later])  # the order file is taken from landing/ too
+        lh.run([make.order(7, "delivered")])  # agrees with the first copy, not the later
+        ends.append((silver_line(lh), held(lh)))
+    first = ("7", "1", [WAITS, "superseded"])
+    assert ends == [([], [first, ("9", "5", [WAITS])])] * 3
+
+
 def test_a_clock_stepping_back_loses_nothing(tmp_path: Path) -> None:
     """The correction loads in a run whose clock is 30 minutes behind the run before (NTP, a
     second host): it is still the later delivery."""
@@ -275,3 +330,7 @@ def test_spark_marks_the_replaced_rows_too(tmp_path: Path) -> None:
     assert outcome(s) == (0, 2)
     assert silver_line(lh) == [(8, 5)]
     assert [r[2] for r in held(lh)] == [[WAITS, "superseded"], [WAITS, "superseded"]]
+    # the gold step's re-check on Spark: the line goes back, no later copy of it waits
+    s = lh.run([make.order(7, "shipped")], engine="spark")
+    assert (s.requarantined, silver_line(lh)) == ({"order_items": 1}, [])
+    assert ("8", "5", [WAITS]) in held(lh)

@@ -32,10 +32,17 @@ import pyarrow.compute as pc
 
 from lakehouse.contracts import Contract, ForeignKey
 from lakehouse.contracts.validation import REASON_SEPARATOR, parent_mismatches
+from lakehouse.engines import waiting
 from lakehouse.engines.adapter import Merge, Target
 from lakehouse.engines.base import RunContext
 from lakehouse.engines.dialect import literal, quote
-from lakehouse.engines.sql import QUARANTINE_KEY, quarantined_at, quote_all, reason_list
+from lakehouse.engines.sql import (
+    QUARANTINE_KEY,
+    SUPERSEDED,
+    quarantined_at,
+    quote_all,
+    reason_list,
+)
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import FEED_OPS, Build, change_feed, may_have_vacuumed
 from lakehouse.log import event
@@ -155,12 +162,31 @@ def _partitions(contract: Contract, values: Mapping[str, list[object]], alias: s
 
 
 def requarantine_sql(
-    contract: Contract, disagreeing: str, bronze: str, shas: list[str], now: dt.datetime
+    contract: Contract,
+    disagreeing: str,
+    bronze: str,
+    shas: list[str],
+    now: dt.datetime,
+    latest: str | None = None,
 ) -> str:
     """Quarantine rows (`upsert`) for the rows of `disagreeing`: their text as bronze holds it
     (read for their files only), or their silver values as text should bronze no longer hold
-    the row."""
+    the row. A row whose key waits in quarantine with at least its recency (`latest`,
+    `latest_waiting_sql`) is `superseded` too: that row came after it (a row in silver replaces
+    the waiting rows of its key that came before it when it arrives), and released together the
+    two would be ranked by clocks and hashes, never by arrival."""
     on = " AND ".join(f"b.{k} = d.{k}" for k in QUARANTINE_KEY)
+    reasons, join = "d._reasons", ""
+    if latest is not None:
+        keys = " AND ".join(f"l.{quote(k)} = d.{quote(k)}" for k in contract.primary_key)
+        join = f" LEFT JOIN {latest} AS l ON {keys}"
+        later = f"l.{quote(contract.primary_key[0])} IS NOT NULL"
+        if contract.recency_column:
+            later += f" AND l.__latest >= d.{quote(contract.recency_column)}"
+        reasons = (
+            f"CASE WHEN {later} THEN CONCAT_WS('{REASON_SEPARATOR}', d._reasons, "
+            f"'{SUPERSEDED}') ELSE d._reasons END"
+        )
     text = ", ".join(
         f"CASE WHEN b._row IS NULL THEN CAST(d.{c} AS VARCHAR) ELSE b.{c} END AS {c}"
         for c in map(quote, contract.names)
@@ -168,9 +194,9 @@ def requarantine_sql(
     lineage = ", ".join(f"d.{quote(c)}" for c in zones.LINEAGE_NAMES)
     files = ", ".join(literal(s) for s in shas)
     return (
-        f"SELECT {text}, {reason_list('d._reasons')} AS _reasons, {lineage}, b._sheet_index, "
+        f"SELECT {text}, {reason_list(reasons)} AS _reasons, {lineage}, b._sheet_index, "
         f"{quarantined_at(now)} AS _quarantined_at, 'upsert' AS _action FROM {disagreeing} AS d "
-        f"LEFT JOIN (SELECT * FROM {bronze} WHERE _file_sha256 IN ({files})) AS b ON {on}"
+        f"LEFT JOIN (SELECT * FROM {bronze} WHERE _file_sha256 IN ({files})) AS b ON {on}{join}"
     )
 
 
@@ -215,9 +241,10 @@ def _move(
             shas = [str(s) for (s,) in a.fetch("SELECT DISTINCT _file_sha256 FROM disagreeing")]
             text = [*contract.names, *QUARANTINE_KEY, "_sheet_index"]
             a.put_delta("bronze_rows", "bronze", entity, text)
+            latest = waiting.put_latest_waiting(a, engine.root, contract)
             a.view(
                 "requarantined",
-                requarantine_sql(contract, "disagreeing", "bronze_rows", shas, ctx.now),
+                requarantine_sql(contract, "disagreeing", "bronze_rows", shas, ctx.now, latest),
             )
             commit = ctx.commit("quarantine_recheck", contract)
             out.versions[f"quarantine.{entity}"] = engine.merge_quarantine(
@@ -251,5 +278,6 @@ def _move(
                 parents_changed=None if restated.keys is None else restated.keys.num_rows,
             )
     finally:
-        for name in ("children", "parents", "restated", "bronze_rows", "requarantined"):
+        names = ("children", "parents", "restated", "bronze_rows", "requarantined")
+        for name in (*names, *waiting.LATEST):
             a.forget(name)

@@ -224,6 +224,21 @@ def key_matches_sql(contract: Contract, waiting: str, rows: str) -> str:
     return f"SELECT count(*) FROM (SELECT {typed} FROM {waiting}) AS q JOIN {rows} AS s ON {on}"
 
 
+def latest_waiting_sql(contract: Contract, quarantine: str) -> str:
+    """Per key of the rows of `quarantine` that wait for a parent: the key typed (named as the
+    contract's columns) and the newest recency among them (`__latest`; null without one)."""
+    pk = contract.primary_key
+    typed, _ = _typed_keys(contract)
+    recency = contract.recency_column
+    latest = typed_expr(contract.column(recency)) if recency else "CAST(NULL AS TIMESTAMP)"
+    keys = ", ".join(f"__k{i} AS {quote(k)}" for i, k in enumerate(pk))
+    return (
+        f"SELECT {keys}, max(__recency) AS __latest FROM (SELECT {typed}, {latest} AS __recency "
+        f"FROM {quarantine} WHERE {waiting_filter()}) AS q "
+        f"GROUP BY {', '.join(f'__k{i}' for i in range(len(pk)))}"
+    )
+
+
 def replaced_in_batch_sql(contract: Contract, checked: str, arrived: str) -> str:
     """The rows of `checked` bound for quarantine (re-checked, or waiting for a parent) that a
     later delivery of their key in the batch replaces (`arrived`: a higher `_seq`, at least the
