@@ -279,12 +279,14 @@ def test_a_file_replaced_in_landing_while_a_run_reads_it_is_left_for_the_next_ru
     assert landing(lh) == []
 
 
+@pytest.mark.parametrize("folder_in_its_place", [False, True])
 def test_a_file_taken_away_after_the_listing_is_skipped_and_the_others_load(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, folder_in_its_place: bool
 ) -> None:
-    """A producer may take a file back (delete or move it) between the run's listing and its
-    read: before, the run failed with FileNotFoundError and the other files waited for the
-    next run. The file is now not this run's delivery: nothing recorded, nothing moved."""
+    """A producer may take a file back (delete or move it, or put a folder of that name in
+    its place) between the run's listing and its read: before, the run failed with
+    FileNotFoundError (IsADirectoryError) and the other files waited for the next run. The
+    file is now not this run's delivery: nothing recorded, nothing moved."""
     lh = Lakehouse(tmp_path / "lake")
     kept = products(Path(lh.root.path("landing", "products.csv")), p1="Kept")
     taken = Path(lh.root.path("landing", "more", "products_2.csv"))
@@ -293,6 +295,8 @@ def test_a_file_taken_away_after_the_listing_is_skipped_and_the_others_load(
     def listed_then_taken_back(state: RunState, **params: Any) -> Any:
         found = steps.discover(state, **params)
         taken.unlink()
+        if folder_in_its_place:
+            taken.mkdir()
         return found
 
     d = pipeline_definition().replace_task("discover", fn=listed_then_taken_back)
@@ -492,6 +496,30 @@ def test_on_s3_versions_of_a_long_key_fit_the_key_limit(aws: Aws, tmp_path: Path
             assert len(key.encode()) <= 1024
             assert key.startswith(f"lake/landing/{folder}products_") and key.endswith(".csv")
             assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == body
+
+
+def test_a_link_loop_or_a_path_too_long_to_open_blocks_no_run(tmp_path: Path) -> None:
+    """`os.stat` of a link to itself (ELOOP) or of a path past PATH_MAX (ENAMETOOLONG) failed
+    the listing: every run and `watch` stopped on it, and the good files stayed in landing/."""
+    lh = Lakehouse(tmp_path / "lake")
+    base = Path(lh.root.path("landing"))
+    base.mkdir(parents=True)
+    (base / "products_loop.csv").symlink_to("products_loop.csv")
+    fd = os.open(base, os.O_RDONLY)  # a path of 20 folders of 200 bytes, made one at a time
+    for n in range(20):
+        os.mkdir(f"{n:03d}" + "d" * 197, dir_fd=fd)
+        inner = os.open(f"{n:03d}" + "d" * 197, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+    os.close(os.open("products_deep.csv", os.O_CREAT | os.O_WRONLY, dir_fd=fd))
+    os.close(fd)
+    products(base / "products.csv", p1="Kept")
+    s = run(lh.root, settings=QUIET)
+    assert (s.status, s.files_loaded) == ("SUCCEEDED", ["products.csv"])
+    assert s.files_rejected == {"products_loop.csv": ["unreadable_file"]}  # moved, with why
+    # the deep file is skipped with an event (no reader can open it) and stays
+    assert landing(lh) == ["000" + "d" * 197]
+    assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
 
 
 def test_on_s3_a_key_with_an_empty_segment_is_skipped_and_the_others_load(aws: Aws) -> None:

@@ -153,6 +153,28 @@ def test_sandbox_returns_what_the_reader_returns(lab: Path) -> None:
     assert err.value.detail == "ValueError: header: duplicate column names ['a']"
 
 
+def test_the_readers_outlive_ctrl_c_and_systemds_stop_signal() -> None:
+    """Ctrl-C in a terminal and systemd's stop signal reach every process of the group: the
+    reader server died of a KeyboardInterrupt (or its worker of SIGTERM), and the file being
+    read was rejected whole as a poison file ("the reader process exited (-1)") while `watch`
+    recorded its run SUCCEEDED. The watcher decides when the readers end."""
+    import os
+    import signal
+
+    read_isolated("products.csv", b"product_id\n1\n", IntakeSettings())  # a worker is up
+    server = sandbox._server()
+    pid = server.process.pid
+    [worker] = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for target in (pid, int(worker)):
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            os.kill(target, sig)
+    time.sleep(0.5)
+    assert server.alive() and Path(f"/proc/{worker}").exists()
+    [again] = read_isolated("products.csv", b"product_id\n2\n", IntakeSettings())
+    assert sandbox._server() is server  # the same server, not a replacement
+    assert again.table.to_pylist() == [{"product_id": "2", "_row": 2}]
+
+
 def test_a_scratch_folder_that_cannot_be_written_fails_the_run_not_the_file(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

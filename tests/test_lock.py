@@ -299,3 +299,23 @@ def test_a_waiting_run_says_once_who_holds_the_lock_and_how_long_it_waits(
     assert fields["since"] == json.loads(holder._body())["acquired_at"]
     assert fields["message"].startswith(f"waiting for the lock on {root.uri}: held by pid ")
     assert fields["message"].endswith("waiting up to 1 s")
+
+
+def test_a_lock_that_cannot_be_written_is_not_left_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a full disk the lock file was created (O_EXCL) and its body failed to write: the
+    empty file held the root for `stale_seconds` after the disk had room again."""
+    from lakehouse.store import lock_file
+
+    backend = lock_file.LocalBackend(str(tmp_path / "_ops" / "lock"))
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(lock_file.os, "fsync", full)
+    with pytest.raises(OSError, match="No space left"):
+        backend.create(b"holder")
+    assert not (tmp_path / "_ops" / "lock").exists()
+    monkeypatch.undo()
+    assert backend.create(b"holder") and backend.read() is not None

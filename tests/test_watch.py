@@ -93,6 +93,50 @@ def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path
     assert w.scan(now=written + 5.1) == (["orders_1.csv"], 0)  # 5 s on, float-safe
 
 
+def test_a_file_from_a_clock_ahead_settles_from_when_it_was_first_seen(tmp_path: Path) -> None:
+    """A modification time ten minutes ahead of the watcher's clock (the producer's clock, or
+    NFS's) kept the file settling, silently, until the watcher's clock passed it."""
+    root = Root(tmp_path / "lake")
+    landing = Path(root.path("landing"))
+    landing.mkdir(parents=True)
+    settings = dataclasses.replace(FAST, watch=dataclasses.replace(FAST.watch, settle_seconds=5.0))
+    w = Watcher(root, settings)
+    path = landing / "orders_1.csv"
+    path.write_text("order_id\n1\n")
+    now = time.time()
+    os.utime(path, (now + 600, now + 600))
+    assert w.scan(now=now) == ([], 1)
+    assert w.scan(now=now + 1.0) == ([], 1)
+    assert w.scan(now=now + 5.1) == (["orders_1.csv"], 0)
+
+
+def test_a_failing_run_is_said_as_a_warning_and_a_lock_that_fails_is_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A watcher whose every run failed (a broken contract file, a full disk) printed nothing
+    at the default level; a lock that could not be written (a full disk) ended the watcher."""
+    import logging
+
+    from lakehouse.store.lock import RunLock
+
+    root = Root(tmp_path / "lake")
+    Path(root.path("landing")).mkdir(parents=True)
+    w = Watcher(root, FAST)
+
+    def full(self: RunLock) -> bool:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(RunLock, "try_acquire", full)
+    logging.getLogger("lakehouse").addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.WARNING, logger="lakehouse"):
+            assert w._run([], refresh_only=True) is None  # no exception: retried later
+    finally:
+        logging.getLogger("lakehouse").removeHandler(caplog.handler)
+    levels = {r.levelno for r in caplog.records if r.getMessage() == "watch_run_failed"}
+    assert levels == {logging.WARNING} and w._retry_at > time.monotonic()
+
+
 def test_files_dropped_while_watching_reach_silver(tmp_path: Path) -> None:
     lh = Lakehouse(tmp_path / "lake")
     files = {f.name: f for f in small_delivery(tmp_path / "in")}

@@ -165,6 +165,10 @@ def take_in(
             landed.relative, ["unreadable_file"], f"the run may not read it: {why}"
         )
         return Intake(landed, "", file_format(landed.relative), rejected=refused)
+    except OSError:  # a folder put in the file's place since the listing: gone, like a file
+        if root.is_local and os.path.isdir(landed.path):  # before, the run failed
+            return Intake(landed, "", file_format(landed.relative), gone=True)
+        raise
     item = Intake(landed, sha256_of(data), file_format(landed.relative))
     try:
         item.batches = read_isolated(landed.relative, data, limits or IntakeSettings())

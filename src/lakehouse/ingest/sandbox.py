@@ -167,7 +167,15 @@ def _serve(requests: Connection, answers: Connection) -> None:
 
     A worker reads file after file (a fork per file costs more than reading a day's file); one
     that dies or overruns is replaced, so a file can only ever take down its own read.
+
+    The server and its workers ignore SIGINT and SIGTERM (the workers inherit it): Ctrl-C in a
+    terminal and systemd's stop signal reach the whole process group, and a reader they ended
+    made its file a poison file, rejected whole, while the run went on and was recorded
+    SUCCEEDED. The parent owns their lives: it kills them (SIGKILL), and when it exits the
+    server reads the end of its requests and returns, its worker with it.
     """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
     for name, sample in _WARM_UP.items():  # first use of the Arrow readers costs about a second:
         read_file(name, sample)  # pay it here once, not in every worker
     worker: _Worker | None = None

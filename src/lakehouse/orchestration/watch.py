@@ -20,6 +20,7 @@ due for the next refresh, the drop's run (`lakehouse.gold.refresh.GiveWay`).
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -40,6 +41,7 @@ class _Seen:
     size: int
     mtime_ns: int
     looks: int  # consecutive looks with this size and mtime
+    first_seen: float  # the clock at the first of them (epoch seconds)
 
 
 class Watcher:
@@ -86,14 +88,19 @@ class Watcher:
         ready, settling = [], 0
         seen: dict[str, _Seen] = {}
         settle = self.settings.watch.settle_seconds
-        since = (time.time() if now is None else now) - settle
+        clock = time.time() if now is None else now
+        since = clock - settle
         for rel, (size, mtime) in sorted(current.items()):
             prev = self._seen.get(rel)
-            looks = prev.looks + 1 if prev and (prev.size, prev.mtime_ns) == (size, mtime) else 1
-            seen[rel] = _Seen(size, mtime, looks)
+            same = prev is not None and (prev.size, prev.mtime_ns) == (size, mtime)
+            looks = prev.looks + 1 if prev and same else 1
+            first = prev.first_seen if prev and same else clock
+            seen[rel] = _Seen(size, mtime, looks, first)
             if is_held(rel, held):
                 continue
-            quiet = not settle or mtime / 1e9 <= since
+            # a modification time ahead of this clock (the producer's, or NFS's) kept the file
+            # settling, silently, until this clock passed it: at most since it was first seen
+            quiet = not settle or min(mtime / 1e9, first) <= since
             if looks >= max(1, self.settings.watch.stable_polls) and quiet:
                 ready.append(rel)
             else:
@@ -141,8 +148,12 @@ class Watcher:
         from lakehouse.store.lock import RunLock
 
         lock = RunLock.configured(self.root, self.settings.lock)
-        if not lock.try_acquire():
-            return None  # another run or watcher is busy; look again next time
+        try:  # taking the lock can fail too (a full disk): retried like a failed run
+            if not lock.try_acquire():
+                return None  # another run or watcher is busy; look again next time
+        except Exception as exc:
+            self._failed(exc)
+            return None
         self._gold_known = False  # any run, or another process's, may change what is due
         try:
             present = {f.relative for f in self.root.list_files("landing")}
@@ -160,10 +171,7 @@ class Watcher:
                 gold_gives_way=lambda: self._another_drop(batch),
             )
         except Exception as exc:
-            self._failures += 1
-            pause = min(60.0, 2.0 ** min(self._failures, 6))
-            self._retry_at = time.monotonic() + pause
-            event("watch_run_failed", error=f"{type(exc).__name__}: {exc}", retry_in_s=pause)
+            self._failed(exc)
             return None
         finally:
             lock.release()
@@ -177,6 +185,16 @@ class Watcher:
             self.on_run(summary)
         return summary
 
+    def _failed(self, exc: Exception) -> None:
+        """A run (or taking its lock) failed: try again after a pause doubling to 60 s. Said
+        as a warning: at INFO, the level it was, a watcher whose every run failed (a broken
+        contract file, a full disk) printed nothing while its files stayed in landing/."""
+        self._failures += 1
+        pause = min(60.0, 2.0 ** min(self._failures, 6))
+        self._retry_at = time.monotonic() + pause
+        error = f"{type(exc).__name__}: {exc}"
+        event("watch_run_failed", logging.WARNING, error=error, retry_in_s=pause)
+
     def _another_drop(self, batch: list[str]) -> bool:
         """Whether a file other than the run's own has landed (complete or still settling, not
         held back): the run's budget gold models then give way to it
@@ -185,7 +203,7 @@ class Watcher:
         try:
             current, held = self._landed()
         except Exception as exc:
-            event("watch_listing_failed", error=f"{type(exc).__name__}: {exc}")
+            event("watch_listing_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return False
         return any(rel not in batch and not is_held(rel, held) for rel in current)
 
@@ -199,12 +217,16 @@ class Watcher:
         from lakehouse.store.lock import RunLock
 
         lock = RunLock.configured(self.root, self.settings.lock)
-        if not lock.try_acquire():
+        try:
+            if not lock.try_acquire():
+                return
+        except Exception as exc:  # a full disk: the next look tries again
+            event("watch_check_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
             return
         try:
             monitoring.check(self.root, self.settings, load_contracts(self.contracts_dir))
         except Exception as exc:
-            event("watch_check_failed", error=f"{type(exc).__name__}: {exc}")
+            event("watch_check_failed", logging.WARNING, error=f"{type(exc).__name__}: {exc}")
         finally:
             lock.release()
 

@@ -84,10 +84,15 @@ class LocalBackend:
             fd = os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             return False
-        with os.fdopen(fd, "wb") as f:
-            f.write(body)
-            f.flush()
-            os.fsync(f.fileno())
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError:  # a full disk: an empty lock left behind held the root for stale_seconds
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+            raise
         return True
 
     def read(self) -> Holder | None:

@@ -171,6 +171,12 @@ class Root:
                     st = os.stat(path)
                 except FileNotFoundError:  # a dangling link (or gone since the listing)
                     st = None
+                except OSError as exc:  # a link loop (ELOOP); a path too long to open
+                    if not os.path.islink(path):  # before, every run failed on it
+                        action = f"skipped: {exc.strerror or exc}"
+                        event("file_name_unusable", file=rel, action=action)
+                        continue
+                    st = None  # a link: listed, and refused by the run (`link_refusal`)
                 if st is None or not stat.S_ISREG(st.st_mode):  # a fifo would block a reader
                     if not os.path.islink(path):
                         continue
