@@ -39,6 +39,7 @@ from lakehouse.engines.dialect import literal, quote
 from lakehouse.engines.sql import (
     QUARANTINE_KEY,
     SUPERSEDED,
+    outrun_sql,
     quarantined_at,
     quote_all,
     reason_list,
@@ -167,24 +168,18 @@ def requarantine_sql(
     bronze: str,
     shas: list[str],
     now: dt.datetime,
-    latest: str | None = None,
+    waiting_rows: str | None = None,
 ) -> str:
     """Quarantine rows (`upsert`) for the rows of `disagreeing`: their text as bronze holds it
     (read for their files only), or their silver values as text should bronze no longer hold
-    the row. A row whose key waits in quarantine with at least its recency (`latest`,
-    `latest_waiting_sql`) is `superseded` too: that row came after it (a row in silver replaces
-    the waiting rows of its key that came before it when it arrives), and released together the
-    two would be ranked by clocks and hashes, never by arrival."""
+    the row. Those `outrun_sql` finds (`waiting_rows` given) are `superseded` too."""
     on = " AND ".join(f"b.{k} = d.{k}" for k in QUARANTINE_KEY)
     reasons, join = "d._reasons", ""
-    if latest is not None:
-        keys = " AND ".join(f"l.{quote(k)} = d.{quote(k)}" for k in contract.primary_key)
-        join = f" LEFT JOIN {latest} AS l ON {keys}"
-        later = f"l.{quote(contract.primary_key[0])} IS NOT NULL"
-        if contract.recency_column:
-            later += f" AND l.__latest >= d.{quote(contract.recency_column)}"
+    if waiting_rows is not None:
+        same = " AND ".join(f"x.{k} = d.{k}" for k in QUARANTINE_KEY)
+        join = f" LEFT JOIN ({outrun_sql(contract, disagreeing, waiting_rows)}) AS x ON {same}"
         reasons = (
-            f"CASE WHEN {later} THEN CONCAT_WS('{REASON_SEPARATOR}', d._reasons, "
+            f"CASE WHEN x._row IS NOT NULL THEN CONCAT_WS('{REASON_SEPARATOR}', d._reasons, "
             f"'{SUPERSEDED}') ELSE d._reasons END"
         )
     text = ", ".join(
@@ -241,10 +236,10 @@ def _move(
             shas = [str(s) for (s,) in a.fetch("SELECT DISTINCT _file_sha256 FROM disagreeing")]
             text = [*contract.names, *QUARANTINE_KEY, "_sheet_index"]
             a.put_delta("bronze_rows", "bronze", entity, text)
-            latest = waiting.put_latest_waiting(a, engine.root, contract)
+            rows = waiting.put_waiting_keys(a, engine.root, contract)
             a.view(
                 "requarantined",
-                requarantine_sql(contract, "disagreeing", "bronze_rows", shas, ctx.now, latest),
+                requarantine_sql(contract, "disagreeing", "bronze_rows", shas, ctx.now, rows),
             )
             commit = ctx.commit("quarantine_recheck", contract)
             out.versions[f"quarantine.{entity}"] = engine.merge_quarantine(
@@ -279,5 +274,5 @@ def _move(
             )
     finally:
         names = ("children", "parents", "restated", "bronze_rows", "requarantined")
-        for name in (*names, *waiting.LATEST):
+        for name in (*names, *waiting.KEYS):
             a.forget(name)

@@ -224,18 +224,35 @@ def key_matches_sql(contract: Contract, waiting: str, rows: str) -> str:
     return f"SELECT count(*) FROM (SELECT {typed} FROM {waiting}) AS q JOIN {rows} AS s ON {on}"
 
 
-def latest_waiting_sql(contract: Contract, quarantine: str) -> str:
-    """Per key of the rows of `quarantine` that wait for a parent: the key typed (named as the
-    contract's columns) and the newest recency among them (`__latest`; null without one)."""
+def waiting_keys_sql(contract: Contract, quarantine: str) -> str:
+    """The rows of `quarantine` that wait for a parent: their key typed (named as the
+    contract's columns), their recency typed (`__recency`; null without one), and their
+    position (`QUARANTINE_KEY`)."""
     pk = contract.primary_key
     typed, _ = _typed_keys(contract)
     recency = contract.recency_column
-    latest = typed_expr(contract.column(recency)) if recency else "CAST(NULL AS TIMESTAMP)"
+    value = typed_expr(contract.column(recency)) if recency else "CAST(NULL AS TIMESTAMP)"
     keys = ", ".join(f"__k{i} AS {quote(k)}" for i, k in enumerate(pk))
     return (
-        f"SELECT {keys}, max(__recency) AS __latest FROM (SELECT {typed}, {latest} AS __recency "
-        f"FROM {quarantine} WHERE {waiting_filter()}) AS q "
-        f"GROUP BY {', '.join(f'__k{i}' for i in range(len(pk)))}"
+        f"SELECT {keys}, __recency, {', '.join(QUARANTINE_KEY)} FROM (SELECT {typed}, "
+        f"{value} AS __recency, {', '.join(QUARANTINE_KEY)} FROM {quarantine} "
+        f"WHERE {waiting_filter()}) AS q"
+    )
+
+
+def outrun_sql(contract: Contract, moving: str, waiting_rows: str) -> str:
+    """The positions (`QUARANTINE_KEY`) of the silver rows `moving` back to quarantine whose key
+    waits there in another row (`waiting_keys_sql`) with at least their recency: that row came
+    after them (a row in silver replaced the waiting rows of its key that came before it when
+    it arrived), and released together the two would be ranked by clocks and file hashes,
+    never by arrival."""
+    keys = " AND ".join(f"w.{quote(k)} = m.{quote(k)}" for k in contract.primary_key)
+    itself = " AND ".join(f"w.{k} = m.{k}" for k in QUARANTINE_KEY)
+    recency = contract.recency_column
+    later = f"w.__recency >= m.{quote(recency)}" if recency else "true"
+    return (
+        f"SELECT DISTINCT {', '.join(f'm.{k}' for k in QUARANTINE_KEY)} FROM {moving} AS m "
+        f"JOIN {waiting_rows} AS w ON {keys} WHERE {later} AND NOT ({itself})"
     )
 
 

@@ -28,12 +28,13 @@ from lakehouse.contracts.validation import key_ranges_sql
 from lakehouse.engines.adapter import Adapter
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.engines.sql import (
+    QUARANTINE_KEY,
     arrived_sql,
     key_matches_sql,
-    latest_waiting_sql,
     parent_rows_sql,
     replaced_in_batch_sql,
     superseded_sql,
+    waiting_keys_sql,
     waiting_rows_sql,
     waiting_sql,
 )
@@ -41,8 +42,8 @@ from lakehouse.store import zones
 from lakehouse.store.delta import holds_files, try_open
 from lakehouse.store.root import Root
 
-#: the relations `put_latest_waiting` holds
-LATEST = ("q_keys", "latest_waiting")
+#: the relations `put_waiting_keys` holds
+KEYS = ("q_keys", "waiting_keys")
 #: the relations this module holds while an entity is processed
 RELATIONS = ("q_all", "q_waiting", "waiting", "silver_keys", "silver_keys__all", "arrived")
 
@@ -137,17 +138,17 @@ def put_replaced(
     return replaced, "superseded" if stored_superseded else None
 
 
-def put_latest_waiting(a: Adapter, root: Root, contract: Contract) -> str | None:
-    """Per key waiting in quarantine, the newest recency among its waiting rows, as relation
-    `latest_waiting` (`latest_waiting_sql`; reads the keys, recency and reasons alone); its
+def put_waiting_keys(a: Adapter, root: Root, contract: Contract) -> str | None:
+    """The rows waiting in quarantine (`waiting_keys_sql`: typed key and recency, position) as
+    relation `waiting_keys`, read from the keys, recency, reasons and positions alone; its
     name, or None when nothing is quarantined. The gold step's re-check moves a silver row
-    back to quarantine as `superseded` when its key waits there with at least its recency."""
+    back to quarantine as `superseded` when another row of its key waits there with at least
+    its recency."""
     quarantine = try_open(root, "quarantine", contract.entity)
     if quarantine is None or not holds_files(quarantine):
         return None
     recency = [contract.recency_column] if contract.recency_column else []
-    a.put_delta(
-        "q_keys", "quarantine", contract.entity, [*contract.primary_key, *recency, "_reasons"]
-    )
-    a.view("latest_waiting", latest_waiting_sql(contract, "q_keys"))
-    return "latest_waiting"
+    columns = [*contract.primary_key, *recency, "_reasons", *QUARANTINE_KEY]
+    a.put_delta("q_keys", "quarantine", contract.entity, columns)
+    a.view("waiting_keys", waiting_keys_sql(contract, "q_keys"))
+    return "waiting_keys"
