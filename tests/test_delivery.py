@@ -554,3 +554,26 @@ def test_on_s3_a_landing_key_near_the_limit_is_archived_under_a_key_that_fits(aw
     assert key.startswith("lake/archive/") and key.endswith(".csv")
     assert len(key.encode()) + len(".reason.json") <= 1024
     assert s3.get_object(Bucket=bucket, Key=key)["Body"].read() == products_body()
+
+
+def test_a_file_the_run_may_not_move_blocks_no_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another owner's file in a shared (sticky) drop folder can be read but not moved: every
+    run failed in its archive, and the files after it never left landing/."""
+    lh = Lakehouse(tmp_path / "lake")
+    products(Path(lh.root.path("landing", "a_products.csv")), p1="Theirs")
+    products(Path(lh.root.path("landing", "products.csv")), p2="Ours")
+    real = steps.move_file
+
+    def sticky(root: Any, move: Any) -> None:
+        if move[0].endswith("a_products.csv"):
+            raise PermissionError(1, "Operation not permitted")
+        real(root, move)
+
+    monkeypatch.setattr(steps, "move_file", sticky)
+    for _ in range(2):  # and the next run, which finds it loaded already
+        s = run(lh.root, settings=QUIET)
+        assert s.status == "SUCCEEDED"
+        assert landing(lh) == ["a_products.csv"]
+    assert names_in_silver(lh) == {1: "Theirs", 2: "Ours"}

@@ -322,7 +322,12 @@ def archive(state: RunState) -> ArchiveResult:
             fault_point("mid_archive")
         if not still_as_read(state.root, move[0], seen.get(move[0])):
             continue  # moved by an earlier attempt, or replaced since it was read
-        move_file(state.root, move)
+        try:
+            move_file(state.root, move)
+        except PermissionError as exc:  # another owner's file in a shared drop folder: every
+            # run failed here, the files after it unmoved; it stays (its rows are recorded)
+            event("file_not_moved", logging.WARNING, file=move[0], error=str(exc))
+            continue
         moved += 1
     state.tick("archive", len(moves), len(moves))
     state.results.archive = result = ArchiveResult(manifest=True, moved=moved)
