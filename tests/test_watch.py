@@ -76,16 +76,20 @@ def test_only_complete_and_visible_files_are_ready(tmp_path: Path) -> None:
     assert w.scan() == (["batch/orders_3.csv", "orders_1.csv"], 0)
 
 
-def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path: Path) -> None:
-    """A producer writing in place, pausing 0.7 s between rows, had its file taken after two
-    equal looks (the rest of its rows then went to the archive). `settle_seconds` asks the
-    file to be unmodified for that long too (operations.md)."""
+def settling_watcher(tmp_path: Path) -> tuple[Watcher, Path]:
+    """A watcher with `settle_seconds` 5, and where its landing/ file `orders_1.csv` goes."""
     root = Root(tmp_path / "lake")
     landing = Path(root.path("landing"))
     landing.mkdir(parents=True)
     settings = dataclasses.replace(FAST, watch=dataclasses.replace(FAST.watch, settle_seconds=5.0))
-    w = Watcher(root, settings)
-    path = landing / "orders_1.csv"
+    return Watcher(root, settings), landing / "orders_1.csv"
+
+
+def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path: Path) -> None:
+    """A producer writing in place, pausing 0.7 s between rows, had its file taken after two
+    equal looks (the rest of its rows then went to the archive). `settle_seconds` asks the
+    file to be unmodified for that long too (operations.md)."""
+    w, path = settling_watcher(tmp_path)
     path.write_text("order_id\n1\n")  # and the producer pauses
     written = path.stat().st_mtime_ns / 1e9
     assert w.scan(now=written + 0.5) == ([], 1)
@@ -96,12 +100,7 @@ def test_with_settle_seconds_a_file_pausing_between_writes_is_not_taken(tmp_path
 def test_a_file_from_a_clock_ahead_settles_from_when_it_was_first_seen(tmp_path: Path) -> None:
     """A modification time ten minutes ahead of the watcher's clock (the producer's clock, or
     NFS's) kept the file settling, silently, until the watcher's clock passed it."""
-    root = Root(tmp_path / "lake")
-    landing = Path(root.path("landing"))
-    landing.mkdir(parents=True)
-    settings = dataclasses.replace(FAST, watch=dataclasses.replace(FAST.watch, settle_seconds=5.0))
-    w = Watcher(root, settings)
-    path = landing / "orders_1.csv"
+    w, path = settling_watcher(tmp_path)
     path.write_text("order_id\n1\n")
     now = time.time()
     os.utime(path, (now + 600, now + 600))
