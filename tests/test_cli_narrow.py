@@ -18,6 +18,7 @@ from typer.testing import CliRunner
 from lakehouse import Lakehouse
 from lakehouse.cli import app, layout
 from lakehouse.cli.data import _first_sentence
+from lakehouse.store import zones
 
 SAMPLE = Path(__file__).parent.parent / "sample-data"
 NARROW, WIDE = 80, 200
@@ -138,7 +139,9 @@ def test_describe_keeps_column_names_and_types_whole(lake: tuple[str, str]) -> N
     for width in (NARROW, WIDE):
         out = cli(width, "describe", "silver.order_items", "--root", root)
         rows = [cells(line) for line in body(out)]
-        assert [r[:2] for r in rows] == [[c.name, c.type] for c in contract.columns]
+        n = len(contract.columns)  # the contract's columns, then the lineage silver keeps
+        assert [r[:2] for r in rows[:n]] == [[c.name, c.type] for c in contract.columns]
+        assert [r[0] for r in rows[n:]] == list(zones.LINEAGE_NAMES)
     wide = [cells(line)[-1] for line in body(out)]  # at 200 the short descriptions are whole
     short = [c.description for c in contract.columns if len(c.description) <= 60]
     assert short and all(d in wide for d in short)

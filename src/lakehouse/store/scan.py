@@ -61,17 +61,17 @@ def arrow_dataset(dt: DeltaTable, table_path: str | None) -> ds.Dataset:
         return dt.to_pyarrow_dataset()
     schema = pa.schema(dt.schema().to_arrow())
     partitions = list(dt.metadata().partition_columns)
-    return ds.dataset(
-        [f"{table_path}/{p}" for p in paths],
-        schema=schema,
-        format="parquet",
-        partitioning=(
-            ds.partitioning(pa.schema([schema.field(c) for c in partitions]), flavor="hive")
-            if partitions
-            else None
-        ),
-        partition_base_dir=table_path,
-    )
+    part = ds.partitioning(pa.schema([schema.field(c) for c in partitions]), flavor="hive")
+    try:
+        return ds.dataset(
+            [f"{table_path}/{p}" for p in paths],
+            schema=schema,
+            format="parquet",
+            partitioning=part if partitions else None,
+            partition_base_dir=table_path,
+        )
+    except FileNotFoundError:  # a data file gone: delta-rs's dataset fails when it is read, as
+        return dt.to_pyarrow_dataset()  # before (the dashboard names such a table, not failing)
 
 
 def duckdb_scan(
