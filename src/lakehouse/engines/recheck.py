@@ -38,11 +38,11 @@ from lakehouse.engines.base import RunContext
 from lakehouse.engines.dialect import literal, quote
 from lakehouse.engines.sql import (
     QUARANTINE_KEY,
-    SUPERSEDED,
     outrun_sql,
     quarantined_at,
     quote_all,
     reason_list,
+    with_superseded,
 )
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import FEED_OPS, Build, change_feed, may_have_vacuumed
@@ -179,8 +179,7 @@ def requarantine_sql(
         same = " AND ".join(f"x.{k} = d.{k}" for k in QUARANTINE_KEY)
         join = f" LEFT JOIN ({outrun_sql(contract, disagreeing, waiting_rows)}) AS x ON {same}"
         reasons = (
-            f"CASE WHEN x._row IS NOT NULL THEN CONCAT_WS('{REASON_SEPARATOR}', d._reasons, "
-            f"'{SUPERSEDED}') ELSE d._reasons END"
+            f"CASE WHEN x._row IS NOT NULL THEN {with_superseded('d._reasons')} ELSE d._reasons END"
         )
     text = ", ".join(
         f"CASE WHEN b._row IS NULL THEN CAST(d.{c} AS VARCHAR) ELSE b.{c} END AS {c}"

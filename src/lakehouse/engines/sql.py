@@ -27,6 +27,8 @@ BATCH_LINEAGE = [*zones.LINEAGE_NAMES, "_sheet_index", "_seq", "_recheck", zones
 QUARANTINE_KEY = ("_file_sha256", "_sheet", "_row")
 #: the reason a waiting quarantine row gets when silver holds a later row of its key
 SUPERSEDED = "superseded"
+#: reason codes (`<code>:<column>`) of a row that waits for its parent
+PARENT_CODES = ("orphan", "parent_mismatch")
 
 #: the name the engines import: shared SQL rendered for an engine (see lakehouse.engines.dialect)
 render = to_dialect
@@ -149,7 +151,13 @@ def merge_predicates(contract: Contract) -> tuple[str, str]:
 def waits_sql(reasons: str) -> str:
     """SQL: `reasons` (codes joined by `REASON_SEPARATOR`) are all about a parent (orphan or
     parent mismatch): the row waits for its parent."""
-    return f"REGEXP_MATCHES({reasons}, '^((orphan|parent_mismatch):[A-Za-z0-9_]+[|]?)+$')"
+    codes = "|".join(PARENT_CODES)
+    return f"REGEXP_MATCHES({reasons}, '^(({codes}):[A-Za-z0-9_]+[|]?)+$')"
+
+
+def with_superseded(joined: str) -> str:
+    """SQL: the reason codes `joined` (text, '' or null for none) with `superseded` added."""
+    return f"CONCAT_WS('{REASON_SEPARATOR}', NULLIF({joined}, ''), '{SUPERSEDED}')"
 
 
 def waiting_filter() -> str:
@@ -199,8 +207,7 @@ def superseded_sql(contract: Contract, waiting: str, rows: str, *, later: bool) 
     if contract.recency_column:
         typed += f", {typed_expr(contract.column(contract.recency_column))} AS __recency"
     kept = [*contract.names, *zones.LINEAGE_NAMES, "_sheet_index", "_quarantined_at"]
-    reasons = f"CONCAT_WS('{REASON_SEPARATOR}', ARRAY_TO_STRING(q._reasons, '{REASON_SEPARATOR}'), "
-    reasons += f"'{SUPERSEDED}')"
+    reasons = with_superseded(f"ARRAY_TO_STRING(q._reasons, '{REASON_SEPARATOR}')")
     return (
         f"SELECT DISTINCT {', '.join(f'q.{quote(c)}' for c in kept)}, "
         f"{reason_list(reasons)} AS _reasons, 'upsert' AS _action "
@@ -353,8 +360,7 @@ def quarantine_rows_sql(
     if replaced is not None:
         join = f"LEFT JOIN {replaced} AS x ON {same_batch_row('x', 'c')} "
         reasons = (
-            f"CASE WHEN x._row IS NULL THEN c._reasons "
-            f"ELSE CONCAT_WS('{REASON_SEPARATOR}', NULLIF(c._reasons, ''), '{SUPERSEDED}') END"
+            f"CASE WHEN x._row IS NULL THEN c._reasons ELSE {with_superseded('c._reasons')} END"
         )
         released += " AND x._row IS NULL"
     return (

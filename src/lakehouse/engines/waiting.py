@@ -28,6 +28,7 @@ from lakehouse.contracts.validation import key_ranges_sql
 from lakehouse.engines.adapter import Adapter
 from lakehouse.engines.base import EntityResult, RunContext
 from lakehouse.engines.sql import (
+    PARENT_CODES,
     QUARANTINE_KEY,
     arrived_sql,
     key_matches_sql,
@@ -57,11 +58,10 @@ def put_waiting(
     held: ExitStack,
 ) -> int:
     """The entity's stored waiting rows (but those of this chunk's and later chunks' files,
-    checked as new rows) as relation
-    `q_waiting`; how many (0: none, and no relation). With `ctx.recheck_waiting` (a run's first
-    chunk): those silver replaced as relation `superseded` (`result.superseded`, held by
-    `held`), the others as batch rows to re-check, relation `waiting` (`result.rows_rechecked`).
-    """
+    checked as new rows) as relation `q_waiting`; how many (0: none, and no relation). With
+    `ctx.recheck_waiting` (a run's first chunk): those silver replaced as relation
+    `superseded` (`result.superseded`, held by `held`), the others as batch rows to re-check,
+    relation `waiting` (`result.rows_rechecked`)."""
     if not contract.foreign_keys:
         return 0
     quarantine = try_open(root, "quarantine", contract.entity)
@@ -117,7 +117,7 @@ def put_replaced(
     replaced, as relation `replaced` (batch positions), and, in a run's later chunks, the
     stored waiting rows it replaced, as relation `superseded` (quarantine rows); each name, or
     None when it holds no row. Both are counted in `result.superseded` and held by `held`."""
-    parents_wait = any(code.startswith(("orphan:", "parent_mismatch:")) for code in result.reasons)
+    parents_wait = any(code.partition(":")[0] in PARENT_CODES for code in result.reasons)
     later_chunk = bool(stored) and not ctx.recheck_waiting
     stored_superseded = result.superseded  # silver's, in a run's first chunk (`put_waiting`)
     replaced = None
