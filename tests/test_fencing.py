@@ -20,6 +20,7 @@ from deltalake import DeltaTable, write_deltalake
 from typer.testing import CliRunner
 
 from lakehouse import Lakehouse
+from lakehouse.cli import app
 from lakehouse.orchestration import pipeline
 from lakehouse.store.delta import open_table
 from lakehouse.store.root import Root
@@ -158,6 +159,31 @@ def test_a_repair_that_takes_the_lock_over_fences_the_paused_run_too(tmp_path: P
     assert {t: v for t, v in late.items() if v} == {}
     assert pipeline.run(lake).status == "SUCCEEDED"  # the files it left load now
     assert silver_keys(lake) == (1000, 1000)
+
+
+def test_status_tells_a_stopped_run_from_a_killed_one(tmp_path: Path) -> None:
+    """A run stopped past its lease on this host is alive, not abandoned: `status` says so and
+    how to resume it; once the process is killed, the same run is ABANDONED."""
+
+    def state() -> tuple[int, dict[str, object], str]:
+        r = CliRunner().invoke(app, ["status", "--root", str(root), "--format", "json"])
+        doc = json.loads(r.stdout)
+        [run] = doc["runs"]
+        return r.exit_code, run, doc["breaches"][0]
+
+    root, _, paused = paused_run(tmp_path, "before_silver_append:products")
+    try:
+        time.sleep(STALE_S + 0.5)  # its lease ran out: a next run could take the lock over
+        code, run, breach = state()
+        assert (code, run["status"]) == (2, "STALLED")
+        assert f"(pid {paused.pid} on " in breach and "is alive but stopped" in breach
+        assert f"kill -CONT {paused.pid}" in breach
+    finally:
+        os.kill(paused.pid, signal.SIGKILL)
+    paused.wait(timeout=60)
+    code, run, breach = state()
+    assert (code, run["status"]) == (2, "ABANDONED")
+    assert "no live process runs it" in breach
 
 
 def _at(commit: dict[str, object]) -> dt.datetime:

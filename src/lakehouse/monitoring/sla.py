@@ -5,7 +5,8 @@ the run's clock, against `freshness_minutes`; a table never loaded counts from t
 `reject_rate` (per table: share of a run's new rows quarantined, against `max_reject_rate`),
 `run_duration` (against `[sla] max_run_seconds`), `run_failed` (the last run failed),
 `run_abandoned` (a run recorded RUNNING that no live lock holder runs: killed, or its FAILED
-record could not be written), `run_stuck` (RUNNING longer than `max_run_seconds`),
+record could not be written), `run_stalled` (its holder's process on this host is alive but
+stopped refreshing the lock), `run_stuck` (RUNNING longer than `max_run_seconds`),
 `gold_staleness` (per gold model with a staleness budget: behind silver for longer than its
 budget, `lakehouse.gold.freshness`).
 """
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from lakehouse.store import ops
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Mapping
 
     from lakehouse.config.settings import Settings
     from lakehouse.contracts import Contract
@@ -188,14 +189,20 @@ def failure_finding(error: str | None) -> Finding:
 
 
 def stuck_run_findings(
-    runs: list[dict[str, Any]], live: list[Holder], max_run_seconds: float, now: dt.datetime
+    runs: list[dict[str, Any]],
+    live: list[Holder],
+    max_run_seconds: float,
+    now: dt.datetime,
+    stalled: Mapping[Holder, str] | None = None,
 ) -> list[Finding]:
-    """A breached `run_abandoned` finding per run recorded RUNNING that is not running, and a
-    `run_stuck` one per run running longer than `max_run_seconds` (a hung holder may keep its
-    heartbeat). One writer per root: only a live lock holder's run can be running — the run
-    it names, or, when it names none (a local lock), the newest RUNNING run. `live`: the live
-    holders seen reading the lock just before and just after `runs` were read, so a run that
-    starts or ends meanwhile is not taken for an abandoned one."""
+    """A breached `run_abandoned` finding per run recorded RUNNING that is not running, a
+    `run_stalled` one per run whose holder's process still lives on this host though its lease
+    ran out (`stalled`: holder -> how, `RunLock.stalled_here`), and a `run_stuck` one per run
+    running longer than `max_run_seconds` (a hung holder may keep its heartbeat). One writer
+    per root: only a lock holder's run can be running — the run it names, or, when it names
+    none (a local lock), the newest RUNNING run. `live`: the live holders seen reading the
+    lock just before and just after `runs` were read, so a run that starts or ends meanwhile
+    is not taken for an abandoned one."""
     running = sorted(
         (r for r in runs if r["status"] == "RUNNING"), key=lambda r: r["started_at"], reverse=True
     )
@@ -205,7 +212,20 @@ def stuck_run_findings(
         holder = next(
             (h for h in live if (r["run_id"] == h.run_id or (not h.run_id and i == 0))), None
         )
-        if holder is None:
+        paused = next(
+            (h for h in stalled or {} if r["run_id"] == h.run_id or (not h.run_id and i == 0)),
+            None,
+        )
+        if holder is None and paused is not None:
+            how = (stalled or {})[paused]
+            message = (
+                f"run {r['run_id']} is recorded RUNNING and its process ({paused.describe()}) "
+                f"is alive but {how}: it has not refreshed the lock for {paused.age():.0f} s. "
+                f"Resume it (kill -CONT {paused.pid}) or stop it; a next run takes the lock "
+                "over, and the paused run then commits nothing more"
+            )
+            out.append(Finding("run_stalled", r["run_id"], True, seconds, 0, message, "critical"))
+        elif holder is None:
             why = f"the lock is held by {live[0].describe()}" if live else "nobody holds the lock"
             message = (
                 f"run {r['run_id']} is recorded RUNNING but no live process runs it ({why}): "

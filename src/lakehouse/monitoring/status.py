@@ -106,7 +106,8 @@ def report(
     """Freshness is computed at `now` (default: the wall clock), so the report is a health
     check even when no run has happened for a while; breaches are stale tables, reject rates
     over their limit in the latest run, open alerts, and runs recorded RUNNING that no live
-    lock holder runs (shown ABANDONED) or that run past `max_run_seconds`."""
+    lock holder runs (shown ABANDONED), whose holder's process is alive here but stopped
+    refreshing the lock (STALLED), or that run past `max_run_seconds`."""
     moment = now or dt.datetime.now(dt.UTC)
     lock = RunLock.configured(root, settings.lock)
     before = lock.holder()
@@ -114,12 +115,15 @@ def report(
         {k: r[k] for k in ("run_id", "trigger", "status", "started_at", "duration_s", "error")}
         for r in ops.recent_runs(root, limit)
     ]
-    live = [h for h in (before, lock.holder()) if h is not None and not lock.is_stale(h)]
-    stuck = sla.stuck_run_findings(runs, live, settings.sla.max_run_seconds, moment)
+    holders = [h for h in (before, lock.holder()) if h is not None]
+    live = [h for h in holders if not lock.is_stale(h)]
+    stalled = {h: how for h in holders if (how := lock.stalled_here(h)) is not None}
+    stuck = sla.stuck_run_findings(runs, live, settings.sla.max_run_seconds, moment, stalled)
     for finding in stuck:  # a run that is not running is shown as what it is
         run = next(r for r in runs if r["run_id"] == finding.subject)
-        if finding.rule == "run_abandoned":
-            run.update(status="ABANDONED", error=run["error"] or finding.message)
+        shown = {"run_abandoned": "ABANDONED", "run_stalled": "STALLED"}.get(finding.rule)
+        if shown:
+            run.update(status=shown, error=run["error"] or finding.message)
     rates = _last_reject_rates(root)
     tables = []
     breaches = [finding.message for finding in stuck]

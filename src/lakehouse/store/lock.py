@@ -105,6 +105,17 @@ class RunLock:
             return True
         return time.time() - holder.heartbeat > self.stale_seconds
 
+    def stalled_here(self, holder: Holder) -> str | None:
+        """How a stale holder's process on this host still lives ("stopped": SIGSTOP or
+        Ctrl-Z; "not refreshing": hung or starved), or None when it is gone, on another host,
+        or not stale. Such a run is not abandoned: a next run takes the lock over and fences it,
+        and resumed it commits nothing more."""
+        if not self.is_stale(holder) or holder.host != socket.gethostname() or holder.pid <= 0:
+            return None
+        if not _alive(holder.pid):
+            return None
+        return "stopped" if _state(holder.pid) in (b"T", b"t") else "not refreshing"
+
     def holder(self) -> Holder | None:
         """Who holds the root's lock now (None when it is free); reads, takes nothing."""
         return self._backend.read()
@@ -274,8 +285,13 @@ def _alive(pid: int) -> bool:
 
 
 def _zombie(pid: int) -> bool:
+    return _state(pid) == b"Z"
+
+
+def _state(pid: int) -> bytes:
+    """The process's state letter from /proc (b"" where there is no /proc)."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as f:
-            return f.read().rsplit(b")", 1)[1].split()[0] == b"Z"
+            return f.read().rsplit(b")", 1)[1].split()[0]
     except (OSError, IndexError):
-        return False
+        return b""
