@@ -458,6 +458,35 @@ def test_a_symlink_in_landing_leading_outside_is_not_read(tmp_path: Path) -> Non
     assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
 
 
+def test_a_symlinked_folder_in_landing_is_refused_and_moved_not_left(tmp_path: Path) -> None:
+    """A link to a folder in landing/ was neither read nor moved (`os.walk` lists it as a
+    folder, and does not follow it): it stayed there, unreported, run after run."""
+    lh = Lakehouse(tmp_path / "lake")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "orders_2.csv").write_bytes(SECRET)
+    folder = Path(lh.root.path("landing"))
+    products(folder / "shop" / "products.csv", p1="Kept")
+    (folder / "elsewhere").symlink_to(outside, target_is_directory=True)
+    (folder / "again").symlink_to(folder / "shop", target_is_directory=True)
+    summary = run(lh.root, settings=QUIET)
+    assert summary.files_loaded == ["shop/products.csv"]  # once, by its own path
+    assert summary.files_rejected == {
+        "elsewhere": ["unreadable_file"],
+        "again": ["unreadable_file"],
+    }
+    details = {r["file"]: r["detail"] for r in manifest(lh) if r["status"] == "rejected"}
+    assert details == {
+        "elsewhere": "symlinked folder leading outside landing/: not read",
+        "again": "symlinked folder: not read",
+    }
+    assert [p.name for p in folder.rglob("*") if p.is_symlink() or p.is_file()] == []
+    moved = Path(next(r for r in manifest(lh) if r["file"] == "elsewhere")["moved_to"])
+    assert moved.is_symlink() and (outside / "orders_2.csv").read_bytes() == SECRET
+    assert not leaked(tmp_path / "lake")
+    assert run(lh.root, settings=QUIET).status == "SUCCEEDED"
+
+
 @pytest.mark.aws
 def test_on_s3_a_taken_key_is_delivered_under_its_next_version(aws: Aws, tmp_path: Path) -> None:
     bucket = aws.bucket("landing-race")

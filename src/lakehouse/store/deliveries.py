@@ -75,10 +75,14 @@ def is_inside(path: str, folder: str) -> bool:
 
 def link_refusal(path: str, folder: str, where: str) -> str | None:
     """Why a local file below `folder` (called `where` in the message) must not be read, if
-    it is a symbolic link leading outside `folder` or to no regular file; else None."""
+    it is a symbolic link leading outside `folder`, to a folder or to no regular file; else
+    None."""
     if not os.path.islink(path):
         return None
-    if not is_inside(path, folder):
+    outside = not is_inside(path, folder)
+    if os.path.isdir(path):
+        return f"symlinked folder{f' leading outside {where}' if outside else ''}: not read"
+    if outside:
         return f"symlink to outside {where}: not read"
     if not os.path.isfile(path):
         return "symlink to no regular file: not read"

@@ -142,7 +142,7 @@ class Root:
     def walk_files(self, *parts: str) -> Iterator[LandedFile]:
         """Every file below a folder, hidden ones too. A local folder is walked without
         following symbolic links to folders (a link loop or a link to `/` is not walked);
-        only regular files and links are listed; a name that is not UTF-8, or an S3 key with an
+        only regular files and links (to files or folders) are listed; a name that is not UTF-8, or an S3 key with an
         empty segment (`a//b.csv`), is skipped with an event (no table can record the one,
         pyarrow can neither read nor move the other)."""
         base = self.path(*parts)
@@ -157,8 +157,10 @@ class Root:
                     continue  # before, every run failed on it, the good files with it
                 yield _object(fi, fi.path[len(base) :].lstrip("/"))
             return
-        for folder, _, names in os.walk(base):
-            for name in names:
+        for folder, dirs, names in os.walk(base):
+            # a link to a folder is listed as the link it is (the run refuses and moves it),
+            # not walked: left alone, it stayed in landing/ forever
+            for name in [d for d in dirs if os.path.islink(os.path.join(folder, d))] + names:
                 path = os.path.join(folder, name)
                 rel = os.path.relpath(path, base).replace(os.sep, "/")
                 try:
