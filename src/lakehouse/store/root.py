@@ -142,9 +142,9 @@ class Root:
     def walk_files(self, *parts: str) -> Iterator[LandedFile]:
         """Every file below a folder, hidden ones too. A local folder is walked without
         following symbolic links to folders (a link loop or a link to `/` is not walked);
-        only regular files and links (to files or folders) are listed; a name that is not UTF-8, or an S3 key with an
-        empty segment (`a//b.csv`), is skipped with an event (no table can record the one,
-        pyarrow can neither read nor move the other)."""
+        only regular files and links (to files or folders) are listed; a name that is not
+        UTF-8, or an S3 key with an empty segment (`a//b.csv`), is skipped with an event (no
+        table can record the one, pyarrow can neither read nor move the other)."""
         base = self.path(*parts)
         if not self.is_local:
             if self.fs.get_file_info(base).type == pafs.FileType.NotFound:
