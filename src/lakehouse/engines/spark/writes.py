@@ -19,8 +19,9 @@ if TYPE_CHECKING:
 
 
 def driver_write_rows() -> int:
-    """The most rows of an append or a gold result the driver collects and commits itself
-    (`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`; 0: the executors write every table)."""
+    """The most rows of an append or a gold result the driver collects and commits itself,
+    and of a Delta table it reads itself (`LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS`; 0: the executors
+    write and read every table)."""
     text = os.environ.get("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "500000").strip()
     if not text.isdigit():
         raise TerminalError(
