@@ -157,6 +157,38 @@ def _bronze_rows(entity: str, files: dict[str, int], run_id: str) -> pa.Table:
 
 
 @with_spark
+def test_small_tables_are_read_by_the_driver_big_ones_by_the_executors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table of at most `LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS` rows comes over as Arrow (a local
+    relation, no Delta scan); a bigger one, an older version's size counted, is Spark's scan;
+    the rows are the same either way."""
+    from deltalake import write_deltalake
+
+    from lakehouse.engines.spark.engine import SparkAdapter
+
+    root = Root(tmp_path / "lake")
+    uri = root.table_uri("gold", "t")
+    write_deltalake(uri, pa.table({"k": pa.array([1, 2, 3], pa.int64())}))
+    write_deltalake(uri, pa.table({"k": pa.array([4, 5], pa.int64())}), mode="append")
+    adapter = SparkAdapter(root)
+
+    def read(version: int | None = None) -> tuple[str, list[int]]:
+        frame = adapter._read("gold", "t", version)
+        plan = frame._jdf.queryExecution().analyzed().toString()
+        how = "driver" if "LocalRelation" in plan else "executors" if "parquet" in plan else plan
+        return how, sorted(r[0] for r in frame.collect())
+
+    monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "4")
+    assert read() == ("executors", [1, 2, 3, 4, 5])
+    assert read(0) == ("driver", [1, 2, 3])
+    monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "5")
+    assert read() == ("driver", [1, 2, 3, 4, 5])
+    monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "0")
+    assert read(0) == ("executors", [1, 2, 3])
+
+
+@with_spark
 def test_bronze_is_idempotent_per_file_across_engines(tmp_path: Path) -> None:
     from lakehouse.engines.local import LocalEngine
     from lakehouse.engines.spark import SparkEngine
