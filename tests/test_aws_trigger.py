@@ -107,6 +107,35 @@ def test_single_files_and_other_objects(setup: tuple[Aws, str, str, Any]) -> Non
     assert len(executions(sfn, arn)) == 2
 
 
+def test_a_malformed_record_fails_alone_after_the_good_batches_started(
+    setup: tuple[Aws, str, str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record that names no object made the whole event fail before any start: the good
+    batches in it never ran, on every retry, until the event reached the dead-letter queue."""
+    aws, bucket, arn, sfn = setup
+    good = put(aws, bucket, "orders_2025-04-03.csv")
+    broken = [
+        {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {}}},
+        {"eventSource": "aws:s3", "eventName": "ObjectCreated:Copy"},
+    ]
+    event = {"Records": [broken[0], good, broken[1]]}
+    errors: list[str] = []
+    monkeypatch.setattr(trigger.log, "error", errors.append)
+    for attempt in range(2):  # the invocation, then Lambda's retry of the same event
+        with pytest.raises(trigger.MalformedEvent) as failed:
+            trigger.handler(event)
+        message = str(failed.value)
+        assert message.startswith("2 record(s) of the event name no object")
+        assert ("1 now, 0 before" if attempt == 0 else "0 now, 1 before") in message
+        assert "Records[0]: " in message and "Records[2]: " in message
+    (run,) = executions(sfn, arn)
+    assert run["name"].startswith("orders_2025-04-03-csv-")
+    assert [len(json.loads(line)["malformed"]) for line in errors] == [2, 2]
+    bad_bridge = {"source": "aws.s3", "detail-type": "Object Created", "detail": {}}
+    with pytest.raises(trigger.MalformedEvent, match=r"detail: no bucket name and object key"):
+        trigger.handler(bad_bridge)
+
+
 @pytest.mark.parametrize(
     "key",
     [

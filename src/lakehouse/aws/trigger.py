@@ -79,21 +79,35 @@ def execution_name(bucket: str, batch_id: str) -> str:
     return f"{slug or 'batch'}-{digest}"
 
 
-def objects(event: dict[str, Any]) -> list[S3Object]:
-    """Created objects in an S3 notification (`Records`) or an EventBridge `Object Created`."""
-    out = []
-    for rec in event.get("Records", []):
-        if rec.get("eventSource") != "aws:s3" or not rec.get("eventName", "").startswith(
-            "ObjectCreated"
-        ):
+class MalformedEvent(ValueError):
+    """Records of an event that name no object; the event's other batches were started."""
+
+
+def objects(event: dict[str, Any]) -> tuple[list[S3Object], list[str]]:
+    """Created objects in an S3 notification (`Records`) or an EventBridge `Object Created`,
+    and one line per record that claims a created object but names none (a hand-made or
+    truncated event): that record alone is left out, never the event's other objects."""
+    out, malformed = [], []
+    for n, rec in enumerate(event.get("Records", [])):
+        if not isinstance(rec, dict) or rec.get("eventSource") != "aws:s3":
             continue
-        s3 = rec["s3"]
-        key = unquote_plus(s3["object"]["key"])  # notification keys are URL-encoded
-        out.append(S3Object(s3["bucket"]["name"], key, s3["object"].get("eTag", "")))
+        if not str(rec.get("eventName", "")).startswith("ObjectCreated"):
+            continue
+        try:
+            s3 = rec["s3"]
+            key = unquote_plus(s3["object"]["key"])  # notification keys are URL-encoded
+            out.append(S3Object(s3["bucket"]["name"], key, s3["object"].get("eTag", "")))
+        except (KeyError, TypeError, AttributeError) as exc:
+            malformed.append(f"Records[{n}]: no bucket name and object key ({exc!r})")
     if event.get("source") == "aws.s3" and event.get("detail-type") == "Object Created":
-        d = event["detail"]
-        out.append(S3Object(d["bucket"]["name"], d["object"]["key"], d["object"].get("etag", "")))
-    return out
+        try:
+            d = event["detail"]
+            out.append(
+                S3Object(d["bucket"]["name"], d["object"]["key"], d["object"].get("etag", ""))
+            )
+        except (KeyError, TypeError, AttributeError) as exc:
+            malformed.append(f"detail: no bucket name and object key ({exc!r})")
+    return out, malformed
 
 
 def batch_of(obj: S3Object, prefix: str = "") -> Batch | None:
@@ -116,10 +130,10 @@ def batch_of(obj: S3Object, prefix: str = "") -> Batch | None:
     return Batch(obj.bucket, f"file:{key}@{obj.etag.strip(chr(34))}", obj.key)
 
 
-def batches(event: dict[str, Any], prefix: str = "") -> list[Batch]:
-    """Complete batches in the event, each once, in event order."""
+def batches(found: list[S3Object], prefix: str = "") -> list[Batch]:
+    """Complete batches among an event's objects, each once, in event order."""
     seen: dict[tuple[str, str], Batch] = {}
-    for obj in objects(event):
+    for obj in found:
         b = batch_of(obj, prefix)
         if b is not None:
             seen.setdefault((b.bucket, b.batch_id), b)
@@ -164,15 +178,27 @@ def start(batch: Batch, state_machine_arn: str, client: Any = None) -> str | Non
 
 
 def handler(event: dict[str, Any], context: Any = None, client: Any = None) -> dict[str, Any]:
-    """Lambda entry point. Returns what it did (also logged as one JSON line)."""
+    """Lambda entry point. Returns what it did (also logged as one JSON line).
+
+    Every batch the event completes is started first; then, if some record named no object,
+    the invocation fails with `MalformedEvent` naming those records: its retries find the
+    started batches already started, and the event ends in the dead-letter queue (alarmed)."""
     arn = os.environ["STATE_MACHINE_ARN"]
     prefix = os.environ.get("LANDING_PREFIX", "")
+    found, malformed = objects(event)
     started, duplicates = [], []
-    for b in batches(event, prefix):
+    for b in batches(found, prefix):
         if start(b, arn, client) is None:
             duplicates.append(b.execution_name)
         else:
             started.append(b.execution_name)
     result = {"started": started, "already_started": duplicates}
+    if malformed:
+        log.error(json.dumps({"event": "trigger", **result, "malformed": malformed}))
+        raise MalformedEvent(
+            f"{len(malformed)} record(s) of the event name no object, the event's other "
+            f"batches were started ({len(started)} now, {len(duplicates)} before): "
+            + "; ".join(malformed)
+        )
     log.info(json.dumps({"event": "trigger", **result}))
     return result
