@@ -160,11 +160,12 @@ def _bronze_rows(entity: str, files: dict[str, int], run_id: str) -> pa.Table:
 def test_small_tables_are_read_by_the_driver_big_ones_by_the_executors(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A table of at most `LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS` rows comes over as Arrow (a local
-    relation, no Delta scan); a bigger one, an older version's size counted, is Spark's scan;
-    the rows are the same either way."""
+    """A table of at most `LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS` rows, and at most
+    `DRIVER_READ_ROWS`, comes over as Arrow (a local relation, no Delta scan); a bigger one, an
+    older version's size counted, is Spark's scan; the rows are the same either way."""
     from deltalake import write_deltalake
 
+    from lakehouse.engines.spark import engine
     from lakehouse.engines.spark.engine import SparkAdapter
 
     root = Root(tmp_path / "lake")
@@ -186,6 +187,10 @@ def test_small_tables_are_read_by_the_driver_big_ones_by_the_executors(
     assert read() == ("driver", [1, 2, 3, 4, 5])
     monkeypatch.setenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS", "0")
     assert read(0) == ("executors", [1, 2, 3])
+    monkeypatch.delenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS")
+    assert read() == ("driver", [1, 2, 3, 4, 5])
+    monkeypatch.setattr(engine, "DRIVER_READ_ROWS", 3)  # reads stop lower than writes
+    assert (read(), read(0)) == (("executors", [1, 2, 3, 4, 5]), ("driver", [1, 2, 3]))
 
 
 @with_spark
