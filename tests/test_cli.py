@@ -272,6 +272,22 @@ def test_change_data_feed_is_on_for_silver(tmp_path: Path) -> None:
     assert set(changes["_change_type"].to_pylist()) == {"insert"}
 
 
+def test_intervals_and_blobs_are_text_in_csv_and_json(root: str) -> None:
+    """Arrow's CSV writer refused an interval or a blob that is not UTF-8 after the header was
+    printed (exit 1, half an output); JSON wrote an interval as three numbers and a blob as its
+    Python repr. Both are text now, the same in either format."""
+    q = (
+        "SELECT INTERVAL 1 MONTH + INTERVAL 2 DAY + INTERVAL 3500 MILLISECOND AS i, "
+        "INTERVAL 0 DAY AS zero, '\\xAA\\x00ok\\x5C'::BLOB AS b"
+    )
+    csv = cli("sql", "--root", root, "--format", "csv", q)
+    assert csv.returncode == 0, csv.stderr
+    assert csv.stdout.splitlines() == ['"i","zero","b"', '"P1M2DT3.5S","PT0S","\\xAA\\x00ok\\x5C"']
+    js = cli("sql", "--root", root, "--format", "json", q)
+    assert js.returncode == 0, js.stderr
+    assert json.loads(js.stdout) == [{"i": "P1M2DT3.5S", "zero": "PT0S", "b": "\\xAA\\x00ok\\x5C"}]
+
+
 def test_sql_json_is_strict_and_exact(root: str) -> None:
     """Decimals were floats (12345678901234567.89 came out as 1.2345678901234568e+16), and
     NaN and infinities were written as `NaN` and `Infinity`, which JSON parsers refuse."""

@@ -7,6 +7,7 @@ import datetime as dt
 import json
 import math
 import sys
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from lakehouse.cli.options import Fmt
@@ -41,14 +42,42 @@ def print_rows(
 
 def _flat(table: pa.Table) -> pa.Table:
     """`table` with each list or struct column as JSON text (a CSV cell holds one value; Arrow's
-    writer refuses nested types, so `SELECT _reasons FROM quarantine.orders` failed)."""
+    writer refuses nested types, so `SELECT _reasons FROM quarantine.orders` failed), and each
+    interval or blob column as the text `plain` gives it (Arrow's writer refused those after
+    the header was printed)."""
     import pyarrow as pa
 
+    untyped = (
+        pa.types.is_interval,
+        pa.types.is_binary,
+        pa.types.is_large_binary,
+        pa.types.is_fixed_size_binary,
+    )
     for i, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
             text = [None if v is None else json_text(v) for v in table.column(i).to_pylist()]
-            table = table.set_column(i, field.name, pa.array(text, pa.string()))
+        elif any(kind(field.type) for kind in untyped):
+            text = [None if v is None else str(plain(v)) for v in table.column(i).to_pylist()]
+        else:
+            continue
+        table = table.set_column(i, field.name, pa.array(text, pa.string()))
     return table
+
+
+def plain(value: object) -> object:
+    """A value JSON and CSV have no type for, as text: an interval as an ISO 8601 duration
+    (`P1M2DT3.5S`), bytes as DuckDB writes a blob (`ab\\xAA`: printable ASCII kept, every other
+    byte and the backslash as `\\xHH`); any other value as it is."""
+    import pyarrow as pa
+
+    if isinstance(value, pa.MonthDayNano):
+        months, days, nanoseconds = value
+        seconds = Decimal(nanoseconds).scaleb(-9).normalize()
+        time = f"T{seconds:f}S" if nanoseconds or not (months or days) else ""
+        return f"P{f'{months}M' if months else ''}{f'{days}D' if days else ''}{time}"
+    if isinstance(value, bytes):
+        return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in value)
+    return value
 
 
 def cell(v: object) -> str:
@@ -56,7 +85,7 @@ def cell(v: object) -> str:
         return f"{v:,.4f}".rstrip("0").rstrip(".")
     if isinstance(v, int) and not isinstance(v, bool):
         return f"{v:,}"
-    return str(v)
+    return str(plain(v))
 
 
 def json_text(value: object) -> str:
@@ -65,7 +94,6 @@ def json_text(value: object) -> str:
     null (they were written as `NaN`, `Infinity`, which JSON parsers refuse), times in ISO."""
     import re
     import secrets
-    from decimal import Decimal
 
     mark = f"\x00{secrets.token_hex(8)}:"  # no value can hold it: a string stays a string
 
@@ -82,9 +110,14 @@ def json_text(value: object) -> str:
 
 
 def _finite(value: object) -> object:
-    """`value` with every NaN or infinite float (nested too) as None."""
+    """`value` with every NaN or infinite float (nested too) as None, intervals and bytes as
+    `plain` text (an interval was a list of three numbers, bytes their Python repr)."""
+    import pyarrow as pa
+
     if isinstance(value, float):
         return value if math.isfinite(value) else None
+    if isinstance(value, bytes | pa.MonthDayNano):
+        return plain(value)
     if isinstance(value, list):
         return [_finite(v) for v in value]
     if isinstance(value, dict):
