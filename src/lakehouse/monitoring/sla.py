@@ -203,21 +203,21 @@ def stuck_run_findings(
     none (a local lock), the newest RUNNING run. `live`: the live holders seen reading the
     lock just before and just after `runs` were read, so a run that starts or ends meanwhile
     is not taken for an abandoned one."""
+    stalled = stalled or {}
     running = sorted(
         (r for r in runs if r["status"] == "RUNNING"), key=lambda r: r["started_at"], reverse=True
     )
     out = []
     for i, r in enumerate(running):
         seconds = max(0.0, (now - r["started_at"]).total_seconds())
-        holder = next(
-            (h for h in live if (r["run_id"] == h.run_id or (not h.run_id and i == 0))), None
-        )
-        paused = next(
-            (h for h in stalled or {} if r["run_id"] == h.run_id or (not h.run_id and i == 0)),
-            None,
-        )
+
+        def runs_it(h: Holder, run_id: str = r["run_id"], newest: bool = i == 0) -> bool:
+            return run_id == h.run_id or (not h.run_id and newest)
+
+        holder = next((h for h in live if runs_it(h)), None)
+        paused = next((h for h in stalled if runs_it(h)), None)
         if holder is None and paused is not None:
-            how = (stalled or {})[paused]
+            how = stalled[paused]
             message = (
                 f"run {r['run_id']} is recorded RUNNING and its process ({paused.describe()}) "
                 f"is alive but {how}: it has not refreshed the lock for {paused.age():.0f} s. "

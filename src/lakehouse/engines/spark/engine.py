@@ -78,6 +78,7 @@ class SparkAdapter:
         self._views: set[str] = set()
         self._computed: list[DataFrame] = []
         self._counted: dict[int, tuple[DataFrame, int]] = {}  # id -> frame, its rows
+        self._big: set[tuple[str, str, int]] = set()  # tables past the driver's read limit
 
     def close(self) -> None:
         """Forget this engine's data; the Spark context stays up for the next engine."""
@@ -108,14 +109,19 @@ class SparkAdapter:
         return reader.load(self.root.table_uri(zone, name))
 
     def _small_snapshot(self, zone: str, name: str, version: int | None) -> pa.Table | None:
+        """The table's rows when it is small enough for the driver; None otherwise. A table
+        found too big is not opened again by this adapter (tables seldom shrink, and each look
+        costs a delta-rs open)."""
         limit = min(driver_write_rows(), DRIVER_READ_ROWS)
-        table = try_open(self.root, zone, name) if limit > 0 else None
+        big = (zone, name, limit)
+        table = try_open(self.root, zone, name) if limit > 0 and big not in self._big else None
         if table is None:  # gone: delta-spark's read says so
             return None
         if version is not None:
             table.load_as_version(version)
         counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
         if None in counts or sum(counts) > limit:
+            self._big.add(big)
             return None
         return table.to_pyarrow_table()
 
