@@ -166,7 +166,7 @@ def test_small_tables_are_read_by_the_driver_big_ones_by_the_executors(
     rows are the same either way."""
     from deltalake import write_deltalake
 
-    from lakehouse.engines.spark import engine
+    from lakehouse.engines.spark import writes
     from lakehouse.engines.spark.engine import SparkAdapter
 
     root = Root(tmp_path / "lake")
@@ -191,7 +191,7 @@ def test_small_tables_are_read_by_the_driver_big_ones_by_the_executors(
     assert read(0) == ("executors", [1, 2, 3])
     monkeypatch.delenv("LAKEHOUSE_SPARK_DRIVER_WRITE_ROWS")
     assert read() == ("driver", [1, 2, 3, 4, 5])
-    monkeypatch.setattr(engine, "DRIVER_READ_ROWS", 3)  # reads stop lower than writes
+    monkeypatch.setattr(writes, "DRIVER_READ_ROWS", 3)  # reads stop lower than writes
     assert (read(0), read()) == (("driver", [1, 2, 3]), ("executors", [1, 2, 3, 4, 5]))
 
 

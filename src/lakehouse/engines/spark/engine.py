@@ -7,7 +7,7 @@ engines write the same layouts and protocol. Every row is computed by Spark and 
 delta-spark, except small appends and gold results (`spark.writes.driver_write_rows`): those
 are collected to the driver and committed by delta-rs, as on the local engine
 (`SparkAdapter.append`, `SparkAdapter.write_gold`); tables as small are read by the driver
-with delta-rs too (`SparkAdapter._read`).
+with delta-rs too (`writes.small_snapshot`).
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from lakehouse.engines.spark.frames import (
 )
 from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
-from lakehouse.engines.spark.writes import driver_write_rows, write_on_executors
+from lakehouse.engines.spark.writes import driver_write_rows, small_snapshot, write_on_executors
 from lakehouse.engines.sql import columns_of, render
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
@@ -55,8 +55,6 @@ from lakehouse.store.root import LandedFile, Root
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
-#: the most rows of a Delta table the driver reads itself (`SparkAdapter._read`)
-DRIVER_READ_ROWS = 10_000
 CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True, gold_writers=4)
 
 
@@ -78,7 +76,7 @@ class SparkAdapter:
         self._views: set[str] = set()
         self._computed: list[DataFrame] = []
         self._counted: dict[int, tuple[DataFrame, int]] = {}  # id -> frame, its rows
-        self._big: set[tuple[str, str, int]] = set()  # tables past the driver's read limit
+        self._big: set[tuple[str, str, int]] = set()  # past the driver's read limit
 
     def close(self) -> None:
         """Forget this engine's data; the Spark context stays up for the next engine."""
@@ -93,37 +91,15 @@ class SparkAdapter:
         return self.spark.sql(render(shared_sql, self.dialect))
 
     def _read(self, zone: str, name: str, version: int | None = None) -> DataFrame:
-        """The table's snapshot (now, or at `version`) as a frame. A table of at most
-        `DRIVER_READ_ROWS` rows (none when `driver_write_rows()` is 0) is read by the driver
-        with delta-rs and handed over as Arrow: delta-spark's read costs 0.3-0.7 s of jobs (the
-        log's snapshot) however few its rows, against 0.05-0.1 s. A bigger one, or one whose
-        files do not all count their rows, is read by the executors: a frame of local rows
-        made every later query slower (the lab run on Spark took 62-66 s instead of 40-48 s
-        with every table of up to 500,000 rows read so)."""
-        small = self._small_snapshot(zone, name, version)
+        """The table's snapshot (now, or at `version`) as a frame: a small one read by the
+        driver (`writes.small_snapshot`), a bigger one by the executors."""
+        small = small_snapshot(self.root, zone, name, version, self._big)
         if small is not None:
             return to_spark(self.spark, small)
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
         return reader.load(self.root.table_uri(zone, name))
-
-    def _small_snapshot(self, zone: str, name: str, version: int | None) -> pa.Table | None:
-        """The table's rows when it is small enough for the driver; None otherwise. A table
-        found too big is not opened again by this adapter (tables seldom shrink, and each look
-        costs a delta-rs open)."""
-        limit = min(driver_write_rows(), DRIVER_READ_ROWS)
-        big = (zone, name, limit)
-        table = try_open(self.root, zone, name) if limit > 0 and big not in self._big else None
-        if table is None:  # gone: delta-spark's read says so
-            return None
-        if version is not None:
-            table.load_as_version(version)
-        counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
-        if None in counts or sum(counts) > limit:
-            self._big.add(big)
-            return None
-        return table.to_pyarrow_table()
 
     # --- relations -------------------------------------------------------------------------
     def hold(self, name: str, rows: DataFrame) -> None:
