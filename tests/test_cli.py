@@ -185,6 +185,20 @@ def test_tables_lists_every_table_with_description(root: str) -> None:
     assert {"bronze.orders", "_ops.runs", "_ops.files"} <= set(tables)
 
 
+def test_tables_of_a_folder_without_tables_says_so(root: str, tmp_path: Path) -> None:
+    """An existing folder that holds no table (a --root one level too high) printed an empty
+    frame and nothing else; a lakehouse's own listing says nothing more."""
+    for fmt, out in (("table", None), ("json", "[]")):
+        p = cli("tables", "--root", str(tmp_path), "--format", fmt)
+        assert p.returncode == 0, p.stderr
+        assert out is None or p.stdout.strip() == out
+        assert p.stderr == (
+            f"no tables under {tmp_path}: is this the lakehouse's root? "
+            "(`lakehouse run --root ... --source FILES` loads one)\n"
+        )
+    assert cli("tables", "--root", root).stderr == ""
+
+
 def test_restore_rolls_back(tmp_path: Path) -> None:
     r = str(tmp_path / "lake")
     cli("run", "--root", r, "--source", str(SCENARIO / "run1"))

@@ -73,6 +73,7 @@ def tables(
     import pyarrow as pa
 
     brief = format is Fmt.table  # a screen wants the first sentence; machines get it all
+    lh = lakehouse(root)
     rows = [
         {
             "table": t.name,
@@ -84,10 +85,16 @@ def tables(
             else t.last_update,
             "description": _first_sentence(t.description) if brief else t.description,
         }
-        for t in lakehouse(root).tables()
+        for t in lh.tables()
     ]
     data = pa.Table.from_pylist(rows) if rows else pa.table({"table": []})
     print_rows(data, format, known=TABLES)
+    if not rows:  # an empty frame alone did not tell a wrong --root from a new lakehouse
+        typer.echo(
+            f"no tables under {lh.root.uri}: is this the lakehouse's root? "
+            "(`lakehouse run --root ... --source FILES` loads one)",
+            err=True,
+        )
 
 
 def _first_sentence(text: str) -> str:
