@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING
 from lakehouse.cli.options import Fmt
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     import pyarrow as pa
 
     from lakehouse.cli.layout import Col
@@ -53,13 +55,15 @@ def _flat(table: pa.Table) -> pa.Table:
         pa.types.is_large_binary,
         pa.types.is_fixed_size_binary,
     )
+    as_text: Callable[[object], str]
     for i, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
-            text = [None if v is None else json_text(v) for v in table.column(i).to_pylist()]
+            as_text = json_text
         elif any(kind(field.type) for kind in untyped):
-            text = [None if v is None else str(plain(v)) for v in table.column(i).to_pylist()]
+            as_text = lambda v: str(plain(v))  # noqa: E731
         else:
             continue
+        text = [None if v is None else as_text(v) for v in table.column(i).to_pylist()]
         table = table.set_column(i, field.name, pa.array(text, pa.string()))
     return table
 

@@ -138,9 +138,9 @@ def holds_files(dt: DeltaTable) -> bool:
     return bool(dt.get_add_actions(flatten=False).num_rows)
 
 
-def try_open(root: Root, zone: str, name: str) -> DeltaTable | None:
+def try_open(root: Root, zone: str, name: str, version: int | None = None) -> DeltaTable | None:
     try:
-        return open_table(root, zone, name)
+        return open_table(root, zone, name, version)
     except TableNotFound:
         return None
 

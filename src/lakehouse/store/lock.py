@@ -103,16 +103,15 @@ class RunLock:
     def is_stale(self, holder: Holder) -> bool:
         if holder.host == socket.gethostname() and holder.pid > 0 and not _alive(holder.pid):
             return True
-        return time.time() - holder.heartbeat > self.stale_seconds
+        return holder.age() > self.stale_seconds
 
     def stalled_here(self, holder: Holder) -> str | None:
         """How a stale holder's process on this host still lives ("stopped": SIGSTOP or
         Ctrl-Z; "not refreshing": hung or starved), or None when it is gone, on another host,
         or not stale. Such a run is not abandoned: a next run takes the lock over and fences it,
         and resumed it commits nothing more."""
-        if not self.is_stale(holder) or holder.host != socket.gethostname() or holder.pid <= 0:
-            return None
-        if not _alive(holder.pid):
+        here = holder.host == socket.gethostname() and holder.pid > 0
+        if not here or holder.age() <= self.stale_seconds or not _alive(holder.pid):
             return None
         return "stopped" if _state(holder.pid) in (b"T", b"t") else "not refreshing"
 

@@ -7,7 +7,7 @@ engines write the same layouts and protocol. Every row is computed by Spark and 
 delta-spark, except small appends and gold results (`spark.writes.driver_write_rows`): those
 are collected to the driver and committed by delta-rs, as on the local engine
 (`SparkAdapter.append`, `SparkAdapter.write_gold`); tables as small are read by the driver
-with delta-rs too (`writes.small_snapshot`).
+with delta-rs too (`writes.driver_read_rows`).
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from lakehouse.engines.append import append_arrow, as_schema
 from lakehouse.engines.base import Capabilities
 from lakehouse.engines.dialect import Dialect
 from lakehouse.engines.flow import FlowEngine
+from lakehouse.engines.spark import writes
 from lakehouse.engines.spark.frames import (
     append_with_transactions,
     collect_arrow,
@@ -41,7 +42,7 @@ from lakehouse.engines.spark.frames import (
 )
 from lakehouse.engines.spark.intake import ENTITY, read_on_executors
 from lakehouse.engines.spark.session import new_session
-from lakehouse.engines.spark.writes import driver_write_rows, small_snapshot, write_on_executors
+from lakehouse.engines.spark.writes import driver_write_rows, write_on_executors
 from lakehouse.engines.sql import columns_of, render
 from lakehouse.faults import fault_point
 from lakehouse.gold.builds import SILVER
@@ -53,6 +54,7 @@ from lakehouse.store.delta import CommitInfo, open_table, try_open
 from lakehouse.store.root import LandedFile, Root
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
     from pyspark.sql import Column, DataFrame
 
 CAPABILITIES = Capabilities(name="spark", sql_dialect="spark", distributed=True, gold_writers=4)
@@ -90,12 +92,20 @@ class SparkAdapter:
     def _sql(self, shared_sql: str) -> DataFrame:
         return self.spark.sql(render(shared_sql, self.dialect))
 
-    def _read(self, zone: str, name: str, version: int | None = None) -> DataFrame:
-        """The table's snapshot (now, or at `version`) as a frame: a small one read by the
-        driver (`writes.small_snapshot`), a bigger one by the executors."""
-        small = small_snapshot(self.root, zone, name, version, self._big)
-        if small is not None:
-            return to_spark(self.spark, small)
+    def _read(
+        self, zone: str, name: str, version: int | None = None, opened: DeltaTable | None = None
+    ) -> DataFrame:
+        """The snapshot (now, or `version`; `opened` if the caller has it) as a frame: small,
+        read by the driver (`writes.driver_read_rows`); bigger, by the executors, and then not
+        opened again by this adapter (tables seldom shrink; each look is a delta-rs open)."""
+        limit = writes.driver_read_rows()
+        if limit > 0 and (zone, name, limit) not in self._big:
+            table = opened or try_open(self.root, zone, name, version)
+            small = None if table is None else writes.small_rows(table, limit)
+            if small is not None:
+                return to_spark(self.spark, small)
+            if table is not None:  # gone: delta-spark's read below says so
+                self._big.add((zone, name, limit))
         reader = self.spark.read.format("delta")
         if version is not None:
             reader = reader.option("versionAsOf", version)
@@ -181,7 +191,7 @@ class SparkAdapter:
         that reads a path it then writes, and a frame that adds to what it read (an additive
         gold model) must read the same rows again."""
         dt_ = try_open(self.root, zone, table)
-        return None if dt_ is None else self._read(zone, table, dt_.version())
+        return None if dt_ is None else self._read(zone, table, dt_.version(), dt_)
 
     # --- the gold session ------------------------------------------------------------------
     def time_zone(self) -> str:

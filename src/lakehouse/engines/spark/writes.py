@@ -13,10 +13,11 @@ from lakehouse.engines.sql import render
 from lakehouse.errors import TerminalError
 from lakehouse.faults import fault_point
 from lakehouse.gold.session import GoldWrite
-from lakehouse.store.delta import CommitInfo, ensure_table, open_table, try_open
+from lakehouse.store.delta import CommitInfo, ensure_table, open_table, read_arrow, try_open
 from lakehouse.store.root import Root
 
 if TYPE_CHECKING:
+    from deltalake import DeltaTable
     from pyspark.sql import DataFrame, SparkSession
 
 
@@ -33,33 +34,24 @@ def driver_write_rows() -> int:
     return int(text)
 
 
-#: the most rows of a Delta table the driver reads itself (`small_snapshot`)
+#: the most rows of a Delta table the driver reads itself (`driver_read_rows`)
 DRIVER_READ_ROWS = 10_000
 
 
-def small_snapshot(
-    root: Root, zone: str, name: str, version: int | None, big: set[tuple[str, str, int]]
-) -> pa.Table | None:
-    """The table's rows (now, or at `version`) when it has at most `DRIVER_READ_ROWS` rows
-    (none when `driver_write_rows()` is 0), read by the driver with delta-rs, for Spark to take
-    as Arrow: delta-spark's read costs 0.3-0.7 s of jobs (the log's snapshot) however few its
-    rows, against 0.05-0.1 s. None for a bigger one, or one whose files do not all count their
-    rows: the executors read it (a frame of local rows made every later query slower: the lab
-    run on Spark took 62-66 s instead of 40-48 s with tables of up to 500,000 rows read so).
-    A table found too big goes into `big` and is not opened again (each look is a delta-rs
-    open; tables seldom shrink)."""
-    limit = min(driver_write_rows(), DRIVER_READ_ROWS)
-    key = (zone, name, limit)
-    table = try_open(root, zone, name) if limit > 0 and key not in big else None
-    if table is None:  # gone: delta-spark's read says so
-        return None
-    if version is not None:
-        table.load_as_version(version)
+def driver_read_rows() -> int:
+    """The most rows of a Delta table the driver reads with delta-rs and hands to Spark as
+    Arrow: `DRIVER_READ_ROWS`, none when `driver_write_rows()` is 0. Delta-spark's read costs
+    0.3-0.7 s of jobs (the log's snapshot) however few its rows, against 0.05-0.1 s; past this
+    limit the executors read (a frame of local rows made every later query slower: the lab run
+    on Spark took 62-66 s instead of 40-48 s with tables of up to 500,000 rows read so)."""
+    return min(driver_write_rows(), DRIVER_READ_ROWS)
+
+
+def small_rows(table: DeltaTable, limit: int) -> pa.Table | None:
+    """The opened snapshot's rows when its files count at most `limit` of them; None when
+    they count more, or do not all count their rows."""
     counts = table.get_add_actions(flatten=True).column("num_records").to_pylist()
-    if None in counts or sum(counts) > limit:
-        big.add(key)
-        return None
-    return table.to_pyarrow_table()
+    return None if None in counts or sum(counts) > limit else read_arrow(table)
 
 
 def write_on_executors(
